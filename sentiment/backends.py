@@ -1,0 +1,157 @@
+"""The two kinds of model the predictor can drive: a transformer classifier and the VADER lexicon.
+
+Each exposes ``info`` and ``forward(texts) -> (probabilities, truncated)`` with probabilities already in canonical
+``LABELS`` order, so the predictor and everything above it never see model-specific label orders.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from sentiment.labels import LABELS
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What actually serves: reported by the UI, ``/health`` and the ``sentiment_model_info`` metric."""
+
+    name: str
+    source: str  # hub | embedded | lexicon | local
+    revision: str
+    preprocessing: str = "none"
+    max_length: int | None = None
+    parameters: int = 0
+    note: str = ""  # e.g. why 'auto' fell back
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "revision": self.revision,
+            "preprocessing": self.preprocessing,
+            "max_length": self.max_length,
+            "parameters": self.parameters,
+            "note": self.note,
+        }
+
+
+class SentimentModel(Protocol):
+    info: ModelInfo
+
+    def forward(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(probabilities[n, 3] in LABELS order, truncated[n] bool)`` for preprocessed texts."""
+        ...
+
+
+@dataclass
+class TransformerModel:
+    """A sequence-classification transformer with its tokenizer and the map from its outputs to ``LABELS``."""
+
+    tokenizer: Any
+    model: torch.nn.Module
+    label_order: list[int]
+    info: ModelInfo
+    max_length: int
+    pad_token_id: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        pad = getattr(self.tokenizer, "pad_token_id", None)
+        self.pad_token_id = int(pad) if pad is not None else 0
+        self.model.eval()
+
+    def tokenize(self, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
+        """Token ids truncated to ``max_length`` and a flag for each text that lost tokens.
+
+        Only texts that reach the limit can have been truncated, so only those are tokenised a second time,
+        untruncated, to find out: the common short text costs one tokenisation.
+        """
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length, add_special_tokens=True)
+        ids: list[list[int]] = encoded["input_ids"]
+        truncated = np.zeros(len(texts), dtype=bool)
+        at_limit = [i for i, row in enumerate(ids) if len(row) >= self.max_length]
+        if at_limit:
+            full = self.tokenizer(
+                [texts[i] for i in at_limit], truncation=False, add_special_tokens=True, verbose=False
+            )
+            for i, row in zip(at_limit, full["input_ids"], strict=True):
+                truncated[i] = len(row) > self.max_length
+        return ids, truncated
+
+    def forward(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        ids, truncated = self.tokenize(texts)
+        probabilities = np.empty((len(texts), len(LABELS)), dtype=np.float32)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths share a batch: little padding
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                chosen = order[start : start + batch_size]
+                input_ids, attention_mask = self._pad([ids[i] for i in chosen])
+                logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+                probabilities[chosen] = _softmax(logits.float().numpy())[:, self.label_order]
+        return probabilities, truncated
+
+    def _pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Right-pad to the longest row of this batch only."""
+        width = max(len(row) for row in rows)
+        input_ids = np.full((len(rows), width), self.pad_token_id, dtype=np.int64)
+        attention_mask = np.zeros((len(rows), width), dtype=np.int64)
+        for r, row in enumerate(rows):
+            input_ids[r, : len(row)] = row
+            attention_mask[r, : len(row)] = 1
+        return torch.from_numpy(input_ids), torch.from_numpy(attention_mask)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+# VADER's compound score c lies in [-1, 1]; its authors call c >= 0.05 positive and c <= -0.05 negative.
+# Probabilities are softmax(k * (-c, tau, c)): the argmax reproduces exactly that rule, c = 0 gives the most
+# neutral mass, and |c| -> 1 approaches certainty. k only sets how sharp the probabilities are.
+VADER_TAU = 0.05
+VADER_SHARPNESS = 4.0
+
+
+def vader_probabilities(compound: np.ndarray) -> np.ndarray:
+    """Turn VADER compound scores into three class probabilities by the documented rule above."""
+    c = np.asarray(compound, dtype=np.float64)
+    logits = VADER_SHARPNESS * np.stack([-c, np.full_like(c, VADER_TAU), c], axis=1)
+    return _softmax(logits).astype(np.float32)
+
+
+class LexiconModel:
+    """The VADER lexicon as a baseline model: no tokens, no truncation, no network."""
+
+    def __init__(self, info: ModelInfo) -> None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self.info = info
+        self._analyzer = SentimentIntensityAnalyzer()
+
+    def forward(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        compound = np.array([self._analyzer.polarity_scores(t)["compound"] for t in texts], dtype=np.float64)
+        return vader_probabilities(compound), np.zeros(len(texts), dtype=bool)
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def model_max_length(config: Any, tokenizer: Any, cap: int = 512) -> int:
+    """The longest input the model accepts: position embeddings (less RoBERTa's padding offset) and tokenizer limit."""
+    limit = cap
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        if "roberta" in str(getattr(config, "model_type", "")):
+            positions -= 2  # RoBERTa numbers positions from padding_idx + 1
+        limit = min(limit, positions)
+    tok_limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_limit, int) and 0 < tok_limit < 1_000_000:
+        limit = min(limit, tok_limit)
+    return int(limit) if not math.isinf(limit) else cap

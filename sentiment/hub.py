@@ -1,0 +1,41 @@
+"""Decide quickly whether the Hugging Face Hub can be used.
+
+The Hub client retries for about 46 s before giving up on an unreachable host; an app that starts cannot wait that
+long to choose its model. One short HTTP request with a hard timeout answers the question in seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def hub_offline_flag() -> bool:
+    """True when the user asked for offline mode (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``)."""
+    return any(os.environ.get(var, "").strip().lower() in _TRUE for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def hub_status(timeout_s: float = 3.0) -> tuple[bool, str]:
+    """Return ``(reachable, reason)``; the reason explains a ``False`` in words a user can act on."""
+    if hub_offline_flag():
+        return False, "HF_HUB_OFFLINE is set"
+    url = f"{hub_endpoint()}/api/models/gpt2"
+    try:
+        response = httpx.head(url, timeout=timeout_s, follow_redirects=True)
+    except httpx.TimeoutException:
+        return False, f"{hub_endpoint()} did not answer within {timeout_s:g} s"
+    except httpx.HTTPError as exc:
+        return False, f"{hub_endpoint()} is unreachable ({type(exc).__name__}: {exc})"
+    if response.status_code >= 500:
+        return False, f"{hub_endpoint()} answered HTTP {response.status_code}"
+    return True, "reachable"

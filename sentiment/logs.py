@@ -1,0 +1,16 @@
+"""Logging set-up for entry points only (app, CLIs); library modules just use ``logging.getLogger(__name__)``."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+
+def configure_logging(level: str | int = "INFO") -> None:
+    """One format for the process; quiet the progress bars and load reports that libraries print to stderr."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()

