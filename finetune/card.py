@@ -1,0 +1,128 @@
+"""Model card of a trained adapter: data, licence, the command that made it, and test metrics against VADER."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+from pathlib import Path
+from typing import Any
+
+from finetune.args import TrainArgs
+from sentiment.datasets import DATASETS, load_split
+from sentiment.evaluate import evaluate_frame
+from sentiment.predictor import Predictor
+from sentiment.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def eval_split(dataset: str) -> str:
+    """Held-out split for datasets the model may train on; the whole set for evaluation-only data."""
+    info = DATASETS.get(dataset)
+    return "all" if info is not None and not info.trainable else "test"
+
+
+def benchmark(model_dir: Path, datasets: list[str], settings: Settings) -> list[dict[str, Any]]:
+    """Macro-F1 and accuracy of the trained model and of the VADER lexicon on each dataset's held-out rows."""
+    trained = Predictor.load(str(model_dir), settings)
+    lexicon = Predictor.load("vader", settings)
+    rows = []
+    for name in datasets:
+        split = eval_split(name)
+        frame = load_split(name, split, settings)
+        ours, _ = evaluate_frame(trained, frame)
+        base, _ = evaluate_frame(lexicon, frame)
+        rows.append(
+            {
+                "dataset": name,
+                "split": split,
+                "n": len(frame),
+                "macro_f1": ours.macro_f1,
+                "accuracy": ours.accuracy,
+                "vader_macro_f1": base.macro_f1,
+                "vader_accuracy": base.accuracy,
+            }
+        )
+        logger.info("%s/%s: macro-F1 %.3f (VADER %.3f)", name, split, ours.macro_f1, base.macro_f1)
+    return rows
+
+
+def write_card(
+    out: Path,
+    args: TrainArgs,
+    command: list[str],
+    results: list[dict[str, Any]],
+    history: list[dict[str, float]],
+    trainable: int,
+    total: int,
+    seconds: float,
+) -> None:
+    licences = sorted({DATASETS[d].licence if d in DATASETS else "user data" for d in args.datasets})
+    table = "\n".join(
+        f"| {r['dataset']} | {r['split']} | {r['n']} | {r['macro_f1']:.3f} | {r['vader_macro_f1']:.3f} | "
+        f"{r['macro_f1'] - r['vader_macro_f1']:+.3f} | {r['accuracy']:.3f} | {r['vader_accuracy']:.3f} |"
+        for r in results
+    )
+    epochs = "\n".join(
+        f"| {h['epoch']:.0f} | {h['step']:.0f} | {h['train_loss']:.4f} | {h['val_macro_f1']:.4f} |" for h in history
+    )
+    card = f"""---
+license: mit
+library_name: peft
+base_model: {json.loads((out / "sentiment.json").read_text())["base_model"]}
+pipeline_tag: text-classification
+tags: [sentiment-analysis, lora, peft]
+---
+
+# Sentiment LoRA adapter (negative / neutral / positive)
+
+A LoRA adapter and classification head on top of `{args.base}`, trained by this project on CPU.
+
+- **Training data**: train splits (70%, stratified, seed {settings_seed(args)}) of {", ".join(args.datasets)}.
+- **Data licence**: {", ".join(licences)}. The airline tweets (CC BY-NC-SA 4.0) are used to evaluate only.
+- **Labels**: negative, neutral, positive (VADER ground truth: mean rating below -0.5, within +-0.5, above +0.5).
+- **Preprocessing**: `{args.preprocessing}` (user mentions -> `@user`, links -> `http`).
+- **LoRA**: r={args.lora_r}, alpha={args.lora_alpha}, dropout={args.lora_dropout}; trainable parameters
+  {trainable:,} of {total:,} ({100 * trainable / total:.2f}%), classifier head saved with the adapter.
+- **Training time**: {seconds / 60:.1f} min on {_device()}.
+
+Reproduce with:
+
+```
+{shlex.join(command)}
+```
+
+## Test metrics (macro-F1 against the VADER lexicon, same rows)
+
+| dataset | split | n | macro-F1 | VADER macro-F1 | difference | accuracy | VADER accuracy |
+|---|---|---|---|---|---|---|---|
+{table}
+
+## Training history (validation macro-F1 over all training datasets' validation splits)
+
+| epoch | step | train loss | validation macro-F1 |
+|---|---|---|---|
+{epochs}
+
+## Limits
+
+English only; trained on short social-media, review and editorial snippets. Sarcasm and domain-specific language
+(e.g. airline complaints) are harder: fine-tune on your own data with `python -m finetune`.
+"""
+    (out / "README.md").write_text(card)
+    (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+def settings_seed(args: TrainArgs) -> int:
+    return Settings().seed
+
+
+def _device() -> str:
+    import os
+
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
