@@ -1,0 +1,64 @@
+"""Entry point: ``python app.py`` serves the UI, the Gradio API, ``/metrics`` and ``/health`` on one port.
+
+Thin by design: build the service from settings, build the Blocks from the service, mount both in FastAPI, start.
+Importing this module does nothing heavy, so tests can import ``create_app`` and build apps of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import gradio as gr
+import uvicorn
+from fastapi import FastAPI, Response
+
+from sentiment.logs import configure_logging
+from sentiment.metrics import CONTENT_TYPE
+from sentiment.service import SentimentService
+from sentiment.settings import Settings
+from sentiment.ui import TITLE, build_blocks
+
+logger = logging.getLogger("app")
+
+
+def create_app(settings: Settings | None = None, service: SentimentService | None = None) -> FastAPI:
+    settings = settings or Settings()
+    service = service or SentimentService(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        service.start()  # loads the model on a background thread: the port is open while it loads
+        yield
+
+    app = FastAPI(title=TITLE, lifespan=lifespan)
+    app.state.service = service
+
+    # Exact routes registered before Gradio is mounted at "/", which would otherwise answer them.
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(service.metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/health")
+    def health(response: Response) -> dict[str, object]:
+        body = service.health()
+        if not body["ready"]:
+            response.status_code = 503
+        return body
+
+    demo = build_blocks(service)
+    demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.queue_size)
+    return gr.mount_gradio_app(app, demo, path="/", max_file_size=settings.max_upload_bytes, footer_links=["api"])
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    logger.info("starting on http://%s:%d (model %r)", settings.host, settings.port, settings.model)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""The service object the UI and the HTTP routes call: it owns the predictor, its readiness and its metrics.
+
+Loading happens on a background thread so the port opens at once (a Space kills an app that does not listen); until
+the model is loaded and warmed up, ``/health`` says so and requests wait a bounded time, then fail clearly.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sentiment.backends import ModelInfo
+from sentiment.batch import BatchInputError, ProgressFn, ScoreSummary, TableFormat, guess_text_column, score_file, sniff
+from sentiment.labels import LABELS
+from sentiment.metrics import ServiceMetrics, default_metrics
+from sentiment.predictor import BatchResult, InvalidTextError, Prediction, Predictor
+from sentiment.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class ModelUnavailableError(RuntimeError):
+    """The model is still loading, or failed to load; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ScoredFile:
+    path: Path
+    summary: ScoreSummary
+
+
+class SentimentService:
+    def __init__(
+        self, settings: Settings, metrics: ServiceMetrics | None = None, predictor: Predictor | None = None
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or default_metrics()
+        self._predictor: Predictor | None = None
+        self._ready = threading.Event()
+        self._settled = threading.Event()  # set once loading has ended, well or badly
+        self._load_error: str | None = None
+        self._loader: threading.Thread | None = None
+        self.started_at = time.time()
+        self.ready_at: float | None = None
+        if predictor is not None:
+            self._install(predictor)
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Load and warm up the configured model in the background (idempotent)."""
+        if self._ready.is_set() or self._loader is not None:
+            return
+        self._loader = threading.Thread(target=self._load, name="model-loader", daemon=True)
+        self._loader.start()
+
+    def _load(self) -> None:
+        spec = self.settings.model
+        try:
+            self._install(Predictor.load(spec, self.settings))
+        except Exception as exc:  # a failed load must leave the app up and saying why
+            self._load_error = f"{type(exc).__name__}: {exc}"
+            logger.exception("loading model %r failed", spec)
+        finally:
+            self._settled.set()
+
+    def _install(self, predictor: Predictor) -> None:
+        predictor.warm_up()
+        self._predictor = predictor
+        self.metrics.set_model(predictor.info)
+        self.metrics.model_ready.set(1)
+        self.ready_at = time.time()
+        self._ready.set()
+        self._settled.set()
+        logger.info(
+            "serving %s (%s, %s) %s",
+            predictor.info.name,
+            predictor.info.source,
+            predictor.info.revision,
+            predictor.info.note,
+        )
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    @property
+    def predictor(self) -> Predictor:
+        """The serving predictor; waits briefly for a model that is still loading."""
+        if self._predictor is None:
+            if self._load_error is None:
+                self.start()
+                self._settled.wait(self.settings.ready_timeout_s)
+            if self._predictor is None:
+                self.metrics.error("model_unavailable")
+                why = self._load_error or "the model is still loading; try again in a few seconds"
+                raise ModelUnavailableError(f"no model is serving: {why}")
+        return self._predictor
+
+    @property
+    def model_info(self) -> ModelInfo | None:
+        return self._predictor.info if self._predictor is not None else None
+
+    def health(self) -> dict[str, Any]:
+        info = self.model_info
+        status = "ready" if info is not None else ("failed" if self._load_error else "loading")
+        return {
+            "status": status,
+            "ready": info is not None,
+            "model": info.as_dict() if info is not None else None,
+            "error": self._load_error,
+            "uptime_seconds": round(time.time() - self.started_at, 1),
+        }
+
+    # --- scoring ---------------------------------------------------------------------------------------------
+    def _score(self, endpoint: str, texts: Sequence[object]) -> BatchResult:
+        """Score through the predictor and record every serving metric for it."""
+        predictor = self.predictor
+        gauge = self.metrics.in_progress.labels(endpoint=endpoint)
+        gauge.inc()
+        started = time.perf_counter()
+        try:
+            result = predictor.predict_batch(texts)
+        except Exception:
+            self.metrics.error("internal")
+            raise
+        finally:
+            gauge.dec()
+        elapsed = time.perf_counter() - started
+        self._observe(endpoint, texts, result, elapsed)
+        return result
+
+    def _observe(self, endpoint: str, texts: Sequence[object], result: BatchResult, elapsed: float) -> None:
+        m = self.metrics
+        valid = result.valid
+        n_valid = int(valid.sum())
+        m.batch_size.labels(endpoint=endpoint).observe(len(texts))
+        m.latency.labels(endpoint=endpoint, unit="request").observe(elapsed)
+        if n_valid:
+            m.latency.labels(endpoint=endpoint, unit="text").observe(elapsed / n_valid)
+        for error in result.errors:
+            if error is not None:
+                m.error("empty_text" if "empty" in error or "whitespace" in error else "invalid_input")
+        labels = result.labels
+        confidences = result.probabilities.max(axis=1)
+        for i in range(len(texts)):
+            if not valid[i]:
+                continue
+            m.predictions.labels(sentiment=labels[i]).inc()
+            m.text_length.observe(len(str(texts[i])))
+            m.confidence.observe(float(confidences[i]))
+        truncated = int(result.truncated.sum())
+        if truncated:
+            m.truncated.inc(truncated)
+
+    def predict(self, text: object) -> Prediction:
+        """One text; raises ``InvalidTextError`` (counted) for empty or non-text input."""
+        result = self._score("predict", [text])
+        error = result.errors[0]
+        if error is not None:
+            raise InvalidTextError(error)
+        row = result.probabilities[0]
+        return Prediction(
+            label=result.labels[0],
+            scores=dict(zip(LABELS, map(float, row), strict=True)),
+            truncated=bool(result.truncated[0]),
+        )
+
+    def predict_many(self, texts: Sequence[object]) -> list[Prediction]:
+        """Several texts; each invalid one comes back with its error, the others are scored."""
+        if len(texts) > self.settings.max_texts_per_request:
+            self.metrics.error("invalid_input")
+            raise InvalidTextError(
+                f"{len(texts)} texts in one request; the limit is {self.settings.max_texts_per_request} "
+                "(use the CSV batch scorer for more)"
+            )
+        result = self._score("predict_batch", texts)
+        out = []
+        for i in range(len(texts)):
+            if result.errors[i] is not None:
+                out.append(Prediction(label=None, scores={}, error=result.errors[i]))
+            else:
+                scores = dict(zip(LABELS, map(float, result.probabilities[i]), strict=True))
+                out.append(Prediction(label=result.labels[i], scores=scores, truncated=bool(result.truncated[i])))
+        return out
+
+    # --- files -----------------------------------------------------------------------------------------------
+    def inspect_file(self, path: Path) -> tuple[TableFormat, str | None]:
+        """Columns of an uploaded file and the one that obviously holds the text (``None`` if unclear)."""
+        try:
+            fmt = sniff(path, self.settings.max_upload_bytes)
+        except BatchInputError as exc:
+            self.metrics.error("file_too_large" if "limit" in str(exc) else "bad_file")
+            raise
+        return fmt, guess_text_column(fmt.columns)
+
+    def score_file(self, path: Path, text_column: str | None = None, progress: ProgressFn | None = None) -> ScoredFile:
+        """Score an uploaded file into ``<name>_scored.<ext>`` in a fresh job folder under the data folder."""
+        job_dir = self._new_job_dir()
+        suffix = ".csv" if path.suffix.lower() == ".txt" else (path.suffix or ".csv")
+        out_path = job_dir / f"{Path(path.name).stem}_scored{suffix}"
+        try:
+            summary = score_file(
+                path,
+                out_path,
+                lambda texts: self._score("score_csv", texts),
+                text_column,
+                chunk_rows=self.settings.csv_chunk_rows,
+                max_bytes=self.settings.max_upload_bytes,
+                progress=progress,
+            )
+        except BatchInputError as exc:
+            shutil.rmtree(job_dir, ignore_errors=True)
+            self.metrics.error("file_too_large" if "limit" in str(exc) else "bad_file")
+            raise
+        except BaseException:
+            shutil.rmtree(job_dir, ignore_errors=True)
+            raise
+        return ScoredFile(out_path, summary)
+
+    def _new_job_dir(self) -> Path:
+        root = self.settings.data_dir / "batch"
+        root.mkdir(parents=True, exist_ok=True)
+        cutoff = time.time() - self.settings.batch_retention_s
+        for old in root.iterdir():  # results are downloaded right away; keep the folder from growing forever
+            if old.is_dir() and old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        job = root / uuid.uuid4().hex
+        job.mkdir()
+        return job
