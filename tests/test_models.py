@@ -1,0 +1,123 @@
+"""The model registry: specs, a tiny locally-built transformer through the real loading code, adapters, fallback."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sentiment.labels import LabelMappingError
+from sentiment.models import ModelLoadError, ModelSpec, load_model
+from sentiment.predictor import Predictor
+from sentiment.settings import Settings
+from tiny_models import build_tiny_bert
+
+
+def test_spec_parsing(tmp_path: Path) -> None:
+    assert ModelSpec.parse("auto").kind == "auto"
+    assert ModelSpec.parse("Embedded").kind == "embedded"
+    assert ModelSpec.parse("vader").kind == "vader"
+    hub = ModelSpec.parse("cardiffnlp/twitter-roberta-base-sentiment-latest@abc123")
+    assert (hub.kind, hub.name, hub.revision) == ("hub", "cardiffnlp/twitter-roberta-base-sentiment-latest", "abc123")
+    assert ModelSpec.parse(str(tmp_path)).kind == "local"
+    with pytest.raises(ValueError, match="neither a known name"):
+        ModelSpec.parse("not a model")
+
+
+def test_tiny_local_model_loads_like_a_real_checkpoint(tiny_model_dir: Path, settings: Settings) -> None:
+    model = load_model(str(tiny_model_dir), settings)
+    assert model.info.source == "local"
+    assert model.info.revision.startswith("sha256:")
+    assert model.info.max_length == 64  # the tokenizer's limit, below BERT's position embeddings
+
+
+def test_outputs_are_reordered_into_canonical_order(tmp_path: Path, settings: Settings) -> None:
+    """A model listing its classes as POS, NEG, NEU gets the same probabilities moved to negative/neutral/positive."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    folder = build_tiny_bert(tmp_path / "m", {0: "POS", 1: "NEG", 2: "NEU"}, seed=3)
+    predictor = Predictor.load(str(folder), settings)
+    text = "i love this so much"
+    got = predictor.predict_one(text).scores
+    tok = AutoTokenizer.from_pretrained(folder)
+    raw = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    with torch.inference_mode():
+        probs = torch.softmax(raw(**tok(text, return_tensors="pt")).logits, dim=-1)[0].numpy()
+    assert got["positive"] == pytest.approx(float(probs[0]), abs=1e-6)
+    assert got["negative"] == pytest.approx(float(probs[1]), abs=1e-6)
+    assert got["neutral"] == pytest.approx(float(probs[2]), abs=1e-6)
+
+
+def test_a_model_with_unmappable_labels_is_refused(tmp_path: Path, settings: Settings) -> None:
+    folder = build_tiny_bert(tmp_path / "emotion", {0: "anger", 1: "joy", 2: "sadness"})
+    with pytest.raises(LabelMappingError, match="anger"):
+        load_model(str(folder), settings)
+
+
+def test_peft_adapter_folder_loads_its_base_then_the_adapter(
+    tmp_path: Path, tiny_model_dir: Path, settings: Settings
+) -> None:
+    """An adapter_config.json means: load the base named in it, apply the adapter; outputs equal the PEFT model's."""
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    base = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
+    peft_model = get_peft_model(
+        base,
+        LoraConfig(
+            task_type=TaskType.SEQ_CLS,
+            r=4,
+            target_modules=["query", "value"],
+            modules_to_save=["classifier"],
+            init_lora_weights=False,
+        ),
+    )
+    peft_model.peft_config["default"].base_model_name_or_path = str(tiny_model_dir)
+    adapter_dir = tmp_path / "adapter"
+    peft_model.save_pretrained(adapter_dir)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    text = "what a great day"
+    with torch.inference_mode():
+        expected = torch.softmax(peft_model.eval()(**tok(text, return_tensors="pt")).logits, -1)[0].numpy()
+
+    model = load_model(str(adapter_dir), settings)
+    assert model.info.revision.startswith("adapter:")
+    probs, _ = model.forward([text], batch_size=8)
+    np.testing.assert_allclose(probs[0], expected, atol=1e-5)
+
+
+def test_a_corrupt_adapter_fails_with_a_clear_error(tmp_path: Path, settings: Settings) -> None:
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="broken"):
+        load_model(str(folder), settings)
+
+
+def test_missing_folder_and_offline_hub_ids_fail_fast(settings: Settings) -> None:
+    started = time.perf_counter()
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        load_model("someone/not-cached-model", settings)
+    assert time.perf_counter() - started < 10  # offline: no retries against an unreachable Hub
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        load_model("/nonexistent/folder", settings)
+
+
+def test_auto_serves_the_embedded_model_offline_and_says_why(settings: Settings) -> None:
+    model = load_model("auto", settings)
+    assert model.info.name == "embedded"
+    assert model.info.source == "embedded"
+    assert "HF_HUB_OFFLINE" in model.info.note
+    assert model.info.revision.startswith("adapter:")
+
+
+def test_vader_probabilities_follow_the_documented_rule() -> None:
+    from sentiment.backends import vader_probabilities
+
+    probs = vader_probabilities(np.array([-0.8, -0.06, -0.04, 0.0, 0.04, 0.06, 0.9]))
+    assert probs.argmax(axis=1).tolist() == [0, 0, 1, 1, 1, 2, 2]
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
+    assert probs[6, 2] > 0.95 and probs[0, 0] > 0.9

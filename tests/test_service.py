@@ -1,0 +1,70 @@
+"""The service the UI calls: metrics move by exactly what was scored, readiness, and a failed load that stays up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from appserver import metric_value
+from sentiment.metrics import ServiceMetrics
+from sentiment.predictor import InvalidTextError, Predictor
+from sentiment.service import ModelUnavailableError, SentimentService
+from sentiment.settings import Settings
+
+
+@pytest.fixture
+def service(tiny_model_dir: Path, settings: Settings) -> SentimentService:
+    predictor = Predictor.load(str(tiny_model_dir), settings)
+    return SentimentService(settings, ServiceMetrics(CollectorRegistry()), predictor=predictor)
+
+
+def _value(service: SentimentService, name: str, **labels: str) -> float:
+    return metric_value(service.metrics.render().decode(), name, labels)
+
+
+def test_counters_move_by_exactly_the_texts_scored(service: SentimentService, tmp_path: Path) -> None:
+    service.predict("i love this")
+    service.predict_many(["a", "", "b"])
+    path = tmp_path / "f.csv"
+    path.write_text("text\none\ntwo\n\nthree\n")
+    service.score_file(path)
+    assert _value(service, "sentiment_predictions_total") == 1 + 2 + 3
+    assert _value(service, "sentiment_errors_total", reason="empty_text") == 2
+    assert _value(service, "sentiment_batch_size_count", endpoint="predict_batch") == 1
+    assert _value(service, "sentiment_batch_size_sum", endpoint="predict_batch") == 3
+    assert _value(service, "sentiment_text_length_count") == 6
+    assert _value(service, "sentiment_prediction_latency_seconds_count", endpoint="score_csv", unit="request") == 1
+    assert _value(service, "sentiment_requests_in_progress") == 0
+
+
+def test_no_user_text_ever_becomes_a_label_value(service: SentimentService) -> None:
+    secret = "my-very-private-text-4242"
+    service.predict(secret)
+    with pytest.raises(InvalidTextError):
+        service.predict("   ")
+    assert secret not in service.metrics.render().decode()
+
+
+def test_model_info_names_the_serving_model(service: SentimentService) -> None:
+    info = service.model_info
+    assert info is not None
+    assert _value(service, "sentiment_model_info", model=info.name, source="local", revision=info.revision) == 1
+    assert service.health()["status"] == "ready"
+
+
+def test_too_many_texts_in_one_request_are_refused_with_the_limit(service: SentimentService) -> None:
+    with pytest.raises(InvalidTextError, match="limit is 256"):
+        service.predict_many(["x"] * 257)
+
+
+def test_a_model_that_fails_to_load_leaves_the_service_up_and_saying_why(settings: Settings) -> None:
+    broken = settings.model_copy(update={"model": "/nonexistent/model", "ready_timeout_s": 5})
+    service = SentimentService(broken, ServiceMetrics(CollectorRegistry()))
+    service.start()
+    with pytest.raises(ModelUnavailableError, match="does not exist"):
+        service.predict("hello")
+    health = service.health()
+    assert health["status"] == "failed" and "does not exist" in health["error"]
+    assert _value(service, "sentiment_errors_total", reason="model_unavailable") == 1
