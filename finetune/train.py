@@ -109,7 +109,7 @@ def _evaluate(model: Any, tokenizer: Any, frame: pd.DataFrame, args: TrainArgs) 
         tokenizer=tokenizer, model=model, label_order=[0, 1, 2], info=info, max_length=args.max_length
     )
     preprocess = get_preprocessor(args.preprocessing)
-    probs, _ = backend.forward([preprocess(t) for t in frame["text"]], batch_size=64)
+    probs = backend.forward([preprocess(t) for t in frame["text"]], batch_size=64).probabilities
     model.train()
     return classification_report(frame["label"].tolist(), [LABELS[i] for i in probs.argmax(axis=1)])
 

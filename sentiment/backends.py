@@ -1,7 +1,7 @@
 """The two kinds of model the predictor can drive: a transformer classifier and the VADER lexicon.
 
-Each exposes ``info`` and ``forward(texts) -> (probabilities, truncated)`` with probabilities already in canonical
-``LABELS`` order, so the predictor and everything above it never see model-specific label orders.
+Each exposes ``info`` and ``forward(texts) -> ForwardOutput`` with probabilities already in canonical ``LABELS``
+order, so the predictor and everything above it never see model-specific label orders.
 """
 
 from __future__ import annotations
@@ -40,11 +40,18 @@ class ModelInfo:
         }
 
 
+@dataclass(frozen=True)
+class ForwardOutput:
+    probabilities: np.ndarray  # [n, 3] float32, LABELS order
+    truncated: np.ndarray  # [n] bool: the text lost tokens at the model's limit
+    tokens: np.ndarray  # [n] int: tokens the model saw (words for the lexicon); monitoring uses it
+
+
 class SentimentModel(Protocol):
     info: ModelInfo
 
-    def forward(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(probabilities[n, 3] in LABELS order, truncated[n] bool)`` for preprocessed texts."""
+    def forward(self, texts: list[str], batch_size: int) -> ForwardOutput:
+        """Score preprocessed texts."""
         ...
 
 
@@ -82,7 +89,7 @@ class TransformerModel:
                 truncated[i] = len(row) > self.max_length
         return ids, truncated
 
-    def forward(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    def forward(self, texts: list[str], batch_size: int) -> ForwardOutput:
         ids, truncated = self.tokenize(texts)
         probabilities = np.empty((len(texts), len(LABELS)), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths share a batch: little padding
@@ -92,7 +99,8 @@ class TransformerModel:
                 input_ids, attention_mask = self._pad([ids[i] for i in chosen])
                 logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
                 probabilities[chosen] = _softmax(logits.float().numpy())[:, self.label_order]
-        return probabilities, truncated
+        tokens = np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(ids))
+        return ForwardOutput(probabilities, truncated, tokens)
 
     def _pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Right-pad to the longest row of this batch only."""
@@ -134,9 +142,10 @@ class LexiconModel:
         self.info = info
         self._analyzer = SentimentIntensityAnalyzer()
 
-    def forward(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    def forward(self, texts: list[str], batch_size: int) -> ForwardOutput:
         compound = np.array([self._analyzer.polarity_scores(t)["compound"] for t in texts], dtype=np.float64)
-        return vader_probabilities(compound), np.zeros(len(texts), dtype=bool)
+        words = np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts))
+        return ForwardOutput(vader_probabilities(compound), np.zeros(len(texts), dtype=bool), words)
 
 
 def count_parameters(model: torch.nn.Module) -> int:

@@ -54,6 +54,7 @@ class BatchResult:
     probabilities: np.ndarray
     truncated: np.ndarray
     errors: list[str | None]
+    tokens: np.ndarray  # 0 for invalid texts
 
     @property
     def labels(self) -> list[str]:
@@ -102,6 +103,7 @@ class Predictor:
         n = len(texts)
         probabilities = np.full((n, len(LABELS)), np.nan, dtype=np.float32)
         truncated = np.zeros(n, dtype=bool)
+        tokens = np.zeros(n, dtype=np.int64)
         errors: list[str | None] = [None] * n
         good: list[int] = []
         cleaned: list[str] = []
@@ -112,10 +114,11 @@ class Predictor:
             except InvalidTextError as exc:
                 errors[i] = str(exc)
         if good:
-            probs, trunc = self.model.forward(cleaned, self.batch_size)
-            probabilities[good] = probs
-            truncated[good] = trunc
-        return BatchResult(probabilities=probabilities, truncated=truncated, errors=errors)
+            output = self.model.forward(cleaned, self.batch_size)
+            probabilities[good] = output.probabilities
+            truncated[good] = output.truncated
+            tokens[good] = output.tokens
+        return BatchResult(probabilities=probabilities, truncated=truncated, errors=errors, tokens=tokens)
 
     def predict(self, texts: Sequence[object]) -> list[Prediction]:
         """Predictions in input order; invalid texts come back with ``error`` set instead of raising."""

@@ -85,8 +85,8 @@ def test_peft_adapter_folder_loads_its_base_then_the_adapter(
 
     model = load_model(str(adapter_dir), settings)
     assert model.info.revision.startswith("adapter:")
-    probs, _ = model.forward([text], batch_size=8)
-    np.testing.assert_allclose(probs[0], expected, atol=1e-5)
+    output = model.forward([text], batch_size=8)
+    np.testing.assert_allclose(output.probabilities[0], expected, atol=1e-5)
 
 
 def test_a_corrupt_adapter_fails_with_a_clear_error(tmp_path: Path, settings: Settings) -> None:
