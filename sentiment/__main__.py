@@ -59,6 +59,48 @@ def _score(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from prometheus_client import CollectorRegistry
+
+    from sentiment.evaluation_service import EvaluationService
+    from sentiment.metrics import EvaluationMetrics
+
+    service = EvaluationService(settings, EvaluationMetrics(CollectorRegistry()))
+    dataset, uploaded = (args.dataset, None) if not Path(args.dataset).exists() else ("", Path(args.dataset))
+    if args.compare:
+        report = service.compare(
+            args.model or "embedded", args.compare, dataset, args.split, args.sample_size, args.seed, uploaded
+        )
+        reports = [report["a"], report["b"]]
+    else:
+        report = service.evaluate(
+            args.model or "embedded", dataset, args.split, args.sample_size, args.seed, uploaded, source="cli"
+        )
+        reports = [report]
+    for r in reports:
+        m, ci = r["metrics"], r["intervals"]
+        print(f"{r['model']} on {r['dataset']}/{r['split']} (n={r['n']}, seed={r['seed']}, {r['seconds']:.1f} s)")
+        print(f"  accuracy    {m['accuracy']:.4f}  95% CI {ci['accuracy']['low']:.4f}-{ci['accuracy']['high']:.4f}")
+        print(f"  macro-F1    {m['macro_f1']:.4f}  95% CI {ci['macro_f1']['low']:.4f}-{ci['macro_f1']['high']:.4f}")
+        print(f"  weighted-F1 {m['weighted_f1']:.4f}")
+        print(f"  {'class':<9} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}")
+        for label, c in m["per_class"].items():
+            print(f"  {label:<9} {c['precision']:>9.4f} {c['recall']:>7.4f} {c['f1']:>7.4f} {c['support']:>8}")
+        print("  confusion (rows true, columns predicted: negative, neutral, positive)")
+        for label, row in zip(m["per_class"], m["confusion"], strict=True):
+            print(f"  {label:<9} " + " ".join(f"{v:>7}" for v in row))
+    if args.compare:
+        c = report["comparison"]
+        print(
+            f"B - A macro-F1 {c['macro_f1_difference']:+.4f} (95% CI {c['macro_f1_interval']['low']:+.4f} to "
+            f"{c['macro_f1_interval']['high']:+.4f}, paired bootstrap p={c['bootstrap_p_value']:.4f}); "
+            f"McNemar p={c['mcnemar_p_value']:.4g}; significant: {c['significant']}"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sentiment", description="Sentiment analysis from the shell.")
     parser.add_argument("--model", help="model spec (default: SENTIMENT_MODEL or 'auto')")
@@ -74,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("output")
     s.add_argument("--text-column", default=None)
     s.set_defaults(func=_score)
+    e = sub.add_parser("evaluate", help="evaluate a model (and compare with another) on a labelled dataset")
+    e.add_argument("--dataset", required=True, help="registry name or a labelled CSV path")
+    e.add_argument("--split", default="test", choices=["train", "validation", "test", "all"])
+    e.add_argument("--sample-size", type=int, default=None, help="stratified random sample of this many rows")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--compare", metavar="MODEL", help="a second model, evaluated on the same rows")
+    e.add_argument("--json", metavar="PATH", help="also write the full report as JSON")
+    e.set_defaults(func=_evaluate)
     return parser
 
 

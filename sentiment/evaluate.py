@@ -1,22 +1,194 @@
-"""Run a predictor over labelled rows and report its quality with ``sentiment.evaluation``."""
+"""Run models over labelled rows and report their quality, with uncertainty, alone or side by side.
+
+Each model is loaded from its own spec through a small pool (loaded once, reused), so an evaluation of
+``vader`` is always VADER and never the serving model under another name.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
 import pandas as pd
 
+from sentiment.datasets import load_split
 from sentiment.evaluation import ClassificationReport, classification_report
+from sentiment.labels import LABEL_TO_ID
 from sentiment.predictor import Predictor
+from sentiment.settings import Settings
+from sentiment.stats import PairedComparison, bootstrap_intervals, paired_comparison
+
+ProgressFn = Callable[[float, str], None]
 
 
 def evaluate_frame(predictor: Predictor, frame: pd.DataFrame) -> tuple[ClassificationReport, list[str]]:
-    """Score every row of ``frame`` (``text``, ``label``) and compare; returns the report and the predictions.
-
-    Rows whose text cannot be scored count as wrong (predicted ``neutral`` would flatter a model that fails),
-    so they are excluded up front by the dataset loaders and never silently here.
-    """
+    """Score every row of ``frame`` (``text``, ``label``) and compare; returns the report and the predictions."""
     result = predictor.predict_batch(frame["text"].tolist())
     bad = [i for i, err in enumerate(result.errors) if err]
     if bad:
         raise ValueError(f"{len(bad)} rows cannot be scored, first: row {bad[0]} ({result.errors[bad[0]]})")
     predictions = result.labels
     return classification_report(frame["label"].tolist(), predictions), predictions
+
+
+def stratified_sample(frame: pd.DataFrame, size: int | None, seed: int) -> pd.DataFrame:
+    """A seeded draw of ``size`` rows keeping the class mix (largest-remainder allocation); all rows if None."""
+    if size is None or size >= len(frame):
+        return frame.reset_index(drop=True)
+    if size < 1:
+        raise ValueError(f"sample size must be at least 1, got {size}")
+    rng = np.random.default_rng(seed)
+    counts = frame["label"].value_counts().sort_index()
+    exact = counts / counts.sum() * size
+    alloc = np.floor(exact).astype(int)
+    remainder = (exact - alloc).sort_values(ascending=False)
+    for label in remainder.index[: size - int(alloc.sum())]:
+        alloc[label] += 1
+    chosen = []
+    for label, k in alloc.items():
+        index = frame.index[frame["label"] == label].to_numpy()
+        chosen.append(rng.choice(index, size=int(k), replace=False))
+    rows = np.sort(np.concatenate(chosen))
+    return frame.loc[rows].reset_index(drop=True)
+
+
+class ModelPool:
+    """Predictors loaded by spec, kept (at most ``size``) so a second evaluation does not reload."""
+
+    def __init__(self, settings: Settings, size: int = 3) -> None:
+        self.settings = settings
+        self.size = size
+        self._models: OrderedDict[str, Predictor] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, spec: str) -> Predictor:
+        key = spec.strip()
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+        predictor = Predictor.load(key, self.settings)  # outside the lock: loading can take a while
+        with self._lock:
+            self._models[key] = predictor
+            while len(self._models) > self.size:
+                self._models.popitem(last=False)
+        return predictor
+
+    def add(self, spec: str, predictor: Predictor) -> None:
+        with self._lock:
+            self._models[spec] = predictor
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    model: str
+    model_revision: str
+    dataset: str
+    split: str
+    n: int
+    seed: int
+    report: ClassificationReport
+    intervals: dict[str, Any]
+    seconds: float
+    created_at: float
+    row_ids: list[int]  # positions in the split: shows which rows a seed drew
+    predictions: list[str]  # per row, for paired comparisons (not part of the stored report)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "model_revision": self.model_revision,
+            "dataset": self.dataset,
+            "split": self.split,
+            "n": self.n,
+            "seed": self.seed,
+            "metrics": self.report.as_dict(),
+            "intervals": self.intervals,
+            "seconds": round(self.seconds, 3),
+            "created_at": self.created_at,
+            "row_ids": self.row_ids,
+        }
+
+
+class Evaluator:
+    def __init__(self, settings: Settings, pool: ModelPool | None = None) -> None:
+        self.settings = settings
+        self.pool = pool or ModelPool(settings)
+
+    def rows(self, dataset: str, split: str, sample_size: int | None, seed: int) -> pd.DataFrame:
+        frame = load_split(dataset, split, self.settings).reset_index(drop=True)
+        frame = frame.assign(row_id=np.arange(len(frame)))
+        return stratified_sample(frame, sample_size, seed)
+
+    def _run(self, spec: str, rows: pd.DataFrame, progress: ProgressFn | None) -> tuple[Predictor, list[str]]:
+        predictor = self.pool.get(spec)
+        texts = rows["text"].tolist()
+        predictions: list[str] = []
+        step = max(256, len(texts) // 20)
+        for start in range(0, len(texts), step):
+            result = predictor.predict_batch(texts[start : start + step])
+            if any(result.errors):
+                bad = next(e for e in result.errors if e)
+                raise ValueError(f"the dataset has rows that cannot be scored ({bad})")
+            predictions.extend(result.labels)
+            if progress is not None:
+                progress(min(1.0, (start + step) / len(texts)), f"{spec}: {min(start + step, len(texts))} rows")
+        return predictor, predictions
+
+    def evaluate(
+        self,
+        spec: str,
+        dataset: str,
+        split: str = "test",
+        sample_size: int | None = None,
+        seed: int = 0,
+        progress: ProgressFn | None = None,
+        rows: pd.DataFrame | None = None,
+    ) -> EvaluationResult:
+        started = time.perf_counter()
+        rows = self.rows(dataset, split, sample_size, seed) if rows is None else rows
+        predictor, predictions = self._run(spec, rows, progress)
+        truth = rows["label"].tolist()
+        y_true = np.array([LABEL_TO_ID[y] for y in truth])
+        y_pred = np.array([LABEL_TO_ID[y] for y in predictions])
+        intervals = {k: asdict(v) for k, v in bootstrap_intervals(y_true, y_pred, seed=seed).items()}
+        return EvaluationResult(
+            model=predictor.info.name,
+            model_revision=predictor.info.revision,
+            dataset=dataset,
+            split=split,
+            n=len(rows),
+            seed=seed,
+            report=classification_report(truth, predictions),
+            intervals=intervals,
+            seconds=time.perf_counter() - started,
+            created_at=time.time(),
+            row_ids=rows["row_id"].tolist(),
+            predictions=predictions,
+        )
+
+    def compare(
+        self,
+        spec_a: str,
+        spec_b: str,
+        dataset: str,
+        split: str = "test",
+        sample_size: int | None = None,
+        seed: int = 0,
+        progress: ProgressFn | None = None,
+    ) -> tuple[EvaluationResult, EvaluationResult, PairedComparison]:
+        """Both models on the same rows; the comparison is B minus A."""
+        rows = self.rows(dataset, split, sample_size, seed)
+        half = (lambda f, d: progress(f / 2, d)) if progress else None
+        rest = (lambda f, d: progress(0.5 + f / 2, d)) if progress else None
+        a = self.evaluate(spec_a, dataset, split, sample_size, seed, half, rows=rows)
+        b = self.evaluate(spec_b, dataset, split, sample_size, seed, rest, rows=rows)
+        truth = np.array([LABEL_TO_ID[y] for y in rows["label"]])
+        pred_a = np.array([LABEL_TO_ID[y] for y in a.predictions])
+        pred_b = np.array([LABEL_TO_ID[y] for y in b.predictions])
+        return a, b, paired_comparison(truth, pred_a, pred_b, seed=seed)

@@ -1,0 +1,102 @@
+"""Evaluation as the app offers it: checked model specs, evaluations recorded in SQLite and in Prometheus gauges.
+
+Used by the Evaluate tab, its API endpoints, the CLI and the scheduled hourly evaluation alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from sentiment.datasets import DATASETS
+from sentiment.evaluate import EvaluationResult, Evaluator, ModelPool, ProgressFn
+from sentiment.evaluation_store import EvaluationStore
+from sentiment.metrics import EvaluationMetrics
+from sentiment.models import ModelSpec
+from sentiment.settings import Settings
+
+logger = logging.getLogger(__name__)
+UPLOADED = "uploaded"  # the dataset label of a user's labelled file (file names never become metric labels)
+
+
+class EvaluationService:
+    def __init__(self, settings: Settings, metrics: EvaluationMetrics, pool: ModelPool | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.evaluator = Evaluator(settings, pool or ModelPool(settings))
+        self.store = EvaluationStore(settings.data_dir / "evaluations.sqlite")
+
+    @staticmethod
+    def check_spec(spec: str) -> str:
+        """Models a visitor may name: the registry's names and Hub ids, never a path on this machine."""
+        spec = (spec or "").strip()
+        if ModelSpec.parse(spec).kind == "local":
+            raise ValueError(f"model {spec!r} is a local path; the app evaluates registry models and Hub ids only")
+        return spec
+
+    @staticmethod
+    def check_dataset(dataset: str, uploaded: Path | None) -> tuple[str, str]:
+        """Return (what to load, how to label it in reports and metrics)."""
+        if uploaded is not None:
+            return str(uploaded), UPLOADED
+        if dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+        return dataset, dataset
+
+    def _record(self, result: EvaluationResult, label: str, source: str) -> dict[str, Any]:
+        report = result.as_dict()
+        report["dataset"] = label
+        report["id"] = self.store.add(report, source=source)
+        self.metrics.record(result.model, label, result.split, report["metrics"], result.created_at)
+        logger.info(
+            "evaluated %s on %s/%s (n=%d, seed=%d): accuracy %.3f, macro-F1 %.3f",
+            result.model,
+            label,
+            result.split,
+            result.n,
+            result.seed,
+            result.report.accuracy,
+            result.report.macro_f1,
+        )
+        return report
+
+    def evaluate(
+        self,
+        spec: str,
+        dataset: str,
+        split: str = "test",
+        sample_size: int | None = None,
+        seed: int = 0,
+        uploaded: Path | None = None,
+        progress: ProgressFn | None = None,
+        source: str = "user",
+    ) -> dict[str, Any]:
+        """Evaluate one model. Callers other than visitors (``source`` "scheduler" or "cli") may name a local
+        folder, such as the serving model's own."""
+        spec = self.check_spec(spec) if source == "user" else spec.strip()
+        target, label = self.check_dataset(dataset, uploaded)
+        result = self.evaluator.evaluate(spec, target, split, sample_size or None, seed, progress)
+        return self._record(result, label, source)
+
+    def compare(
+        self,
+        spec_a: str,
+        spec_b: str,
+        dataset: str,
+        split: str = "test",
+        sample_size: int | None = None,
+        seed: int = 0,
+        uploaded: Path | None = None,
+        progress: ProgressFn | None = None,
+    ) -> dict[str, Any]:
+        spec_a, spec_b = self.check_spec(spec_a), self.check_spec(spec_b)
+        target, label = self.check_dataset(dataset, uploaded)
+        a, b, paired = self.evaluator.compare(spec_a, spec_b, target, split, sample_size or None, seed, progress)
+        comparison = asdict(paired)
+        comparison["better"] = (b.model if paired.macro_f1_difference > 0 else a.model) if paired.significant else None
+        return {"a": self._record(a, label, "user"), "b": self._record(b, label, "user"), "comparison": comparison}
+
+    def history(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self.store.recent(limit)

@@ -1,0 +1,89 @@
+"""Past evaluations, kept in a small SQLite file under the data folder so they survive restarts."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS evaluations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at REAL NOT NULL,
+    model TEXT NOT NULL,
+    model_revision TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    split TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    accuracy REAL NOT NULL,
+    macro_f1 REAL NOT NULL,
+    source TEXT NOT NULL,
+    report TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS evaluations_created ON evaluations (created_at);
+"""
+COLUMNS = (
+    "id",
+    "created_at",
+    "model",
+    "model_revision",
+    "dataset",
+    "split",
+    "n",
+    "seed",
+    "accuracy",
+    "macro_f1",
+    "source",
+)
+
+
+class EvaluationStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        with self._connect() as conn:
+            conn.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=10)
+        conn.execute("PRAGMA journal_mode=WAL")
+        return conn
+
+    def add(self, report: dict[str, Any], source: str = "user") -> int:
+        """Store one evaluation report (as produced by ``EvaluationResult.as_dict``); returns its id."""
+        row = (
+            report["created_at"],
+            report["model"],
+            report["model_revision"],
+            report["dataset"],
+            report["split"],
+            report["n"],
+            report["seed"],
+            report["metrics"]["accuracy"],
+            report["metrics"]["macro_f1"],
+            source,
+            json.dumps(report),
+        )
+        with self._lock, self._connect() as conn:
+            cursor = conn.execute(
+                "INSERT INTO evaluations (created_at, model, model_revision, dataset, split, n, seed, accuracy, "
+                "macro_f1, source, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            return int(cursor.lastrowid or 0)
+
+    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self._lock, self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM evaluations ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+
+    def report(self, evaluation_id: int) -> dict[str, Any] | None:
+        with self._lock, self._connect() as conn:
+            row = conn.execute("SELECT report FROM evaluations WHERE id = ?", (evaluation_id,)).fetchone()
+        return json.loads(row[0]) if row else None

@@ -1,0 +1,54 @@
+"""Evaluation through the running app: two real models compared over gradio_client, gauges on /metrics."""
+
+from __future__ import annotations
+
+import pytest
+from gradio_client import Client
+
+from appserver import RunningApp, metric_value
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def client(running_app: RunningApp) -> Client:
+    return Client(running_app.url, verbose=False)
+
+
+def test_embedded_and_vader_on_amazon_give_two_reports_and_a_comparison(
+    client: Client, running_app: RunningApp
+) -> None:
+    result = client.predict("embedded", "vader", "vader_amazon", "test", 0, 0, api_name="/compare")
+    a, b, comparison = result["a"], result["b"], result["comparison"]
+    assert (a["model"], b["model"]) == ("embedded", "vader")
+    assert a["n"] == b["n"] == 554 and a["row_ids"] == b["row_ids"]
+    assert a["metrics"]["confusion"] != b["metrics"]["confusion"]
+    assert comparison["macro_f1_difference"] == pytest.approx(b["metrics"]["macro_f1"] - a["metrics"]["macro_f1"])
+    text = running_app.metrics()
+    for report in (a, b):
+        key = {"model": report["model"], "dataset": "vader_amazon", "split": "test"}
+        assert metric_value(text, "model_accuracy", key) == pytest.approx(report["metrics"]["accuracy"])
+        assert metric_value(text, "model_evaluation_timestamp_seconds", key) > 0
+
+
+def test_the_whole_tweet_test_split_with_the_embedded_model(client: Client) -> None:
+    report = client.predict("embedded", "vader_tweets", "test", 0, 0, api_name="/evaluate")
+    print(
+        f"embedded on vader_tweets/test: n={report['n']}, {report['seconds']:.1f} s, "
+        f"macro-F1 {report['metrics']['macro_f1']:.3f}"
+    )
+    assert report["n"] == 630
+    history = client.predict(api_name="/evaluations")
+    assert history[0]["model"] == "embedded" and history[0]["dataset"] == "vader_tweets"
+
+
+def test_a_seed_changes_the_rows_and_the_same_seed_repeats_them(client: Client) -> None:
+    first = client.predict("vader", "vader_nyt", "test", 100, 1, api_name="/evaluate")
+    second = client.predict("vader", "vader_nyt", "test", 100, 1, api_name="/evaluate")
+    third = client.predict("vader", "vader_nyt", "test", 100, 2, api_name="/evaluate")
+    assert first["row_ids"] == second["row_ids"] != third["row_ids"]
+
+
+def test_a_local_path_as_a_model_is_refused(client: Client) -> None:
+    with pytest.raises(Exception, match="local path"):
+        client.predict("/etc", "vader_tweets", "test", 10, 0, api_name="/evaluate")
