@@ -7,6 +7,7 @@ never from user text, so a visitor cannot blow up the number of series or leak w
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
@@ -71,6 +72,8 @@ class ServiceMetrics:
             "sentiment_model_info", "The serving model (value 1).", ["model", "source", "revision"], registry=registry
         )
         self.model_ready = Gauge("sentiment_model_ready", "1 when a model is loaded and warmed up.", registry=registry)
+        self.evaluation = EvaluationMetrics(registry)
+        self.monitoring = MonitoringMetrics(registry)
         for label in LABELS:
             self.predictions.labels(sentiment=label)
         for reason in ERROR_REASONS:
@@ -94,3 +97,106 @@ class ServiceMetrics:
 def default_metrics() -> ServiceMetrics:
     """The process-wide instance on prometheus_client's default registry (which also carries process metrics)."""
     return ServiceMetrics(REGISTRY)
+
+
+class EvaluationMetrics:
+    """Gauges set after every evaluation: model quality by model, dataset and split (label values from the
+    registry and the fixed class names only)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        base = ["model", "dataset", "split"]
+        per_class = [*base, "class_label", "average"]
+        self.accuracy = Gauge("model_accuracy", "Accuracy of the last evaluation.", base, registry=registry)
+        self.f1 = Gauge(
+            "model_f1",
+            "F1 per class (average=none) and macro/weighted (class_label=all).",
+            per_class,
+            registry=registry,
+        )
+        self.precision = Gauge("model_precision", "Precision per class and macro.", per_class, registry=registry)
+        self.recall = Gauge("model_recall", "Recall per class and macro.", per_class, registry=registry)
+        self.confusion = Gauge(
+            "model_confusion_matrix",
+            "Rows of the last evaluation by true and predicted class.",
+            [*base, "true_label", "predicted_label"],
+            registry=registry,
+        )
+        self.samples = Gauge("model_evaluation_samples", "Rows in the last evaluation.", base, registry=registry)
+        self.timestamp = Gauge(
+            "model_evaluation_timestamp_seconds", "When the last evaluation finished.", base, registry=registry
+        )
+
+    def record(self, model: str, dataset: str, split: str, report: dict[str, Any], created_at: float) -> None:
+        key = {"model": model[:200], "dataset": dataset, "split": split}
+        self.accuracy.labels(**key).set(report["accuracy"])
+        for label, metrics in report["per_class"].items():
+            cls = {**key, "class_label": label, "average": "none"}
+            self.f1.labels(**cls).set(metrics["f1"])
+            self.precision.labels(**cls).set(metrics["precision"])
+            self.recall.labels(**cls).set(metrics["recall"])
+        macro = {**key, "class_label": "all", "average": "macro"}
+        self.f1.labels(**macro).set(report["macro_f1"])
+        self.precision.labels(**macro).set(report["macro_precision"])
+        self.recall.labels(**macro).set(report["macro_recall"])
+        self.f1.labels(**{**key, "class_label": "all", "average": "weighted"}).set(report["weighted_f1"])
+        for i, true_label in enumerate(LABELS):
+            for j, predicted in enumerate(LABELS):
+                self.confusion.labels(**key, true_label=true_label, predicted_label=predicted).set(
+                    report["confusion"][i][j]
+                )
+        self.samples.labels(**key).set(report["n"])
+        self.timestamp.labels(**key).set(created_at)
+
+
+class MonitoringMetrics:
+    """Drift results, prediction-log health and scheduled-job health."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        pair = ["feature", "test"]
+        self.drift_statistic = Gauge(
+            "sentiment_drift_statistic", "Statistic of the last drift check per test.", pair, registry=registry
+        )
+        self.drift_p_value = Gauge(
+            "sentiment_drift_p_value", "Holm-adjusted p-value of the last drift check.", pair, registry=registry
+        )
+        self.drift_detected = Gauge(
+            "sentiment_drift_detected", "1 when the test's level is 'drift'.", pair, registry=registry
+        )
+        self.drift_status = Gauge(
+            "sentiment_drift_status",
+            "Overall drift level: 0 ok, 1 warning, 2 drift, -1 not enough data.",
+            registry=registry,
+        )
+        self.drift_window = Gauge(
+            "sentiment_drift_window_size", "Predictions in the last drift window.", registry=registry
+        )
+        self.log_rows = Counter(
+            "sentiment_prediction_log_rows_total",
+            "Prediction-log rows by outcome (written, dropped when the queue was full, failed).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.job_runs = Counter(
+            "scheduler_job_runs_total", "Scheduled job runs by outcome.", ["job", "outcome"], registry=registry
+        )
+        self.job_failures = Counter(
+            "scheduler_job_failures_total", "Scheduled job runs that raised or timed out.", ["job"], registry=registry
+        )
+        self.job_last_success = Gauge(
+            "scheduler_job_last_success_timestamp_seconds", "When the job last succeeded.", ["job"], registry=registry
+        )
+        self.job_duration = Gauge(
+            "scheduler_job_duration_seconds", "Duration of the job's last run.", ["job"], registry=registry
+        )
+        for outcome in ("written", "dropped", "failed"):
+            self.log_rows.labels(outcome=outcome)
+
+    def record_drift(self, status_code: int, window: int, results: list[dict[str, Any]]) -> None:
+        self.drift_status.set(status_code)
+        self.drift_window.set(window)
+        for row in results:
+            key = {"feature": row["feature"], "test": row["test"]}
+            self.drift_statistic.labels(**key).set(row["statistic"])
+            if row["adjusted_p_value"] is not None:
+                self.drift_p_value.labels(**key).set(row["adjusted_p_value"])
+            self.drift_detected.labels(**key).set(1 if row["level"] == "drift" else 0)

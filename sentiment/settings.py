@@ -54,6 +54,25 @@ class Settings(BaseSettings):
     batch_retention_s: float = Field(3600.0, ge=0, description="Scored files older than this are deleted.")
     concurrency_limit: int = Field(2, ge=1, le=64, description="Events of one kind that run at once.")
     queue_size: int = Field(64, ge=1, le=10_000, description="Most waiting events before Gradio answers 'busy'.")
+    # Monitoring
+    log_predictions: bool = Field(True, description="Keep one row per scored text in the prediction log.")
+    log_text: bool = Field(False, description="Also store the raw text in the prediction log (privacy: off).")
+    log_queue_rows: int = Field(50_000, ge=100, description="Rows the log may hold in memory before dropping.")
+    log_max_rows: int = Field(1_000_000, ge=1000, description="Rows kept in the prediction log.")
+    log_max_days: float = Field(30.0, gt=0, description="Days kept in the prediction log.")
+    reference_dataset: str = Field("vader_tweets", description="Dataset the drift reference profile is built on.")
+    reference_split: str = Field("test", description="Split of the reference dataset.")
+    drift_window: int = Field(500, ge=10, description="Newest logged predictions compared with the reference.")
+    drift_min_window: int = Field(100, ge=10, description="Fewer rows than this: 'insufficient data', not 'ok'.")
+    drift_interval_s: float = Field(300.0, gt=0, description="Seconds between scheduled drift checks.")
+    evaluation_interval_s: float = Field(3600.0, gt=0, description="Seconds between scheduled evaluations.")
+    evaluation_datasets: list[str] = Field(
+        default_factory=lambda: ["vader_tweets", "airline_tweets"],
+        description="Datasets the scheduled evaluation samples (JSON list in the environment).",
+    )
+    evaluation_sample_size: int = Field(300, ge=10, description="Rows per dataset in a scheduled evaluation.")
+    job_timeout_s: float = Field(600.0, gt=0, description="A scheduled job running longer is reported as failed.")
+    scheduler_enabled: bool = Field(True, description="Run the scheduled evaluation and drift checks in the app.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level of the app.")
 
     cache_override: Path | None = Field(
