@@ -14,6 +14,7 @@ import gradio as gr
 import uvicorn
 from fastapi import FastAPI, Response
 
+from scheduler import build_scheduler
 from sentiment.logs import configure_logging
 from sentiment.metrics import CONTENT_TYPE
 from sentiment.service import SentimentService
@@ -30,7 +31,13 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         service.start()  # loads the model on a background thread: the port is open while it loads
+        scheduler = build_scheduler(service) if settings.scheduler_enabled else None
+        if scheduler is not None and scheduler.start():
+            service.jobs = scheduler
         yield
+        if scheduler is not None:
+            scheduler.shutdown()
+        service.stop()
 
     app = FastAPI(title=TITLE, lifespan=lifespan)
     app.state.service = service
@@ -38,6 +45,7 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
     # Exact routes registered before Gradio is mounted at "/", which would otherwise answer them.
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
+        service.monitoring.sync_log_metrics()
         return Response(service.metrics.render(), media_type=CONTENT_TYPE)
 
     @app.get("/health")

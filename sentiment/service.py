@@ -18,8 +18,11 @@ from typing import Any
 
 from sentiment.backends import ModelInfo
 from sentiment.batch import BatchInputError, ProgressFn, ScoreSummary, TableFormat, guess_text_column, score_file, sniff
+from sentiment.evaluate import ModelPool
+from sentiment.evaluation_service import EvaluationService
 from sentiment.labels import LABELS
 from sentiment.metrics import ServiceMetrics, default_metrics
+from sentiment.monitoring_service import MonitoringService
 from sentiment.predictor import BatchResult, InvalidTextError, Prediction, Predictor
 from sentiment.settings import Settings
 
@@ -48,6 +51,10 @@ class SentimentService:
         self._load_error: str | None = None
         self._loader: threading.Thread | None = None
         self.started_at = time.time()
+        self.pool = ModelPool(settings)
+        self.evaluation = EvaluationService(settings, self.metrics.evaluation, self.pool)
+        self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor)
+        self.jobs: Any = None  # the scheduler, when the app runs one (it runs jobs on demand for the UI)
         self.ready_at: float | None = None
         if predictor is not None:
             self._install(predictor)
@@ -55,10 +62,15 @@ class SentimentService:
     # --- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> None:
         """Load and warm up the configured model in the background (idempotent)."""
+        self.monitoring.start()
         if self._ready.is_set() or self._loader is not None:
             return
         self._loader = threading.Thread(target=self._load, name="model-loader", daemon=True)
         self._loader.start()
+
+    def stop(self) -> None:
+        """Flush and close what runs in the background (the prediction log writer)."""
+        self.monitoring.stop()
 
     def _load(self) -> None:
         spec = self.settings.model
@@ -73,6 +85,8 @@ class SentimentService:
     def _install(self, predictor: Predictor) -> None:
         predictor.warm_up()
         self._predictor = predictor
+        self.pool.add(self.settings.model, predictor)  # evaluating the serving spec reuses the loaded model
+        self.pool.add(predictor.info.name, predictor)
         self.metrics.set_model(predictor.info)
         self.metrics.model_ready.set(1)
         self.ready_at = time.time()
@@ -133,6 +147,7 @@ class SentimentService:
             gauge.dec()
         elapsed = time.perf_counter() - started
         self._observe(endpoint, texts, result, elapsed)
+        self.monitoring.record(endpoint, predictor.info.name, texts, result)
         return result
 
     def _observe(self, endpoint: str, texts: Sequence[object], result: BatchResult, elapsed: float) -> None:

@@ -20,6 +20,8 @@ from sentiment.batch import BatchInputError, label_counts_frame
 from sentiment.labels import LABELS
 from sentiment.predictor import InvalidTextError
 from sentiment.service import ModelUnavailableError, SentimentService
+from sentiment.ui_evaluation import evaluation_tab
+from sentiment.ui_monitoring import monitoring_tab
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +177,8 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             api_name="score_csv",
             api_description="Score a CSV/TSV/text file; returns the scored file and a summary.",
         )
+        evaluation_tab(service, user_errors)
+        monitoring_tab(service, user_errors)
         demo.load(
             model_info,
             None,

@@ -1,0 +1,55 @@
+"""Drift through the running app: long formal texts move the length tests, mostly-negative airline tweets move
+the label mix; both read back from /metrics after a drift check requested over gradio_client."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+from appserver import RunningApp, metric_value
+from sentiment.datasets import load_split
+from sentiment.settings import Settings
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def _feed(client: Client, texts: list[str], path: Path) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text"])
+        writer.writerows([t] for t in texts)
+    _, summary, _ = client.predict(handle_file(str(path)), "text", api_name="/score_csv")
+    assert summary["scored"] == len(texts)
+
+
+def _detected(app: RunningApp, feature: str, test: str) -> float:
+    return metric_value(app.metrics(), "sentiment_drift_detected", {"feature": feature, "test": test})
+
+
+def test_a_shift_in_length_and_in_label_mix_is_detected(
+    running_app: RunningApp, session_settings: Settings, tmp_path: Path
+) -> None:
+    client = Client(running_app.url, verbose=False)
+    movies = load_split("vader_movies", "test", session_settings)["text"].tolist()[:600]
+    _feed(client, movies, tmp_path / "movies.csv")
+    report = client.predict(api_name="/run_drift_check")
+    assert report["window_size"] == 500
+    assert report["status"] == "drift"
+    assert _detected(running_app, "text_length", "ks") == 1
+    assert metric_value(running_app.metrics(), "sentiment_drift_status") == 2
+
+    airline = load_split("airline_tweets", "all", session_settings)
+    negative = airline[airline["label"] == "negative"]["text"].tolist()[:450]
+    others = airline[airline["label"] != "negative"]["text"].tolist()[:150]
+    _feed(client, negative + others, tmp_path / "airline.csv")
+    report = client.predict(api_name="/run_drift_check")
+    levels = {(r["feature"], r["test"]): r["level"] for r in report["results"]}
+    assert levels[("label", "chi2")] == "drift"
+    assert _detected(running_app, "label", "chi2") == 1
+    assert metric_value(running_app.metrics(), "sentiment_drift_window_size") == 500
+    overview = client.predict(api_name="/monitoring")
+    assert overview["logged"] >= 1200
+    assert {job["job"] for job in overview["jobs"]} == {"evaluation", "drift_check"}

@@ -1,0 +1,88 @@
+"""The prediction log: a burst loses nothing (or counts what it drops), no text unless allowed, bounded retention."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sentiment.prediction_log import PredictionLog
+from sentiment.predictor import BatchResult
+
+
+def _result(n: int) -> BatchResult:
+    probs = np.tile(np.array([[0.1, 0.2, 0.7]], dtype=np.float32), (n, 1))
+    return BatchResult(probabilities=probs, truncated=np.zeros(n, bool), errors=[None] * n, tokens=np.full(n, 5))
+
+
+def test_a_burst_of_10000_rows_in_one_second_loses_none(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "p.sqlite", capacity=50_000)
+    log.start()
+    started = time.perf_counter()
+    for _ in range(10_000):
+        log.record("predict", "m", ["hello @you"], _result(1))
+    enqueue_s = time.perf_counter() - started
+    assert log.flush(30)
+    log.stop()
+    print(f"10,000 single-row records enqueued in {enqueue_s:.3f} s")
+    assert log.count() == 10_000
+    assert (log.counters.written, log.counters.dropped, log.counters.failures) == (10_000, 0, 0)
+
+
+def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "p.sqlite", capacity=100)  # writer not started: nothing drains
+    for _ in range(30):
+        log.record("predict", "m", ["a", "b", "c", "d", "e"], _result(5))
+    assert log.counters.dropped == 30 * 5 - 100
+    log.start()
+    assert log.flush(10)
+    assert log.count() == 100
+
+
+def test_text_is_stored_only_when_allowed(tmp_path: Path) -> None:
+    for allowed in (False, True):
+        log = PredictionLog(tmp_path / f"{allowed}.sqlite", store_text=allowed)
+        log.start()
+        log.record("predict", "m", ["private words"], _result(1))
+        log.flush(5)
+        with sqlite3.connect(log.path) as conn:
+            (text,) = conn.execute("SELECT text FROM predictions").fetchone()
+        assert text == ("private words" if allowed else None)
+        row = log.window(last=1).iloc[0]
+        assert (row["n_chars"], row["n_tokens"], row["surface"], row["label"]) == (13, 5, "plain", "positive")
+        log.stop()
+
+
+def test_invalid_texts_are_not_logged_and_retention_keeps_the_newest(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "p.sqlite", max_rows=1000)
+    log.start()
+    result = _result(3)
+    result.errors[1] = "empty text"
+    log.record("predict", "m", ["a", "", "c"], result)
+    log.flush(5)
+    assert log.count() == 2
+    for _ in range(12):
+        log.record("score_csv", "m", ["x"] * 100, _result(100))
+    log.flush(5)
+    with sqlite3.connect(log.path) as conn:
+        log._prune(conn)
+    assert log.count() == 1000
+    log.stop()
+
+
+def test_a_read_only_store_never_fails_the_caller_and_is_counted(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "p.sqlite")
+    log.path.chmod(0o444)
+    (tmp_path / "p.sqlite-wal").unlink(missing_ok=True)
+    tmp_path.chmod(0o555)
+    try:
+        log.start()
+        log.record("predict", "m", ["a"], _result(1))  # must not raise
+        assert log.flush(5)
+    finally:
+        tmp_path.chmod(0o755)
+        log.path.chmod(0o644)
+        log.stop()
+    assert log.counters.failures + log.counters.written == 1

@@ -1,0 +1,126 @@
+"""Scheduled jobs in a real APScheduler: they run on their interval, move their gauges, and a failing or hanging
+job is counted while the next run still happens."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from appserver import metric_value
+from scheduler import JobRunner, Scheduler, build_scheduler, drift_job, evaluation_job
+from sentiment.metrics import ServiceMetrics
+from sentiment.predictor import Predictor
+from sentiment.service import SentimentService
+from sentiment.settings import Settings
+
+
+@pytest.fixture
+def service(tiny_model_dir: Path, settings: Settings) -> SentimentService:
+    fast = settings.model_copy(
+        update={
+            "evaluation_interval_s": 1.0,
+            "drift_interval_s": 1.0,
+            "evaluation_datasets": ["vader_tweets"],
+            "evaluation_sample_size": 30,
+            "drift_min_window": 10,
+        }
+    )
+    predictor = Predictor.load(str(tiny_model_dir), fast)
+    service = SentimentService(fast, ServiceMetrics(CollectorRegistry()), predictor=predictor)
+    service.start()
+    yield service
+    service.stop()
+
+
+def _value(service: SentimentService, name: str, **labels: str) -> float:
+    return metric_value(service.metrics.render().decode(), name, labels)
+
+
+def _wait(condition, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.slow
+def test_the_evaluation_job_runs_on_its_interval_and_moves_its_gauges(service: SentimentService) -> None:
+    scheduler = build_scheduler(service)
+    assert scheduler.start()
+    try:
+        assert _wait(lambda: _value(service, "scheduler_job_last_success_timestamp_seconds", job="evaluation") > 0)
+        first = _value(service, "scheduler_job_last_success_timestamp_seconds", job="evaluation")
+        assert _wait(lambda: _value(service, "scheduler_job_last_success_timestamp_seconds", job="evaluation") > first)
+    finally:
+        scheduler.shutdown()
+    model = service.predictor.info.name
+    key = {"model": model, "dataset": "vader_tweets", "split": "test"}
+    assert _value(service, "model_evaluation_samples", **key) == 30
+    assert _value(service, "model_accuracy", **key) > 0
+    assert _value(service, "scheduler_job_duration_seconds", job="evaluation") > 0
+    seeds = {row["seed"] for row in service.evaluation.history() if row["source"] == "scheduler"}
+    assert len(seeds) >= 2 or len(service.evaluation.history()) >= 2
+
+
+def test_a_failing_job_is_counted_and_the_next_run_still_happens(tmp_path: Path) -> None:
+    metrics = ServiceMetrics(CollectorRegistry())
+    runner = JobRunner(metrics.monitoring, timeout_s=5)
+    scheduler = Scheduler(runner, tmp_path / "lock")
+    calls: list[int] = []
+
+    def flaky() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the first run fails")
+
+    scheduler.add("flaky", flaky, interval_s=0.5, first_run_s=0.1)
+    assert scheduler.start()
+    try:
+        assert _wait(lambda: len(calls) >= 2 and runner.statuses["flaky"].last_outcome == "success", 15)
+    finally:
+        scheduler.shutdown()
+    text = metrics.render().decode()
+    assert metric_value(text, "scheduler_job_failures_total", {"job": "flaky"}) == 1
+    assert metric_value(text, "scheduler_job_last_success_timestamp_seconds", {"job": "flaky"}) > 0
+    assert runner.statuses["flaky"].failures == 1
+
+
+def test_a_hanging_job_times_out_and_its_next_run_is_skipped_not_stacked() -> None:
+    metrics = ServiceMetrics(CollectorRegistry())
+    runner = JobRunner(metrics.monitoring, timeout_s=0.3)
+    release = threading.Event()
+    assert runner.run("hang", lambda: release.wait(10)) == "timeout"
+    assert runner.run("hang", lambda: None) == "skipped"
+    release.set()
+    time.sleep(0.2)
+    assert runner.run("hang", lambda: None) == "success"
+    assert metric_value(metrics.render().decode(), "scheduler_job_failures_total", {"job": "hang"}) == 2
+
+
+def test_only_one_process_runs_the_scheduler(tmp_path: Path) -> None:
+    first = Scheduler(JobRunner(ServiceMetrics(CollectorRegistry()).monitoring, 5), tmp_path / "scheduler.lock")
+    second = Scheduler(JobRunner(ServiceMetrics(CollectorRegistry()).monitoring, 5), tmp_path / "scheduler.lock")
+    assert first.start()
+    try:
+        assert not second.start()  # flock is per open file description: a second opener is refused
+    finally:
+        first.shutdown()
+    assert second.start()
+    second.shutdown()
+
+
+@pytest.mark.slow
+def test_the_drift_job_reads_the_log_of_the_serving_model(service: SentimentService) -> None:
+    assert drift_job(service)["status"] == "insufficient_data"
+    service.predict_many([f"what a great day number {i}" for i in range(40)])
+    report = drift_job(service)
+    assert report["status"] in {"ok", "warning", "drift"} and report["window_size"] == 40
+    assert _value(service, "sentiment_drift_window_size") == 40
+    assert _value(service, "sentiment_prediction_log_rows_total", outcome="written") == 40
+    assert evaluation_job(service)[0]["n"] == 30
