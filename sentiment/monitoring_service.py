@@ -13,7 +13,14 @@ import numpy as np
 import pandas as pd
 
 from sentiment.metrics import MonitoringMetrics
-from sentiment.monitoring import STATUS_CODES, DriftReport, ReferenceProfile, check_drift, reference_profile
+from sentiment.monitoring import (
+    STATUS_CODES,
+    DriftReport,
+    ReferenceProfile,
+    check_drift,
+    pin_production_reference,
+    reference_profile,
+)
 from sentiment.prediction_log import PredictionLog
 from sentiment.predictor import BatchResult, Predictor
 from sentiment.settings import Settings
@@ -79,6 +86,23 @@ class MonitoringService:
                 current = reference_profile(predictor, self.settings)
                 self._reference = current
             return current
+
+    def pin_reference(self, rows: int | None = None) -> ReferenceProfile:
+        """Freeze the newest ``rows`` production predictions of the serving model as its reference."""
+        size = rows or self.settings.drift_window
+        if self.log is None:
+            raise RuntimeError("the prediction log is off: there is no production traffic to pin")
+        self.log.flush(5)
+        predictor = self._predictor()
+        frame = self.log.window(last=size, model=predictor.info.name)
+        if len(frame) < self.settings.drift_min_window:
+            raise ValueError(
+                f"only {len(frame)} logged predictions of {predictor.info.name}; "
+                f"at least {self.settings.drift_min_window} are needed for a reference"
+            )
+        with self._lock:
+            self._reference = pin_production_reference(frame, predictor, self.settings)
+            return self._reference
 
     def window(self) -> pd.DataFrame:
         if self.log is None:

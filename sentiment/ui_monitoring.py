@@ -95,6 +95,11 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
         run_job("evaluation")
         return service.evaluation.history(len(service.settings.evaluation_datasets))
 
+    @wrap
+    def pin_reference(rows: int = 0) -> dict[str, Any]:
+        """Freeze the newest ``rows`` production predictions (0: one drift window) as the reference."""
+        return service.monitoring.pin_reference(rows or None).summary()
+
     def monitoring() -> dict[str, Any]:
         overview = service.monitoring.overview()
         return {
@@ -138,4 +143,9 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             api_name="run_evaluation",
             api_description="Run the scheduled evaluation now; returns its reports.",
         ).then(refresh, None, outputs)
+        gr.api(
+            pin_reference,
+            api_name="pin_reference",
+            api_description="Freeze the newest N production predictions as the drift reference of this model.",
+        )
         gr.api(monitoring, api_name="monitoring", api_description="Logged count, last drift report, label mix, jobs.")

@@ -124,3 +124,16 @@ def test_the_drift_job_reads_the_log_of_the_serving_model(service: SentimentServ
     assert _value(service, "sentiment_drift_window_size") == 40
     assert _value(service, "sentiment_prediction_log_rows_total", outcome="written") == 40
     assert evaluation_job(service)[0]["n"] == 30
+
+
+def test_a_window_of_production_traffic_can_be_pinned_as_the_reference(service: SentimentService) -> None:
+    service.predict_many([f"the flight was late by {i} hours" for i in range(50)])
+    pinned = service.monitoring.pin_reference(rows=50)
+    assert (pinned.dataset, len(pinned.frame)) == ("production", 50)
+    report = service.monitoring.check_drift()
+    assert report.reference["dataset"] == "production"
+    assert report.status == "ok"  # the window is the reference itself
+    from sentiment.monitoring_service import MonitoringService
+
+    restarted = MonitoringService(service.settings, service.metrics.monitoring, lambda: service.predictor)
+    assert restarted.reference().dataset == "production"  # the pin survives a restart

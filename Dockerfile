@@ -1,0 +1,32 @@
+# The app as a container: Python 3.11 slim, non-root uid 1000 (what Hugging Face Spaces expects), port 7860.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    SENTIMENT_DATA_DIR=/data \
+    GRADIO_TEMP_DIR=/data/gradio \
+    HF_HOME=/data/hf
+
+RUN useradd --create-home --uid 1000 user \
+    && mkdir -p /data \
+    && chown user:user /data
+
+WORKDIR /home/user/app
+
+# Dependencies in their own layer: rebuilt only when requirements.txt changes. torch comes from the CPU index
+# (the PyPI wheel of the same version pulls several GB of CUDA libraries).
+COPY requirements.txt .
+RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
+
+COPY --chown=user:user app.py ./
+COPY --chown=user:user sentiment ./sentiment
+COPY --chown=user:user scheduler ./scheduler
+
+USER user
+VOLUME ["/data"]
+EXPOSE 7860
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:7860/health', timeout=4).status != 200)"]
+CMD ["python", "app.py"]
