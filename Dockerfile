@@ -20,11 +20,11 @@ WORKDIR /home/user/app
 COPY requirements.txt .
 RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
 
-COPY --chown=user:user app.py ./
-COPY --chown=user:user sentiment ./sentiment
-COPY --chown=user:user scheduler ./scheduler
+COPY --chown=1000:1000 app.py ./
+COPY --chown=1000:1000 sentiment ./sentiment
+COPY --chown=1000:1000 scheduler ./scheduler
 
-USER user
+USER 1000:1000
 VOLUME ["/data"]
 EXPOSE 7860
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

@@ -101,6 +101,22 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from sentiment.replay import replay
+
+    stats = replay(
+        args.url,
+        args.dataset,
+        settings,
+        rate=args.rate,
+        max_texts=args.max_texts,
+        max_seconds=args.max_seconds,
+        shift_to=args.shift_to,
+    )
+    print(f"sent {stats.sent}, failed {stats.failed} in {stats.seconds:.1f} s; labels {dict(stats.labels)}")
+    return 0 if stats.failed == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sentiment", description="Sentiment analysis from the shell.")
     parser.add_argument("--model", help="model spec (default: SENTIMENT_MODEL or 'auto')")
@@ -124,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--compare", metavar="MODEL", help="a second model, evaluated on the same rows")
     e.add_argument("--json", metavar="PATH", help="also write the full report as JSON")
     e.set_defaults(func=_evaluate)
+    r = sub.add_parser("replay", help="send a dataset's texts to a running app at a steady rate")
+    r.add_argument("--url", default="http://127.0.0.1:7860")
+    r.add_argument("--dataset", default="vader_tweets")
+    r.add_argument("--shift-to", default=None, help="switch to this dataset halfway (shows drift)")
+    r.add_argument("--rate", type=float, default=5.0, help="texts per second")
+    r.add_argument("--max-texts", type=int, default=1000)
+    r.add_argument("--max-seconds", type=float, default=600.0)
+    r.set_defaults(func=_replay)
     return parser
 
 

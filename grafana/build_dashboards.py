@@ -1,0 +1,429 @@
+"""Generate the three provisioned Grafana dashboards (grafana/dashboards/*.json) from the panel lists below.
+
+Dashboards are data: this script keeps every query in one readable place, and a test checks that the committed
+JSON equals what it generates and that every query returns data from a real Prometheus.
+
+    python grafana/build_dashboards.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+OUT = Path(__file__).parent / "dashboards"
+DS = {"type": "prometheus", "uid": "prometheus"}
+SEL = 'model=~"$model", dataset=~"$dataset", split=~"$split"'
+REQUEST_RATE = 'sum by (le) (rate(sentiment_prediction_latency_seconds_bucket{unit="request"}[$__rate_interval]))'
+
+
+def panel(
+    kind: str,
+    title: str,
+    targets: list[tuple[str, str]],
+    *,
+    w: int = 12,
+    h: int = 8,
+    unit: str | None = None,
+    description: str = "",
+    options: dict[str, Any] | None = None,
+    fmt: str | None = None,
+    instant: bool = False,
+    mappings: list[dict[str, Any]] | None = None,
+    empty_until: str | None = None,
+) -> dict[str, Any]:
+    """One panel; ``empty_until`` documents a panel that has no data until something happens."""
+    defaults: dict[str, Any] = {}
+    if unit:
+        defaults["unit"] = unit
+    if mappings:
+        defaults["mappings"] = mappings
+    out: dict[str, Any] = {
+        "type": kind,
+        "title": title,
+        "description": description + (f" Empty until {empty_until}." if empty_until else ""),
+        "datasource": DS,
+        "gridPos": {"w": w, "h": h},
+        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "options": options or {},
+        "targets": [
+            {
+                "refId": chr(65 + i),
+                "datasource": DS,
+                "expr": expr,
+                "legendFormat": legend,
+                **({"format": fmt} if fmt else {}),
+                **({"instant": True, "range": False} if instant else {}),
+            }
+            for i, (expr, legend) in enumerate(targets)
+        ],
+    }
+    return out
+
+
+def layout(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    x = y = row_h = 0
+    for i, p in enumerate(panels, start=1):
+        w, h = p["gridPos"]["w"], p["gridPos"]["h"]
+        if x + w > 24:
+            x, y, row_h = 0, y + row_h, 0
+        p["gridPos"].update({"x": x, "y": y})
+        p["id"] = i
+        x, row_h = x + w, max(row_h, h)
+    return panels
+
+
+def variable(name: str, metric: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": name,
+        "type": "query",
+        "datasource": DS,
+        "refresh": 2,
+        "includeAll": True,
+        "multi": True,
+        "current": {"text": "All", "value": "$__all"},
+        "allValue": ".*",
+        "query": {"query": f"label_values({metric}, {name})", "refId": f"var-{name}"},
+        "definition": f"label_values({metric}, {name})",
+    }
+
+
+def dashboard(
+    uid: str, title: str, panels: list[dict[str, Any]], variables: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    return {
+        "uid": uid,
+        "title": title,
+        "tags": ["sentiment"],
+        "timezone": "utc",
+        "schemaVersion": 39,
+        "version": 1,
+        "editable": True,
+        "refresh": "30s",
+        "time": {"from": "now-1h", "to": "now"},
+        "templating": {"list": variables or []},
+        "panels": layout(panels),
+    }
+
+
+SENTIMENT = dashboard(
+    "sentiment-analysis",
+    "Sentiment Analysis",
+    [
+        panel(
+            "timeseries",
+            "Prediction rate by sentiment",
+            [("sum by (sentiment) (rate(sentiment_predictions_total[$__rate_interval]))", "{{sentiment}}")],
+            unit="reqps",
+            description="Texts scored per second, by predicted class.",
+        ),
+        panel(
+            "bargauge",
+            "Label mix (selected range)",
+            [("sum by (sentiment) (increase(sentiment_predictions_total[$__range]))", "{{sentiment}}")],
+            instant=True,
+            options={"displayMode": "gradient", "orientation": "horizontal"},
+        ),
+        panel(
+            "timeseries",
+            "Request latency percentiles",
+            [
+                (
+                    f"histogram_quantile(0.50, {REQUEST_RATE})",
+                    "p50",
+                ),
+                (
+                    f"histogram_quantile(0.95, {REQUEST_RATE})",
+                    "p95",
+                ),
+                (
+                    f"histogram_quantile(0.99, {REQUEST_RATE})",
+                    "p99",
+                ),
+            ],
+            unit="s",
+        ),
+        panel(
+            "timeseries",
+            "Latency per text (p50 by endpoint)",
+            [
+                (
+                    "histogram_quantile(0.50, sum by (le, endpoint) (rate(sentiment_prediction_latency_seconds_bucket"
+                    '{unit="text"}[$__rate_interval])))',
+                    "{{endpoint}}",
+                )
+            ],
+            unit="s",
+        ),
+        panel(
+            "heatmap",
+            "Text length (characters)",
+            [("sum by (le) (increase(sentiment_text_length_bucket[$__rate_interval]))", "{{le}}")],
+            fmt="heatmap",
+            options={"calculate": False, "yAxis": {"unit": "short"}},
+        ),
+        panel(
+            "heatmap",
+            "Confidence of the predicted class",
+            [("sum by (le) (increase(sentiment_confidence_bucket[$__rate_interval]))", "{{le}}")],
+            fmt="heatmap",
+            options={"calculate": False},
+        ),
+        panel(
+            "bargauge",
+            "Texts per request (selected range)",
+            [("sum by (le) (increase(sentiment_batch_size_bucket[$__range]))", "{{le}}")],
+            fmt="heatmap",
+            instant=True,
+            options={"displayMode": "basic", "orientation": "vertical"},
+        ),
+        panel(
+            "stat",
+            "Truncated texts (selected range)",
+            [("sum(increase(sentiment_truncated_texts_total[$__range]))", "truncated")],
+            w=6,
+            instant=True,
+        ),
+        panel(
+            "stat",
+            "Serving model",
+            [("sentiment_model_info", "{{model}} ({{source}}, {{revision}})")],
+            w=6,
+            instant=True,
+            options={"textMode": "name", "reduceOptions": {"calcs": ["lastNotNull"]}},
+        ),
+    ],
+)
+
+PERFORMANCE = dashboard(
+    "model-performance",
+    "Model Performance",
+    [
+        panel(
+            "timeseries",
+            "Request rate by endpoint",
+            [("sum by (endpoint) (rate(sentiment_batch_size_count[$__rate_interval]))", "{{endpoint}}")],
+            unit="reqps",
+        ),
+        panel(
+            "timeseries",
+            "Errors by reason",
+            [("sum by (reason) (rate(sentiment_errors_total[$__rate_interval]))", "{{reason}}")],
+            unit="reqps",
+        ),
+        panel("stat", "Requests in flight", [("sum(sentiment_requests_in_progress)", "in flight")], w=6),
+        panel(
+            "stat",
+            "Model ready",
+            [("sentiment_model_ready", "ready")],
+            w=6,
+            mappings=[{"type": "value", "options": {"0": {"text": "loading"}, "1": {"text": "ready"}}}],
+        ),
+        panel(
+            "stat", "Error ratio (5 min)", [("sentiment:error_ratio:rate5m", "errors / texts")], w=6, unit="percentunit"
+        ),
+        panel(
+            "stat",
+            "Prediction-log rows dropped (selected range)",
+            [('sum(increase(sentiment_prediction_log_rows_total{outcome="dropped"}[$__range]))', "dropped")],
+            w=6,
+            instant=True,
+        ),
+        panel(
+            "heatmap",
+            "Request latency",
+            [
+                (
+                    'sum by (le) (increase(sentiment_prediction_latency_seconds_bucket{unit="request"}'
+                    "[$__rate_interval]))",
+                    "{{le}}",
+                )
+            ],
+            fmt="heatmap",
+            options={"calculate": False},
+        ),
+        panel(
+            "timeseries",
+            "p50 / p95 / p99 (recording rules)",
+            [
+                ("sentiment:request_latency_seconds:p50", "p50"),
+                ("sentiment:request_latency_seconds:p95", "p95"),
+                ("sentiment:request_latency_seconds:p99", "p99"),
+            ],
+            unit="s",
+        ),
+        panel(
+            "timeseries",
+            "Process CPU",
+            [('rate(process_cpu_seconds_total{job="sentiment"}[$__rate_interval])', "cores used")],
+            unit="short",
+        ),
+        panel(
+            "timeseries",
+            "Process memory",
+            [('process_resident_memory_bytes{job="sentiment"}', "resident")],
+            unit="bytes",
+        ),
+    ],
+)
+
+EVALUATION = dashboard(
+    "model-evaluation-drift",
+    "Model Evaluation & Drift",
+    [
+        panel(
+            "stat",
+            "Accuracy",
+            [(f"model_accuracy{{{SEL}}}", "{{model}} {{dataset}}/{{split}}")],
+            w=8,
+            unit="percentunit",
+            empty_until="an evaluation has run (Evaluate tab, /evaluate, or the hourly job)",
+        ),
+        panel(
+            "stat",
+            "Macro-F1",
+            [(f'model_f1{{{SEL}, average="macro"}}', "{{model}} {{dataset}}/{{split}}")],
+            w=8,
+            unit="percentunit",
+            empty_until="an evaluation has run",
+        ),
+        panel(
+            "stat",
+            "Rows in the last evaluation",
+            [(f"model_evaluation_samples{{{SEL}}}", "{{model}} {{dataset}}/{{split}}")],
+            w=4,
+            empty_until="an evaluation has run",
+        ),
+        panel(
+            "stat",
+            "Since the last evaluation",
+            [(f"time() - max(model_evaluation_timestamp_seconds{{{SEL}}})", "age")],
+            w=4,
+            unit="s",
+            empty_until="an evaluation has run",
+        ),
+        panel(
+            "timeseries",
+            "Accuracy and macro-F1 over time",
+            [
+                (f"model_accuracy{{{SEL}}}", "accuracy {{model}} {{dataset}}/{{split}}"),
+                (f'model_f1{{{SEL}, average="macro"}}', "macro-F1 {{model}} {{dataset}}/{{split}}"),
+            ],
+            unit="percentunit",
+            empty_until="an evaluation has run",
+        ),
+        panel(
+            "table",
+            "Per-class precision / recall / F1",
+            [
+                (f'model_precision{{{SEL}, average="none"}}', "precision"),
+                (f'model_recall{{{SEL}, average="none"}}', "recall"),
+                (f'model_f1{{{SEL}, average="none"}}', "F1"),
+            ],
+            fmt="table",
+            instant=True,
+            empty_until="an evaluation has run",
+        ),
+        panel(
+            "table",
+            "Confusion matrix (rows: true, columns: predicted)",
+            [(f"sum by (true_label, predicted_label) (model_confusion_matrix{{{SEL}}})", "")],
+            fmt="table",
+            instant=True,
+            empty_until="an evaluation has run",
+            options={"showHeader": True},
+        ),
+        panel(
+            "stat",
+            "Drift status",
+            [("sentiment_drift_status", "status")],
+            w=6,
+            mappings=[
+                {
+                    "type": "value",
+                    "options": {
+                        "-1": {"text": "not enough data"},
+                        "0": {"text": "ok", "color": "green"},
+                        "1": {"text": "warning", "color": "orange"},
+                        "2": {"text": "drift", "color": "red"},
+                    },
+                }
+            ],
+            empty_until="the first drift check (every SENTIMENT_DRIFT_INTERVAL_S)",
+        ),
+        panel(
+            "stat",
+            "Drift window",
+            [("sentiment_drift_window_size", "predictions")],
+            w=6,
+            empty_until="the first drift check",
+        ),
+        panel(
+            "bargauge",
+            "Tests graded drift",
+            [("sentiment_drift_detected", "{{feature}} / {{test}}")],
+            w=12,
+            instant=True,
+            empty_until="the first drift check with enough predictions",
+        ),
+        panel(
+            "timeseries",
+            "Drift statistics",
+            [("sentiment_drift_statistic", "{{feature}} / {{test}}")],
+            empty_until="the first drift check with enough predictions",
+        ),
+        panel(
+            "timeseries",
+            "Drift p-values (Holm-adjusted)",
+            [("sentiment_drift_p_value", "{{feature}} / {{test}}")],
+            options={"legend": {"showLegend": True}},
+            empty_until="the first drift check with enough predictions",
+        ),
+        panel(
+            "table",
+            "Scheduled jobs",
+            [
+                ("time() - scheduler_job_last_success_timestamp_seconds", "since last success"),
+                ("scheduler_job_duration_seconds", "last duration"),
+                ("sum by (job) (scheduler_job_failures_total)", "failures"),
+            ],
+            fmt="table",
+            instant=True,
+            empty_until="a scheduled job has run",
+        ),
+        panel(
+            "timeseries",
+            "Job runs by outcome",
+            [("sum by (job, outcome) (increase(scheduler_job_runs_total[$__rate_interval]))", "{{job}} {{outcome}}")],
+            empty_until="a scheduled job has run",
+        ),
+    ],
+    variables=[
+        variable("model", "model_accuracy"),
+        variable("dataset", "model_accuracy"),
+        variable("split", "model_accuracy"),
+    ],
+)
+
+DASHBOARDS = {
+    "sentiment-analysis.json": SENTIMENT,
+    "model-performance.json": PERFORMANCE,
+    "model-evaluation-drift.json": EVALUATION,
+}
+
+
+def render(board: dict[str, Any]) -> str:
+    return json.dumps(board, indent=2, sort_keys=False) + "\n"
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    for name, board in DASHBOARDS.items():
+        (OUT / name).write_text(render(board))
+        print(f"wrote {OUT / name} ({len(board['panels'])} panels)")
+
+
+if __name__ == "__main__":
+    main()

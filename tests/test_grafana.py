@@ -1,0 +1,232 @@
+"""The monitoring stack, proven: promtool on config and rules (with alert unit tests), a real Prometheus scraping
+the running app and answering every dashboard query, metric names cross-checked both ways, a valid compose file
+and a linted Dockerfile."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from gradio_client import Client, handle_file
+
+from appserver import REPO, RunningApp, free_port
+from sentiment.datasets import load_split
+from sentiment.datasets.fetch import Distribution, fetch
+from sentiment.settings import Settings
+
+GRAFANA = REPO / "grafana"
+RULES = [GRAFANA / "prometheus" / "rules" / "recording.yml", GRAFANA / "prometheus" / "rules" / "alerts.yml"]
+COMPOSE_WHEEL = Distribution(  # ships compose_spec.json, the Compose Specification's JSON schema
+    requirement="docker-compose==1.29.2",
+    filename="docker_compose-1.29.2-py2.py3-none-any.whl",
+    sha256="8d5589373b35c8d3b1c8c1182c6e4a4ff14bffa3dd0b605fcd08f73c94cef809",
+    source=False,
+)
+MACROS = {"$__rate_interval": "1m", "$__range": "5m", "$model": ".*", "$dataset": ".*", "$split": ".*"}
+METRIC_NAME = re.compile(r"\b((?:sentiment|model|scheduler|process)_[a-z0-9_]+)\b")
+
+
+def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    if shutil.which("promtool") is None:
+        pytest.fail("promtool is not installed: 'make test' installs Debian's prometheus package")
+    return subprocess.run(["promtool", *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def _dashboards() -> dict[str, dict[str, Any]]:
+    return {p.name: json.loads(p.read_text()) for p in sorted((GRAFANA / "dashboards").glob("*.json"))}
+
+
+def _panel_queries() -> list[tuple[str, str, str, bool]]:
+    """(dashboard, panel, expression, may_be_empty) for every target of every panel."""
+    out = []
+    for name, board in _dashboards().items():
+        for panel in board["panels"]:
+            for target in panel["targets"]:
+                out.append((name, panel["title"], target["expr"], "Empty until" in panel.get("description", "")))
+    return out
+
+
+def _rule_expressions() -> list[str]:
+    exprs = []
+    for path in RULES:
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            exprs += [rule["expr"] for rule in group["rules"]]
+    return exprs
+
+
+def test_promtool_accepts_the_config_and_the_rules() -> None:
+    config = _promtool("check", "config", str(GRAFANA / "prometheus" / "prometheus.yml"))
+    assert config.returncode == 0, config.stdout + config.stderr
+    rules = _promtool("check", "rules", *map(str, RULES))
+    assert rules.returncode == 0, rules.stdout + rules.stderr
+
+
+def test_every_alert_fires_on_a_bad_series_and_stays_silent_on_a_healthy_one() -> None:
+    tests = GRAFANA / "prometheus" / "tests" / "alerts_test.yml"
+    result = _promtool("test", "rules", str(tests))
+    assert result.returncode == 0, result.stdout + result.stderr
+    alerts = {r["alert"] for g in yaml.safe_load(RULES[1].read_text())["groups"] for r in g["rules"]}
+    tested = {a["alertname"] for t in yaml.safe_load(tests.read_text())["tests"] for a in t["alert_rule_test"]}
+    assert alerts == tested
+
+
+def test_the_dashboards_are_exactly_what_the_builder_generates() -> None:
+    sys.path.insert(0, str(GRAFANA))
+    import build_dashboards
+
+    for name, board in build_dashboards.DASHBOARDS.items():
+        assert (GRAFANA / "dashboards" / name).read_text() == build_dashboards.render(board), name
+    kinds = {p["type"] for board in _dashboards().values() for p in board["panels"]}
+    assert kinds <= {"timeseries", "stat", "bargauge", "table", "heatmap"}
+
+
+def test_the_compose_file_is_valid_against_the_compose_specification(settings: Settings) -> None:
+    import jsonschema
+
+    wheel = fetch(COMPOSE_WHEEL, settings.cache_dir)
+    with zipfile.ZipFile(wheel) as archive:
+        schema = json.loads(archive.read("compose/config/compose_spec.json"))
+    compose = yaml.safe_load((GRAFANA / "docker-compose.yml").read_text())
+    errors = [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(compose)]
+    assert not errors
+    assert "admin" not in str(compose["services"]["grafana"]["environment"].get("GF_SECURITY_ADMIN_PASSWORD"))
+    assert (GRAFANA / ".env.example").exists()
+
+
+def test_the_dockerfile_passes_hadolint() -> None:
+    binary = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run(
+        [str(binary), str(REPO / "Dockerfile")], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def prometheus(running_app: RunningApp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prometheus on loopback scraping the running app every second, with the project's rules."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("prometheus is not installed: 'make test' installs Debian's prometheus package")
+    folder = tmp_path_factory.mktemp("prometheus")
+    config = yaml.safe_load((GRAFANA / "prometheus" / "prometheus.yml").read_text())
+    config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
+    config["rule_files"] = [str(p) for p in RULES]
+    config.pop("alerting")
+    config["scrape_configs"][0]["static_configs"] = [{"targets": [running_app.url.removeprefix("http://")]}]
+    (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    log = (folder / "prometheus.log").open("w")
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={folder / 'prometheus.yml'}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/-/ready", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail(f"prometheus did not start: {(folder / 'prometheus.log').read_text()[-2000:]}")
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def driven(
+    running_app: RunningApp, prometheus: str, session_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """Predictions, a CSV batch, bad input, an evaluation and a drift check, then two scrapes."""
+    client = Client(running_app.url, verbose=False)
+    client.predict("I love this!", api_name="/predict")
+    client.predict("great\nawful\nfine", api_name="/predict_batch")
+    with pytest.raises(Exception, match="empty"):
+        client.predict("", api_name="/predict")
+    path = tmp_path_factory.mktemp("csv") / "tweets.csv"
+    texts = load_split("vader_tweets", "test", session_settings)["text"].tolist()[:150]
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows([["text"], *([t] for t in texts)])
+    client.predict(handle_file(str(path)), "text", api_name="/score_csv")
+    client.predict(api_name="/run_evaluation")
+    client.predict(api_name="/run_drift_check")
+    time.sleep(3)  # at least two scrapes and two rule evaluations after the last change
+    return prometheus
+
+
+def _query(prometheus: str, expr: str) -> dict[str, Any]:
+    for macro, value in MACROS.items():
+        expr = expr.replace(macro, value)
+    response = httpx.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=10)
+    body: dict[str, Any] = response.json()
+    assert body["status"] == "success", f"{expr}: {body}"
+    return body
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_every_panel_query_is_valid_and_returns_data(driven: str) -> None:
+    empty: list[str] = []
+    deadline = time.monotonic() + 30
+    for board, title, expr, may_be_empty in _panel_queries():
+        while True:
+            result = _query(driven, expr)["data"]["result"]
+            if result or may_be_empty or time.monotonic() > deadline:
+                break
+            time.sleep(1)  # recording rules need a few evaluation rounds
+        if not result:
+            empty.append(f"{board} / {title}: {expr}")
+    assert not empty, "panels without data:\n" + "\n".join(empty)
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_template_variables_resolve(driven: str) -> None:
+    for board in _dashboards().values():
+        for var in board["templating"]["list"]:
+            metric = re.match(r"label_values\((\w+), (\w+)\)", var["definition"])
+            assert metric is not None
+            values = httpx.get(
+                f"{driven}/api/v1/label/{metric.group(2)}/values", params={"match[]": metric.group(1)}, timeout=10
+            ).json()["data"]
+            assert values, var["name"]
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_metric_names_match_between_the_app_and_the_dashboards_and_rules(driven: str, running_app: RunningApp) -> None:
+    exposed = set()
+    for line in running_app.metrics().splitlines():
+        if line and not line.startswith("#"):
+            exposed.add(line.split("{")[0].split(" ")[0])
+    families = {re.sub(r"_(bucket|sum|count)$", "", n) for n in exposed}
+    referenced = set()
+    for expr in [q[2] for q in _panel_queries()] + _rule_expressions():
+        referenced |= set(METRIC_NAME.findall(expr))
+    missing = sorted(n for n in referenced if n not in exposed and n not in families)
+    assert not missing, f"queried but not exposed by the app: {missing}"
+    ours = {f for f in families if f.startswith(("sentiment_", "model_", "scheduler_"))}
+    used = {re.sub(r"_(bucket|sum|count)$", "", n) for n in referenced}
+    unused = sorted(ours - used)
+    assert not unused, f"exposed but used by no panel or rule: {unused}"
