@@ -38,7 +38,9 @@ class RunningApp:
             self.process.kill()
 
 
-def start_app(data_dir: Path, env: dict[str, str] | None = None, timeout: float = 180.0) -> RunningApp:
+def start_app(
+    data_dir: Path, env: dict[str, str] | None = None, timeout: float = 180.0, cwd: Path = REPO
+) -> RunningApp:
     port = free_port()
     log = data_dir / "app.log"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -54,7 +56,7 @@ def start_app(data_dir: Path, env: dict[str, str] | None = None, timeout: float 
     }
     handle = log.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=REPO, env=full_env, stdout=handle, stderr=subprocess.STDOUT
+        [sys.executable, "app.py"], cwd=cwd, env=full_env, stdout=handle, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
