@@ -17,19 +17,22 @@ from sentiment.settings import Settings
 logger = logging.getLogger(__name__)
 
 
-def eval_split(dataset: str) -> str:
-    """Held-out split for datasets the model may train on; the whole set for evaluation-only data."""
+def eval_split(dataset: str, trained_on: list[str]) -> str:
+    """The held-out test split, except for an evaluation-only dataset the model never saw: then all of it."""
     info = DATASETS.get(dataset)
-    return "all" if info is not None and not info.trainable else "test"
+    never_trained = info is not None and not info.trainable and dataset not in trained_on
+    return "all" if never_trained else "test"
 
 
-def benchmark(model_dir: Path, datasets: list[str], settings: Settings) -> list[dict[str, Any]]:
+def benchmark(
+    model_dir: Path, datasets: list[str], settings: Settings, trained_on: list[str] | None = None
+) -> list[dict[str, Any]]:
     """Macro-F1 and accuracy of the trained model and of the VADER lexicon on each dataset's held-out rows."""
     trained = Predictor.load(str(model_dir), settings)
     lexicon = Predictor.load("vader", settings)
     rows = []
     for name in datasets:
-        split = eval_split(name)
+        split = eval_split(name, trained_on or [])
         frame = load_split(name, split, settings)
         ours, _ = evaluate_frame(trained, frame)
         base, _ = evaluate_frame(lexicon, frame)
@@ -48,6 +51,44 @@ def benchmark(model_dir: Path, datasets: list[str], settings: Settings) -> list[
     return rows
 
 
+def before_after(base: str, model_dir: Path, datasets: list[str], settings: Settings) -> list[dict[str, Any]]:
+    """The base and the trained model on the same validation and test rows, with the paired comparison.
+
+    Empty when the base is a bare encoder without a sentiment head (there is nothing to compare against)."""
+    from sentiment.evaluate import Evaluator
+    from sentiment.models import ModelSpec
+
+    spec = "embedded" if base == "embedded" else base
+    if base in {"embedded-base", "minilm"}:
+        return []
+    try:
+        ModelSpec.parse(spec)
+        evaluator = Evaluator(settings)
+        evaluator.pool.get(spec)
+    except Exception as exc:  # a base that is not a sentiment model: report why, do not fail the run
+        logger.info("no before/after comparison: the base %r is not a servable sentiment model (%s)", base, exc)
+        return []
+    rows = []
+    for name in datasets:
+        for split in ("validation", "test"):
+            a, b, paired = evaluator.compare(spec, str(model_dir), name, split)
+            rows.append(
+                {
+                    "dataset": name,
+                    "split": split,
+                    "n": a.n,
+                    "before_macro_f1": a.report.macro_f1,
+                    "after_macro_f1": b.report.macro_f1,
+                    "difference": paired.macro_f1_difference,
+                    "ci_low": paired.macro_f1_interval.low,
+                    "ci_high": paired.macro_f1_interval.high,
+                    "p_value": paired.bootstrap_p_value,
+                    "significant": paired.significant,
+                }
+            )
+    return rows
+
+
 def write_card(
     out: Path,
     args: TrainArgs,
@@ -58,6 +99,7 @@ def write_card(
     total: int,
     seconds: float,
     best_epoch: int,
+    comparison: list[dict[str, Any]] | None = None,
 ) -> None:
     licences = sorted({DATASETS[d].licence if d in DATASETS else "user data" for d in args.datasets})
     table = "\n".join(
@@ -102,6 +144,7 @@ Reproduce with:
 |---|---|---|---|---|---|---|---|
 {table}
 
+{_before_after_section(args.base, comparison or [])}
 ## Training history (validation macro-F1 over all training datasets' validation splits)
 
 | epoch | step | train loss | validation macro-F1 |
@@ -115,6 +158,23 @@ English only; trained on short social-media, review and editorial snippets. Sarc
 """
     (out / "README.md").write_text(card)
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+def _before_after_section(base: str, rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    lines = "\n".join(
+        f"| {r['dataset']} | {r['split']} | {r['n']} | {r['before_macro_f1']:.3f} | {r['after_macro_f1']:.3f} | "
+        f"{r['difference']:+.3f} ({r['ci_low']:+.3f} to {r['ci_high']:+.3f}) | {r['p_value']:.4f} | "
+        f"{'yes' if r['significant'] else 'no'} |"
+        for r in rows
+    )
+    return f"""## Before / after (base `{base}` vs this model, same rows, paired bootstrap)
+
+| dataset | split | n | before macro-F1 | after macro-F1 | difference (95% CI) | p | significant |
+|---|---|---|---|---|---|---|---|
+{lines}
+"""
 
 
 def settings_seed(args: TrainArgs) -> int:

@@ -21,22 +21,26 @@ import pandas as pd
 import torch
 
 from finetune.args import TrainArgs
+from finetune.runs import new_run_dir
 from sentiment.backends import ModelInfo, TransformerModel
 from sentiment.datasets import load_split
 from sentiment.evaluation import ClassificationReport, classification_report
 from sentiment.labels import LABEL_TO_ID, LABELS
-from sentiment.models import METADATA_FILE, MINILM_ID, resolve_base
+from sentiment.models import EMBEDDED_DIR, METADATA_FILE, MINILM_ID, resolve_base
 from sentiment.preprocessing import get_preprocessor
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+# The attention query and value projections of each architecture: the original LoRA recipe, a small share of
+# the weights (override with --target_modules).
 DEFAULT_TARGETS: dict[str, list[str]] = {
-    "bert": ["query", "key", "value", "dense"],
-    "roberta": ["query", "key", "value"],
-    "xlm-roberta": ["query", "key", "value"],
-    "distilbert": ["q_lin", "k_lin", "v_lin", "out_lin"],
-    "deberta-v2": ["query_proj", "key_proj", "value_proj"],
+    "bert": ["query", "value"],
+    "roberta": ["query", "value"],
+    "xlm-roberta": ["query", "value"],
+    "distilbert": ["q_lin", "v_lin"],
+    "deberta-v2": ["query_proj", "value_proj"],
+    "electra": ["query", "value"],
 }
 
 
@@ -83,6 +87,14 @@ def _pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor
     return ids, mask
 
 
+def adapter_folder(base: str) -> Path | None:
+    """The adapter folder a base spec names (``embedded`` or a folder with ``adapter_config.json``), if any."""
+    if base == "embedded":
+        return EMBEDDED_DIR
+    folder = Path(base)
+    return folder if (folder / "adapter_config.json").exists() and (folder / METADATA_FILE).exists() else None
+
+
 def load_base(base: str) -> tuple[Any, Any, str]:
     """Tokenizer and 3-class classifier for a base spec; returns the id recorded as the adapter's base."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -124,19 +136,29 @@ def train(args: TrainArgs, settings: Settings) -> TrainResult:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     started = time.perf_counter()
 
-    tokenizer, model, recorded_base = load_base(args.base)
-    targets = args.target_modules or DEFAULT_TARGETS.get(model.config.model_type)
-    if not targets:
-        raise ValueError(f"no default LoRA targets for model type {model.config.model_type!r}; pass --target-modules")
-    lora = LoraConfig(
-        task_type=TaskType.SEQ_CLS,
-        r=args.lora_r,
-        lora_alpha=args.lora_alpha,
-        lora_dropout=args.lora_dropout,
-        target_modules=targets,
-        modules_to_save=["classifier"],
-    )
-    model = get_peft_model(model, lora).to(device)
+    adapter = adapter_folder(args.base)
+    if adapter is not None:  # continue training an existing adapter (e.g. the shipped embedded model)
+        from peft import PeftModel
+
+        base_name = json.loads((adapter / METADATA_FILE).read_text()).get("base_model", MINILM_ID)
+        tokenizer, model, recorded_base = load_base(base_name)
+        model = PeftModel.from_pretrained(model, str(adapter), is_trainable=True).to(device)
+    else:
+        tokenizer, model, recorded_base = load_base(args.base)
+        targets = args.target_modules or DEFAULT_TARGETS.get(model.config.model_type)
+        if not targets:
+            raise ValueError(
+                f"no default LoRA targets for model type {model.config.model_type!r}; pass --target_modules"
+            )
+        lora = LoraConfig(
+            task_type=TaskType.SEQ_CLS,
+            r=args.lora_r,
+            lora_alpha=args.lora_alpha,
+            lora_dropout=args.lora_dropout,
+            target_modules=targets,
+            modules_to_save=["classifier"],
+        )
+        model = get_peft_model(model, lora).to(device)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     logger.info("trainable parameters: %s of %s (%.2f%%)", f"{trainable:,}", f"{total:,}", 100 * trainable / total)
@@ -217,7 +239,7 @@ def train(args: TrainArgs, settings: Settings) -> TrainResult:
 
     if best_state is not None:
         set_peft_model_state_dict(model, best_state)
-    out = args.output_dir
+    out = Path(args.output_dir) if args.output_dir else new_run_dir(settings.data_dir, args.base)
     out.mkdir(parents=True, exist_ok=True)
     model.peft_config["default"].base_model_name_or_path = recorded_base
     model.save_pretrained(str(out))

@@ -34,6 +34,7 @@ class Prediction:
     scores: dict[str, float]
     truncated: bool = False
     error: str | None = None
+    model: str | None = None  # name of the model that produced it (the serving model can change at runtime)
 
     @property
     def ok(self) -> bool:
@@ -55,6 +56,7 @@ class BatchResult:
     truncated: np.ndarray
     errors: list[str | None]
     tokens: np.ndarray  # 0 for invalid texts
+    model: str = ""  # name of the model that scored the batch
 
     @property
     def labels(self) -> list[str]:
@@ -118,7 +120,9 @@ class Predictor:
             probabilities[good] = output.probabilities
             truncated[good] = output.truncated
             tokens[good] = output.tokens
-        return BatchResult(probabilities=probabilities, truncated=truncated, errors=errors, tokens=tokens)
+        return BatchResult(
+            probabilities=probabilities, truncated=truncated, errors=errors, tokens=tokens, model=self.info.name
+        )
 
     def predict(self, texts: Sequence[object]) -> list[Prediction]:
         """Predictions in input order; invalid texts come back with ``error`` set instead of raising."""
@@ -126,10 +130,10 @@ class Predictor:
         out: list[Prediction] = []
         for row, trunc, err in zip(result.probabilities, result.truncated, result.errors, strict=True):
             if err is not None:
-                out.append(Prediction(label=None, scores={}, error=err))
+                out.append(Prediction(label=None, scores={}, error=err, model=result.model))
                 continue
             scores = {label: float(p) for label, p in zip(LABELS, row, strict=True)}
-            out.append(Prediction(label=LABELS[int(row.argmax())], scores=scores, truncated=bool(trunc)))
+            out.append(Prediction(LABELS[int(row.argmax())], scores, bool(trunc), model=result.model))
         return out
 
     def predict_one(self, text: object) -> Prediction:

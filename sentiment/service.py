@@ -6,6 +6,7 @@ the model is loaded and warmed up, ``/health`` says so and requests wait a bound
 
 from __future__ import annotations
 
+import hmac
 import logging
 import shutil
 import threading
@@ -22,11 +23,17 @@ from sentiment.evaluate import ModelPool
 from sentiment.evaluation_service import EvaluationService
 from sentiment.labels import LABELS
 from sentiment.metrics import ServiceMetrics, default_metrics
+from sentiment.models import ModelSpec
 from sentiment.monitoring_service import MonitoringService
 from sentiment.predictor import BatchResult, InvalidTextError, Prediction, Predictor
+from sentiment.runs import run_path
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+
+class AccessDeniedError(PermissionError):
+    """An admin action without the right token (or with admin actions switched off)."""
 
 
 class ModelUnavailableError(RuntimeError):
@@ -54,6 +61,9 @@ class SentimentService:
         self.pool = ModelPool(settings)
         self.evaluation = EvaluationService(settings, self.metrics.evaluation, self.pool)
         self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor)
+        self._switch_lock = threading.Lock()
+        self.served: list[str] = []  # specs served before the current one, oldest first (for rollback)
+        self.serving_spec = settings.model
         self.jobs: Any = None  # the scheduler, when the app runs one (it runs jobs on demand for the UI)
         self.ready_at: float | None = None
         if predictor is not None:
@@ -131,6 +141,43 @@ class SentimentService:
             "uptime_seconds": round(time.time() - self.started_at, 1),
         }
 
+    # --- model switching ----------------------------------------------------------------------------------------
+    def check_admin(self, token: str | None) -> None:
+        expected = self.settings.admin_token
+        if expected is None or not expected.get_secret_value():
+            raise AccessDeniedError("admin actions are off: set SENTIMENT_ADMIN_TOKEN to enable them")
+        if not token or not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+            raise AccessDeniedError("wrong or missing admin token")
+
+    def resolve_spec(self, spec: str) -> str:
+        """A model a visitor may name: registry names, Hub ids and fine-tuning runs by name; never a local path."""
+        spec = (spec or "").strip()
+        folder = run_path(self.settings.data_dir, spec)
+        if folder is not None:
+            return str(folder)
+        if ModelSpec.parse(spec).kind == "local":
+            raise ValueError(f"{spec!r} is neither a registry model, a Hub id nor a fine-tuning run name")
+        return spec
+
+    def switch_model(self, spec: str, token: str | None) -> ModelInfo:
+        """Load and warm up ``spec`` beside the serving model, then swap atomically; on failure the old one keeps
+        serving and the error is raised. Requests in flight finish on the model they started with."""
+        self.check_admin(token)
+        resolved = self.resolve_spec(spec)
+        with self._switch_lock:
+            new = Predictor.load(resolved, self.settings)
+            new.warm_up()
+            old = self._predictor
+            self._predictor = new  # one reference assignment: every request sees either the old or the new model
+            self.pool.add(resolved, new)
+            self.pool.add(new.info.name, new)
+            self.metrics.set_model(new.info)
+            if old is not None:
+                self.served.append(self.serving_spec)
+            self.serving_spec = spec.strip()
+        logger.info("switched the serving model from %s to %s", old.info.name if old else None, new.info.name)
+        return new.info
+
     # --- scoring ---------------------------------------------------------------------------------------------
     def _score(self, endpoint: str, texts: Sequence[object]) -> BatchResult:
         """Score through the predictor and record every serving metric for it."""
@@ -184,6 +231,7 @@ class SentimentService:
             label=result.labels[0],
             scores=dict(zip(LABELS, map(float, row), strict=True)),
             truncated=bool(result.truncated[0]),
+            model=result.model,
         )
 
     def predict_many(self, texts: Sequence[object]) -> list[Prediction]:
@@ -198,10 +246,10 @@ class SentimentService:
         out = []
         for i in range(len(texts)):
             if result.errors[i] is not None:
-                out.append(Prediction(label=None, scores={}, error=result.errors[i]))
+                out.append(Prediction(label=None, scores={}, error=result.errors[i], model=result.model))
             else:
                 scores = dict(zip(LABELS, map(float, result.probabilities[i]), strict=True))
-                out.append(Prediction(label=result.labels[i], scores=scores, truncated=bool(result.truncated[i])))
+                out.append(Prediction(result.labels[i], scores, bool(result.truncated[i]), model=result.model))
         return out
 
     # --- files -----------------------------------------------------------------------------------------------

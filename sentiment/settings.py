@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HUB_MODEL = "cardiffnlp/twitter-roberta-base-sentiment-latest"
@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     batch_retention_s: float = Field(3600.0, ge=0, description="Scored files older than this are deleted.")
     concurrency_limit: int = Field(2, ge=1, le=64, description="Events of one kind that run at once.")
     queue_size: int = Field(64, ge=1, le=10_000, description="Most waiting events before Gradio answers 'busy'.")
+    admin_token: SecretStr | None = Field(
+        None, description="Token that state-changing actions (switching the model) require; unset: they are off."
+    )
     # Monitoring
     log_predictions: bool = Field(True, description="Keep one row per scored text in the prediction log.")
     log_text: bool = Field(False, description="Also store the raw text in the prediction log (privacy: off).")

@@ -19,8 +19,9 @@ import pandas as pd
 from sentiment.batch import BatchInputError, label_counts_frame
 from sentiment.labels import LABELS
 from sentiment.predictor import InvalidTextError
-from sentiment.service import ModelUnavailableError, SentimentService
+from sentiment.service import AccessDeniedError, ModelUnavailableError, SentimentService
 from sentiment.ui_evaluation import evaluation_tab
+from sentiment.ui_models import models_tab
 from sentiment.ui_monitoring import monitoring_tab
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ EXAMPLES = [
 ]
 TITLE = "Sentiment analysis: negative / neutral / positive"
 F = TypeVar("F", bound=Callable[..., Any])
-_USER_ERRORS = (InvalidTextError, BatchInputError, ModelUnavailableError, ValueError)
+_USER_ERRORS = (InvalidTextError, BatchInputError, ModelUnavailableError, AccessDeniedError, ValueError)
 
 
 def user_errors(fn: F) -> F:
@@ -66,12 +67,11 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
     @user_errors
     def predict(text: str) -> tuple[dict[str, float], dict[str, Any]]:
         prediction = service.predict(text)
-        info = service.model_info
         details = {
             "label": prediction.label,
             "scores": prediction.scores,
             "truncated": prediction.truncated,
-            "model": info.name if info else None,
+            "model": prediction.model,
         }
         return prediction.scores, details
 
@@ -179,6 +179,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
         )
         evaluation_tab(service, user_errors)
         monitoring_tab(service, user_errors)
+        models_tab(service, user_errors)
         demo.load(
             model_info,
             None,

