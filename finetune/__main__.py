@@ -14,6 +14,7 @@ from pathlib import Path
 from finetune.args import PRESETS, TrainArgs
 from finetune.card import before_after, benchmark, write_card
 from finetune.runs import list_runs, write_summary
+from finetune.tracking import log_to_mlflow
 from finetune.train import train
 from sentiment.logs import configure_logging
 from sentiment.settings import Settings
@@ -72,6 +73,7 @@ def _train(argv: list[str], settings: Settings) -> int:
             "before_after": comparison,
         },
     )
+    log_to_mlflow(out, args.as_dict(), result.history, results)
     logger.info("wrote %s in %.1f min", out, result.seconds / 60)
     return 0
 

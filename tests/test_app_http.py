@@ -118,3 +118,18 @@ def test_metrics_is_an_exact_route_with_the_serving_metrics(running_app: Running
     ):
         assert name in response.text
     assert metric_value(response.text, "sentiment_model_info", {"model": "embedded", "source": "embedded"}) == 1
+
+
+def test_replay_sends_a_dataset_at_a_rate_and_stops_by_itself(running_app: RunningApp) -> None:
+    from conftest import CACHE
+
+    from sentiment.replay import replay
+    from sentiment.settings import Settings
+
+    before = sum(_predictions(running_app).values())
+    stats = replay(
+        running_app.url, "vader_tweets", Settings(cache_override=CACHE), rate=20, max_texts=12, shift_to="vader_movies"
+    )
+    assert (stats.sent, stats.failed) == (12, 0)
+    assert stats.seconds >= 11 / 20
+    assert sum(_predictions(running_app).values()) - before == 12
