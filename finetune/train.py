@@ -242,7 +242,7 @@ def train(args: TrainArgs, settings: Settings) -> TrainResult:
     out = Path(args.output_dir) if args.output_dir else new_run_dir(settings.data_dir, args.base)
     out.mkdir(parents=True, exist_ok=True)
     model.peft_config["default"].base_model_name_or_path = recorded_base
-    model.save_pretrained(str(out))
+    model.save_pretrained(str(out), save_embedding_layers=False)  # embeddings are frozen: no need to check
     metadata = {
         "labels": list(LABELS),
         "preprocessing": args.preprocessing,

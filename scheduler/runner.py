@@ -106,6 +106,7 @@ class Scheduler:
     def add(self, name: str, fn: Callable[[], Any], interval_s: float, first_run_s: float | None = None) -> None:
         self.jobs[name] = (fn, interval_s)
         self.runner.statuses[name] = JobStatus(name, interval_s)
+        self.runner.metrics.job_failures.labels(job=name)  # exported as 0 from the start, so rate() works
         from datetime import datetime, timedelta
 
         start = datetime.now() + timedelta(seconds=first_run_s if first_run_s is not None else interval_s)

@@ -17,7 +17,9 @@ import gradio as gr
 import pandas as pd
 
 from sentiment.batch import BatchInputError, label_counts_frame
+from sentiment.datasets import DatasetUnavailableError
 from sentiment.labels import LABELS
+from sentiment.models import ModelLoadError
 from sentiment.predictor import InvalidTextError
 from sentiment.service import AccessDeniedError, ModelUnavailableError, SentimentService
 from sentiment.ui_evaluation import evaluation_tab
@@ -33,7 +35,15 @@ EXAMPLES = [
 ]
 TITLE = "Sentiment analysis: negative / neutral / positive"
 F = TypeVar("F", bound=Callable[..., Any])
-_USER_ERRORS = (InvalidTextError, BatchInputError, ModelUnavailableError, AccessDeniedError, ValueError)
+_USER_ERRORS = (
+    InvalidTextError,
+    BatchInputError,
+    ModelUnavailableError,
+    ModelLoadError,
+    DatasetUnavailableError,
+    AccessDeniedError,
+    ValueError,
+)
 
 
 def user_errors(fn: F) -> F:
@@ -146,7 +156,9 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
                 with gr.Column():
                     result_file = gr.File(label="Scored file", elem_id="csv-result")
                     summary = gr.JSON(label="Summary")
-                    chart = gr.BarPlot(x="label", y="count", label="Predicted classes", sort=list(LABELS))
+                    chart = gr.BarPlot(
+                        x="label", y="count", label="Predicted classes", sort=list(LABELS), y_lim=[0, None]
+                    )
 
         predict_btn.click(
             predict,

@@ -117,9 +117,16 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             eval_btn = gr.Button("Run evaluation now")
         with gr.Row():
             traffic = gr.BarPlot(x="time", y="n", color="label", label="Predictions per minute (24 h)", height=260)
-            labels = gr.BarPlot(x="label", y="count", label="Label mix (last drift window)", height=260)
+            labels = gr.BarPlot(
+                x="label", y="count", label="Label mix (last drift window)", height=260, y_lim=[0, None]
+            )
             confidence = gr.BarPlot(
-                x="confidence", y="share", color="sample", label="Confidence: current vs reference", height=260
+                x="confidence",
+                y="share",
+                color="sample",
+                label="Confidence: current vs reference",
+                height=260,
+                y_lim=[0, None],
             )
         drift = gr.Dataframe(label="Latest drift check (Holm-adjusted p-values)", elem_id="drift-results")
         jobs = gr.Dataframe(label="Scheduled jobs")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 
 from finetune.__main__ import main as finetune_main
 from finetune.__main__ import parse
@@ -71,7 +72,7 @@ def test_a_50_step_run_trains_under_1_percent_and_is_recorded(run: tuple[Path, f
 def test_the_run_folder_serves_by_path_and_by_name(run: tuple[Path, float, Settings]) -> None:
     folder, _, settings = run
     assert Predictor.load(str(folder), settings).predict_one("what a lovely day").label is not None
-    admin = settings.model_copy(update={"admin_token": "s3cret", "model": "vader"})
+    admin = settings.model_copy(update={"admin_token": SecretStr("s3cret"), "model": "vader"})
     service = SentimentService(admin, ServiceMetrics(CollectorRegistry()), predictor=Predictor.load("vader", admin))
     with pytest.raises(AccessDeniedError):
         service.switch_model(folder.name, "wrong")
