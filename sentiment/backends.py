@@ -27,6 +27,7 @@ class ModelInfo:
     max_length: int | None = None
     parameters: int = 0
     note: str = ""  # e.g. why 'auto' fell back
+    precision: str = "fp32"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +38,7 @@ class ModelInfo:
             "max_length": self.max_length,
             "parameters": self.parameters,
             "note": self.note,
+            "precision": self.precision,
         }
 
 
@@ -64,6 +66,7 @@ class TransformerModel:
     label_order: list[int]
     info: ModelInfo
     max_length: int
+    token_budget: int = 8192  # padded tokens per forward pass: many short texts or few long ones
     pad_token_id: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -92,10 +95,8 @@ class TransformerModel:
     def forward(self, texts: list[str], batch_size: int) -> ForwardOutput:
         ids, truncated = self.tokenize(texts)
         probabilities = np.empty((len(texts), len(LABELS)), dtype=np.float32)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths share a batch: little padding
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                chosen = order[start : start + batch_size]
+            for chosen in length_batches([len(row) for row in ids], batch_size, self.token_budget):
                 input_ids, attention_mask = self._pad([ids[i] for i in chosen])
                 logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
                 probabilities[chosen] = _softmax(logits.float().numpy())[:, self.label_order]
@@ -111,6 +112,51 @@ class TransformerModel:
             input_ids[r, : len(row)] = row
             attention_mask[r, : len(row)] = 1
         return torch.from_numpy(input_ids), torch.from_numpy(attention_mask)
+
+
+def length_batches(lengths: list[int], max_texts: int, token_budget: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length (sorted), each within ``max_texts`` texts and
+    ``token_budget`` padded tokens: padding stays small, and short texts share big batches."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        width = lengths[index]  # sorted ascending: the newest text is the longest of its batch
+        if current and (len(current) >= max_texts or (len(current) + 1) * width > token_budget):
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+
+
+def resolve_precision(precision: str) -> str:
+    """``auto``: bf16 on CPUs with native bf16 matrix instructions (AVX512-BF16 or AMX), else fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return precision
+    cpu = torch.cpu
+    native_bf16 = (
+        getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
+        or getattr(cpu, "_is_amx_tile_supported", lambda: False)()
+    )
+    return "bf16" if native_bf16 and not torch.cuda.is_available() else "fp32"
+
+
+def apply_precision(model: torch.nn.Module, precision: str) -> torch.nn.Module:
+    """The model in the requested numeric format (``fp32`` unchanged, ``bf16`` weights, ``int8`` dynamic)."""
+    if precision == "bf16":
+        return model.to(torch.bfloat16)
+    if precision == "int8":
+        from torch.ao.quantization import quantize_dynamic
+
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    return model
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

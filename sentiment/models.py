@@ -19,8 +19,10 @@ from sentiment.backends import (
     ModelInfo,
     SentimentModel,
     TransformerModel,
+    apply_precision,
     count_parameters,
     model_max_length,
+    resolve_precision,
 )
 from sentiment.hub import hub_status
 from sentiment.labels import LABELS, model_label_order
@@ -238,6 +240,7 @@ def _transformer(
 ) -> TransformerModel:
     id2label = {int(k): str(v) for k, v in model.config.id2label.items()}
     order = model_label_order(id2label)  # refuses models whose labels are not negative/neutral/positive
+    precision = resolve_precision(settings.precision)
     limit = model_max_length(model.config, tokenizer)
     max_length = min(settings.max_length, limit) if settings.max_length else limit
     info = ModelInfo(
@@ -247,5 +250,14 @@ def _transformer(
         preprocessing=preprocessing,
         max_length=max_length,
         parameters=count_parameters(model),
+        precision=precision,
     )
-    return TransformerModel(tokenizer=tokenizer, model=model, label_order=order, info=info, max_length=max_length)
+    model = apply_precision(model.eval(), precision)
+    return TransformerModel(
+        tokenizer=tokenizer,
+        model=model,
+        label_order=order,
+        info=info,
+        max_length=max_length,
+        token_budget=settings.token_budget,
+    )

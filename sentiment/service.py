@@ -19,6 +19,7 @@ from typing import Any
 
 from sentiment.backends import ModelInfo
 from sentiment.batch import BatchInputError, ProgressFn, ScoreSummary, TableFormat, guess_text_column, score_file, sniff
+from sentiment.coalescing import MicroBatcher
 from sentiment.evaluate import ModelPool
 from sentiment.evaluation_service import EvaluationService
 from sentiment.labels import LABELS
@@ -61,6 +62,11 @@ class SentimentService:
         self.pool = ModelPool(settings)
         self.evaluation = EvaluationService(settings, self.metrics.evaluation, self.pool)
         self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor)
+        self._batcher = MicroBatcher(
+            lambda texts: self.predictor.predict_batch(texts),
+            max_batch=settings.batch_size,
+            max_wait_s=settings.batch_wait_ms / 1000,
+        )
         self._switch_lock = threading.Lock()
         self.served: list[str] = []  # specs served before the current one, oldest first (for rollback)
         self.serving_spec = settings.model
@@ -179,14 +185,17 @@ class SentimentService:
         return new.info
 
     # --- scoring ---------------------------------------------------------------------------------------------
-    def _score(self, endpoint: str, texts: Sequence[object]) -> BatchResult:
-        """Score through the predictor and record every serving metric for it."""
+    def _score(self, endpoint: str, texts: Sequence[object], coalesce: bool = False) -> BatchResult:
+        """Score through the predictor (single texts through the micro-batcher) and record every serving metric."""
         predictor = self.predictor
         gauge = self.metrics.in_progress.labels(endpoint=endpoint)
         gauge.inc()
         started = time.perf_counter()
         try:
-            result = predictor.predict_batch(texts)
+            if coalesce and len(texts) == 1:
+                result = self._batcher.submit(texts[0])
+            else:
+                result = predictor.predict_batch(texts)
         except Exception:
             self.metrics.error("internal")
             raise
@@ -194,7 +203,7 @@ class SentimentService:
             gauge.dec()
         elapsed = time.perf_counter() - started
         self._observe(endpoint, texts, result, elapsed)
-        self.monitoring.record(endpoint, predictor.info.name, texts, result)
+        self.monitoring.record(endpoint, result.model, texts, result)
         return result
 
     def _observe(self, endpoint: str, texts: Sequence[object], result: BatchResult, elapsed: float) -> None:
@@ -222,7 +231,7 @@ class SentimentService:
 
     def predict(self, text: object) -> Prediction:
         """One text; raises ``InvalidTextError`` (counted) for empty or non-text input."""
-        result = self._score("predict", [text])
+        result = self._score("predict", [text], coalesce=True)
         error = result.errors[0]
         if error is not None:
             raise InvalidTextError(error)

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     max_length: int | None = Field(
         None, ge=8, le=4096, description="Token limit per text; default: the model's own maximum (at most 512)."
     )
+    precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
+        "auto", description="Numeric format of transformer inference; auto: bf16 where the CPU has native bf16."
+    )
+    token_budget: int = Field(8192, ge=64, description="Padded tokens per forward pass (texts sorted by length).")
     torch_threads: int | None = Field(None, ge=1, le=256, description="torch intra-op threads; default: torch's.")
     data_dir: Path = Field(Path("data"), description="Folder for caches, downloads and the SQLite stores.")
     dataset_neutral_band: float = Field(
@@ -52,6 +56,13 @@ class Settings(BaseSettings):
     max_texts_per_request: int = Field(256, ge=1, le=100_000, description="Most lines the multi-text box scores.")
     ready_timeout_s: float = Field(30.0, ge=0, le=600, description="How long a request waits for a loading model.")
     batch_retention_s: float = Field(3600.0, ge=0, description="Scored files older than this are deleted.")
+    batch_wait_ms: float = Field(
+        5.0,
+        ge=0,
+        le=1000,
+        description="How long a single prediction waits for others to share its forward pass (dynamic batching).",
+    )
+    predict_concurrency: int = Field(16, ge=1, le=256, description="Single predictions handled at once.")
     concurrency_limit: int = Field(2, ge=1, le=64, description="Events of one kind that run at once.")
     queue_size: int = Field(64, ge=1, le=10_000, description="Most waiting events before Gradio answers 'busy'.")
     admin_token: SecretStr | None = Field(

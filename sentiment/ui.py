@@ -166,8 +166,10 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             [label, details],
             api_name="predict",
             api_description="Classify one text: the label with all three probabilities.",
+            concurrency_limit=service.settings.predict_concurrency,
+            concurrency_id="predict",
         )
-        text.submit(predict, text, [label, details], api_visibility="undocumented")
+        text.submit(predict, text, [label, details], api_visibility="undocumented", concurrency_id="predict")
         many_btn.click(
             predict_batch,
             many,

@@ -39,7 +39,7 @@ def test_outputs_are_reordered_into_canonical_order(tmp_path: Path, settings: Se
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     folder = build_tiny_bert(tmp_path / "m", {0: "POS", 1: "NEG", 2: "NEU"}, seed=3)
-    predictor = Predictor.load(str(folder), settings)
+    predictor = Predictor.load(str(folder), settings.model_copy(update={"precision": "fp32"}))
     text = "i love this so much"
     got = predictor.predict_one(text).scores
     tok = AutoTokenizer.from_pretrained(folder)
@@ -83,7 +83,7 @@ def test_peft_adapter_folder_loads_its_base_then_the_adapter(
     with torch.inference_mode():
         expected = torch.softmax(peft_model.eval()(**tok(text, return_tensors="pt")).logits, -1)[0].numpy()
 
-    model = load_model(str(adapter_dir), settings)
+    model = load_model(str(adapter_dir), settings.model_copy(update={"precision": "fp32"}))
     assert model.info.revision.startswith("adapter:")
     output = model.forward([text], batch_size=8)
     np.testing.assert_allclose(output.probabilities[0], expected, atol=1e-5)
