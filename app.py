@@ -6,13 +6,14 @@ Importing this module does nothing heavy, so tests can import ``create_app`` and
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import gradio as gr
 import uvicorn
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Header, Response
 
 from scheduler import build_scheduler
 from sentiment.logs import configure_logging
@@ -44,7 +45,11 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
 
     # Exact routes registered before Gradio is mounted at "/", which would otherwise answer them.
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(authorization: str | None = Header(default=None)) -> Response:
+        token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
+        expected = f"Bearer {token}".encode()
+        if token and not hmac.compare_digest((authorization or "").encode(), expected):
+            return Response("metrics need a bearer token\n", status_code=401, headers={"WWW-Authenticate": "Bearer"})
         service.monitoring.sync_log_metrics()
         return Response(service.metrics.render(), media_type=CONTENT_TYPE)
 

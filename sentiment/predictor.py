@@ -98,8 +98,9 @@ class Predictor:
         return self.model.info
 
     def warm_up(self) -> None:
-        """One prediction, so the first real request does not pay for lazy initialisation."""
-        self.predict_one("warm-up")
+        """One pass over a few lengths, so the first real requests do not pay for lazy initialisation (kernel
+        selection per shape is noticeable in bf16)."""
+        self.predict_batch(["warm-up", "a short warm-up text " * 4, "a longer warm-up text " * 16])
 
     def predict_batch(self, texts: Sequence[object]) -> BatchResult:
         n = len(texts)

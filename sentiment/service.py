@@ -79,6 +79,7 @@ class SentimentService:
     def start(self) -> None:
         """Load and warm up the configured model in the background (idempotent)."""
         self.monitoring.start()
+        self.clean_interrupted_jobs()
         if self._ready.is_set() or self._loader is not None:
             return
         self._loader = threading.Thread(target=self._load, name="model-loader", daemon=True)
@@ -148,6 +149,10 @@ class SentimentService:
         }
 
     # --- model switching ----------------------------------------------------------------------------------------
+    @property
+    def admin_enabled(self) -> bool:
+        return bool(self.settings.admin_token and self.settings.admin_token.get_secret_value())
+
     def check_admin(self, token: str | None) -> None:
         expected = self.settings.admin_token
         if expected is None or not expected.get_secret_value():
@@ -294,6 +299,16 @@ class SentimentService:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
         return ScoredFile(out_path, summary)
+
+    def clean_interrupted_jobs(self) -> int:
+        """Remove what a killed process left mid-job (``*.partial`` files): never offered as a result."""
+        removed = 0
+        for partial in (self.settings.data_dir / "batch").glob("*/*.partial"):
+            partial.unlink(missing_ok=True)
+            removed += 1
+        if removed:
+            logger.warning("removed %d unfinished scoring result(s) left by an interrupted run", removed)
+        return removed
 
     def _new_job_dir(self) -> Path:
         root = self.settings.data_dir / "batch"

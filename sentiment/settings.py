@@ -28,14 +28,14 @@ class Settings(BaseSettings):
     )
     hub_model: str = Field(DEFAULT_HUB_MODEL, description="Hub model that 'auto' prefers when the Hub is reachable.")
     hub_timeout_s: float = Field(3.0, gt=0, le=60, description="How long 'auto' waits to learn if the Hub answers.")
-    batch_size: int = Field(32, ge=1, le=1024, description="Texts per forward pass (texts are sorted by length).")
+    batch_size: int = Field(64, ge=1, le=1024, description="Most texts per forward pass (texts are sorted by length).")
     max_length: int | None = Field(
         None, ge=8, le=4096, description="Token limit per text; default: the model's own maximum (at most 512)."
     )
     precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
         "auto", description="Numeric format of transformer inference; auto: bf16 where the CPU has native bf16."
     )
-    token_budget: int = Field(8192, ge=64, description="Padded tokens per forward pass (texts sorted by length).")
+    token_budget: int = Field(2048, ge=64, description="Padded tokens per forward pass (texts sorted by length).")
     torch_threads: int | None = Field(None, ge=1, le=256, description="torch intra-op threads; default: torch's.")
     data_dir: Path = Field(Path("data"), description="Folder for caches, downloads and the SQLite stores.")
     dataset_neutral_band: float = Field(
@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     queue_size: int = Field(64, ge=1, le=10_000, description="Most waiting events before Gradio answers 'busy'.")
     admin_token: SecretStr | None = Field(
         None, description="Token that state-changing actions (switching the model) require; unset: they are off."
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="When set, GET /metrics needs 'Authorization: Bearer <token>' (for public Spaces)."
     )
     # Monitoring
     log_predictions: bool = Field(True, description="Keep one row per scored text in the prediction log.")

@@ -114,8 +114,13 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
     ) -> tuple[str, dict[str, Any], pd.DataFrame]:
         if not file:
             raise BatchInputError("no file: upload a CSV, TSV or text file first")
+        if not Path(file).exists():
+            raise BatchInputError("the uploaded file is gone (uploads are deleted once scored): upload it again")
         progress(0, desc="reading")
-        scored = service.score_file(Path(file), text_column or None, progress=lambda f, d: progress(f, desc=d))
+        try:
+            scored = service.score_file(Path(file), text_column or None, progress=lambda f, d: progress(f, desc=d))
+        finally:
+            Path(file).unlink(missing_ok=True)  # the upload is not kept once scored (or refused)
         return str(scored.path), scored.summary.as_dict(), label_counts_frame(scored.summary)
 
     def model_info() -> str:

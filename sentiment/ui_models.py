@@ -15,7 +15,7 @@ from sentiment.service import SentimentService
 
 
 def models_tab(service: SentimentService, wrap: Any) -> None:
-    admin_enabled = bool(service.settings.admin_token and service.settings.admin_token.get_secret_value())
+    admin_enabled = service.admin_enabled
 
     def runs_frame() -> pd.DataFrame:
         rows = [

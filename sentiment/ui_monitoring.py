@@ -60,6 +60,8 @@ def _status_markdown(service: SentimentService, overview: dict[str, Any]) -> str
 
 
 def monitoring_tab(service: SentimentService, wrap: Any) -> None:
+    admin = service.admin_enabled
+
     def refresh() -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         overview = service.monitoring.overview()
         return (
@@ -85,19 +87,22 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             evaluation_job(service)
 
     @wrap
-    def run_drift_check() -> dict[str, Any]:
+    def run_drift_check(admin_token: str) -> dict[str, Any]:
+        service.check_admin(admin_token)
         run_job("drift_check")
         report = service.monitoring.last_report
         return report.as_dict() if report else {}
 
     @wrap
-    def run_evaluation() -> list[dict[str, Any]]:
+    def run_evaluation(admin_token: str) -> list[dict[str, Any]]:
+        service.check_admin(admin_token)
         run_job("evaluation")
         return service.evaluation.history(len(service.settings.evaluation_datasets))
 
     @wrap
-    def pin_reference(rows: int = 0) -> dict[str, Any]:
+    def pin_reference(admin_token: str, rows: int = 0) -> dict[str, Any]:
         """Freeze the newest ``rows`` production predictions (0: one drift window) as the reference."""
+        service.check_admin(admin_token)
         return service.monitoring.pin_reference(rows or None).summary()
 
     def monitoring() -> dict[str, Any]:
@@ -115,6 +120,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             refresh_btn = gr.Button("Refresh")
             drift_btn = gr.Button("Run drift check now", elem_id="drift-button")
             eval_btn = gr.Button("Run evaluation now")
+            token = gr.Textbox(label="Admin token (to run jobs)", type="password")
         with gr.Row():
             traffic = gr.BarPlot(x="time", y="n", color="label", label="Predictions per minute (24 h)", height=260)
             labels = gr.BarPlot(
@@ -136,23 +142,27 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
         refresh_btn.click(
             refresh, None, outputs, api_name="monitoring_view", api_description="The Monitoring tab's figures."
         )
+        visibility = "public" if admin else "private"
         drift_btn.click(
             run_drift_check,
-            None,
+            token,
             report,
             api_name="run_drift_check",
+            api_visibility=visibility,
             api_description="Run a drift check now; returns its report.",
         ).then(refresh, None, outputs)
         eval_btn.click(
             run_evaluation,
-            None,
+            token,
             report,
             api_name="run_evaluation",
+            api_visibility=visibility,
             api_description="Run the scheduled evaluation now; returns its reports.",
         ).then(refresh, None, outputs)
         gr.api(
             pin_reference,
             api_name="pin_reference",
+            api_visibility=visibility,
             api_description="Freeze the newest N production predictions as the drift reference of this model.",
         )
         gr.api(monitoring, api_name="monitoring", api_description="Logged count, last drift report, label mix, jobs.")

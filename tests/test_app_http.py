@@ -99,6 +99,8 @@ def test_a_csv_comes_back_with_every_row_and_column_plus_four(
     assert [r[0] for r in result[1:]] == ["0", "1", "2", "3", "4"]
     assert result[5][1] == "'=1+1 formula attempt"
     assert summary["scored"] == 4 and summary["skipped"] == {"empty text": 1}
+    uploads = running_app.log.parent / "gradio"
+    assert not list(uploads.rglob("reviews.csv")), "the upload must be deleted once scored"
     assert sum(_predictions(running_app).values()) - before == 4
 
 

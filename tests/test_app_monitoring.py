@@ -7,6 +7,7 @@ import csv
 from pathlib import Path
 
 import pytest
+from conftest import ADMIN_TOKEN
 from gradio_client import Client, handle_file
 
 from appserver import RunningApp, metric_value
@@ -35,7 +36,7 @@ def test_a_shift_in_length_and_in_label_mix_is_detected(
     client = Client(running_app.url, verbose=False)
     movies = load_split("vader_movies", "test", session_settings)["text"].tolist()[:600]
     _feed(client, movies, tmp_path / "movies.csv")
-    report = client.predict(api_name="/run_drift_check")
+    report = client.predict(ADMIN_TOKEN, api_name="/run_drift_check")
     assert report["window_size"] == 500
     assert report["status"] == "drift"
     assert _detected(running_app, "text_length", "ks") == 1
@@ -45,11 +46,13 @@ def test_a_shift_in_length_and_in_label_mix_is_detected(
     negative = airline[airline["label"] == "negative"]["text"].tolist()[:450]
     others = airline[airline["label"] != "negative"]["text"].tolist()[:150]
     _feed(client, negative + others, tmp_path / "airline.csv")
-    report = client.predict(api_name="/run_drift_check")
+    report = client.predict(ADMIN_TOKEN, api_name="/run_drift_check")
     levels = {(r["feature"], r["test"]): r["level"] for r in report["results"]}
     assert levels[("label", "chi2")] == "drift"
     assert _detected(running_app, "label", "chi2") == 1
     assert metric_value(running_app.metrics(), "sentiment_drift_window_size") == 500
+    with pytest.raises(Exception, match="wrong or missing admin token"):
+        client.predict("", api_name="/run_drift_check")  # running jobs changes state: admins only
     overview = client.predict(api_name="/monitoring")
     assert overview["logged"] >= 1200
     assert {job["job"] for job in overview["jobs"]} == {"evaluation", "drift_check"}

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from conftest import ADMIN_TOKEN
 from gradio_client import Client, handle_file
 
 from appserver import REPO, RunningApp, free_port
@@ -169,8 +170,8 @@ def driven(
     with path.open("w", newline="") as handle:
         csv.writer(handle).writerows([["text"], *([t] for t in texts)])
     client.predict(handle_file(str(path)), "text", api_name="/score_csv")
-    client.predict(api_name="/run_evaluation")
-    client.predict(api_name="/run_drift_check")
+    client.predict(ADMIN_TOKEN, api_name="/run_evaluation")
+    client.predict(ADMIN_TOKEN, api_name="/run_drift_check")
     time.sleep(3)  # at least two scrapes and two rule evaluations after the last change
     return prometheus
 
