@@ -2,7 +2,8 @@
 
 Requests that arrive within a few milliseconds of each other are scored in one forward pass: on a CPU a batch of 16
 short texts costs little more than one, so throughput grows with concurrency instead of queueing one by one. A
-lone request waits at most ``max_wait_s``. Each caller gets its own row back, errors included.
+request waits (at most ``max_wait_s``) only while other requests are in flight; a lone request runs at once. Each
+caller gets its own row back, errors included.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class MicroBatcher:
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self._queue: queue.SimpleQueue[tuple[object, Future[BatchResult]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._waiting = 0  # callers between submit and their result
         self._thread = threading.Thread(target=self._run, name="micro-batcher", daemon=True)
         self._thread.start()
         self.batches = 0  # forward passes run, for tests and benchmarks
@@ -42,8 +45,14 @@ class MicroBatcher:
     def submit(self, text: object, timeout: float | None = 120.0) -> BatchResult:
         """Score one text together with whatever else is waiting; returns its one-row result."""
         future: Future[BatchResult] = Future()
-        self._queue.put((text, future))
-        return future.result(timeout)
+        with self._lock:
+            self._waiting += 1
+        try:
+            self._queue.put((text, future))
+            return future.result(timeout)
+        finally:
+            with self._lock:
+                self._waiting -= 1
 
     def _run(self) -> None:
         while True:
@@ -51,6 +60,10 @@ class MicroBatcher:
             pending = [first]
             deadline = time.monotonic() + self.max_wait_s
             while len(pending) < self.max_batch:
+                with self._lock:
+                    others = self._waiting > len(pending)
+                if not others and self._queue.empty():
+                    break  # nobody else is on the way: do not make a lone request wait
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break

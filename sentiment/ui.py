@@ -174,7 +174,14 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             concurrency_limit=service.settings.predict_concurrency,
             concurrency_id="predict",
         )
-        text.submit(predict, text, [label, details], api_visibility="undocumented", concurrency_id="predict")
+        text.submit(
+            predict,
+            text,
+            [label, details],
+            api_visibility="undocumented",
+            concurrency_limit=service.settings.predict_concurrency,
+            concurrency_id="predict",
+        )
         many_btn.click(
             predict_batch,
             many,
