@@ -115,18 +115,20 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
         if not file:
             raise BatchInputError("no file: upload a CSV, TSV or text file first")
         if not Path(file).exists():
-            raise BatchInputError("the uploaded file is gone (uploads are deleted once scored): upload it again")
+            raise BatchInputError(
+                "the uploaded file has expired (uploads are kept for a limited time): upload it again"
+            )
         progress(0, desc="reading")
-        try:
-            scored = service.score_file(Path(file), text_column or None, progress=lambda f, d: progress(f, desc=d))
-        finally:
-            Path(file).unlink(missing_ok=True)  # the upload is not kept once scored (or refused)
+        scored = service.score_file(Path(file), text_column or None, progress=lambda f, d: progress(f, desc=d))
         return str(scored.path), scored.summary.as_dict(), label_counts_frame(scored.summary)
 
     def model_info() -> str:
         return _model_markdown(service)
 
-    with gr.Blocks(title=TITLE) as demo:
+    # Uploads and results in Gradio's cache are deleted once older than the retention (checked every 10 min):
+    # deleting an upload right after use would break clients that reuse it (gradio_client uploads a file once).
+    retention = int(service.settings.batch_retention_s)
+    with gr.Blocks(title=TITLE, delete_cache=(min(600, retention), retention)) as demo:
         gr.Markdown(f"# {TITLE}")
         model_md = gr.Markdown(_model_markdown(service), elem_id="model-info")
         with gr.Tab("Predict"):

@@ -68,3 +68,18 @@ def test_a_model_that_fails_to_load_leaves_the_service_up_and_saying_why(setting
     health = service.health()
     assert health["status"] == "failed" and "does not exist" in health["error"]
     assert _value(service, "sentiment_errors_total", reason="model_unavailable") == 1
+
+
+def test_old_scored_files_are_deleted(service: SentimentService, tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "f.csv"
+    path.write_text("text\nhello\n")
+    old = service.score_file(path).path.parent
+    os.utime(old, (0, 0))  # older than any retention
+    service.score_file(path)
+    assert not old.exists()
+    from sentiment.ui import build_blocks
+
+    demo = build_blocks(service)
+    assert demo.delete_cache == (600, int(service.settings.batch_retention_s))
