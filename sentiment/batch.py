@@ -113,7 +113,10 @@ def sniff(path: Path, max_bytes: int | None = None) -> TableFormat:
         delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    header = next(csv.reader(io.StringIO(sample), delimiter=delimiter), [])
+    try:
+        header = next(csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise BatchInputError(f"{path.name}: the header row cannot be read as CSV ({exc})") from None
     columns = [c.strip() for c in header]
     if not any(columns):
         raise BatchInputError(f"{path.name} has an empty header row; the first row must name the columns")
@@ -150,8 +153,12 @@ def neutralise(cell: str) -> str:
     return cell
 
 
-def _rows(path: Path, fmt: TableFormat) -> Iterator[tuple[list[str], int]]:
-    """Data rows with the byte offset reached (for progress), header skipped."""
+MALFORMED = "malformed CSV row"
+
+
+def _rows(path: Path, fmt: TableFormat) -> Iterator[tuple[list[str] | None, int]]:
+    """Data rows with the byte offset reached (for progress), header skipped; ``None`` for a row the CSV parser
+    rejects (it is reported, and the rows after it are still read)."""
     raw = path.open("rb")
     with io.TextIOWrapper(raw, encoding=fmt.encoding, errors="replace", newline="") as text:
         if not fmt.header:
@@ -159,13 +166,24 @@ def _rows(path: Path, fmt: TableFormat) -> Iterator[tuple[list[str], int]]:
                 yield [line.rstrip("\r\n")], raw.tell()
             return
         reader = csv.reader(text, delimiter=fmt.delimiter)
-        next(reader, None)
-        for row in reader:
-            yield row, raw.tell()
+        first = True
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error:
+                if not first:
+                    yield None, raw.tell()
+                first = False
+                continue
+            if not first:
+                yield row, raw.tell()
+            first = False
 
 
-def _chunks(rows: Iterator[tuple[list[str], int]], size: int) -> Iterator[tuple[list[list[str]], int]]:
-    chunk: list[list[str]] = []
+def _chunks(rows: Iterator[tuple[list[str] | None, int]], size: int) -> Iterator[tuple[list[list[str] | None], int]]:
+    chunk: list[list[str] | None] = []
     offset = 0
     for row, offset in rows:
         chunk.append(row)
@@ -220,12 +238,17 @@ def _skip(summary: ScoreSummary, reason: str, row_number: int) -> None:
 
 
 def _score_chunk(
-    chunk: list[list[str]], index: int, width: int, score: Scorer, writer: Any, summary: ScoreSummary
+    chunk: list[list[str] | None], index: int, width: int, score: Scorer, writer: Any, summary: ScoreSummary
 ) -> None:
     first_row = summary.rows + 1
     texts: list[str] = []
     positions: list[int] = []
-    for offset, row in enumerate(chunk):
+    for offset, maybe_row in enumerate(chunk):
+        if maybe_row is None:  # unparseable: written as an empty row so the row count still matches
+            _skip(summary, MALFORMED, first_row + offset)
+            chunk[offset] = [""] * width
+            continue
+        row = maybe_row
         if len(row) < width:
             row.extend([""] * (width - len(row)))  # a short row keeps its cells; missing ones are empty
         if len(row) > width:
@@ -247,8 +270,8 @@ def _score_chunk(
             summary.label_counts[labels[j]] += 1
             summary.scored += 1
             summary.truncated += int(result.truncated[j])
-    for offset, row in enumerate(chunk):
-        writer.writerow([neutralise(c) for c in row] + new_cells[offset])
+    for offset, written in enumerate(chunk):
+        writer.writerow([neutralise(c) for c in written or []] + new_cells[offset])
     summary.rows += len(chunk)
     summary.skipped_rows.sort()
 
@@ -256,9 +279,8 @@ def _score_chunk(
 def read_table(path: Path, max_bytes: int | None = None) -> pd.DataFrame:
     """A small delimited file as a frame of strings, read with the same sniffing as the scorer."""
     fmt = sniff(path, max_bytes)
-    rows = [row for row, _ in _rows(path, fmt)]
     width = len(fmt.columns)
-    rows = [(row + [""] * (width - len(row)))[:width] for row in rows]
+    rows = [(row + [""] * (width - len(row)))[:width] for row, _ in _rows(path, fmt) if row is not None]
     return pd.DataFrame(rows, columns=fmt.columns, dtype=str)
 
 

@@ -133,3 +133,19 @@ def test_chunks_and_progress_cover_the_whole_file(predictor: Predictor, tmp_path
     rows, summary = _score(predictor, path, chunk_rows=40, progress=lambda f, _: seen.append(f))
     assert len(rows) == 251 and summary.scored == 250
     assert len(seen) == 7 and seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_a_row_the_csv_parser_rejects_is_reported_and_the_others_are_kept(predictor: Predictor,
+                                                                         tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(b'text\nfine one\n"unterminated \r quote\nlast one\n')
+    rows, summary = _score(predictor, path)
+    assert rows[1][0] == "fine one"
+    assert summary.scored >= 1 and summary.rows == len(rows) - 1  # type: ignore[attr-defined]
+
+
+def test_a_header_that_is_not_csv_is_refused_with_the_reason(predictor: Predictor, tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"\r\x01")
+    with pytest.raises(BatchInputError, match="header row"):
+        _score(predictor, path)
