@@ -18,6 +18,7 @@ from fastapi import FastAPI, Header, Response
 from scheduler import build_scheduler
 from sentiment.logs import configure_logging
 from sentiment.metrics import CONTENT_TYPE
+from sentiment.runtime import tune_process_memory
 from sentiment.service import SentimentService
 from sentiment.settings import Settings
 from sentiment.ui import TITLE, build_blocks
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level)
+    tune_process_memory()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logger.info("starting on http://%s:%d (model %r)", settings.host, settings.port, settings.model)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
