@@ -135,8 +135,7 @@ def test_chunks_and_progress_cover_the_whole_file(predictor: Predictor, tmp_path
     assert len(seen) == 7 and seen == sorted(seen) and seen[-1] == 1.0
 
 
-def test_a_row_the_csv_parser_rejects_is_reported_and_the_others_are_kept(predictor: Predictor,
-                                                                         tmp_path: Path) -> None:
+def test_a_row_the_csv_parser_rejects_is_reported_and_the_others_are_kept(predictor: Predictor, tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
     path.write_bytes(b'text\nfine one\n"unterminated \r quote\nlast one\n')
     rows, summary = _score(predictor, path)
