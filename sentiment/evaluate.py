@@ -27,7 +27,9 @@ ProgressFn = Callable[[float, str], None]
 
 
 def evaluate_frame(predictor: Predictor, frame: pd.DataFrame) -> tuple[ClassificationReport, list[str]]:
-    """Score every row of ``frame`` (``text``, ``label``) and compare; returns the report and the predictions."""
+    """Score every row of ``frame`` (``text``, ``label``) and compare; returns the report and the predictions.
+
+    A row that cannot be scored raises instead of being dropped or guessed: either would bias the metrics."""
     result = predictor.predict_batch(frame["text"].tolist())
     bad = [i for i, err in enumerate(result.errors) if err]
     if bad:

@@ -14,7 +14,7 @@ from sentiment.datasets import DATASETS
 from sentiment.evaluate import EvaluationResult, Evaluator, ModelPool, ProgressFn
 from sentiment.evaluation_store import EvaluationStore
 from sentiment.metrics import EvaluationMetrics
-from sentiment.models import ModelSpec
+from sentiment.runs import visitor_spec
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -28,13 +28,8 @@ class EvaluationService:
         self.evaluator = Evaluator(settings, pool or ModelPool(settings))
         self.store = EvaluationStore(settings.data_dir / "evaluations.sqlite")
 
-    @staticmethod
-    def check_spec(spec: str) -> str:
-        """Models a visitor may name: the registry's names and Hub ids, never a path on this machine."""
-        spec = (spec or "").strip()
-        if ModelSpec.parse(spec).kind == "local":
-            raise ValueError(f"model {spec!r} is a local path; the app evaluates registry models and Hub ids only")
-        return spec
+    def check_spec(self, spec: str) -> str:
+        return visitor_spec(spec, self.settings.data_dir)
 
     @staticmethod
     def check_dataset(dataset: str, uploaded: Path | None) -> tuple[str, str]:

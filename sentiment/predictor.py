@@ -65,6 +65,18 @@ class BatchResult:
         best = self.probabilities.argmax(axis=1)  # NaN rows (invalid texts) are blanked below
         return ["" if err else LABELS[int(i)] for i, err in zip(best, self.errors, strict=True)]
 
+    def predictions(self) -> list[Prediction]:
+        """One ``Prediction`` per row: label and every probability, or the row's error."""
+        out: list[Prediction] = []
+        labels = self.labels
+        for i, err in enumerate(self.errors):
+            if err is not None:
+                out.append(Prediction(label=None, scores={}, error=err, model=self.model))
+            else:
+                scores = {label: float(p) for label, p in zip(LABELS, self.probabilities[i], strict=True)}
+                out.append(Prediction(labels[i], scores, bool(self.truncated[i]), model=self.model))
+        return out
+
     @property
     def valid(self) -> np.ndarray:
         return np.array([err is None for err in self.errors], dtype=bool)
@@ -127,15 +139,7 @@ class Predictor:
 
     def predict(self, texts: Sequence[object]) -> list[Prediction]:
         """Predictions in input order; invalid texts come back with ``error`` set instead of raising."""
-        result = self.predict_batch(texts)
-        out: list[Prediction] = []
-        for row, trunc, err in zip(result.probabilities, result.truncated, result.errors, strict=True):
-            if err is not None:
-                out.append(Prediction(label=None, scores={}, error=err, model=result.model))
-                continue
-            scores = {label: float(p) for label, p in zip(LABELS, row, strict=True)}
-            out.append(Prediction(LABELS[int(row.argmax())], scores, bool(trunc), model=result.model))
-        return out
+        return self.predict_batch(texts).predictions()
 
     def predict_one(self, text: object) -> Prediction:
         """Score one text; raises ``InvalidTextError`` for text that cannot be scored."""

@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sentiment.models import ModelSpec
+
 RUN_FILE = "run.json"
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -40,3 +42,15 @@ def run_path(data_dir: Path, name: str) -> Path | None:
         return None
     folder = runs_dir(data_dir) / name
     return folder if (folder / "adapter_config.json").exists() or (folder / "config.json").exists() else None
+
+
+def visitor_spec(spec: str, data_dir: Path) -> str:
+    """A model spec a visitor may use (UI or API): registry names, Hub ids and fine-tuning runs by name (resolved
+    to their folder); never a path on this machine. Trusted callers (jobs, CLIs) do not go through this."""
+    spec = (spec or "").strip()
+    folder = run_path(data_dir, spec)
+    if folder is not None:
+        return str(folder)
+    if ModelSpec.parse(spec).kind == "local":
+        raise ValueError(f"{spec!r} is a local path, not a registry model, a Hub id or a fine-tuning run name")
+    return spec

@@ -22,12 +22,10 @@ from sentiment.batch import BatchInputError, ProgressFn, ScoreSummary, TableForm
 from sentiment.coalescing import MicroBatcher
 from sentiment.evaluate import ModelPool
 from sentiment.evaluation_service import EvaluationService
-from sentiment.labels import LABELS
 from sentiment.metrics import ServiceMetrics, default_metrics
-from sentiment.models import ModelSpec
 from sentiment.monitoring_service import MonitoringService
 from sentiment.predictor import BatchResult, InvalidTextError, Prediction, Predictor
-from sentiment.runs import run_path
+from sentiment.runs import visitor_spec
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -160,21 +158,11 @@ class SentimentService:
         if not token or not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
             raise AccessDeniedError("wrong or missing admin token")
 
-    def resolve_spec(self, spec: str) -> str:
-        """A model a visitor may name: registry names, Hub ids and fine-tuning runs by name; never a local path."""
-        spec = (spec or "").strip()
-        folder = run_path(self.settings.data_dir, spec)
-        if folder is not None:
-            return str(folder)
-        if ModelSpec.parse(spec).kind == "local":
-            raise ValueError(f"{spec!r} is neither a registry model, a Hub id nor a fine-tuning run name")
-        return spec
-
     def switch_model(self, spec: str, token: str | None) -> ModelInfo:
         """Load and warm up ``spec`` beside the serving model, then swap atomically; on failure the old one keeps
         serving and the error is raised. Requests in flight finish on the model they started with."""
         self.check_admin(token)
-        resolved = self.resolve_spec(spec)
+        resolved = visitor_spec(spec, self.settings.data_dir)
         with self._switch_lock:
             new = Predictor.load(resolved, self.settings)
             new.warm_up()
@@ -240,13 +228,7 @@ class SentimentService:
         error = result.errors[0]
         if error is not None:
             raise InvalidTextError(error)
-        row = result.probabilities[0]
-        return Prediction(
-            label=result.labels[0],
-            scores=dict(zip(LABELS, map(float, row), strict=True)),
-            truncated=bool(result.truncated[0]),
-            model=result.model,
-        )
+        return result.predictions()[0]
 
     def predict_many(self, texts: Sequence[object]) -> list[Prediction]:
         """Several texts; each invalid one comes back with its error, the others are scored."""
@@ -256,15 +238,7 @@ class SentimentService:
                 f"{len(texts)} texts in one request; the limit is {self.settings.max_texts_per_request} "
                 "(use the CSV batch scorer for more)"
             )
-        result = self._score("predict_batch", texts)
-        out = []
-        for i in range(len(texts)):
-            if result.errors[i] is not None:
-                out.append(Prediction(label=None, scores={}, error=result.errors[i], model=result.model))
-            else:
-                scores = dict(zip(LABELS, map(float, result.probabilities[i]), strict=True))
-                out.append(Prediction(result.labels[i], scores, bool(result.truncated[i]), model=result.model))
-        return out
+        return self._score("predict_batch", texts).predictions()
 
     # --- files -----------------------------------------------------------------------------------------------
     def inspect_file(self, path: Path) -> tuple[TableFormat, str | None]:

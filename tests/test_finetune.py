@@ -78,7 +78,7 @@ def test_the_run_folder_serves_by_path_and_by_name(run: tuple[Path, float, Setti
         service.switch_model(folder.name, "wrong")
     info = service.switch_model(folder.name, "s3cret")
     assert info.revision.startswith("adapter:") and service.predict("great").model == str(folder)
-    with pytest.raises(ValueError, match="neither a registry model"):
+    with pytest.raises(ValueError, match="is a local path"):
         service.switch_model("/etc", "s3cret")  # a visitor never names a path
     assert service.switch_model(service.served[-1], "s3cret").name == "vader"  # rollback
 
