@@ -16,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI, Header, Response
 
 from scheduler import build_scheduler
+from sentiment import gradio_sessions
 from sentiment.logs import configure_logging
 from sentiment.metrics import CONTENT_TYPE
 from sentiment.runtime import tune_process_memory
@@ -61,7 +62,9 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
             response.status_code = 503
         return body
 
+    gradio_sessions.install()  # API calls must not pay for a full UI config each
     demo = build_blocks(service)
+    demo.state_session_capacity = settings.session_capacity  # read when mounted; Gradio keeps 10,000 by default
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.queue_size)
     return gr.mount_gradio_app(app, demo, path="/", max_file_size=settings.max_upload_bytes, footer_links=["api"])
 
