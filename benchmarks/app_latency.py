@@ -28,7 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import httpx
 from roberta_model import build_roberta_base
 
-from appserver import start_app
+from appserver import metric_value, start_app
 from sentiment.datasets import load_split
 from sentiment.logs import configure_logging
 from sentiment.predictor import Predictor
@@ -107,7 +107,17 @@ def main() -> None:
                     s = time.perf_counter()
                     bare.predict_batch([t])
                     bare_times.append(time.perf_counter() - s)
-            rates = {n: throughput(app.url, tweets, n, args.seconds) for n in (1, 4, 16)}
+            rates, per_pass = {}, {}
+            for n in (1, 4, 16):
+                before = app.metrics()
+                rates[n] = throughput(app.url, tweets, n, args.seconds)
+                after = app.metrics()
+                texts_, passes = (
+                    metric_value(after, f"sentiment_coalesced_batch_size_{kind}")
+                    - metric_value(before, f"sentiment_coalesced_batch_size_{kind}")
+                    for kind in ("sum", "count")
+                )
+                per_pass[n] = texts_ / max(passes, 1)
             rows = tweets[: args.csv_rows]
             path = Path(tmp) / "rows.csv"
             with path.open("w", newline="") as handle:
@@ -134,7 +144,10 @@ def main() -> None:
     print(f"single request p50 / p95, HTTP:   {hp50:8.1f} / {hp95:.1f} ms")
     print(f"single call p50 / p95, bare:      {bp50:8.1f} / {bp95:.1f} ms   (HTTP - bare p50: {hp50 - bp50:+.1f} ms)")
     for n, rate in rates.items():
-        print(f"throughput, {n:2d} HTTP clients:      {rate:8.1f} req/s   ({rate / rates[1]:.1f}x one client)")
+        print(
+            f"throughput, {n:2d} HTTP clients:      {rate:8.1f} req/s   ({rate / rates[1]:.1f}x one client; "
+            f"{per_pass[n]:.1f} requests per forward pass)"
+        )
     print(f"CSV through the UI path:          {csv_rate:8.0f} rows/s   ({len(rows)} rows)")
     print(f"same rows, bare predictor:        {bare_rate:8.0f} rows/s   (UI path = {csv_rate / bare_rate:.0%})")
 

@@ -213,6 +213,17 @@ PERFORMANCE = dashboard(
             [("sum by (reason) (rate(sentiment_errors_total[$__rate_interval]))", "{{reason}}")],
             unit="reqps",
         ),
+        panel(
+            "timeseries",
+            "Single requests per forward pass (micro-batcher)",
+            [
+                (
+                    "sum(rate(sentiment_coalesced_batch_size_sum[$__rate_interval]))"
+                    " / clamp_min(sum(rate(sentiment_coalesced_batch_size_count[$__rate_interval])), 1e-9)",
+                    "mean texts per pass",
+                )
+            ],
+        ),
         panel("stat", "Requests in flight", [("sum(sentiment_requests_in_progress)", "in flight")], w=6),
         panel(
             "stat",

@@ -30,8 +30,15 @@ def row_of(result: BatchResult, i: int) -> BatchResult:
 
 
 class MicroBatcher:
-    def __init__(self, score: Scorer, max_batch: int = 32, max_wait_s: float = 0.005) -> None:
+    def __init__(
+        self,
+        score: Scorer,
+        max_batch: int = 32,
+        max_wait_s: float = 0.005,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
         self._score = score
+        self._on_batch = on_batch  # told the size of every batch scored (a metric)
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self._queue: queue.SimpleQueue[tuple[object, Future[BatchResult]]] = queue.SimpleQueue()
@@ -79,5 +86,7 @@ class MicroBatcher:
                 continue
             self.batches += 1
             self.items += len(pending)
+            if self._on_batch is not None:
+                self._on_batch(len(pending))
             for i, (_, future) in enumerate(pending):
                 future.set_result(row_of(result, i))

@@ -60,6 +60,12 @@ class ServiceMetrics:
         self.batch_size = Histogram(
             "sentiment_batch_size", "Texts per request.", ["endpoint"], buckets=_BATCH_BUCKETS, registry=registry
         )
+        self.coalesced_batch_size = Histogram(
+            "sentiment_coalesced_batch_size",
+            "Single-text requests scored together in one forward pass by the micro-batcher.",
+            buckets=_BATCH_BUCKETS,
+            registry=registry,
+        )
         self.truncated = Counter(
             "sentiment_truncated_texts_total", "Texts cut at the model's token limit.", registry=registry
         )

@@ -64,6 +64,7 @@ class SentimentService:
             lambda texts: self.predictor.predict_batch(texts),
             max_batch=settings.batch_size,
             max_wait_s=settings.batch_wait_ms / 1000,
+            on_batch=self.metrics.coalesced_batch_size.observe,
         )
         self._switch_lock = threading.Lock()
         self.served: list[str] = []  # specs served before the current one, oldest first (for rollback)

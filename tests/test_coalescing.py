@@ -17,7 +17,8 @@ def test_concurrent_requests_share_forward_passes_and_get_their_own_rows(
     tiny_model_dir: Path, session_settings: Settings
 ) -> None:
     predictor = Predictor.load(str(tiny_model_dir), session_settings.model_copy(update={"precision": "fp32"}))
-    batcher = MicroBatcher(predictor.predict_batch, max_batch=32, max_wait_s=0.05)
+    sizes: list[int] = []  # what the service reports as the sentiment_coalesced_batch_size histogram
+    batcher = MicroBatcher(predictor.predict_batch, max_batch=32, max_wait_s=0.05, on_batch=sizes.append)
     texts = [f"what a great day number {i}" for i in range(24)] + ["", "   "]
     results: dict[int, object] = {}
     barrier = threading.Barrier(len(texts))
@@ -32,6 +33,7 @@ def test_concurrent_requests_share_forward_passes_and_get_their_own_rows(
     for t in threads:
         t.join()
     assert batcher.items == len(texts) and batcher.batches < len(texts) / 2  # coalesced, not one by one
+    assert sum(sizes) == len(texts) and len(sizes) == batcher.batches
     expected = predictor.predict_batch(texts[:24]).probabilities
     for i in range(24):
         np.testing.assert_allclose(results[i].probabilities[0], expected[i], atol=1e-5)  # type: ignore[attr-defined]
