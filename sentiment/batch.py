@@ -33,6 +33,24 @@ TEXT_COLUMN_NAMES = ("text", "tweet", "tweet_text", "sentence", "review", "conte
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?%?$")
 _SAMPLE_BYTES = 64 * 1024
+# A chunk also ends at this many characters: tokenising costs memory per token, so a file of a few huge cells must
+# not reach the scorer as one batch (rows of ordinary length reach ``chunk_rows`` long before).
+CHUNK_CHARS = 256 * 1024
+MIXED = "utf-8+latin-1"  # UTF-8 rows and Latin-1 rows in one file (pasted together from different exports)
+_MIXED_ERRORS = "sentiment-utf8-else-latin1"
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_BOMS_UTF16 = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")  # control characters, undecodable units
+
+
+def _latin1_fallback(error: UnicodeError) -> tuple[str, int]:
+    """Decode error handler: bytes that are not valid UTF-8 are read as Latin-1 (one character per byte)."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return error.object[error.start : error.end].decode("latin-1"), error.end
+
+
+codecs.register_error(_MIXED_ERRORS, _latin1_fallback)
 
 Scorer = Callable[[list[str]], BatchResult]
 ProgressFn = Callable[[float, str], None]
@@ -77,16 +95,39 @@ class ScoreSummary:
 
 
 def _detect_encoding(path: Path) -> str:
-    """``utf-8-sig`` when the whole file decodes as UTF-8 (a BOM is dropped), else Latin-1 (never fails)."""
+    """``utf-16`` after a UTF-16 byte-order mark; ``utf-8-sig`` when the whole file decodes as UTF-8 (a BOM is
+    dropped); else ``MIXED`` when some bytes are UTF-8 characters (each row is read as UTF-8 where it is valid UTF-8,
+    Latin-1 where not), and Latin-1 when none are. Never fails."""
     decoder = codecs.getincrementaldecoder("utf-8")()
+    valid, utf8_seen, tail = True, False, b""
     with path.open("rb") as handle:
-        try:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                decoder.decode(block)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "latin-1"
-    return "utf-8-sig"
+        if handle.read(2) in _BOMS_UTF16:
+            return "utf-16"
+        handle.seek(0)
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            if valid:
+                try:
+                    decoder.decode(block)
+                    continue
+                except UnicodeDecodeError:
+                    valid = False
+            utf8_seen = utf8_seen or _UTF8_SEQUENCE.search(tail + block) is not None
+            tail = block[-3:]  # a character cut between two blocks
+        if valid:
+            try:
+                decoder.decode(b"", final=True)
+                return "utf-8-sig"
+            except UnicodeDecodeError:
+                pass
+    if not utf8_seen:  # the UTF-8 check stopped at the first bad block: look at the blocks it had accepted too
+        with path.open("rb") as handle:
+            utf8_seen = any(_UTF8_SEQUENCE.search(block) for block in iter(lambda: handle.read(1 << 20), b""))
+    return MIXED if utf8_seen else "latin-1"
+
+
+def _codec(encoding: str) -> tuple[str, str]:
+    """Python codec and error handler that read a file of the detected ``encoding``."""
+    return ("utf-8-sig", _MIXED_ERRORS) if encoding == MIXED else (encoding, "replace")
 
 
 def sniff(path: Path, max_bytes: int | None = None) -> TableFormat:
@@ -98,10 +139,14 @@ def sniff(path: Path, max_bytes: int | None = None) -> TableFormat:
         raise BatchInputError(f"{path.name} is empty")
     with path.open("rb") as handle:
         head = handle.read(_SAMPLE_BYTES)
-    if b"\x00" in head or head.startswith((b"PK\x03\x04", b"\x1f\x8b", b"%PDF", b"\x89PNG")):
+    utf16 = head.startswith(_BOMS_UTF16)  # UTF-16 text ("Unicode text" from Excel) is full of NUL bytes
+    if (b"\x00" in head and not utf16) or head.startswith((b"PK\x03\x04", b"\x1f\x8b", b"%PDF", b"\x89PNG")):
         raise BatchInputError(f"{path.name} is not a text file (binary content); upload a CSV, TSV or .txt file")
     encoding = _detect_encoding(path)
-    sample = head.decode(encoding, errors="replace")
+    codec, errors = _codec(encoding)
+    sample = head.decode(codec, errors=errors)
+    if utf16 and _NOT_TEXT.search(sample[:-1]):  # the last character may be cut by the sample's end
+        raise BatchInputError(f"{path.name} is not a text file (binary content); upload a CSV, TSV or .txt file")
     if not sample.strip():
         raise BatchInputError(f"{path.name} holds no text")
     if path.suffix.lower() == ".txt":
@@ -160,7 +205,8 @@ def _rows(path: Path, fmt: TableFormat) -> Iterator[tuple[list[str] | None, int]
     """Data rows with the byte offset reached (for progress), header skipped; ``None`` for a row the CSV parser
     rejects (it is reported, and the rows after it are still read)."""
     raw = path.open("rb")
-    with io.TextIOWrapper(raw, encoding=fmt.encoding, errors="replace", newline="") as text:
+    codec, errors = _codec(fmt.encoding)
+    with io.TextIOWrapper(raw, encoding=codec, errors=errors, newline="") as text:
         if not fmt.header:
             for line in text:
                 yield [line.rstrip("\r\n")], raw.tell()
@@ -182,14 +228,20 @@ def _rows(path: Path, fmt: TableFormat) -> Iterator[tuple[list[str] | None, int]
             first = False
 
 
-def _chunks(rows: Iterator[tuple[list[str] | None, int]], size: int) -> Iterator[tuple[list[list[str] | None], int]]:
+def _chunks(
+    rows: Iterator[tuple[list[str] | None, int]], size: int, max_chars: int = CHUNK_CHARS
+) -> Iterator[tuple[list[list[str] | None], int]]:
+    """Rows in chunks of at most ``size`` rows and about ``max_chars`` characters (a longer row is a chunk alone)."""
     chunk: list[list[str] | None] = []
+    chars = 0
     offset = 0
     for row, offset in rows:
         chunk.append(row)
-        if len(chunk) >= size:
+        chars += sum(len(cell) for cell in row) if row else 0
+        if len(chunk) >= size or chars >= max_chars:
             yield chunk, offset
             chunk = []
+            chars = 0
     if chunk:
         yield chunk, offset
 
