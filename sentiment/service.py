@@ -77,6 +77,9 @@ class SentimentService:
         self.serving_spec = settings.model
         self.jobs: Any = None  # the scheduler, when the app runs one (it runs jobs on demand for the UI)
         self.ready_at: float | None = None
+        self._stopping = threading.Event()
+        self._sweeper: threading.Thread | None = None
+        self._running_jobs: set[Path] = set()  # job folders being written: never swept, however long they run
         if predictor is not None:
             self._install(predictor)
 
@@ -85,13 +88,19 @@ class SentimentService:
         """Load and warm up the configured model in the background (idempotent)."""
         self.monitoring.start()
         self.clean_interrupted_jobs()
+        if self._sweeper is None:
+            self._stopping.clear()
+            self._sweeper = threading.Thread(target=self._sweep_periodically, name="batch-sweeper", daemon=True)
+            self._sweeper.start()
         if self._ready.is_set() or self._loader is not None:
             return
         self._loader = threading.Thread(target=self._load, name="model-loader", daemon=True)
         self._loader.start()
 
     def stop(self) -> None:
-        """Flush and close what runs in the background (the prediction log writer)."""
+        """Flush and close what runs in the background (the prediction log writer, the scored-file sweeper)."""
+        self._stopping.set()
+        self._sweeper = None
         self.monitoring.stop()
 
     def _load(self) -> None:
@@ -298,6 +307,8 @@ class SentimentService:
         except BaseException:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
+        finally:
+            self._running_jobs.discard(job_dir)  # renaming the result into place made the folder's time "now"
         return ScoredFile(out_path, summary)
 
     def clean_interrupted_jobs(self) -> int:
@@ -310,13 +321,37 @@ class SentimentService:
             logger.warning("removed %d unfinished scoring result(s) left by an interrupted run", removed)
         return removed
 
+    def sweep_scored_files(self) -> int:
+        """Delete job folders (scored files hold users' text) older than ``batch_retention_s``; returns how many."""
+        root = self.settings.data_dir / "batch"
+        if not root.is_dir():
+            return 0
+        cutoff = time.time() - self.settings.batch_retention_s
+        removed = 0
+        for old in root.iterdir():  # results are downloaded right away; nothing is kept past the retention
+            try:
+                expired = old.is_dir() and old not in self._running_jobs and old.stat().st_mtime < cutoff
+            except FileNotFoundError:
+                continue
+            if expired:
+                shutil.rmtree(old, ignore_errors=True)
+                removed += 1
+        return removed
+
+    def _sweep_periodically(self) -> None:
+        """Sweep on a timer too, so the retention holds when no new job comes (Gradio sweeps its cache alike)."""
+        interval = max(1.0, min(600.0, self.settings.batch_retention_s))
+        while not self._stopping.wait(interval):
+            try:
+                self.sweep_scored_files()
+            except OSError as exc:
+                logger.warning("sweeping old scored files failed: %s", exc)
+
     def _new_job_dir(self) -> Path:
         root = self.settings.data_dir / "batch"
         root.mkdir(parents=True, exist_ok=True)
-        cutoff = time.time() - self.settings.batch_retention_s
-        for old in root.iterdir():  # results are downloaded right away; keep the folder from growing forever
-            if old.is_dir() and old.stat().st_mtime < cutoff:
-                shutil.rmtree(old, ignore_errors=True)
+        self.sweep_scored_files()
         job = root / uuid.uuid4().hex
         job.mkdir()
+        self._running_jobs.add(job)  # from its creation: a concurrent sweep must not take it
         return job

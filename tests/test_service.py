@@ -83,3 +83,29 @@ def test_old_scored_files_are_deleted(service: SentimentService, tmp_path: Path)
 
     demo = build_blocks(service)
     assert demo.delete_cache == (600, int(service.settings.batch_retention_s))
+
+
+def test_expired_results_are_deleted_on_a_timer_and_a_running_job_never_is(
+    tiny_model_dir: Path, settings: Settings, tmp_path: Path
+) -> None:
+    """Scored files (they hold users' text) go once older than ``batch_retention_s`` even when no new job comes
+    to trigger a sweep; a job that runs longer than the retention is not swept from under itself. Fails if the
+    service sweeps only when a new job starts, or if the sweep ignores which jobs are running."""
+    import time
+
+    short = settings.model_copy(update={"batch_retention_s": 0.5, "csv_chunk_rows": 10})
+    service = SentimentService(
+        short, ServiceMetrics(CollectorRegistry()), predictor=Predictor.load(str(tiny_model_dir), short)
+    )
+    service.start()
+    try:
+        path = tmp_path / "f.csv"
+        path.write_text("text\n" + "hello there\n" * 30)
+        slow = service.score_file(path, progress=lambda *_: time.sleep(0.8), text_column="text")  # 3 chunks: 2.4 s
+        assert slow.path.exists() and slow.summary.scored == 30
+        deadline = time.monotonic() + 10
+        while slow.path.parent.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not slow.path.parent.exists()
+    finally:
+        service.stop()
