@@ -41,15 +41,16 @@ COLUMNS = (
 
 
 class EvaluationStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, busy_timeout_s: float = 10.0) -> None:
         self.path = path
+        self.busy_timeout_s = busy_timeout_s  # how long a write waits for another connection's lock
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=10)
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s)
         conn.execute("PRAGMA journal_mode=WAL")
         return conn
 

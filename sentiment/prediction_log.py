@@ -76,8 +76,10 @@ class PredictionLog:
         store_text: bool = False,
         max_rows: int = 1_000_000,
         max_age_days: float = 30.0,
+        busy_timeout_s: float = 5.0,
     ) -> None:
         self.path = path
+        self.busy_timeout_s = busy_timeout_s  # how long a write waits for another connection's lock
         self.capacity = capacity
         self.store_text = store_text
         self.max_rows = max_rows
@@ -95,7 +97,7 @@ class PredictionLog:
             conn.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=5)
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
