@@ -108,7 +108,9 @@ class SentimentService:
         try:
             self._install(Predictor.load(spec, self.settings))
         except Exception as exc:  # a failed load must leave the app up and saying why
-            self._load_error = f"{type(exc).__name__}: {exc}"
+            reason = f"{type(exc).__name__}: {exc}"
+            # Errors raised below the registry (a corrupt weights file) do not say which model they concern.
+            self._load_error = reason if spec in reason else f"cannot load model {spec!r}: {reason}"
             logger.exception("loading model %r failed", spec)
         finally:
             self._settled.set()

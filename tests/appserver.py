@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -27,6 +29,10 @@ class RunningApp:
     process: subprocess.Popen[bytes]
     log: Path
 
+    @property
+    def data_dir(self) -> Path:
+        return self.log.parent
+
     def metrics(self) -> str:
         return httpx.get(f"{self.url}/metrics", timeout=10).text
 
@@ -39,10 +45,17 @@ class RunningApp:
 
 
 def start_app(
-    data_dir: Path, env: dict[str, str] | None = None, timeout: float = 180.0, cwd: Path = REPO
+    data_dir: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 180.0,
+    cwd: Path = REPO,
+    ready: bool = True,
+    log_name: str = "app.log",
 ) -> RunningApp:
+    """Start the app and wait until ``/health`` says ready (``ready=False``: until it answers at all, for apps
+    whose model is meant to fail)."""
     port = free_port()
-    log = data_dir / "app.log"
+    log = data_dir / log_name
     data_dir.mkdir(parents=True, exist_ok=True)
     full_env = {
         **os.environ,
@@ -64,13 +77,43 @@ def start_app(
         if process.poll() is not None:
             raise RuntimeError(f"app exited with {process.returncode}:\n{log.read_text()[-4000:]}")
         try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+            status = httpx.get(f"{url}/health", timeout=2).status_code
+            if status == 200 or (not ready and status == 503):
                 return RunningApp(url, process, log)
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
     process.kill()
     raise RuntimeError(f"app not ready within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
+
+
+def call_api(url: str, api_name: str, *data: Any, timeout: float = 120.0) -> tuple[str, Any]:
+    """One call over Gradio's REST protocol, as any HTTP client makes it: ``POST /gradio_api/call/<api_name>``
+    returns an event id, ``GET .../<event_id>`` streams server-sent events until ``complete`` or ``error``.
+    Returns that last event's name and its decoded data."""
+    response = httpx.post(f"{url}/gradio_api/call/{api_name}", json={"data": list(data)}, timeout=timeout)
+    response.raise_for_status()
+    return read_events(url, api_name, response.json()["event_id"], timeout)
+
+
+def read_events(url: str, api_name: str, event_id: str, timeout: float = 120.0) -> tuple[str, Any]:
+    event, payload = "", None
+    with httpx.stream("GET", f"{url}/gradio_api/call/{api_name}/{event_id}", timeout=timeout) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event in {"complete", "error"}:
+                payload = json.loads(line.split(":", 1)[1])
+                return event, payload
+    return event, payload
+
+
+def upload(url: str, path: Path) -> dict[str, Any]:
+    """Upload a file the way the browser does; returns the file reference the API takes."""
+    with path.open("rb") as handle:
+        response = httpx.post(f"{url}/gradio_api/upload", files=[("files", (path.name, handle))], timeout=60)
+    response.raise_for_status()
+    return {"path": response.json()[0], "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
 
 
 def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> float:
