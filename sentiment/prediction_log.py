@@ -55,6 +55,7 @@ COLUMNS = (
     "confidence",
     "text",
 )
+MAX_STORED_CHARS = 10_000  # with text logging on, a 10 MB request must not become a 10 MB row
 Row = tuple[float, str, str, int, int, str, float, float, float, str, float, str | None]
 
 
@@ -126,7 +127,7 @@ class PredictionLog:
                     float(p[2]),
                     labels[i],
                     float(p.max()),
-                    content if self.store_text else None,
+                    content[:MAX_STORED_CHARS] if self.store_text else None,
                 )
             )
         if not rows:

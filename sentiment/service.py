@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +29,6 @@ from sentiment.runs import visitor_spec
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-# A text is cut to this many characters per model token before tokenisation: ordinary text reaches the model's token
-# limit long before (about 4-5 characters a token), while a multi-megabyte cell or request would otherwise be
-# tokenised whole (hundreds of bytes of memory per token). A cut text is flagged as truncated.
-CHARS_PER_TOKEN = 10
-MAX_TEXT_CHARS = 100_000  # for models without a token limit (the lexicon)
 
 
 class AccessDeniedError(PermissionError):
@@ -199,8 +193,6 @@ class SentimentService:
     def _score(self, endpoint: str, texts: Sequence[object], coalesce: bool = False) -> BatchResult:
         """Score through the predictor (single texts through the micro-batcher) and record every serving metric."""
         predictor = self.predictor
-        original = texts
-        texts, cut = self._cut_long_texts(texts, predictor)
         gauge = self.metrics.in_progress.labels(endpoint=endpoint)
         gauge.inc()
         started = time.perf_counter()
@@ -214,27 +206,10 @@ class SentimentService:
             raise
         finally:
             gauge.dec()
-        if cut:
-            truncated = result.truncated.copy()
-            truncated[cut] = True
-            result = replace(result, truncated=truncated)
         elapsed = time.perf_counter() - started
-        self._observe(endpoint, original, result, elapsed)
+        self._observe(endpoint, texts, result, elapsed)
         self.monitoring.record(endpoint, result.model, texts, result)
         return result
-
-    @staticmethod
-    def _cut_long_texts(texts: Sequence[object], predictor: Predictor) -> tuple[Sequence[object], list[int]]:
-        """Texts cut to the characters the model can use (see ``CHARS_PER_TOKEN``) and the positions cut."""
-        max_length = predictor.info.max_length
-        limit = min(MAX_TEXT_CHARS, CHARS_PER_TOKEN * max_length) if max_length else MAX_TEXT_CHARS
-        cut = [i for i, text in enumerate(texts) if isinstance(text, str) and len(text) > limit]
-        if not cut:
-            return texts, cut
-        shortened = list(texts)
-        for i in cut:
-            shortened[i] = str(shortened[i])[:limit]
-        return shortened, cut
 
     def _observe(self, endpoint: str, texts: Sequence[object], result: BatchResult, elapsed: float) -> None:
         m = self.metrics

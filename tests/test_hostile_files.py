@@ -126,7 +126,8 @@ def test_thousands_of_doubled_quotes_in_a_cell_come_back_exactly_and_scored(
 ) -> None:
     """Cells made of thousands of escaped quotes (``""``), one of a million: every cell is read back exactly as it
     was and scored (the huge one flagged truncated), in bounded time and memory. Fails if a long cell reaches the
-    tokeniser whole (the service's per-text character cut, ``CHARS_PER_TOKEN``), or the parser mangles quotes."""
+    tokeniser whole (the predictor's per-text cut, ``sentiment.predictor.CHARS_PER_TOKEN``), or the parser mangles
+    quotes."""
     cells = ['"' * 1_000_000, 'she said "no" ' + '"' * 5000, "plain"] + ['"' * 2000 + "?"] * 300
     path = tmp_path / "quotes.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
