@@ -172,9 +172,9 @@ def load_local(folder: Path, settings: Settings) -> TransformerModel:
             model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True)
             tokenizer_dir, revision = folder, _folder_revision(folder)
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        if isinstance(exc, ModelLoadError):
-            raise
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # any broken file (safetensors raises its own SafetensorError) is a load error
         raise ModelLoadError(f"cannot load the model in {folder}: {type(exc).__name__}: {exc}") from exc
     return _transformer(
         tokenizer,

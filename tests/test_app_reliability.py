@@ -88,11 +88,12 @@ def test_a_flood_beyond_the_queue_is_refused_at_once_as_busy_and_every_accepted_
     main_app: RunningApp,
 ) -> None:
     """Twelve simultaneous calls that each take about a second against a queue of two: the calls that do not fit
-    are answered at once (well under the time one call takes) with HTTP 503 and Gradio's "Queue is full" message,
-    never left hanging; every accepted call completes with its full result, and exactly the accepted calls were
-    scored (``sentiment_predictions_total``). This is how Gradio 6 reports a full queue: the ``POST
-    /gradio_api/call/<api>`` itself is refused (``queueing.Queue.push`` -> ``routes.queue_join_helper``); no event is
-    created. Fails if the queue loses its ``max_size`` (``SENTIMENT_QUEUE_SIZE``): nothing is refused."""
+    are answered at once (well under the time one call takes) with HTTP 503, ``Retry-After`` and a detail that says
+    the app is busy and to retry (``sentiment/busy.py`` around Gradio's "Queue is full"), never left hanging; every
+    accepted call completes with its full result, and exactly the accepted calls were scored
+    (``sentiment_predictions_total``). This is how Gradio 6 reports a full queue: the ``POST /gradio_api/call/<api>``
+    itself is refused (``queueing.Queue.push`` -> ``routes.queue_join_helper``); no event is created. Fails if the
+    queue loses its ``max_size`` (``SENTIMENT_QUEUE_SIZE``): nothing is refused."""
     lines = [f"the flight was delayed again and the staff were rude, number {i} " * 3 for i in range(128)]
     before = metric_value(main_app.metrics(), "sentiment_predictions_total")
 
@@ -116,7 +117,9 @@ def test_a_flood_beyond_the_queue_is_refused_at_once_as_busy_and_every_accepted_
     assert len(accepted) >= QUEUE_SIZE and len(refused) >= 12 - 2 * QUEUE_SIZE - 1, [r.status_code for r, _ in answers]
     for response, seconds in refused:
         assert response.status_code == 503
-        assert response.json()["detail"].startswith(f"Queue is full. Max size is {QUEUE_SIZE}")
+        detail = response.json()["detail"]
+        assert detail.startswith("The app is busy") and f"Queue is full. Max size is {QUEUE_SIZE}" in detail
+        assert "Retry" in detail and int(response.headers["retry-after"]) > 0
         assert seconds < min(5.0, all_done_s / 2)  # answered at once, not after the queue drained
     for event, data in results:
         assert event == "complete", data
@@ -189,7 +192,7 @@ def test_a_corrupt_adapter_leaves_the_app_up_and_every_surface_naming_the_model_
     download) or its config not JSON: the same app (``create_app``, in-process, over HTTP through the ASGI test
     client) stays up, and ``/health``, the API and the UI's model line say "failed", naming the model folder and
     the error. Fails if a load error escapes the loader thread, or (weights) if the reason stops naming the model:
-    the safetensors error alone does not say which model it concerns."""
+    the safetensors error alone does not say which model it concerns (``models.load_local`` wraps it)."""
     from fastapi.testclient import TestClient
     from prometheus_client import CollectorRegistry
 
@@ -203,7 +206,7 @@ def test_a_corrupt_adapter_leaves_the_app_up_and_every_surface_naming_the_model_
     if damage == "weights-cut-in-half":
         weights = corrupt / "adapter_model.safetensors"
         weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-        reason = rf"cannot load model '{re.escape(str(corrupt))}': SafetensorError: .*header"
+        reason = rf"cannot load the model in {re.escape(str(corrupt))}: SafetensorError: .*header"
     else:
         (corrupt / "adapter_config.json").write_text("{not json")
         reason = rf"cannot load the model in {re.escape(str(corrupt))}: JSONDecodeError"

@@ -97,6 +97,20 @@ def test_a_corrupt_adapter_fails_with_a_clear_error(tmp_path: Path, settings: Se
         load_model(str(folder), settings)
 
 
+def test_weights_cut_in_half_fail_as_a_load_error_naming_the_folder(
+    tiny_model_dir: Path, tmp_path: Path, settings: Settings
+) -> None:
+    """safetensors raises its own error type: it must still become a ModelLoadError (the app shows the reason and
+    an admin switch answers with it) rather than an internal error."""
+    import shutil
+
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "cut")
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(ModelLoadError, match=r"cut.*SafetensorError"):
+        load_model(str(folder), settings)
+
+
 def test_missing_folder_and_offline_hub_ids_fail_fast(settings: Settings) -> None:
     started = time.perf_counter()
     with pytest.raises(ModelLoadError, match="cannot load"):
