@@ -17,6 +17,7 @@ from fastapi import FastAPI, Header, Response
 
 from scheduler import build_scheduler
 from sentiment import gradio_sessions
+from sentiment.busy import BusyRetryMiddleware
 from sentiment.logs import configure_logging
 from sentiment.metrics import CONTENT_TYPE
 from sentiment.runtime import tune_process_memory
@@ -66,7 +67,9 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
     demo = build_blocks(service)
     demo.state_session_capacity = settings.session_capacity  # read when mounted; Gradio keeps 10,000 by default
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.queue_size)
-    return gr.mount_gradio_app(app, demo, path="/", max_file_size=settings.max_upload_bytes, footer_links=["api"])
+    app = gr.mount_gradio_app(app, demo, path="/", max_file_size=settings.max_upload_bytes, footer_links=["api"])
+    app.add_middleware(BusyRetryMiddleware)  # a full queue says "busy, retry" with Retry-After
+    return app
 
 
 def main() -> None:
