@@ -6,6 +6,7 @@ Used by the Evaluate tab, its API endpoints, the CLI and the scheduled hourly ev
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,16 @@ class EvaluationService:
     def _record(self, result: EvaluationResult, label: str, source: str) -> dict[str, Any]:
         report = result.as_dict()
         report["dataset"] = label
-        report["id"] = self.store.add(report, source=source)
         self.metrics.record(result.model, label, result.split, report["metrics"], result.created_at)
+        try:
+            report["id"] = self.store.add(report, source=source)
+        except sqlite3.Error as exc:
+            if source != "user":
+                raise  # a scheduled run fails, counted and logged by the scheduler
+            # A visitor waited for these figures: show them, say they were not kept.
+            logger.error("evaluation history not saved (%s)", exc)
+            report["id"] = None
+            report["warning"] = f"not saved to the evaluation history ({type(exc).__name__}: {exc})"
         logger.info(
             "evaluated %s on %s/%s (n=%d, seed=%d): accuracy %.3f, macro-F1 %.3f",
             result.model,

@@ -7,6 +7,8 @@ API endpoints: ``/evaluate`` and ``/compare`` return the reports as JSON; ``/eva
 from __future__ import annotations
 
 import html
+import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from sentiment.labels import LABELS
 from sentiment.service import SentimentService
 
 NONE = "(none)"
+logger = logging.getLogger(__name__)
 
 
 def confusion_html(report: dict[str, Any], title: str) -> str:
@@ -102,7 +105,11 @@ def evaluation_tab(service: SentimentService, wrap: Any) -> None:
         return evaluation.history(limit)
 
     def history() -> pd.DataFrame:
-        frame = pd.DataFrame(evaluation.history(50))
+        try:
+            frame = pd.DataFrame(evaluation.history(50))
+        except sqlite3.Error as exc:  # an unreadable store must not hide the evaluation just run
+            logger.error("evaluation history unreadable (%s)", exc)
+            return pd.DataFrame({"history unavailable": [f"{type(exc).__name__}: {exc}"]})
         if not frame.empty:
             frame["created_at"] = pd.to_datetime(frame["created_at"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
             frame[["accuracy", "macro_f1"]] = frame[["accuracy", "macro_f1"]].round(4)
@@ -133,6 +140,9 @@ def evaluation_tab(service: SentimentService, wrap: Any) -> None:
                 )
             ]
             comparison = None
+        for report in reports:
+            if report.get("warning"):
+                gr.Warning(report["warning"])  # the figures are shown; the history could not keep them
         heatmaps = "".join(confusion_html(r, r["model"]) for r in reports)
         return metrics_table(reports), per_class_table(reports), heatmaps, comparison, history()
 
