@@ -127,7 +127,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
 
     # Uploads and results in Gradio's cache are deleted once older than the retention (checked every 10 min):
     # deleting an upload right after use would break clients that reuse it (gradio_client uploads a file once).
-    retention = int(service.settings.batch_retention_s)
+    retention = max(1, int(service.settings.batch_retention_s))  # Gradio reads 0 as "never delete"
     with gr.Blocks(title=TITLE, delete_cache=(min(600, retention), retention)) as demo:
         gr.Markdown(f"# {TITLE}")
         model_md = gr.Markdown(_model_markdown(service), elem_id="model-info")
