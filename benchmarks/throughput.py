@@ -6,16 +6,18 @@ with its default settings and in each precision. Columns: texts/s, useful GFLOP/
 and its share of this CPU's measured bf16 matmul rate, speed-up over pipeline(batch_size=32), and label agreement
 with fp32 on the real labelled sets (the VADER sets and the airline tweets, scored by the embedded model).
 
-    python benchmarks/throughput.py [--texts 256] [--quick]
+    python benchmarks/throughput.py [--texts 256] [--quick] [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -33,6 +35,9 @@ from sentiment.logs import configure_logging
 from sentiment.predictor import Predictor
 from sentiment.settings import Settings
 
+Runner = Callable[[list[str]], object]
+PIPE_SINGLE = "pipeline, one text at a time, padded to 128"
+PIPE_32 = "pipeline(batch_size=32)"
 REAL_SETS = ["vader_tweets", "vader_amazon", "vader_movies", "vader_nyt", "airline_tweets"]
 
 
@@ -53,9 +58,8 @@ def encoder_flops_per_token(model: torch.nn.Module) -> float:
     return 2.0 * total
 
 
-def timed(fn, texts: list[str], warm_all: bool = False, min_seconds: float = 3.0) -> float:  # type: ignore[no-untyped-def]
-    """Texts per second over whole passes, repeated for at least ``min_seconds`` (short runs are noisy here)."""
-    fn(texts if warm_all else texts[:8])  # warm-up: kernels for every batch shape, allocator, lazy init
+def rate_once(fn: Runner, texts: list[str], min_seconds: float) -> float:
+    """Texts per second over whole passes, repeated for at least ``min_seconds``."""
     done, started = 0, time.perf_counter()
     while True:
         fn(texts)
@@ -64,22 +68,42 @@ def timed(fn, texts: list[str], warm_all: bool = False, min_seconds: float = 3.0
             return done / (time.perf_counter() - started)
 
 
-def pipeline_rows(folder: str, texts: list[str]) -> list[tuple[str, float]]:
+def interleaved_rates(
+    runners: dict[str, tuple[Runner, list[str]]], rounds: int, min_seconds: float
+) -> dict[str, float]:
+    """Median texts/s of each runner over ``rounds`` rounds that visit every runner in turn.
+
+    This machine's speed drifts by up to 1.7x from minute to minute; measuring the rows one after another would put
+    that drift into the ratios, interleaving spreads it over all of them alike.
+    """
+    for fn, texts in runners.values():
+        fn(texts)  # warm-up: kernels for every batch shape, allocator, lazy init
+    rates: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, (fn, texts) in runners.items():
+            rates[name].append(rate_once(fn, texts, min_seconds))
+    return {name: statistics.median(values) for name, values in rates.items()}
+
+
+def pipeline_runners(folder: str, texts: list[str]) -> dict[str, tuple[Runner, list[str]]]:
     from transformers import pipeline
 
     clf = pipeline("text-classification", model=folder, tokenizer=folder, device=-1, top_k=None)
-    single = timed(
-        lambda xs: [clf(x, padding="max_length", truncation=True, max_length=128) for x in xs],
-        texts[: max(16, len(texts) // 4)],
-    )
-    batched = timed(lambda xs: clf(xs, batch_size=32, padding=True, truncation=True), texts)
-    return [("pipeline, one text at a time, padded to 128", single), ("pipeline(batch_size=32)", batched)]
+    return {
+        PIPE_SINGLE: (
+            lambda xs: [clf(x, padding="max_length", truncation=True, max_length=128) for x in xs],
+            texts[: max(16, len(texts) // 8)],
+        ),
+        PIPE_32: (lambda xs: clf(xs, batch_size=32, padding=True, truncation=True), texts),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=256, help="tweets per throughput measurement")
     parser.add_argument("--quick", action="store_true", help="agreement on 1,000 rows per set instead of all")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; the table shows medians")
+    parser.add_argument("--seconds", type=float, default=1.5, help="least time per row in each round")
     args = parser.parse_args()
     configure_logging("WARNING")
     warnings.filterwarnings("ignore")  # deprecation notices from torch's dynamic quantisation
@@ -105,51 +129,49 @@ def main() -> None:
             print(
                 f"{'method':<48}{'texts/s':>9}{'GFLOP/s':>9}{'of bf16 peak':>14}{'vs pipeline32':>15}{'agreement':>11}"
             )
-            rows = pipeline_rows(roberta, texts) if spec == roberta else pipeline_rows_embedded(base, texts)
+            runners = pipeline_runners(roberta, texts) if spec == roberta else pipeline_runners_embedded(base, texts)
+            agreements: dict[str, str] = {}
             tokens = flops = None
             for precision in ("default", "fp32", "bf16", "int8"):
                 settings = base if precision == "default" else base.model_copy(update={"precision": precision})
                 predictor = Predictor.load(spec, settings)
-                model = predictor.model
                 if flops is None:  # from the unquantised weights: the work is the same in every precision
-                    flops = encoder_flops_per_token(model.model)  # type: ignore[attr-defined]
-                rate = timed(lambda xs, p=predictor: p.predict_batch(xs), texts, warm_all=True)
+                    flops = encoder_flops_per_token(predictor.model.model)  # type: ignore[attr-defined]
                 if tokens is None:
                     tokens = float(predictor.predict_batch(texts).tokens.mean())
-                agreement = ""
+                name = (
+                    f"predictor (default: {predictor.info.precision})"
+                    if precision == "default"
+                    else f"predictor, {precision}"
+                )
+                runners[name] = (lambda xs, p=predictor: p.predict_batch(xs), texts)
                 if spec == "embedded" and precision != "default":  # the default is one of the precisions below
                     labels = {k: predictor.predict_batch(v).probabilities.argmax(1) for k, v in real.items()}
                     if precision == "fp32":
                         fp32_labels = labels
                     elif fp32_labels:
                         agree = np.concatenate([labels[k] == fp32_labels[k] for k in real])
-                        agreement = f"{agree.mean():.2%}"
-                name = (
-                    f"predictor ({precision}: {predictor.info.precision})"
-                    if precision == "default"
-                    else f"predictor, {precision}"
-                )
-                rows.append((name + (f" [{agreement}]" if agreement else ""), rate))
-            pipe32 = rows[1][1]
-            for name, rate in rows:
-                gflops = rate * (tokens or 0) * flops / 1e9
-                agreement = name.split("[")[-1].rstrip("]") if "[" in name else ""
+                        agreements[name] = f"{agree.mean():.2%}"
+            rates = interleaved_rates(runners, args.rounds, args.seconds)
+            pipe32 = rates[PIPE_32]
+            for name, rate in rates.items():
+                gflops = rate * (tokens or 0) * (flops or 0) / 1e9
                 print(
-                    f"{name.split(' [')[0]:<48}{rate:>9.1f}{gflops:>9.0f}{gflops / peak:>14.1%}"
-                    f"{rate / pipe32:>14.1f}x{agreement:>11}"
+                    f"{name:<48}{rate:>9.1f}{gflops:>9.0f}{gflops / peak:>14.1%}"
+                    f"{rate / pipe32:>14.1f}x{agreements.get(name, ''):>11}"
                 )
             print(f"(mean real tokens per tweet: {tokens:.1f})\n")
         counts = {k: len(v) for k, v in real.items()}
         print(f"agreement with fp32 measured on {sum(counts.values()):,} real texts: {counts}")
 
 
-def pipeline_rows_embedded(settings: Settings, texts: list[str]) -> list[tuple[str, float]]:
+def pipeline_runners_embedded(settings: Settings, texts: list[str]) -> dict[str, tuple[Runner, list[str]]]:
     """The pipeline rows for the embedded model: its merged fp32 weights saved as a plain model folder."""
     predictor = Predictor.load("embedded", settings.model_copy(update={"precision": "fp32"}))
     folder = settings.data_dir / "embedded-merged"
     predictor.model.model.save_pretrained(folder)  # type: ignore[attr-defined]
     predictor.model.tokenizer.save_pretrained(folder)  # type: ignore[attr-defined]
-    return pipeline_rows(str(folder), texts)
+    return pipeline_runners(str(folder), texts)
 
 
 if __name__ == "__main__":
