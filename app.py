@@ -20,7 +20,7 @@ from sentiment import gradio_sessions
 from sentiment.busy import BusyRetryMiddleware
 from sentiment.logs import configure_logging
 from sentiment.metrics import CONTENT_TYPE
-from sentiment.runtime import tune_process_memory
+from sentiment.runtime import skip_absent_matplotlib, tune_process_memory
 from sentiment.service import SentimentService
 from sentiment.settings import Settings
 from sentiment.ui import TITLE, build_blocks
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
         return body
 
     gradio_sessions.install()  # API calls must not pay for a full UI config each
+    skip_absent_matplotlib()  # nor for a failed import
     demo = build_blocks(service)
     demo.state_session_capacity = settings.session_capacity  # read when mounted; Gradio keeps 10,000 by default
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.queue_size)
