@@ -10,7 +10,9 @@ throughput on large batches.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 
 
 def tune_process_memory(primitive_cache: int = 8) -> None:
@@ -43,15 +45,23 @@ def release_free_memory() -> bool:
     the heap, which glibc keeps: resident memory stays at the job's peak. Trimming once after such a job costs a few
     milliseconds; doing it per allocation (mallopt thresholds) cost 30-40% of the throughput (see above).
     """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, looked up once (``find_library`` runs ``ldconfig`` in a subprocess)."""
     import ctypes
     import ctypes.util
 
     name = ctypes.util.find_library("c")
     if not name:
-        return False
+        return None
     try:
-        trim = ctypes.CDLL(name).malloc_trim
+        return ctypes.CDLL(name).malloc_trim
     except (OSError, AttributeError):
-        return False
-    trim(0)
-    return True
+        return None
