@@ -185,11 +185,24 @@ def _query(prometheus: str, expr: str) -> dict[str, Any]:
     return body
 
 
+def _scrape_health(prometheus: str, running_app: RunningApp, names: set[str]) -> str:
+    """Why a panel may be empty: the scrape target's state in Prometheus and whether the app exposes the series."""
+    targets = httpx.get(f"{prometheus}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+    states = [
+        f"{t['scrapeUrl']}: health={t['health']} lastError={t['lastError']!r} "
+        f"lastScrape={t['lastScrape']} lastScrapeDuration={t['lastScrapeDuration']:.3f}s"
+        for t in targets
+    ]
+    exposed = running_app.metrics()
+    absent = sorted(n for n in names if f"\n{n}" not in exposed and f"\n{n}_" not in exposed)
+    return "\n".join([*states, f"not in the app's /metrics now: {absent or 'none'}"])
+
+
 @pytest.mark.e2e
 @pytest.mark.slow
-def test_every_panel_query_is_valid_and_returns_data(driven: str) -> None:
+def test_every_panel_query_is_valid_and_returns_data(driven: str, running_app: RunningApp) -> None:
     empty: list[str] = []
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 45
     for board, title, expr, may_be_empty in _panel_queries():
         while True:
             result = _query(driven, expr)["data"]["result"]
@@ -198,7 +211,10 @@ def test_every_panel_query_is_valid_and_returns_data(driven: str) -> None:
             time.sleep(1)  # recording rules need a few evaluation rounds
         if not result:
             empty.append(f"{board} / {title}: {expr}")
-    assert not empty, "panels without data:\n" + "\n".join(empty)
+    if empty:
+        names = {n for line in empty for n in METRIC_NAME.findall(line)}
+        why = _scrape_health(driven, running_app, names)
+        pytest.fail("panels without data:\n" + "\n".join(empty) + "\n" + why)
 
 
 @pytest.mark.e2e
