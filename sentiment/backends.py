@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from sentiment import packing
 from sentiment.labels import LABELS
 
 
@@ -67,12 +68,19 @@ class TransformerModel:
     info: ModelInfo
     max_length: int
     token_budget: int = 8192  # padded tokens per forward pass: many short texts or few long ones
+    pack_texts: bool = True  # pack texts of mixed lengths into shared rows where the model's family allows it
     pad_token_id: int = field(init=False)
+    trace: bool = True  # run the packed encoder as a TorchScript trace (see packing.PackedClassifier)
+    _packed: packing.PackedClassifier | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         pad = getattr(self.tokenizer, "pad_token_id", None)
         self.pad_token_id = int(pad) if pad is not None else 0
         self.model.eval()
+        if self.pack_texts and packing.packed_head(self.model) is not None:
+            floating = {p.dtype for p in self.model.parameters() if p.dtype.is_floating_point}
+            dtype = torch.bfloat16 if torch.bfloat16 in floating else torch.float32  # of the additive mask
+            self._packed = packing.PackedClassifier(self.model, self.pad_token_id, dtype, trace=self.trace)
 
     def tokenize(self, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
         """Token ids truncated to ``max_length`` and a flag for each text that lost tokens.
@@ -95,17 +103,44 @@ class TransformerModel:
     def forward(self, texts: list[str], batch_size: int) -> ForwardOutput:
         ids, truncated = self.tokenize(texts)
         probabilities = np.empty((len(texts), len(LABELS)), dtype=np.float32)
+        lengths = [len(row) for row in ids]
+        batches = length_batches(lengths, batch_size, self.token_budget)
         with torch.inference_mode():
-            for chosen in length_batches([len(row) for row in ids], batch_size, self.token_budget):
-                input_ids, attention_mask = self._pad([ids[i] for i in chosen])
-                logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-                probabilities[chosen] = _softmax(logits.float().numpy())[:, self.label_order]
-        tokens = np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(ids))
+            if self._packed is not None:
+                # Packed where that saves tokens; else the sorted batches, one text per row, through the same
+                # (traced) encoder.
+                passes = self._packed_passes(lengths, batches) or [[[i] for i in chosen] for chosen in batches]
+                for rows in passes:
+                    batch = packing.build(
+                        ids,
+                        rows,
+                        pad_id=self.pad_token_id,
+                        first_position=self._packed.first_position,
+                        dtype=self._packed.dtype,
+                    )
+                    logits = self._packed.logits(batch)
+                    probabilities[batch.texts] = _softmax(logits.float().numpy())[:, self.label_order]
+            else:
+                for chosen in batches:
+                    input_ids, attention_mask = self._pad([ids[i] for i in chosen])
+                    logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+                    probabilities[chosen] = _softmax(logits.float().numpy())[:, self.label_order]
+        tokens = np.fromiter(lengths, dtype=np.int64, count=len(ids))
         return ForwardOutput(probabilities, truncated, tokens)
 
+    def _packed_passes(self, lengths: list[int], batches: list[list[int]]) -> list[list[list[int]]] | None:
+        """The packed plan when the model allows it and it saves enough tokens over padded batches, else None."""
+        if self._packed is None or len(lengths) < 2:
+            return None
+        passes = packing.plan_packed(lengths, self.token_budget)
+        if packing.packed_cost(lengths, passes) > (1 - packing.MIN_SAVING) * packing.padded_tokens(lengths, batches):
+            return None
+        return passes
+
     def _pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Right-pad to the longest row of this batch only."""
-        width = max(len(row) for row in rows)
+        """Right-pad to the longest row of this batch, rounded up (see ``packing.WIDTH_MULTIPLE``)."""
+        longest = max(len(row) for row in rows)
+        width = max(longest, min(packing.round_width(longest), self.max_length))  # pads get positions too
         input_ids = np.full((len(rows), width), self.pad_token_id, dtype=np.int64)
         attention_mask = np.zeros((len(rows), width), dtype=np.int64)
         for r, row in enumerate(rows):

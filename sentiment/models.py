@@ -260,4 +260,6 @@ def _transformer(
         info=info,
         max_length=max_length,
         token_budget=settings.token_budget,
+        pack_texts=settings.packing,
+        trace=settings.torchscript,
     )

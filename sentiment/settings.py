@@ -36,7 +36,18 @@ class Settings(BaseSettings):
         "auto", description="Numeric format of transformer inference; auto: bf16 where the CPU has native bf16."
     )
     token_budget: int = Field(2048, ge=64, description="Padded tokens per forward pass (texts sorted by length).")
+    packing: bool = Field(
+        True,
+        description="Pack texts of mixed lengths into shared rows (BERT/RoBERTa families) when it saves 20%+ tokens.",
+    )
+    torchscript: bool = Field(
+        True,
+        description="Run BERT/RoBERTa encoders as a TorchScript trace: a forward pass does not wait on the GIL.",
+    )
     torch_threads: int | None = Field(None, ge=1, le=256, description="torch intra-op threads; default: torch's.")
+    gil_switch_interval_ms: float = Field(
+        0.1, gt=0, le=100, description="How often Python hands the GIL over (its default is 5 ms); the app sets it."
+    )
     data_dir: Path = Field(Path("data"), description="Folder for caches, downloads and the SQLite stores.")
     dataset_neutral_band: float = Field(
         0.5, ge=0, le=4, description="VADER ground truth: mean ratings within +-band are neutral."

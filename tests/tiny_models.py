@@ -70,3 +70,31 @@ def build_tiny_bert(folder: Path, id2label: dict[int, str] | None = None, seed: 
     model.save_pretrained(folder)
     build_tokenizer(folder)
     return folder
+
+
+def build_tiny_roberta(folder: Path, seed: int = 0) -> Path:
+    """A random 2-layer RoBERTa classifier (positions numbered from padding_idx + 1, a head of its own)."""
+    from transformers import RobertaConfig, RobertaForSequenceClassification
+
+    torch.manual_seed(seed)
+    id2label = {0: "negative", 1: "neutral", 2: "positive"}
+    config = RobertaConfig(
+        vocab_size=200,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=66,
+        pad_token_id=0,
+        type_vocab_size=1,
+        num_labels=3,
+        id2label=id2label,
+        label2id={v: k for k, v in id2label.items()},
+    )
+    model = RobertaForSequenceClassification(config)
+    with torch.no_grad():
+        model.classifier.out_proj.weight.normal_(0, 2.0)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    build_tokenizer(folder)
+    return folder
