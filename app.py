@@ -20,7 +20,7 @@ from sentiment import gradio_sessions
 from sentiment.busy import BusyRetryMiddleware
 from sentiment.logs import configure_logging
 from sentiment.metrics import CONTENT_TYPE
-from sentiment.runtime import share_the_gil_quickly, skip_absent_matplotlib, tune_process_memory
+from sentiment.runtime import share_the_gil_quickly, skip_absent_matplotlib
 from sentiment.service import SentimentService
 from sentiment.settings import Settings
 from sentiment.ui import TITLE, build_blocks
@@ -76,7 +76,6 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level)
-    tune_process_memory()
     share_the_gil_quickly(settings.gil_switch_interval_ms)  # the model thread and the event loop share the GIL
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logger.info("starting on http://%s:%d (model %r)", settings.host, settings.port, settings.model)
