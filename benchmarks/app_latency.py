@@ -5,7 +5,7 @@ through the UI path against the bare predictor on the same rows.
 Latency uses plain HTTP (Gradio's REST protocol: POST /gradio_api/call/<api>, then read the result event);
 gradio_client adds ~65 ms per call here and is only used for the CSV upload.
 
-    python benchmarks/app_latency.py [--model embedded|roberta] [--requests 200] [--csv-rows 4000]
+    python benchmarks/app_latency.py [--model embedded|roberta] [--requests 200] [--csv-rows 4000] [--env K=V]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import argparse
 import csv
 import json
 import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -78,6 +79,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--csv-rows", type=int, default=4000)
     parser.add_argument("--seconds", type=float, default=15.0, help="per concurrency level")
+    parser.add_argument(
+        "--env", action="append", default=[], help="KEY=VALUE for the app, e.g. SENTIMENT_PACKING=false"
+    )
     args = parser.parse_args()
     configure_logging("WARNING")
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,6 +92,7 @@ def main() -> None:
             "SENTIMENT_MODEL": spec,
             "SENTIMENT_CACHE_DIR": str(settings.cache_dir),
             "SENTIMENT_SCHEDULER_ENABLED": "false",
+            **dict(pair.split("=", 1) for pair in args.env),
         }
         started = time.perf_counter()
         app = start_app(Path(tmp) / "app", env)
@@ -99,14 +104,19 @@ def main() -> None:
                 for t in texts[:10]:
                     call(client, app.url, t)
                     bare.predict_batch([t])
-                http_times, bare_times = [], []
-                for t in texts:  # interleaved, so machine noise hits both alike
+                http_times, bare_times, group_times = [], [], []
+                for i, t in enumerate(texts):  # interleaved, so machine noise hits both alike
                     s = time.perf_counter()
                     call(client, app.url, t)
                     http_times.append(time.perf_counter() - s)
                     s = time.perf_counter()
                     bare.predict_batch([t])
                     bare_times.append(time.perf_counter() - s)
+                    if i % 8 == 0:  # what one forward pass of 8 concurrent requests costs, without HTTP
+                        group = tweets[len(texts) + i : len(texts) + i + 8]
+                        s = time.perf_counter()
+                        bare.predict_batch(group)
+                        group_times.append(time.perf_counter() - s)
             rates, per_pass = {}, {}
             for n in (1, 4, 16):
                 before = app.metrics()
@@ -142,6 +152,11 @@ def main() -> None:
     print(f"resident memory after the run:    {rss_mb:8.0f} MB")
     print(f"single request p50 / p95, HTTP:   {hp50:8.1f} / {hp95:.1f} ms")
     print(f"single call p50 / p95, bare:      {bp50:8.1f} / {bp95:.1f} ms   (HTTP - bare p50: {hp50 - bp50:+.1f} ms)")
+    one, eight = 1 / statistics.median(bare_times), 8 / statistics.median(group_times)
+    print(
+        f"bare predictor, 8 texts per pass:  {eight:8.1f} texts/s  ({eight / one:.1f}x one at a time: "
+        "what batching alone can give)"
+    )
     for n, rate in rates.items():
         print(
             f"throughput, {n:2d} HTTP clients:      {rate:8.1f} req/s   ({rate / rates[1]:.1f}x one client; "
