@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -83,10 +86,33 @@ def test_peft_adapter_folder_loads_its_base_then_the_adapter(
     with torch.inference_mode():
         expected = torch.softmax(peft_model.eval()(**tok(text, return_tensors="pt")).logits, -1)[0].numpy()
 
+    merged = settings.cache_dir / "merged"
+    cached_before = set(merged.iterdir()) if merged.exists() else set()
     model = load_model(str(adapter_dir), settings.model_copy(update={"precision": "fp32"}))
     assert model.info.revision.startswith("adapter:")
     output = model.forward([text], batch_size=8)
     np.testing.assert_allclose(output.probabilities[0], expected, atol=1e-5)
+
+    # The merged weights were cached: a new process loads them without importing peft, with the same outputs.
+    (entry,) = set(merged.iterdir()) - cached_before
+    assert (entry / "model.safetensors").exists()
+    script = (
+        "import sys; from sentiment.models import load_model; from sentiment.settings import Settings\n"
+        f"settings = Settings(cache_override={str(settings.cache_dir)!r}, precision='fp32')\n"
+        f"m = load_model({str(adapter_dir)!r}, settings)\n"
+        f"print(repr(m.forward([{text!r}], batch_size=8).probabilities[0].tolist()), 'peft' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    probabilities, peft_imported = out.stdout.strip().rsplit(" ", 1)
+    np.testing.assert_allclose(ast.literal_eval(probabilities), expected, atol=1e-5)
+    assert peft_imported == "False"
+
+    # A damaged cache entry is merged again, not an error.
+    weights = entry / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    again = load_model(str(adapter_dir), settings.model_copy(update={"precision": "fp32"}))
+    np.testing.assert_allclose(again.forward([text], batch_size=8).probabilities[0], expected, atol=1e-5)
+    assert weights.stat().st_size > 100
 
 
 def test_a_corrupt_adapter_fails_with_a_clear_error(tmp_path: Path, settings: Settings) -> None:
