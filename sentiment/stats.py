@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 from sentiment.labels import LABELS
 
@@ -84,6 +83,8 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
     n = only_a + only_b
     if n == 0:
         return 1.0
+    from scipy import stats as scipy_stats  # here, not at import: it costs the app ~0.8 s of start-up
+
     return float(scipy_stats.binomtest(min(only_a, only_b), n, 0.5).pvalue)
 
 
