@@ -120,7 +120,12 @@ def test_unpacked_batches_through_the_traced_encoder_equal_the_model_s_own_forwa
     assert traced._packed is not None and traced._packed.traced
     lengths = [len(ids) for ids in traced.tokenize(texts)[0]]
     assert traced._packed_passes(lengths, length_batches(lengths, 8, 2048)) is None  # nothing to pack
-    np.testing.assert_allclose(traced.forward(texts, 8).probabilities, plain.forward(texts, 8).probabilities, atol=1e-5)
+    # int8 dynamic quantisation scales each linear layer's input by its whole batch, padding included, so its
+    # results move slightly with what shares the pass; fp32 must match exactly.
+    tolerance = 1e-5 if precision == "fp32" else 5e-3
+    got, expected = traced.forward(texts, 8).probabilities, plain.forward(texts, 8).probabilities
+    np.testing.assert_allclose(got, expected, atol=tolerance)
+    assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
 
 
 def test_many_different_text_lengths_do_not_grow_memory_in_bf16(tiny_roberta_dir: Path) -> None:
