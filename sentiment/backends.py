@@ -104,7 +104,7 @@ class TransformerModel:
         ids, truncated = self.tokenize(texts)
         probabilities = np.empty((len(texts), len(LABELS)), dtype=np.float32)
         lengths = [len(row) for row in ids]
-        batches = length_batches(lengths, batch_size, self.token_budget)
+        batches = packing.length_batches(lengths, batch_size, self.token_budget)
         with torch.inference_mode():
             if self._packed is not None:
                 # Packed where that saves tokens; else the sorted batches, one text per row, through the same
@@ -147,23 +147,6 @@ class TransformerModel:
             input_ids[r, : len(row)] = row
             attention_mask[r, : len(row)] = 1
         return torch.from_numpy(input_ids), torch.from_numpy(attention_mask)
-
-
-def length_batches(lengths: list[int], max_texts: int, token_budget: int) -> list[list[int]]:
-    """Indices grouped into batches of similar length (sorted), each within ``max_texts`` texts and
-    ``token_budget`` padded tokens: padding stays small, and short texts share big batches."""
-    order = sorted(range(len(lengths)), key=lengths.__getitem__)
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for index in order:
-        width = lengths[index]  # sorted ascending: the newest text is the longest of its batch
-        if current and (len(current) >= max_texts or (len(current) + 1) * width > token_budget):
-            batches.append(current)
-            current = []
-        current.append(index)
-    if current:
-        batches.append(current)
-    return batches
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")

@@ -102,18 +102,25 @@ def padded_tokens(lengths: list[int], batches: list[list[int]]) -> int:
 def plan_packed(lengths: list[int], token_budget: int) -> list[list[list[int]]]:
     """Rows grouped into forward passes of at most ``token_budget`` tokens (rows padded to the widest)."""
     rows = plan_rows(lengths, ROW_WIDTH)
-    rows.sort(key=lambda row: sum(lengths[i] for i in row))
-    passes: list[list[list[int]]] = []
-    current: list[list[int]] = []
-    for row in rows:
-        fill = sum(lengths[i] for i in row)
-        if current and (len(current) + 1) * fill > token_budget:  # rows ascend: this one is the widest so far
-            passes.append(current)
+    fills = [sum(lengths[i] for i in row) for row in rows]
+    return [[rows[r] for r in group] for group in length_batches(fills, len(rows), token_budget)]
+
+
+def length_batches(lengths: list[int], max_texts: int, token_budget: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length (sorted), each within ``max_texts`` texts and
+    ``token_budget`` padded tokens: padding stays small, and short texts share big batches."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        width = lengths[index]  # sorted ascending: the newest text is the longest of its batch
+        if current and (len(current) >= max_texts or (len(current) + 1) * width > token_budget):
+            batches.append(current)
             current = []
-        current.append(row)
+        current.append(index)
     if current:
-        passes.append(current)
-    return passes
+        batches.append(current)
+    return batches
 
 
 def packed_cost(lengths: list[int], passes: list[list[list[int]]]) -> int:

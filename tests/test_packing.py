@@ -17,7 +17,8 @@ from transformers import (
 )
 
 from sentiment import packing
-from sentiment.backends import ModelInfo, TransformerModel, length_batches
+from sentiment.backends import ModelInfo, TransformerModel
+from sentiment.packing import length_batches
 from tiny_models import CORPUS, build_tiny_roberta
 
 WORDS = " ".join(CORPUS).split()
