@@ -77,10 +77,9 @@ class TransformerModel:
         pad = getattr(self.tokenizer, "pad_token_id", None)
         self.pad_token_id = int(pad) if pad is not None else 0
         self.model.eval()
-        if self.pack_texts and packing.packed_head(self.model) is not None:
-            floating = {p.dtype for p in self.model.parameters() if p.dtype.is_floating_point}
-            dtype = torch.bfloat16 if torch.bfloat16 in floating else torch.float32  # of the additive mask
-            self._packed = packing.PackedClassifier(self.model, self.pad_token_id, dtype, trace=self.trace)
+        found = packing.packed_head(self.model) if self.pack_texts else None
+        if found is not None:
+            self._packed = packing.PackedClassifier(found, self.pad_token_id, trace=self.trace)
 
     def tokenize(self, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
         """Token ids truncated to ``max_length`` and a flag for each text that lost tokens.
@@ -111,13 +110,7 @@ class TransformerModel:
                 # (traced) encoder.
                 passes = self._packed_passes(lengths, batches) or [[[i] for i in chosen] for chosen in batches]
                 for rows in passes:
-                    batch = packing.build(
-                        ids,
-                        rows,
-                        pad_id=self.pad_token_id,
-                        first_position=self._packed.first_position,
-                        dtype=self._packed.dtype,
-                    )
+                    batch = self._packed.build(ids, rows)
                     logits = self._packed.logits(batch)
                     probabilities[batch.texts] = _softmax(logits.float().numpy())[:, self.label_order]
             else:

@@ -26,7 +26,7 @@ import torch
 # wider rows would let attention eat the savings, narrower ones leave more padding at the end of each row.
 ROW_WIDTH = 384
 # Packing is used when it saves at least this share of the tokens padded batching would compute: sorted bulk
-# batches barely pad, and there the plain path (no 4D mask, no gather) stays.
+# batches barely pad, and there each text keeps a row of its own (through the same encoder).
 MIN_SAVING = 0.2
 # Every pass is padded to a multiple of this width. In bf16 the CPU kernels (oneDNN/AMX) are generated per input
 # shape and kept: widths 1, 2, 3 ... 512 grew the process by ~300 MB over 1,000 random micro-batches, with no
@@ -190,20 +190,23 @@ class PackedClassifier:
     trace is checked against the eager encoder on a second shape before it is used, and dropped if it differs.
     """
 
-    def __init__(self, model: torch.nn.Module, pad_id: int, dtype: torch.dtype, trace: bool) -> None:
-        found = packed_head(model)
-        if found is None:
-            raise ValueError(f"packing does not know the head of {type(model).__name__}")
-        encoder, self.head, self.first_position = found
-        self.pad_id, self.dtype = pad_id, dtype
+    def __init__(self, found: tuple[torch.nn.Module, Head, int], pad_id: int, trace: bool) -> None:
+        encoder, self.head, self.first_position = found  # what packed_head found
+        floating = {p.dtype for p in encoder.parameters() if p.dtype.is_floating_point}
+        self.dtype = torch.bfloat16 if torch.bfloat16 in floating else torch.float32  # of the additive mask
+        self.pad_id = pad_id
         self.encoder: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] = _EncoderCall(encoder)
         self.traced = False
         if trace:
             self._trace()
 
-    def _example(self, rows: list[list[int]]) -> PackedBatch:
-        ids = [[self.pad_id + 1 + (i * 7 + j) % 50 for j in range(n)] for i, n in enumerate([9, 5, 14, 3, 11])]
+    def build(self, ids: list[list[int]], rows: list[list[int]]) -> PackedBatch:
+        """The tensors of one pass of this model (its padding id, first position and mask dtype)."""
         return build(ids, rows, pad_id=self.pad_id, first_position=self.first_position, dtype=self.dtype)
+
+    def _example(self, rows: list[list[int]]) -> PackedBatch:
+        ids = [[5 + (i * 7 + j) % 50 for j in range(n)] for i, n in enumerate([9, 5, 14, 3, 11])]  # in any vocab
+        return self.build(ids, rows)
 
     def _trace(self) -> None:
         eager = self.encoder

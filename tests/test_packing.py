@@ -151,9 +151,11 @@ def test_many_different_text_lengths_do_not_grow_memory_in_bf16(tiny_roberta_dir
     rng = random.Random(0)
     ids = [[5 + rng.randrange(150) for _ in range(n)] for n in range(401)]
 
+    packed = tm._packed
+    assert packed is not None and packed.dtype == torch.bfloat16
+
     def run(length: int) -> None:
-        batch = packing.build(ids, [[length]], pad_id=0, first_position=1, dtype=torch.bfloat16)
-        tm._packed.logits(batch)  # type: ignore[union-attr]
+        packed.logits(packed.build(ids, [[length]]))
 
     process = psutil.Process()
     with torch.inference_mode():
