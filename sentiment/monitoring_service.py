@@ -27,6 +27,8 @@ from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
 CONFIDENCE_BINS = np.linspace(1 / 3, 1.0, 11)
+# A check waits this long for queued log rows: it runs in a job thread, so waiting costs no request anything.
+_JOB_FLUSH_S = 60.0
 
 
 class MonitoringService:
@@ -56,6 +58,19 @@ class MonitoringService:
         if self.log is not None:
             self.log.flush(5)
             self.log.stop()
+
+    def _flush(self, timeout: float, purpose: str) -> None:
+        """Wait for the log's writer thread to store every queued row before reading the store.
+
+        Rows are written off the request path, so a check that reads right after traffic would otherwise see a
+        window short of its newest rows. ``timeout`` only bounds a stalled disk: the check then reads what is
+        stored, and says so in the log.
+        """
+        assert self.log is not None
+        if not self.log.flush(timeout):
+            logger.warning(
+                "%s reads the prediction log with rows still queued (not written within %.0f s)", purpose, timeout
+            )
 
     def record(self, source: str, model: str, texts: Sequence[object], result: BatchResult) -> None:
         if self.log is not None:
@@ -92,7 +107,7 @@ class MonitoringService:
         size = rows or self.settings.drift_window
         if self.log is None:
             raise RuntimeError("the prediction log is off: there is no production traffic to pin")
-        self.log.flush(5)
+        self._flush(_JOB_FLUSH_S, "pinning a reference")
         predictor = self._predictor()
         frame = self.log.window(last=size, model=predictor.info.name)
         if len(frame) < self.settings.drift_min_window:
@@ -107,7 +122,7 @@ class MonitoringService:
     def window(self) -> pd.DataFrame:
         if self.log is None:
             raise RuntimeError("the prediction log is off (SENTIMENT_LOG_PREDICTIONS=false): nothing to check")
-        self.log.flush(5)
+        self._flush(_JOB_FLUSH_S, "the drift check")
         model = self._predictor().info.name
         return self.log.window(last=self.settings.drift_window, model=model)
 

@@ -13,6 +13,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,11 @@ import yaml
 from conftest import ADMIN_TOKEN
 from gradio_client import Client, handle_file
 
-from appserver import REPO, RunningApp, free_port
+from appserver import REPO, RunningApp, free_port, metric_value
 from sentiment.datasets import load_split
 from sentiment.datasets.fetch import Distribution, fetch
 from sentiment.settings import Settings
+from waiting import WaitTimeout, wait_until
 
 GRAFANA = REPO / "grafana"
 RULES = [GRAFANA / "prometheus" / "rules" / "recording.yml", GRAFANA / "prometheus" / "rules" / "alerts.yml"]
@@ -159,8 +161,16 @@ def prometheus(running_app: RunningApp, tmp_path_factory: pytest.TempPathFactory
 def driven(
     running_app: RunningApp, prometheus: str, session_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> str:
-    """Predictions, a CSV batch, bad input, an evaluation and a drift check, then two scrapes."""
+    """Predictions, a CSV batch, bad input, an evaluation and a drift check; returns once Prometheus has scraped
+    their results twice and evaluated its rules on them.
+
+    Each step waits for the event the next one depends on: the prediction log is written by a background thread,
+    so the drift check runs only once the app reports every row written (else it may see too few and leave the
+    drift panels empty); the panels read Prometheus, so the test starts only after scrapes that began after the
+    jobs finished, and a rule evaluation after those scrapes.
+    """
     client = Client(running_app.url, verbose=False)
+    written_before = metric_value(running_app.metrics(), "sentiment_prediction_log_rows_total", {"outcome": "written"})
     client.predict("I love this!", api_name="/predict")
     client.predict("great\nawful\nfine", api_name="/predict_batch")
     with pytest.raises(Exception, match="empty"):
@@ -170,10 +180,44 @@ def driven(
     with path.open("w", newline="") as handle:
         csv.writer(handle).writerows([["text"], *([t] for t in texts)])
     client.predict(handle_file(str(path)), "text", api_name="/score_csv")
-    client.predict(ADMIN_TOKEN, api_name="/run_evaluation")
-    client.predict(ADMIN_TOKEN, api_name="/run_drift_check")
-    time.sleep(3)  # at least two scrapes and two rule evaluations after the last change
+    expected = written_before + 1 + 3 + len(texts)
+    wait_until(
+        lambda: metric_value(running_app.metrics(), "sentiment_prediction_log_rows_total", {"outcome": "written"}),
+        f"the prediction log to hold all {expected:.0f} rows",
+        accept=lambda written: written >= expected,
+    )
+    evaluations = client.predict(ADMIN_TOKEN, api_name="/run_evaluation")
+    assert evaluations, "the evaluation job returned no report"
+    report = client.predict(ADMIN_TOKEN, api_name="/run_drift_check")
+    assert report["status"] in {"ok", "warning", "drift"}, report  # enough rows: every drift panel has data
+    _wait_for_scrapes_and_rules(prometheus, after=time.time(), scrapes=2)
     return prometheus
+
+
+def _wait_for_scrapes_and_rules(prometheus: str, after: float, scrapes: int) -> None:
+    """Return once the app's target has been scraped ``scrapes`` times starting after ``after`` (so ``rate()`` has
+    two samples of every new series) and every rule group has been evaluated after the last of them."""
+    scraped: list[float] = []
+
+    def last_scrape() -> float:
+        (target,) = httpx.get(f"{prometheus}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+        assert target["health"] == "up", target
+        return _timestamp(target["lastScrape"])
+
+    while len(scraped) < scrapes:
+        floor = scraped[-1] if scraped else after
+        scraped.append(wait_until(last_scrape, f"a scrape after {floor}", accept=lambda t, f=floor: t > f))
+
+    def oldest_rule_evaluation() -> float:
+        groups = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
+        return min(_timestamp(g["lastEvaluation"]) for g in groups)
+
+    wait_until(oldest_rule_evaluation, "a rule evaluation after the last scrape", accept=lambda t: t > scraped[-1])
+
+
+def _timestamp(rfc3339: str) -> float:
+    """Prometheus' API times (RFC 3339 with up to nanoseconds and any offset) as Unix seconds."""
+    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", rfc3339)).timestamp()
 
 
 def _query(prometheus: str, expr: str) -> dict[str, Any]:
@@ -201,20 +245,29 @@ def _scrape_health(prometheus: str, running_app: RunningApp, names: set[str]) ->
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_every_panel_query_is_valid_and_returns_data(driven: str, running_app: RunningApp) -> None:
+    """Every panel has data once what its description says it waits for ("Empty until ...": an evaluation, a drift
+    check with enough predictions, a scheduled job) has happened, which the ``driven`` fixture makes sure of. The
+    fixture waits for scrapes and a rule evaluation after the jobs; each query is still retried for a bounded time
+    because a recording rule over ``rate()`` needs its own evaluation rounds."""
     empty: list[str] = []
-    deadline = time.monotonic() + 45
-    for board, title, expr, may_be_empty in _panel_queries():
-        while True:
-            result = _query(driven, expr)["data"]["result"]
-            if result or may_be_empty or time.monotonic() > deadline:
-                break
-            time.sleep(1)  # recording rules need a few evaluation rounds
-        if not result:
+    for board, title, expr, _ in _panel_queries():
+        try:
+            wait_until(lambda e=expr: _query(driven, e)["data"]["result"], f"data for {title}", timeout=60, interval=1)
+        except WaitTimeout:
             empty.append(f"{board} / {title}: {expr}")
     if empty:
         names = {n for line in empty for n in METRIC_NAME.findall(line)}
         why = _scrape_health(driven, running_app, names)
         pytest.fail("panels without data:\n" + "\n".join(empty) + "\n" + why)
+
+
+def test_a_panel_that_may_be_empty_says_until_what() -> None:
+    """A panel that has no data on a fresh start says in its description what fills it, so a person reading an
+    empty panel knows whether to worry; the builder's ``empty_until`` is the only way that text gets there."""
+    for board, title, _, may_be_empty in _panel_queries():
+        description = next(p.get("description", "") for p in _dashboards()[board]["panels"] if p["title"] == title)
+        if may_be_empty:
+            assert re.search(r"Empty until [a-z].+\.$", description), (board, title, description)
 
 
 @pytest.mark.e2e
