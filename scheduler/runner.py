@@ -48,8 +48,7 @@ class JobRunner:
 
     def run(self, name: str, fn: Callable[[], Any]) -> str:
         status = self.statuses.setdefault(name, JobStatus(name, 0))
-        running = self._threads.get(name)
-        if running is not None and running.is_alive():
+        if self.is_running(name):
             return self._fail(status, "skipped", "the previous run is still running", 0.0)
         outcome: dict[str, BaseException | None] = {"error": None}
 
@@ -80,6 +79,11 @@ class JobRunner:
         self.metrics.job_runs.labels(job=name, outcome="success").inc()
         self.metrics.job_last_success.labels(job=name).set(status.last_success)
         return "success"
+
+    def is_running(self, name: str) -> bool:
+        """Whether a run of ``name`` is still going (also one that timed out: its thread cannot be killed)."""
+        thread = self._threads.get(name)
+        return thread is not None and thread.is_alive()
 
     def _fail(self, status: JobStatus, outcome: str, message: str, duration: float) -> str:
         status.failures += 1

@@ -16,6 +16,7 @@ from sentiment.metrics import ServiceMetrics
 from sentiment.predictor import Predictor
 from sentiment.service import SentimentService
 from sentiment.settings import Settings
+from waiting import wait_until
 
 
 @pytest.fixture
@@ -99,7 +100,7 @@ def test_a_hanging_job_times_out_and_its_next_run_is_skipped_not_stacked() -> No
     assert runner.run("hang", lambda: release.wait(10)) == "timeout"
     assert runner.run("hang", lambda: None) == "skipped"
     release.set()
-    time.sleep(0.2)
+    wait_until(lambda: not runner.is_running("hang"), "the released job's thread to end", timeout=30)
     assert runner.run("hang", lambda: None) == "success"
     assert metric_value(metrics.render().decode(), "scheduler_job_failures_total", {"job": "hang"}) == 2
 
