@@ -26,7 +26,7 @@ from sentiment.backends import ModelInfo, TransformerModel
 from sentiment.datasets import load_split
 from sentiment.evaluation import ClassificationReport, classification_report
 from sentiment.labels import LABEL_TO_ID, LABELS
-from sentiment.models import EMBEDDED_DIR, METADATA_FILE, MINILM_ID, resolve_base
+from sentiment.models import EMBEDDED_DIR, METADATA_FILE, MINILM_ID, peft_without_deprecation_noise, resolve_base
 from sentiment.preprocessing import get_preprocessor
 from sentiment.settings import Settings
 
@@ -142,7 +142,8 @@ def train(args: TrainArgs, settings: Settings) -> TrainResult:
 
         base_name = json.loads((adapter / METADATA_FILE).read_text()).get("base_model", MINILM_ID)
         tokenizer, model, recorded_base = load_base(base_name)
-        model = PeftModel.from_pretrained(model, str(adapter), is_trainable=True).to(device)
+        with peft_without_deprecation_noise():
+            model = PeftModel.from_pretrained(model, str(adapter), is_trainable=True).to(device)
     else:
         tokenizer, model, recorded_base = load_base(args.base)
         targets = args.target_modules or DEFAULT_TARGETS.get(model.config.model_type)
@@ -158,7 +159,8 @@ def train(args: TrainArgs, settings: Settings) -> TrainResult:
             target_modules=targets,
             modules_to_save=["classifier"],
         )
-        model = get_peft_model(model, lora).to(device)
+        with peft_without_deprecation_noise():
+            model = get_peft_model(model, lora).to(device)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     logger.info("trainable parameters: %s of %s (%.2f%%)", f"{trainable:,}", f"{total:,}", 100 * trainable / total)

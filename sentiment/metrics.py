@@ -25,6 +25,7 @@ ERROR_REASONS = (
     "internal",  # anything unexpected (a bug): logged with its traceback
 )
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # the classic text format every Prometheus scrapes
+DRIFT_NO_VERDICT = -1  # sentiment_drift_status before the first check, or when the window is too small
 disable_created_metrics()  # no *_created series: they double the series count and no panel reads them
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -171,9 +172,11 @@ class MonitoringMetrics:
         )
         self.drift_status = Gauge(
             "sentiment_drift_status",
-            "Overall drift level: 0 ok, 1 warning, 2 drift, -1 not enough data.",
+            "Overall drift level: 0 ok, 1 warning, 2 drift, -1 no verdict (not checked yet, or too few predictions).",
             registry=registry,
         )
+        # Until a check has run there is no verdict: "not checked yet" must never read as 0 ("ok").
+        self.drift_status.set(DRIFT_NO_VERDICT)
         self.drift_window = Gauge(
             "sentiment_drift_window_size", "Predictions in the last drift window.", registry=registry
         )

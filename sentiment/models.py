@@ -12,6 +12,9 @@ import json
 import logging
 import shutil
 import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,19 @@ from sentiment.labels import LABELS, model_label_order
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def peft_without_deprecation_noise() -> Iterator[None]:
+    """Silence exactly the warning peft 0.21 triggers in transformers 5 on every adapter load.
+
+    ``PeftModel.__init__`` reads ``model.is_gradient_checkpointing``, an alias transformers 5 deprecates with a
+    ``FutureWarning`` (nothing for this project to change); filtered by message so any other warning still shows.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        yield
+
 
 EMBEDDED_DIR = Path(__file__).parent / "embedded"
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -249,7 +265,8 @@ def _load_adapter(folder: Path, metadata: dict[str, Any], merged_cache: Path) ->
         label2id={label: i for i, label in enumerate(labels)},
         local_files_only=isinstance(base, Path),
     )
-    peft_model = PeftModel.from_pretrained(base_model, str(folder))
+    with peft_without_deprecation_noise():
+        peft_model = PeftModel.from_pretrained(base_model, str(folder))
     merged = peft_model.merge_and_unload()  # same outputs, no adapter overhead per forward pass
     _save_merged(merged, cached)
     return merged, tokenizer_dir, revision

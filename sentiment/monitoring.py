@@ -23,6 +23,7 @@ from sentiment.datasets import load_split
 from sentiment.drift import DRIFT_TESTS, holm
 from sentiment.features import SURFACE_KINDS, surface_kind
 from sentiment.labels import LABELS
+from sentiment.metrics import DRIFT_NO_VERDICT
 from sentiment.predictor import Predictor
 from sentiment.settings import Settings
 
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 PROFILE_VERSION = 1
 LEVELS = ("ok", "warning", "drift")
-STATUS_CODES = {"ok": 0, "warning": 1, "drift": 2, "insufficient_data": -1}
+STATUS_CODES = {"ok": 0, "warning": 1, "drift": 2, "insufficient_data": DRIFT_NO_VERDICT}
 
 
 @dataclass(frozen=True)

@@ -259,7 +259,7 @@ class SentimentService:
         try:
             fmt = sniff(path, self.settings.max_upload_bytes)
         except BatchInputError as exc:
-            self.metrics.error("file_too_large" if "limit" in str(exc) else "bad_file")
+            self._refused_file(exc)
             raise
         return fmt, guess_text_column(fmt.columns)
 
@@ -280,7 +280,7 @@ class SentimentService:
             )
         except BatchInputError as exc:
             shutil.rmtree(job_dir, ignore_errors=True)
-            self.metrics.error("file_too_large" if "limit" in str(exc) else "bad_file")
+            self._refused_file(exc)
             raise
         except BaseException:
             shutil.rmtree(job_dir, ignore_errors=True)
@@ -289,6 +289,12 @@ class SentimentService:
             self._running_jobs.discard(job_dir)  # renaming the result into place made the folder's time "now"
             release_free_memory()  # the job's buffers are free: give the pages back rather than keep its peak
         return ScoredFile(out_path, summary)
+
+    def _refused_file(self, exc: BatchInputError) -> None:
+        """An expected refusal (the caller gets the message): counted, and one log line, no traceback."""
+        reason = "file_too_large" if "limit" in str(exc) else "bad_file"
+        self.metrics.error(reason)
+        logger.info("refused a file (%s): %s", reason, exc)
 
     def clean_interrupted_jobs(self) -> int:
         """Remove what a killed process left mid-job (``*.partial`` files): never offered as a result."""

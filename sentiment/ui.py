@@ -156,7 +156,9 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             )
             with gr.Row():
                 with gr.Column():
-                    upload = gr.File(label="File", file_types=[".csv", ".tsv", ".txt"], elem_id="csv-upload")
+                    # No ``file_types``: Gradio would refuse by extension before the service reads the content (a
+                    # table saved as .dat or without a name, uncounted, with a traceback); the reader decides.
+                    upload = gr.File(label="File", elem_id="csv-upload")
                     column = gr.Dropdown(label="Text column", choices=[], allow_custom_value=True)
                     file_note = gr.Markdown()
                     score_btn = gr.Button("Score file", variant="primary", elem_id="score-button")

@@ -155,7 +155,7 @@ def evaluation_tab(service: SentimentService, wrap: Any) -> None:
         with gr.Row():
             sample_size = gr.Number(value=500, precision=0, minimum=0, label="Sample size (0 = whole split)")
             seed = gr.Number(value=0, precision=0, label="Seed")
-            upload = gr.File(label="Or a labelled CSV (text + label columns)", file_types=[".csv", ".tsv"])
+            upload = gr.File(label="Or a labelled CSV (text + label columns)")  # content decides, not the name
         button = gr.Button("Evaluate", variant="primary", elem_id="evaluate-button")
         table = gr.Dataframe(label="Metrics", elem_id="evaluation-metrics")
         classes = gr.Dataframe(label="Per class")
