@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from finetune.args import PRESETS, TrainArgs
+from finetune.calibrate import calibrate_folder
 from finetune.card import before_after, benchmark, write_card
 from finetune.runs import list_runs, write_summary
 from finetune.tracking import log_to_mlflow
@@ -44,6 +45,7 @@ def _train(argv: list[str], settings: Settings) -> int:
     args = parse(argv)
     result = train(args, settings)
     out = result.output_dir
+    calibrate_folder(out, tuple(args.datasets), settings)  # before the card: its figures are what will serve
     results = benchmark(out, args.eval_datasets, settings, trained_on=args.datasets)
     comparison = before_after(args.base, out, args.datasets, settings)
     write_card(

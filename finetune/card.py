@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from finetune.args import TrainArgs
+from sentiment.calibration import CALIBRATION_FILE, Calibration
 from sentiment.datasets import DATASETS, load_split
 from sentiment.evaluate import evaluate_frame
 from sentiment.predictor import Predictor
@@ -132,6 +133,7 @@ A LoRA adapter and classification head on top of `{json.loads((out / "sentiment.
   {trainable:,} of {total:,} ({100 * trainable / total:.2f}%), classifier head saved with the adapter.
 - **Training time**: {seconds / 60:.1f} min on {_device()}; the best epoch by validation macro-F1 is kept
   (epoch {best_epoch}).
+- **Calibration**: {_calibration_line(out)}
 
 Reproduce with:
 
@@ -176,6 +178,16 @@ def _before_after_section(base: str, rows: list[dict[str, Any]]) -> str:
 |---|---|---|---|---|---|---|---|
 {lines}
 """
+
+
+def _calibration_line(folder: Path) -> str:
+    calibration = Calibration.load(folder)
+    if calibration is None:
+        return "none: probabilities are the model's own softmax."
+    return (
+        f"{calibration.describe()} ({calibration.n:,} rows), stored in `{CALIBRATION_FILE}` and applied to every "
+        "prediction; `python -m finetune.calibrate` reports ECE before and after."
+    )
 
 
 def _device() -> str:

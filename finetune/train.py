@@ -23,6 +23,7 @@ import torch
 from finetune.args import TrainArgs
 from finetune.runs import new_run_dir
 from sentiment.backends import ModelInfo, TransformerModel
+from sentiment.calibration import CALIBRATION_FILE
 from sentiment.datasets import load_split
 from sentiment.evaluation import ClassificationReport, classification_report
 from sentiment.labels import LABEL_TO_ID, LABELS
@@ -245,6 +246,7 @@ def train(args: TrainArgs, settings: Settings) -> TrainResult:
     out.mkdir(parents=True, exist_ok=True)
     model.peft_config["default"].base_model_name_or_path = recorded_base
     model.save_pretrained(str(out), save_embedding_layers=False)  # embeddings are frozen: no need to check
+    (out / CALIBRATION_FILE).unlink(missing_ok=True)  # a map fitted to earlier weights is wrong for these
     metadata = {
         "labels": list(LABELS),
         "preprocessing": args.preprocessing,

@@ -29,6 +29,7 @@ class ModelInfo:
     parameters: int = 0
     note: str = ""  # e.g. why 'auto' fell back
     precision: str = "fp32"
+    calibration: str = ""  # how probabilities are calibrated (e.g. "temperature scaling T=1.4 on ..."); "" = not
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +41,8 @@ class ModelInfo:
             "parameters": self.parameters,
             "note": self.note,
             "precision": self.precision,
+            "calibrated": bool(self.calibration),
+            "calibration": self.calibration,
         }
 
 

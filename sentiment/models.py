@@ -15,7 +15,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +134,7 @@ def _load_auto(settings: Settings) -> SentimentModel:
 
 def _with_note(model: SentimentModel, note: str) -> SentimentModel:
     info = model.info
-    model.info = ModelInfo(**{**info.as_dict(), "note": note})
+    model.info = replace(info, note=note)
     return model
 
 
@@ -152,7 +152,7 @@ def load_embedded(settings: Settings) -> TransformerModel:
             f"the embedded adapter is missing from {EMBEDDED_DIR}; train it with: python -m finetune --preset embedded"
         )
     model = load_local(EMBEDDED_DIR, settings)
-    model.info = ModelInfo(**{**model.info.as_dict(), "name": "embedded", "source": "embedded"})
+    model.info = replace(model.info, name="embedded", source="embedded")
     return model
 
 

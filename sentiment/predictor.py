@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from sentiment.backends import ModelInfo, SentimentModel
+from sentiment.calibration import Calibration
 from sentiment.labels import LABELS
-from sentiment.models import load_model
+from sentiment.models import EMBEDDED_DIR, load_model
 from sentiment.preprocessing import get_preprocessor
 from sentiment.settings import Settings
 
@@ -88,6 +90,15 @@ class BatchResult:
         return np.array([err is None for err in self.errors], dtype=bool)
 
 
+def model_folder(info: ModelInfo) -> Path | None:
+    """The folder a loaded model came from (where its calibration map lives), or ``None`` (Hub, lexicon)."""
+    if info.source == "embedded":
+        return EMBEDDED_DIR
+    if info.source == "local":
+        return Path(info.name)
+    return None
+
+
 def validate_text(text: object) -> str:
     """Return the text if it can be scored, else raise ``InvalidTextError`` saying what is wrong with it."""
     if not isinstance(text, str):
@@ -100,18 +111,30 @@ def validate_text(text: object) -> str:
 class Predictor:
     """Scores texts with one loaded model; thread-safe for concurrent callers (inference is stateless)."""
 
-    def __init__(self, model: SentimentModel, batch_size: int = 32) -> None:
+    def __init__(self, model: SentimentModel, batch_size: int = 32, calibration: Calibration | None = None) -> None:
         self.model = model
         self.batch_size = batch_size
+        self.calibration = calibration
+        if calibration is not None:
+            # Calibrated scores are a different model output: the revision says so, so that drift references and
+            # evaluations kept per revision are never compared across the change.
+            info = model.info
+            model.info = replace(
+                info, calibration=calibration.describe(), revision=f"{info.revision}+cal:{calibration.key()}"
+            )
         self._preprocess = get_preprocessor(model.info.preprocessing)
         max_length = model.info.max_length
         self.max_chars = min(MAX_TEXT_CHARS, CHARS_PER_TOKEN * max_length) if max_length else MAX_TEXT_CHARS
 
     @classmethod
-    def load(cls, spec: str, settings: Settings) -> Predictor:
+    def load(cls, spec: str, settings: Settings, calibrated: bool = True) -> Predictor:
+        """The predictor of a model spec, with the calibration map stored beside the model when there is one
+        (``calibrated=False``: the raw probabilities, e.g. to fit a new map)."""
         if settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
-        return cls(load_model(spec, settings), batch_size=settings.batch_size)
+        model = load_model(spec, settings)
+        calibration = Calibration.load(folder) if calibrated and (folder := model_folder(model.info)) else None
+        return cls(model, batch_size=settings.batch_size, calibration=calibration)
 
     @property
     def info(self) -> ModelInfo:
@@ -144,7 +167,8 @@ class Predictor:
             good.append(i)
         if good:
             output = self.model.forward(cleaned, self.batch_size)
-            probabilities[good] = output.probabilities
+            scores = output.probabilities
+            probabilities[good] = scores if self.calibration is None else self.calibration.apply(scores)
             truncated[good] = output.truncated
             tokens[good] = output.tokens
             truncated[cut] = True

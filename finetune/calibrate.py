@@ -1,0 +1,144 @@
+"""Fit the calibration map of a model on held-out labelled data and store it beside the model.
+
+    python -m finetune.calibrate                      # embedded model: fit both methods, print one table, write none
+    python -m finetune.calibrate --write matrix       # ... and store the matrix-scaling map in the model folder
+
+Every map is fitted on the pooled ``validation`` splits of the datasets (never used for training, never for the
+reported test figures) and reported on the ``test`` split of each: accuracy, expected calibration error (15 bins)
+raw and after each method, and the ECE band a perfectly calibrated model would show on the same rows (ECE is
+biased upwards on a few hundred rows, so a value inside that band is as calibrated as the sample can show).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sentiment.calibration import (
+    ECE_BINS,
+    METHODS,
+    Calibration,
+    ece_of_a_calibrated_model,
+    expected_calibration_error,
+)
+from sentiment.datasets import load_split
+from sentiment.labels import LABELS
+from sentiment.logs import configure_logging
+from sentiment.predictor import Predictor, model_folder
+from sentiment.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+VADER_SETS = ("vader_tweets", "vader_amazon", "vader_movies", "vader_nyt")
+
+
+@dataclass(frozen=True)
+class CalibrationRow:
+    """One test split: rows, raw accuracy and ECE, ECE after each method, and the perfectly-calibrated band."""
+
+    dataset: str
+    n: int
+    accuracy: float
+    ece_raw: float
+    ece_after: dict[str, float] = field(default_factory=dict)
+    accuracy_after: dict[str, float] = field(default_factory=dict)
+    calibrated_band: tuple[float, float] = (float("nan"), float("nan"))
+
+
+def _scored(predictor: Predictor, dataset: str, split: str, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    frame = load_split(dataset, split, settings)
+    result = predictor.predict_batch(frame["text"].tolist())
+    ok = result.valid
+    labels = np.array([LABELS.index(v) for v in frame["label"]])
+    return result.probabilities[ok].astype(np.float64), labels[ok]
+
+
+def fit(
+    predictor: Predictor, datasets: tuple[str, ...], settings: Settings
+) -> tuple[dict[str, Calibration], list[CalibrationRow]]:
+    """Fit every method on the pooled validation splits with ``predictor``'s raw probabilities and report each on
+    every test split. ``predictor`` must be uncalibrated (``Predictor.load(..., calibrated=False)``)."""
+    if predictor.calibration is not None:
+        raise ValueError("fit on raw probabilities: load the predictor with calibrated=False")
+    validation = [_scored(predictor, d, "validation", settings) for d in datasets]
+    probs = np.concatenate([p for p, _ in validation])
+    labels = np.concatenate([y for _, y in validation])
+    fitted_on = f"the validation splits of {', '.join(datasets)}"
+    maps = {method: Calibration.fit(probs, labels, method, fitted_on) for method in METHODS}
+    rows = []
+    for dataset in datasets:
+        p, y = _scored(predictor, dataset, "test", settings)
+        after = {method: cal.apply(p) for method, cal in maps.items()}
+        best = min(maps, key=lambda m: expected_calibration_error(after[m], y))
+        rows.append(
+            CalibrationRow(
+                dataset=dataset,
+                n=len(y),
+                accuracy=float((p.argmax(axis=1) == y).mean()),
+                ece_raw=expected_calibration_error(p, y, ECE_BINS),
+                ece_after={m: expected_calibration_error(q, y, ECE_BINS) for m, q in after.items()},
+                accuracy_after={m: float((q.argmax(axis=1) == y).mean()) for m, q in after.items()},
+                calibrated_band=ece_of_a_calibrated_model(after[best]),
+            )
+        )
+    return maps, rows
+
+
+def calibrate_folder(
+    folder: Path, datasets: tuple[str, ...], settings: Settings, method: str = "matrix"
+) -> Calibration:
+    """Fit ``method`` for the model in ``folder`` on the pooled validation splits of ``datasets`` and store it
+    there; what a training run does last, so a shipped adapter always carries the map fitted to its own weights."""
+    predictor = Predictor.load(str(folder), settings, calibrated=False)
+    validation = [_scored(predictor, d, "validation", settings) for d in datasets]
+    probs = np.concatenate([p for p, _ in validation])
+    labels = np.concatenate([y for _, y in validation])
+    calibration = Calibration.fit(probs, labels, method, f"the validation splits of {', '.join(datasets)}")
+    calibration.save(folder)
+    logger.info("calibration of %s: %s", folder, calibration.describe())
+    return calibration
+
+
+def table(maps: dict[str, Calibration], rows: list[CalibrationRow]) -> str:
+    """The report as one Markdown table (what ``benchmarks/README.md`` and the model card hold)."""
+    methods = list(maps)
+    head = " | ".join(f"ECE {m} | accuracy {m}" for m in methods)
+    lines = [
+        f"Fitted on {next(iter(maps.values())).fitted_on} ({next(iter(maps.values())).n} rows); test splits below.",
+        "",
+        f"| dataset | n | accuracy | ECE raw | {head} | ECE of a calibrated model (mean, 90%) |",
+        "|---|---|---|---|" + "---|---|" * len(methods) + "---|",
+    ]
+    for r in rows:
+        cells = " | ".join(f"{r.ece_after[m]:.4f} | {r.accuracy_after[m]:.3f}" for m in methods)
+        band = f"{r.calibrated_band[0]:.4f}, {r.calibrated_band[1]:.4f}"
+        lines.append(f"| {r.dataset} | {r.n} | {r.accuracy:.3f} | {r.ece_raw:.4f} | {cells} | {band} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="embedded", help="model spec: embedded or a local model folder")
+    parser.add_argument("--datasets", nargs="+", default=list(VADER_SETS), help="datasets whose splits are used")
+    parser.add_argument("--write", choices=METHODS, help="store this method's map as calibration.json beside the model")
+    args = parser.parse_args(argv)
+    configure_logging("WARNING")
+    settings = Settings(model=args.model)
+    predictor = Predictor.load(args.model, settings, calibrated=False)
+    maps, rows = fit(predictor, tuple(args.datasets), settings)
+    print(table(maps, rows))  # the report is this command's output
+    if args.write:
+        folder = model_folder(predictor.info)
+        if folder is None:
+            raise SystemExit(f"{args.model} has no local folder to store a calibration map in")
+        print(f"wrote {maps[args.write].save(folder)}")
+
+
+if __name__ == "__main__":
+    main()
