@@ -1,4 +1,5 @@
-"""``python -m sentiment``: global options work on either side of every subcommand's name."""
+"""The command lines: ``python -m sentiment``'s global options work on either side of every subcommand's name;
+``python -m finetune``'s subcommands take only their own arguments."""
 
 from __future__ import annotations
 
@@ -93,3 +94,13 @@ def test_score_takes_the_model_after_the_file_names(data_dir: Path, capsys: pyte
     rows = list(csv.DictReader(target.open()))
     assert [r["label"] for r in rows] == ["positive", "negative"]
     assert '"scored": 2' in capsys.readouterr().out
+
+
+def test_finetune_runs_refuses_arguments_it_does_not_take(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from finetune.__main__ import main as finetune_main
+
+    with pytest.raises(SystemExit) as refused:
+        finetune_main(["runs", "--model", "vader"])
+    assert refused.value.code == 2 and "unrecognized arguments: --model vader" in capsys.readouterr().err
+    assert finetune_main(["runs"]) == 0
+    assert "no runs in" in capsys.readouterr().out
