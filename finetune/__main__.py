@@ -82,6 +82,10 @@ def _train(argv: list[str], settings: Settings) -> int:
 
 
 def _runs(argv: list[str], settings: Settings) -> int:
+    # No options, but parsed all the same: --help works and a stray argument is refused rather than ignored.
+    argparse.ArgumentParser(
+        prog="python -m finetune runs", description="List the fine-tuning runs under <data_dir>/runs."
+    ).parse_args(argv)
     runs = list_runs(settings.data_dir)
     if not runs:
         print(f"no runs in {settings.data_dir / 'runs'}")

@@ -117,22 +117,48 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if stats.failed == 0 else 1
 
 
+def _global_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
+    """Options that every subcommand takes, accepted before and after the subcommand's name.
+
+    The main parser and each subparser get their own copy. In the subparser's copy the default is
+    ``argparse.SUPPRESS``: argparse copies a subparser's namespace over the main one, so a real default there would
+    overwrite a value given before the subcommand. Given on both sides, the one after the subcommand wins.
+    """
+    options = argparse.ArgumentParser(add_help=False)
+    default = argparse.SUPPRESS if in_subcommand else None
+    options.add_argument(
+        "--model",
+        default=default,
+        help="model spec: auto, embedded, vader, a Hub id[@revision] or a local folder "
+        "(default: SENTIMENT_MODEL, which defaults to auto; evaluate: embedded)",
+    )
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sentiment", description="Sentiment analysis from the shell.")
-    parser.add_argument("--model", help="model spec (default: SENTIMENT_MODEL or 'auto')")
+    parser = argparse.ArgumentParser(
+        prog="python -m sentiment",
+        description="Sentiment analysis from the shell.",
+        parents=[_global_options(in_subcommand=False)],
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("predict", help="classify texts given as arguments (or one per line on stdin)")
+    common = [_global_options(in_subcommand=True)]
+    p = sub.add_parser("predict", parents=common, help="classify texts given as arguments (or one per line on stdin)")
     p.add_argument("texts", nargs="*")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=_predict)
-    d = sub.add_parser("datasets", help="list the labelled datasets and whether each is available here")
+    d = sub.add_parser("datasets", parents=common, help="list the labelled datasets and whether each is available here")
     d.set_defaults(func=_datasets)
-    s = sub.add_parser("score", help="score a CSV/TSV/text file into a copy with label and score columns")
+    s = sub.add_parser(
+        "score", parents=common, help="score a CSV/TSV/text file into a copy with label and score columns"
+    )
     s.add_argument("input")
     s.add_argument("output")
     s.add_argument("--text-column", default=None)
     s.set_defaults(func=_score)
-    e = sub.add_parser("evaluate", help="evaluate a model (and compare with another) on a labelled dataset")
+    e = sub.add_parser(
+        "evaluate", parents=common, help="evaluate a model (and compare with another) on a labelled dataset"
+    )
     e.add_argument("--dataset", required=True, help="registry name or a labelled CSV path")
     e.add_argument("--split", default="test", choices=["train", "validation", "test", "all"])
     e.add_argument("--sample-size", type=int, default=None, help="stratified random sample of this many rows")
@@ -140,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--compare", metavar="MODEL", help="a second model, evaluated on the same rows")
     e.add_argument("--json", metavar="PATH", help="also write the full report as JSON")
     e.set_defaults(func=_evaluate)
-    r = sub.add_parser("replay", help="send a dataset's texts to a running app at a steady rate")
+    r = sub.add_parser("replay", parents=common, help="send a dataset's texts to a running app at a steady rate")
     r.add_argument("--url", default="http://127.0.0.1:7860")
     r.add_argument("--dataset", default="vader_tweets")
     r.add_argument("--shift-to", default=None, help="switch to this dataset halfway (shows drift)")
