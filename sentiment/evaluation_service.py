@@ -46,14 +46,20 @@ class EvaluationService:
             raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
         return dataset, dataset, split or "test"
 
+    def _visitor_model_label(self, name: str) -> str:
+        """A visitor may evaluate any Hub model or fine-tuning run: only the offered models keep their name as a
+        label value, the rest are "other", so visitors cannot add series without bound."""
+        offered = {"embedded", "vader", self.settings.hub_model.split("@")[0]}
+        return name if name in offered else "other"
+
     def _record(self, result: EvaluationResult, label: str, source: str) -> dict[str, Any]:
         report = result.as_dict()
         report["dataset"] = label
         report["source"] = source
         if source in METRIC_SOURCES:
-            self.metrics.record(
-                result.model, label, result.split, report["metrics"], result.created_at, METRIC_SOURCES[source]
-            )
+            model = result.model if source == "scheduler" else self._visitor_model_label(result.model)
+            metrics, when = report["metrics"], result.created_at
+            self.metrics.record(model, label, result.split, metrics, when, METRIC_SOURCES[source])
         try:
             report["id"] = self.store.add(report, source=source)
         except sqlite3.Error as exc:

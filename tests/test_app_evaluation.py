@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import ADMIN_TOKEN
-from gradio_client import Client
+from gradio_client import Client, handle_file
 from prometheus_client.parser import text_string_to_metric_families
 
 from appserver import RunningApp, metric_value
@@ -82,3 +82,19 @@ def test_a_visitors_three_row_evaluation_leaves_the_scheduled_series_unchanged(
     visitor = {**key, "source": "visitor"}
     assert metric_value(text, "model_evaluation_samples", visitor) == 3
     assert metric_value(text, "model_accuracy", visitor) == pytest.approx(report["metrics"]["accuracy"])
+
+
+def test_an_uploaded_star_file_needs_its_label_map_and_is_evaluated_whole(
+    client: Client, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The Evaluate tab's upload: no split chosen means the whole file; labels 1/3/5 are refused until mapped."""
+    path = tmp_path_factory.mktemp("upload") / "stars.csv"
+    path.write_text("review,stars\nI love it,5\nI hate it,1\nIt is a chair,3\nSo good,5\n", encoding="utf-8")
+    args = ("vader", "(none)", "vader_tweets", None, 500, 0, handle_file(str(path)))
+    with pytest.raises(Exception, match="label_map"):
+        client.predict(*args, "", api_name="/evaluate_models")
+    table, *_ = client.predict(*args, "1:negative,3:neutral,5:positive", api_name="/evaluate_models")
+    row = dict(zip(table["headers"], table["data"][0], strict=True))
+    assert (row["dataset"], row["split"], row["n"]) == ("uploaded", "all", 4)
+    assert row["rows used"] == "4 of 4: the whole file"
+    assert row["labels"] == "label_map: 1 -> negative, 3 -> neutral, 5 -> positive"
