@@ -20,6 +20,7 @@ from sentiment.labels import LABELS
 from sentiment.service import SentimentService
 
 NONE = "(none)"
+DEFAULT_SAMPLE = 500  # rows of a registry dataset when no sample size is given; an upload is evaluated whole
 logger = logging.getLogger(__name__)
 
 
@@ -136,6 +137,7 @@ def evaluation_tab(service: SentimentService, wrap: Any) -> None:
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> tuple[pd.DataFrame, pd.DataFrame, str, dict[str, Any] | None, pd.DataFrame]:
         uploaded = Path(upload) if upload else None
+        size = DEFAULT_SAMPLE if sample_size is None and uploaded is None else _size(sample_size)
         report_progress = lambda f, d: progress(f, desc=d)  # noqa: E731
         if model_b and model_b != NONE:
             result = evaluation.compare(
@@ -143,7 +145,7 @@ def evaluation_tab(service: SentimentService, wrap: Any) -> None:
                 model_b,
                 dataset,
                 split or None,
-                _size(sample_size),
+                size,
                 int(seed or 0),
                 uploaded,
                 report_progress,
@@ -156,7 +158,7 @@ def evaluation_tab(service: SentimentService, wrap: Any) -> None:
                     model_a,
                     dataset,
                     split or None,
-                    _size(sample_size),
+                    size,
                     int(seed or 0),
                     uploaded,
                     report_progress,
@@ -177,11 +179,13 @@ def evaluation_tab(service: SentimentService, wrap: Any) -> None:
             dataset = gr.Dropdown(list(DATASETS), value="vader_tweets", label="Dataset")
             split = gr.Radio(list(SPLITS), value=None, label="Split (none chosen: test; an upload: the whole file)")
         with gr.Row():
-            sample_size = gr.Number(value=500, precision=0, minimum=0, label="Sample size (0 = whole split)")
+            sample_size = gr.Number(
+                value=None, precision=0, minimum=0, label="Sample size (empty: 500, an upload whole; 0 = all)"
+            )
             seed = gr.Number(value=0, precision=0, label="Seed")
             upload = gr.File(label="Or a labelled CSV (text + label columns)", file_types=[".csv", ".tsv"])
             label_map = gr.Textbox(
-                label="Label map (only when the file's labels are numbers other than -1/0/1)",
+                label="Label map (when the file's labels are not class names or -1/0/1)",
                 placeholder="e.g. 0:negative,1:neutral,2:positive",
             )
         button = gr.Button("Evaluate", variant="primary", elem_id="evaluate-button")

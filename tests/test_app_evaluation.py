@@ -87,10 +87,11 @@ def test_a_visitors_three_row_evaluation_leaves_the_scheduled_series_unchanged(
 def test_an_uploaded_star_file_needs_its_label_map_and_is_evaluated_whole(
     client: Client, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """The Evaluate tab's upload: no split chosen means the whole file; labels 1/3/5 are refused until mapped."""
+    """The Evaluate tab's upload: no split or sample size chosen means the whole file; labels 1/3/5 are refused until
+    mapped."""
     path = tmp_path_factory.mktemp("upload") / "stars.csv"
     path.write_text("review,stars\nI love it,5\nI hate it,1\nIt is a chair,3\nSo good,5\n", encoding="utf-8")
-    args = ("vader", "(none)", "vader_tweets", None, 500, 0, handle_file(str(path)))
+    args = ("vader", "(none)", "vader_tweets", None, None, 0, handle_file(str(path)))  # no split, no sample size
     with pytest.raises(Exception, match="label_map"):
         client.predict(*args, "", api_name="/evaluate_models")
     table, *_ = client.predict(*args, "1:negative,3:neutral,5:positive", api_name="/evaluate_models")
