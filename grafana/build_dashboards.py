@@ -14,7 +14,10 @@ from typing import Any
 
 OUT = Path(__file__).parent / "dashboards"
 DS = {"type": "prometheus", "uid": "prometheus"}
-SEL = 'model=~"$model", dataset=~"$dataset", split=~"$split"'
+# Model quality panels read only the scheduled evaluation: a visitor's evaluation (an uploaded file, a 3-row sample)
+# is exported with source="visitor" and must not move the owner's dashboards or alerts.
+SCHEDULED = 'source="scheduled"'
+SEL = f'{SCHEDULED}, model=~"$model", dataset=~"$dataset", split=~"$split"'
 REQUEST_RATE = 'sum by (le) (rate(sentiment_prediction_latency_seconds_bucket{unit="request"}[$__rate_interval]))'
 
 
@@ -290,7 +293,7 @@ EVALUATION = dashboard(
             [(f"model_accuracy{{{SEL}}}", "{{model}} {{dataset}}/{{split}}")],
             w=8,
             unit="percentunit",
-            empty_until="an evaluation has run (Evaluate tab, /evaluate, or the hourly job)",
+            empty_until="the scheduled evaluation has run (hourly, or /run_evaluation with the admin token)",
         ),
         panel(
             "stat",
@@ -298,14 +301,14 @@ EVALUATION = dashboard(
             [(f'model_f1{{{SEL}, average="macro"}}', "{{model}} {{dataset}}/{{split}}")],
             w=8,
             unit="percentunit",
-            empty_until="an evaluation has run",
+            empty_until="the scheduled evaluation has run",
         ),
         panel(
             "stat",
             "Rows in the last evaluation",
             [(f"model_evaluation_samples{{{SEL}}}", "{{model}} {{dataset}}/{{split}}")],
             w=4,
-            empty_until="an evaluation has run",
+            empty_until="the scheduled evaluation has run",
         ),
         panel(
             "stat",
@@ -313,7 +316,7 @@ EVALUATION = dashboard(
             [(f"time() - max(model_evaluation_timestamp_seconds{{{SEL}}})", "age")],
             w=4,
             unit="s",
-            empty_until="an evaluation has run",
+            empty_until="the scheduled evaluation has run",
         ),
         panel(
             "timeseries",
@@ -323,7 +326,7 @@ EVALUATION = dashboard(
                 (f'model_f1{{{SEL}, average="macro"}}', "macro-F1 {{model}} {{dataset}}/{{split}}"),
             ],
             unit="percentunit",
-            empty_until="an evaluation has run",
+            empty_until="the scheduled evaluation has run",
         ),
         panel(
             "table",
@@ -335,7 +338,7 @@ EVALUATION = dashboard(
             ],
             fmt="table",
             instant=True,
-            empty_until="an evaluation has run",
+            empty_until="the scheduled evaluation has run",
         ),
         panel(
             "table",
@@ -343,7 +346,7 @@ EVALUATION = dashboard(
             [(f"sum by (true_label, predicted_label) (model_confusion_matrix{{{SEL}}})", "")],
             fmt="table",
             instant=True,
-            empty_until="an evaluation has run",
+            empty_until="the scheduled evaluation has run",
             options={"showHeader": True},
         ),
         panel(
@@ -412,9 +415,9 @@ EVALUATION = dashboard(
         ),
     ],
     variables=[
-        variable("model", "model_accuracy"),
-        variable("dataset", "model_accuracy"),
-        variable("split", "model_accuracy"),
+        variable("model", f"model_accuracy{{{SCHEDULED}}}"),
+        variable("dataset", f"model_accuracy{{{SCHEDULED}}}"),
+        variable("split", f"model_accuracy{{{SCHEDULED}}}"),
     ],
 )
 

@@ -67,19 +67,24 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
     service = EvaluationService(settings, EvaluationMetrics(CollectorRegistry()))
     dataset, uploaded = (args.dataset, None) if not Path(args.dataset).exists() else ("", Path(args.dataset))
+    common = {"uploaded": uploaded, "source": "cli", "label_map": args.label_map}
     if args.compare:
         report = service.compare(
-            args.model or "embedded", args.compare, dataset, args.split, args.sample_size, args.seed, uploaded
+            args.model or "embedded", args.compare, dataset, args.split, args.sample_size, args.seed, **common
         )
         reports = [report["a"], report["b"]]
     else:
-        report = service.evaluate(
-            args.model or "embedded", dataset, args.split, args.sample_size, args.seed, uploaded, source="cli"
-        )
+        report = service.evaluate(args.model or "embedded", dataset, args.split, args.sample_size, args.seed, **common)
         reports = [report]
     for r in reports:
         m, ci = r["metrics"], r["intervals"]
         print(f"{r['model']} on {r['dataset']}/{r['split']} (n={r['n']}, seed={r['seed']}, {r['seconds']:.1f} s)")
+        rows = r["rows"]
+        print(f"  rows        {rows['used']} of {rows['total']}: {rows['why']}")
+        if r["label_mapping"]:
+            mapping = r["label_mapping"]
+            pairs = ", ".join(f"{k} -> {v}" for k, v in mapping["map"].items())
+            print(f"  labels      column {mapping['column']!r} by {mapping['rule']}: {pairs}")
         print(f"  accuracy    {m['accuracy']:.4f}  95% CI {ci['accuracy']['low']:.4f}-{ci['accuracy']['high']:.4f}")
         print(f"  macro-F1    {m['macro_f1']:.4f}  95% CI {ci['macro_f1']['low']:.4f}-{ci['macro_f1']['high']:.4f}")
         print(f"  weighted-F1 {m['weighted_f1']:.4f}")
@@ -160,7 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", parents=common, help="evaluate a model (and compare with another) on a labelled dataset"
     )
     e.add_argument("--dataset", required=True, help="registry name or a labelled CSV path")
-    e.add_argument("--split", default="test", choices=["train", "validation", "test", "all"])
+    e.add_argument(
+        "--split",
+        default=None,
+        choices=["train", "validation", "test", "all"],
+        help="default: test of a registry dataset, all of a labelled file",
+    )
+    e.add_argument(
+        "--label-map",
+        default=None,
+        help="what a labelled file's label values mean when not self-evident, e.g. '1:negative,2:neutral,3:positive'"
+        " or the same as JSON (needed for 0/1/2 or star ratings; names and -1/0/1 map by themselves)",
+    )
     e.add_argument("--sample-size", type=int, default=None, help="stratified random sample of this many rows")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--compare", metavar="MODEL", help="a second model, evaluated on the same rows")

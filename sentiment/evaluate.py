@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sentiment.datasets import load_split
+from sentiment.datasets import labelled_file_path, load_split, read_labelled_file
+from sentiment.datasets.splits import FRACTIONS, split_frame
 from sentiment.evaluation import ClassificationReport, classification_report
 from sentiment.labels import LABEL_TO_ID
 from sentiment.predictor import Predictor
@@ -87,6 +88,24 @@ class ModelPool:
 
 
 @dataclass(frozen=True)
+class RowSelection:
+    """The rows an evaluation scores (``text, label, row_id``) and, in words, which rows those are and why: a
+    report that says n=2 must say of how many and what left the rest out."""
+
+    frame: pd.DataFrame
+    total: int  # rows of the file (a user's file) or of the split (a registry dataset)
+    why: str
+    file: dict[str, Any] | None = None  # a user's file: columns, label mapping, rows skipped
+    file_rows: list[int] | None = None  # a user's file: its 1-based data rows used, when not all of them
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"used": len(self.frame), "total": self.total, "why": self.why}
+        if self.file_rows is not None:
+            out["file_rows"] = self.file_rows
+        return out
+
+
+@dataclass(frozen=True)
 class EvaluationResult:
     model: str
     model_revision: str
@@ -100,6 +119,8 @@ class EvaluationResult:
     created_at: float
     row_ids: list[int]  # positions in the split: shows which rows a seed drew
     predictions: list[str]  # per row, for paired comparisons (not part of the stored report)
+    rows: dict[str, Any] | None = None  # RowSelection.as_dict: rows used, of how many, and why
+    file: dict[str, Any] | None = None  # a user's file: columns, label mapping used, rows skipped
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +135,9 @@ class EvaluationResult:
             "seconds": round(self.seconds, 3),
             "created_at": self.created_at,
             "row_ids": self.row_ids,
+            "rows": self.rows,
+            "label_mapping": self.file["label_mapping"] if self.file else None,
+            "file": self.file,
         }
 
 
@@ -122,10 +146,46 @@ class Evaluator:
         self.settings = settings
         self.pool = pool or ModelPool(settings)
 
-    def rows(self, dataset: str, split: str, sample_size: int | None, seed: int) -> pd.DataFrame:
-        frame = load_split(dataset, split, self.settings).reset_index(drop=True)
-        frame = frame.assign(row_id=np.arange(len(frame)))
-        return stratified_sample(frame, sample_size, seed)
+    def select(
+        self, dataset: str, split: str, sample_size: int | None, seed: int, label_map: str | None = None
+    ) -> RowSelection:
+        """The rows to score: a split of a registry dataset, or a user's labelled file (``dataset`` is its path),
+        then a stratified sample of them when ``sample_size`` is smaller."""
+        path = labelled_file_path(dataset)
+        if path is None:
+            frame = load_split(dataset, split, self.settings).reset_index(drop=True)
+            frame = frame.assign(row_id=np.arange(len(frame)))
+            rows = stratified_sample(frame, sample_size, seed)
+            why = f"split {split!r} of {dataset}"
+            if len(rows) < len(frame):
+                why = f"stratified sample of {len(rows)} rows (seed {seed}) of {why}"
+            return RowSelection(rows, len(frame), why)
+        labelled = read_labelled_file(path, label_map=label_map)
+        frame = labelled.frame
+        reasons = []
+        if labelled.without_text:
+            reasons.append(f"{labelled.without_text} rows without text skipped")
+        if labelled.without_label:
+            reasons.append(f"{labelled.without_label} rows without a label skipped")
+        if split != "all":
+            frame = split_frame(frame, split, self.settings.seed)
+            reasons.append(
+                f"split {split!r} asked for: {FRACTIONS[split]:.0%} of each class by the seeded split "
+                f"(seed {self.settings.seed})"
+            )
+        frame = frame.reset_index(drop=True)
+        rows = stratified_sample(frame.assign(row_id=np.arange(len(frame))), sample_size, seed)
+        if len(rows) < len(frame):
+            reasons.append(f"stratified sample of {len(rows)} rows (seed {seed})")
+        whole = len(rows) == labelled.rows_in_file
+        why = "the whole file" if whole else "; ".join(reasons)
+        return RowSelection(
+            rows,
+            labelled.rows_in_file,
+            why,
+            file=labelled.as_dict(),
+            file_rows=None if whole else sorted(int(r) for r in rows["row"]),
+        )
 
     def _run(self, spec: str, rows: pd.DataFrame, progress: ProgressFn | None) -> tuple[Predictor, list[str]]:
         predictor = self.pool.get(spec)
@@ -150,10 +210,13 @@ class Evaluator:
         sample_size: int | None = None,
         seed: int = 0,
         progress: ProgressFn | None = None,
-        rows: pd.DataFrame | None = None,
+        selection: RowSelection | None = None,
+        label_map: str | None = None,
     ) -> EvaluationResult:
         started = time.perf_counter()
-        rows = self.rows(dataset, split, sample_size, seed) if rows is None else rows
+        if selection is None:
+            selection = self.select(dataset, split, sample_size, seed, label_map)
+        rows = selection.frame
         predictor, predictions = self._run(spec, rows, progress)
         truth = rows["label"].tolist()
         y_true = np.array([LABEL_TO_ID[y] for y in truth])
@@ -172,6 +235,8 @@ class Evaluator:
             created_at=time.time(),
             row_ids=rows["row_id"].tolist(),
             predictions=predictions,
+            rows=selection.as_dict(),
+            file=selection.file,
         )
 
     def compare(
@@ -183,14 +248,15 @@ class Evaluator:
         sample_size: int | None = None,
         seed: int = 0,
         progress: ProgressFn | None = None,
+        label_map: str | None = None,
     ) -> tuple[EvaluationResult, EvaluationResult, PairedComparison]:
         """Both models on the same rows; the comparison is B minus A."""
-        rows = self.rows(dataset, split, sample_size, seed)
+        selection = self.select(dataset, split, sample_size, seed, label_map)
         half = (lambda f, d: progress(f / 2, d)) if progress else None
         rest = (lambda f, d: progress(0.5 + f / 2, d)) if progress else None
-        a = self.evaluate(spec_a, dataset, split, sample_size, seed, half, rows=rows)
-        b = self.evaluate(spec_b, dataset, split, sample_size, seed, rest, rows=rows)
-        truth = np.array([LABEL_TO_ID[y] for y in rows["label"]])
+        a = self.evaluate(spec_a, dataset, split, sample_size, seed, half, selection=selection)
+        b = self.evaluate(spec_b, dataset, split, sample_size, seed, rest, selection=selection)
+        truth = np.array([LABEL_TO_ID[y] for y in selection.frame["label"]])
         pred_a = np.array([LABEL_TO_ID[y] for y in a.predictions])
         pred_b = np.array([LABEL_TO_ID[y] for y in b.predictions])
         return a, b, paired_comparison(truth, pred_a, pred_b, seed=seed)

@@ -20,6 +20,10 @@ from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
 UPLOADED = "uploaded"  # the dataset label of a user's labelled file (file names never become metric labels)
+# Who ran an evaluation (as stored) -> the ``source`` label of its gauges. Dashboards and alerts read only
+# "scheduled": a visitor's 3-row sample or uploaded file must never move, fire or clear them. The CLI's
+# evaluations are not exported (nothing scrapes a CLI process).
+METRIC_SOURCES = {"scheduler": "scheduled", "user": "visitor"}
 
 
 class EvaluationService:
@@ -33,18 +37,29 @@ class EvaluationService:
         return visitor_spec(spec, self.settings.data_dir)
 
     @staticmethod
-    def check_dataset(dataset: str, uploaded: Path | None) -> tuple[str, str]:
-        """Return (what to load, how to label it in reports and metrics)."""
+    def check_dataset(dataset: str, uploaded: Path | None, split: str | None) -> tuple[str, str, str]:
+        """Return (what to load, how to label it in reports and metrics, the split). A user's file is evaluated
+        whole unless a split is asked for: it is the user's test set, not a corpus to hold 15% out of."""
         if uploaded is not None:
-            return str(uploaded), UPLOADED
+            return str(uploaded), UPLOADED, split or "all"
         if dataset not in DATASETS:
             raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
-        return dataset, dataset
+        return dataset, dataset, split or "test"
+
+    def _visitor_model_label(self, name: str) -> str:
+        """A visitor may evaluate any Hub model or fine-tuning run: only the offered models keep their name as a
+        label value, the rest are "other", so visitors cannot add series without bound."""
+        offered = {"embedded", "vader", self.settings.hub_model.split("@")[0]}
+        return name if name in offered else "other"
 
     def _record(self, result: EvaluationResult, label: str, source: str) -> dict[str, Any]:
         report = result.as_dict()
         report["dataset"] = label
-        self.metrics.record(result.model, label, result.split, report["metrics"], result.created_at)
+        report["source"] = source
+        if source in METRIC_SOURCES:
+            model = result.model if source == "scheduler" else self._visitor_model_label(result.model)
+            metrics, when = report["metrics"], result.created_at
+            self.metrics.record(model, label, result.split, metrics, when, METRIC_SOURCES[source])
         try:
             report["id"] = self.store.add(report, source=source)
         except sqlite3.Error as exc:
@@ -70,18 +85,23 @@ class EvaluationService:
         self,
         spec: str,
         dataset: str,
-        split: str = "test",
+        split: str | None = None,
         sample_size: int | None = None,
         seed: int = 0,
         uploaded: Path | None = None,
         progress: ProgressFn | None = None,
         source: str = "user",
+        label_map: str | None = None,
     ) -> dict[str, Any]:
-        """Evaluate one model. Callers other than visitors (``source`` "scheduler" or "cli") may name a local
-        folder, such as the serving model's own."""
+        """Evaluate one model; ``split`` None means "test" of a registry dataset, all of an uploaded file.
+        Callers other than visitors (``source`` "scheduler" or "cli") may name a local folder, such as the
+        serving model's own. ``label_map`` says what an uploaded file's labels mean when they are not
+        self-evident (``sentiment.datasets.label_map``)."""
         spec = self.check_spec(spec) if source == "user" else spec.strip()
-        target, label = self.check_dataset(dataset, uploaded)
-        result = self.evaluator.evaluate(spec, target, split, sample_size or None, seed, progress)
+        target, label, split = self.check_dataset(dataset, uploaded, split)
+        result = self.evaluator.evaluate(
+            spec, target, split, sample_size or None, seed, progress, label_map=label_map or None
+        )
         return self._record(result, label, source)
 
     def compare(
@@ -89,18 +109,23 @@ class EvaluationService:
         spec_a: str,
         spec_b: str,
         dataset: str,
-        split: str = "test",
+        split: str | None = None,
         sample_size: int | None = None,
         seed: int = 0,
         uploaded: Path | None = None,
         progress: ProgressFn | None = None,
+        source: str = "user",
+        label_map: str | None = None,
     ) -> dict[str, Any]:
+        """Two models on the same rows (see ``evaluate`` for the arguments); always checked as a visitor's specs."""
         spec_a, spec_b = self.check_spec(spec_a), self.check_spec(spec_b)
-        target, label = self.check_dataset(dataset, uploaded)
-        a, b, paired = self.evaluator.compare(spec_a, spec_b, target, split, sample_size or None, seed, progress)
+        target, label, split = self.check_dataset(dataset, uploaded, split)
+        a, b, paired = self.evaluator.compare(
+            spec_a, spec_b, target, split, sample_size or None, seed, progress, label_map=label_map or None
+        )
         comparison = asdict(paired)
         comparison["better"] = (b.model if paired.macro_f1_difference > 0 else a.model) if paired.significant else None
-        return {"a": self._record(a, label, "user"), "b": self._record(b, label, "user"), "comparison": comparison}
+        return {"a": self._record(a, label, source), "b": self._record(b, label, source), "comparison": comparison}
 
     def history(self, limit: int = 50) -> list[dict[str, Any]]:
         return self.store.recent(limit)

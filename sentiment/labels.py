@@ -1,7 +1,9 @@
-"""The three canonical classes and the mapping of every spelling that models and datasets use onto them.
+"""The three canonical classes and the mapping of the label names that models use onto them.
 
-Label rules live here, in one place, so that the UI, the CSV scorer, the datasets and the evaluator can never disagree
-about what ``LABEL_2`` or ``Pos`` means.
+A model's config names its outputs (``LABEL_2``, ``Pos``, ``2``): those names map here, in one place, so that the
+predictor, the UI and the evaluator never disagree about what a model output means. The label column of a user's
+own file is a different question (``0`` there may be negative, neutral or one star) and is answered per column by
+``sentiment.datasets.label_map``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ _ALIASES: dict[str, str] = {
     "neg": "negative",
     "label_0": "negative",
     "0": "negative",
-    "-1": "negative",
     "neutral": "neutral",
     "neu": "neutral",
     "label_1": "neutral",
@@ -33,12 +34,11 @@ class LabelMappingError(ValueError):
 
 
 def canonical_label(value: object) -> str:
-    """Map one label spelling (``NEG``, ``Positive``, ``LABEL_1``, ``2`` ...) to its canonical name.
+    """Map one model output label (``NEG``, ``Positive``, ``LABEL_1``, ``2`` ...) to its canonical name.
 
-    Integers follow the convention of three-class sentiment models and of tweet_eval: 0 negative, 1 neutral,
-    2 positive. ``-1`` is accepted as negative because several datasets encode polarity as -1 / 0 / 1; ``1`` is
-    therefore ambiguous in such data, so data in that encoding must use the words or the -1/0/1 mapping explicitly.
-    """
+    Integers follow the convention of three-class sentiment models' configs and of tweet_eval: 0 negative,
+    1 neutral, 2 positive. That convention holds for model outputs only: never use this for a user's label column
+    (see ``sentiment.datasets.label_map``)."""
     key = str(value).strip().lower()
     if key.endswith(".0"):
         key = key[:-2]

@@ -107,12 +107,20 @@ def default_metrics() -> ServiceMetrics:
     return ServiceMetrics(REGISTRY)
 
 
+EVALUATION_SOURCES = ("scheduled", "visitor")
+
+
 class EvaluationMetrics:
-    """Gauges set after every evaluation: model quality by model, dataset and split (label values from the
-    registry and the fixed class names only)."""
+    """Gauges set after every evaluation: model quality by model, dataset, split and ``source`` (label values from
+    the registry, the fixed class names and ``EVALUATION_SOURCES`` only).
+
+    ``source`` keeps the operator's figures apart from visitors': the hourly job writes ``scheduled``, and every
+    dashboard panel and alert selects only that; an evaluation a visitor runs (an uploaded file, a 3-row sample)
+    writes ``visitor`` series, visible on /metrics, which nothing reads to decide the model's health.
+    """
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        base = ["model", "dataset", "split"]
+        base = ["model", "dataset", "split", "source"]
         per_class = [*base, "class_label", "average"]
         self.accuracy = Gauge("model_accuracy", "Accuracy of the last evaluation.", base, registry=registry)
         self.f1 = Gauge(
@@ -134,8 +142,12 @@ class EvaluationMetrics:
             "model_evaluation_timestamp_seconds", "When the last evaluation finished.", base, registry=registry
         )
 
-    def record(self, model: str, dataset: str, split: str, report: dict[str, Any], created_at: float) -> None:
-        key = {"model": model[:200], "dataset": dataset, "split": split}
+    def record(
+        self, model: str, dataset: str, split: str, report: dict[str, Any], created_at: float, source: str
+    ) -> None:
+        if source not in EVALUATION_SOURCES:
+            raise ValueError(f"unknown evaluation source {source!r}; expected one of {', '.join(EVALUATION_SOURCES)}")
+        key = {"model": model[:200], "dataset": dataset, "split": split, "source": source}
         self.accuracy.labels(**key).set(report["accuracy"])
         for label, metrics in report["per_class"].items():
             cls = {**key, "class_label": label, "average": "none"}

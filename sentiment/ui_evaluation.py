@@ -20,6 +20,7 @@ from sentiment.labels import LABELS
 from sentiment.service import SentimentService
 
 NONE = "(none)"
+DEFAULT_SAMPLE = 500  # rows of a registry dataset when no sample size is given; an upload is evaluated whole
 logger = logging.getLogger(__name__)
 
 
@@ -43,6 +44,12 @@ def confusion_html(report: dict[str, Any], title: str) -> str:
     )
 
 
+def _mapping_text(mapping: dict[str, Any] | None) -> str:
+    if not mapping:
+        return "dataset's own"
+    return f"{mapping['rule']}: " + ", ".join(f"{k} -> {v}" for k, v in mapping["map"].items())
+
+
 def metrics_table(reports: list[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     for r in reports:
@@ -53,6 +60,8 @@ def metrics_table(reports: list[dict[str, Any]]) -> pd.DataFrame:
                 "dataset": r["dataset"],
                 "split": r["split"],
                 "n": r["n"],
+                "rows used": f"{r['rows']['used']} of {r['rows']['total']}: {r['rows']['why']}",
+                "labels": _mapping_text(r.get("label_mapping")),
                 "seed": r["seed"],
                 "accuracy": round(m["accuracy"], 4),
                 "accuracy 95% CI": f"{ci['accuracy']['low']:.3f}-{ci['accuracy']['high']:.3f}",
@@ -124,19 +133,36 @@ def evaluation_tab(service: SentimentService, wrap: Any) -> None:
         sample_size: float | None,
         seed: float | None,
         upload: str | None,
+        label_map: str | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> tuple[pd.DataFrame, pd.DataFrame, str, dict[str, Any] | None, pd.DataFrame]:
         uploaded = Path(upload) if upload else None
+        size = DEFAULT_SAMPLE if sample_size is None and uploaded is None else _size(sample_size)
         report_progress = lambda f, d: progress(f, desc=d)  # noqa: E731
         if model_b and model_b != NONE:
             result = evaluation.compare(
-                model_a, model_b, dataset, split, _size(sample_size), int(seed or 0), uploaded, report_progress
+                model_a,
+                model_b,
+                dataset,
+                split or None,
+                size,
+                int(seed or 0),
+                uploaded,
+                report_progress,
+                label_map=label_map,
             )
             reports, comparison = [result["a"], result["b"]], result["comparison"]
         else:
             reports = [
                 evaluation.evaluate(
-                    model_a, dataset, split, _size(sample_size), int(seed or 0), uploaded, report_progress
+                    model_a,
+                    dataset,
+                    split or None,
+                    size,
+                    int(seed or 0),
+                    uploaded,
+                    report_progress,
+                    label_map=label_map,
                 )
             ]
             comparison = None
@@ -151,11 +177,17 @@ def evaluation_tab(service: SentimentService, wrap: Any) -> None:
             model_a = gr.Dropdown(models, value=serving, label="Model A", allow_custom_value=True)
             model_b = gr.Dropdown([NONE, *models], value="vader", label="Model B (comparison)", allow_custom_value=True)
             dataset = gr.Dropdown(list(DATASETS), value="vader_tweets", label="Dataset")
-            split = gr.Radio(list(SPLITS), value="test", label="Split")
+            split = gr.Radio(list(SPLITS), value=None, label="Split (none chosen: test; an upload: the whole file)")
         with gr.Row():
-            sample_size = gr.Number(value=500, precision=0, minimum=0, label="Sample size (0 = whole split)")
+            sample_size = gr.Number(
+                value=None, precision=0, minimum=0, label="Sample size (empty: 500, an upload whole; 0 = all)"
+            )
             seed = gr.Number(value=0, precision=0, label="Seed")
             upload = gr.File(label="Or a labelled CSV (text + label columns)")  # content decides, not the name
+            label_map = gr.Textbox(
+                label="Label map (when the file's labels are not class names or -1/0/1)",
+                placeholder="e.g. 0:negative,1:neutral,2:positive",
+            )
         button = gr.Button("Evaluate", variant="primary", elem_id="evaluate-button")
         table = gr.Dataframe(label="Metrics", elem_id="evaluation-metrics")
         classes = gr.Dataframe(label="Per class")
@@ -165,7 +197,7 @@ def evaluation_tab(service: SentimentService, wrap: Any) -> None:
 
         button.click(
             run,
-            [model_a, model_b, dataset, split, sample_size, seed, upload],
+            [model_a, model_b, dataset, split, sample_size, seed, upload, label_map],
             [table, classes, heatmap, comparison, past],
             api_name="evaluate_models",
             api_description="Evaluate model A (and compare with B) as the Evaluate tab shows it.",

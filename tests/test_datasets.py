@@ -7,9 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sentiment.datasets import DatasetUnavailableError, load_split
+from sentiment.datasets import DatasetUnavailableError, load_split, read_labelled_file
 from sentiment.datasets.splits import split_frame
 from sentiment.datasets.vader import parse_ground_truth
+from sentiment.labels import LabelMappingError
 from sentiment.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -68,9 +69,41 @@ def test_hub_datasets_fail_fast_offline_naming_the_offline_ones(settings: Settin
 
 def test_a_users_labelled_csv_in_any_spelling(tmp_path: Path, settings: Settings) -> None:
     path = tmp_path / "mine.csv"
-    path.write_text("tweet;Sentiment\nlove it;POS\nhate it;NEG\nit is;Neutral\nfine;LABEL_2\n", encoding="utf-8")
+    path.write_text("tweet;Sentiment\nlove it;POS\nhate it;NEG\nit is;Neutral\nfine;positive\n", encoding="utf-8")
     frame = load_split(str(path), "all", settings)
     assert frame["label"].tolist() == ["positive", "negative", "neutral", "positive"]
+
+
+def test_a_polarity_column_maps_as_a_whole_and_rows_without_text_or_label_are_counted(tmp_path: Path) -> None:
+    path = tmp_path / "polarity.csv"
+    path.write_text("text,label\ngood,1\nbad,-1\nfact,0\n,1\nno label,\n", encoding="utf-8")
+    labelled = read_labelled_file(path)
+    assert labelled.frame["label"].tolist() == ["positive", "negative", "neutral"]
+    assert labelled.frame["row"].tolist() == [1, 2, 3]
+    assert (labelled.rows_in_file, labelled.without_text, labelled.without_label) == (5, 1, 1)
+    assert labelled.as_dict()["label_mapping"] == {
+        "column": "label",
+        "rule": "polarity",
+        "map": {"-1": "negative", "0": "neutral", "1": "positive"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("labels", "label_map", "expected"),
+    [
+        (["0", "1", "2"], "0:negative,1:neutral,2:positive", ["negative", "neutral", "positive"]),
+        (["1", "3", "5"], '{"1": "negative", "3": "neutral", "5": "positive"}', ["negative", "neutral", "positive"]),
+        (["2", "1", "0"], "0:negative,1:positive,2:neutral", ["neutral", "positive", "negative"]),
+    ],
+)
+def test_numeric_labels_other_than_polarity_need_a_label_map(
+    tmp_path: Path, settings: Settings, labels: list[str], label_map: str, expected: list[str]
+) -> None:
+    path = tmp_path / "numbers.csv"
+    path.write_text("text,label\n" + "".join(f"t{i},{v}\n" for i, v in enumerate(labels)), encoding="utf-8")
+    with pytest.raises(LabelMappingError, match=r"numbers\.csv: label column 'label' holds .*label_map="):
+        load_split(str(path), "all", settings)
+    assert load_split(str(path), "all", settings, label_map=label_map)["label"].tolist() == expected
 
 
 def test_unknown_names_and_splits_are_refused(settings: Settings) -> None:

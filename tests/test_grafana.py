@@ -95,6 +95,21 @@ def test_the_dashboards_are_exactly_what_the_builder_generates() -> None:
     assert kinds <= {"timeseries", "stat", "bargauge", "table", "heatmap"}
 
 
+MODEL_QUALITY = re.compile(r"\b(model_[a-z0-9_]+)(\{[^}]*\})?")
+
+
+def test_every_model_quality_query_reads_only_the_scheduled_evaluation() -> None:
+    """A visitor's evaluation is exported with source="visitor": no alert, recording rule, panel or template variable
+    may read it, or a 3-row sample would move the owner's figures (the promtool tests show it cannot fire or clear
+    an alert)."""
+    exprs = [q[2] for q in _panel_queries()] + _rule_expressions()
+    exprs += [var["definition"] for board in _dashboards().values() for var in board["templating"]["list"]]
+    uses = [(expr, m.group(1), m.group(2) or "") for expr in exprs for m in MODEL_QUALITY.finditer(expr)]
+    assert uses, "no panel or rule reads model quality"
+    unscoped = [f"{name} in {expr}" for expr, name, selector in uses if 'source="scheduled"' not in selector]
+    assert not unscoped
+
+
 def test_the_compose_file_is_valid_against_the_compose_specification(settings: Settings) -> None:
     import jsonschema
 
@@ -275,7 +290,7 @@ def test_a_panel_that_may_be_empty_says_until_what() -> None:
 def test_template_variables_resolve(driven: str) -> None:
     for board in _dashboards().values():
         for var in board["templating"]["list"]:
-            metric = re.match(r"label_values\((\w+), (\w+)\)", var["definition"])
+            metric = re.match(r"label_values\((\w+(?:\{[^}]*\})?), (\w+)\)", var["definition"])
             assert metric is not None
             values = httpx.get(
                 f"{driven}/api/v1/label/{metric.group(2)}/values", params={"match[]": metric.group(1)}, timeout=10

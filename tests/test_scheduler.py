@@ -61,7 +61,7 @@ def test_the_evaluation_job_runs_on_its_interval_and_moves_its_gauges(service: S
     finally:
         scheduler.shutdown()
     model = service.predictor.info.name
-    key = {"model": model, "dataset": "vader_tweets", "split": "test"}
+    key = {"model": model, "dataset": "vader_tweets", "split": "test", "source": "scheduled"}
     assert _value(service, "model_evaluation_samples", **key) == 30
     assert _value(service, "model_accuracy", **key) > 0
     assert _value(service, "scheduler_job_duration_seconds", job="evaluation") > 0

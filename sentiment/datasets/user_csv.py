@@ -1,15 +1,18 @@
-"""A user's own labelled file: a text column and a label column, labels in any accepted spelling."""
+"""A user's own labelled file: a text column and a label column, mapped by the rule of ``label_map``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from sentiment.labels import LabelMappingError, canonical_label
+from sentiment.datasets.label_map import LabelMapping, infer_label_mapping
+from sentiment.labels import LabelMappingError
 
 TEXT_COLUMNS = ("text", "tweet", "sentence", "review", "content", "body", "message")
-LABEL_COLUMNS = ("label", "sentiment", "class", "polarity", "target")
+LABEL_COLUMNS = ("label", "sentiment", "class", "polarity", "target", "stars", "rating")
 
 
 def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], role: str) -> str:
@@ -26,8 +29,36 @@ def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], r
     )
 
 
-def load_labelled_csv(path: Path, text_column: str | None = None, label_column: str | None = None) -> pd.DataFrame:
-    """Read a labelled CSV/TSV as ``text, label``; rows with an empty text or an unknown label are refused by name."""
+@dataclass(frozen=True)
+class LabelledFile:
+    """The usable rows of a file as ``text, label`` (``row`` is the 1-based data row in the file), and what was
+    done to get them, so a report can say it."""
+
+    frame: pd.DataFrame
+    mapping: LabelMapping
+    text_column: str
+    rows_in_file: int
+    without_text: int
+    without_label: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text_column": self.text_column,
+            "label_mapping": self.mapping.as_dict(),
+            "rows_in_file": self.rows_in_file,
+            "rows_without_text": self.without_text,
+            "rows_without_label": self.without_label,
+        }
+
+
+def read_labelled_file(
+    path: Path,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    label_map: str | dict[str, str] | None = None,
+) -> LabelledFile:
+    """Read a labelled CSV/TSV. Rows without text or without a label cannot be evaluated and are counted, not
+    scored; the label column is mapped as a whole (``infer_label_mapping``) or refused with how to name it."""
     from sentiment.batch import read_table
 
     frame = read_table(path)
@@ -35,22 +66,32 @@ def load_labelled_csv(path: Path, text_column: str | None = None, label_column: 
     text_col = _pick(columns, text_column, TEXT_COLUMNS, "text")
     label_col = _pick(columns, label_column, LABEL_COLUMNS, "label")
     texts = frame[text_col].fillna("").astype(str).str.strip()
-    labels: list[str] = []
-    bad: list[str] = []
-    for position, value in enumerate(frame[label_col].tolist()):
-        try:
-            labels.append(canonical_label(value))
-        except LabelMappingError:
-            labels.append("")
-            if len(bad) < 5:
-                bad.append(f"row {position + 1}: {value!r}")
-    if bad:
-        raise LabelMappingError(
-            f"{path.name}: labels that are not negative/neutral/positive (or NEG/NEU/POS, LABEL_0..2, 0..2): "
-            + "; ".join(bad)
-        )
-    out = pd.DataFrame({"text": texts, "label": labels})
-    out = out[out["text"] != ""].reset_index(drop=True)
+    has_text = (texts != "").to_numpy()
+    raw = frame[label_col].tolist()
+    try:
+        mapping = infer_label_mapping([v for v, ok in zip(raw, has_text, strict=True) if ok], label_map, label_col)
+    except LabelMappingError as exc:
+        raise LabelMappingError(f"{path.name}: {exc}") from None
+    labels = mapping.apply(raw)
+    keep = [bool(ok) and label is not None for ok, label in zip(has_text, labels, strict=True)]
+    out = pd.DataFrame({"text": texts, "label": labels, "row": range(1, len(frame) + 1)})[keep]
     if out.empty:
-        raise ValueError(f"{path.name} has no rows with text")
-    return out
+        raise ValueError(f"{path.name} has no rows with both a text and a label")
+    return LabelledFile(
+        frame=out.reset_index(drop=True),
+        mapping=mapping,
+        text_column=text_col,
+        rows_in_file=len(frame),
+        without_text=int((~has_text).sum()),
+        without_label=int(sum(1 for ok, label in zip(has_text, labels, strict=True) if ok and label is None)),
+    )
+
+
+def load_labelled_csv(
+    path: Path,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    label_map: str | dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """The usable rows of a labelled file as ``text, label`` (see ``read_labelled_file``)."""
+    return read_labelled_file(path, text_column, label_column, label_map).frame[["text", "label"]]
