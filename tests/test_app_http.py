@@ -70,7 +70,7 @@ def test_bad_input_gets_a_clear_error_and_is_counted(client: Client, running_app
     assert label["label"] in {"negative", "neutral", "positive"}
 
 
-def test_a_csv_comes_back_with_every_row_and_column_plus_four(
+def test_a_csv_comes_back_with_every_row_and_column_plus_five(
     client: Client, running_app: RunningApp, tmp_path: Path
 ) -> None:
     path = tmp_path / "reviews.csv"
