@@ -214,7 +214,7 @@ def _refuse_binary(name: str, encoding: str, sample: str) -> None:
     (a few stray NULs pass; see ``sentiment.layout.MAX_NOT_TEXT_SHARE``)."""
     advice = "upload a CSV, TSV or .txt file"
     if encoding.startswith("utf-16") and "\ufffd" in sample[:-1]:  # the last character may be cut by the sample
-        raise BatchInputError(f"{name} is not a text file (binary content behind a UTF-16 byte-order mark); {advice}")
+        raise BatchInputError(f"{name} is not a text file (binary content that does not decode as UTF-16); {advice}")
     share = not_text_share(sample)
     if share > MAX_NOT_TEXT_SHARE:
         raise BatchInputError(
@@ -250,7 +250,9 @@ def sniff(path: Path, max_bytes: int | None = None) -> TableFormat:
     columns = [c.strip() for c in layout.columns]
     if not any(columns):
         raise BatchInputError(f"{path.name} has an empty header row; the first row must name the columns")
-    return TableFormat(encoding, layout.delimiter, columns, layout.header, layout.why)
+    return TableFormat(
+        encoding=encoding, delimiter=layout.delimiter, columns=columns, header=layout.header, why=layout.why
+    )
 
 
 def guess_text_column(columns: list[str]) -> str | None:
