@@ -37,18 +37,13 @@ from typing import Any
 import pandas as pd
 
 from sentiment.labels import LABELS
-from sentiment.layout import (
-    MAX_NOT_TEXT_SHARE,
-    TEXT_COLUMN_NAMES,
-    binary_signature,
-    decide_layout,
-    not_text_share,
-)
+from sentiment.layout import MAX_NOT_TEXT_SHARE, binary_signature, decide_layout, not_text_share
 from sentiment.predictor import BatchResult
 
 logger = logging.getLogger(__name__)
 
 NEW_COLUMNS = ["label", *(f"score_{label}" for label in LABELS), "error"]  # the roles, and their names by default
+TEXT_COLUMN_NAMES = ("text", "tweet", "tweet_text", "sentence", "review", "content", "body", "message", "comment")
 _FALLBACK_NAMES = {"error": "scoring_error"}  # else predicted_<role>
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?%?$")

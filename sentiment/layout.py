@@ -6,11 +6,12 @@ to the first 64 KB:
 
 * **Table.** Some separator (comma, tab, semicolon, pipe) splits the first record into two or more fields, and at
   least half of the next records (up to 100, blank lines ignored) split into exactly as many. When the first record
-  names a text column (``text``, ``review``, ...), records with *more* fields count too: an unquoted separator inside
-  the text lengthens a row without making the file any less a table. A file of one line is a table only when every
-  field of that line is a single word (``id,text``), so a one-line sentence with a comma stays a sentence. Where
-  several separators fit, the one most records agree with wins (then more columns, then the order above).
-* **One-column table.** The first line alone is a text-column name (``text``, ``review_text``, ``Tweet``).
+  names a text column (``text``, ``review``, ``comments``...: ``HEADER_WORDS``), records with *more* fields count
+  too: an unquoted separator inside the text lengthens a row without making the file any less a table. A file of
+  one line is a table only when every field of that line is a single word (``id,text``), so a one-line sentence
+  with a comma stays a sentence. Where several separators fit, the one most records agree with wins (then more
+  columns, then the order above).
+* **One-column table.** The first line alone names a text column (``text``, ``review_text``, ``Customer Feedback``).
 * **One text per line** otherwise: a list of sentences, some holding commas, does not have the same number of
   separators on most lines.
 
@@ -27,7 +28,14 @@ import re
 from dataclasses import dataclass
 
 DELIMITERS = (",", "\t", ";", "|")
-TEXT_COLUMN_NAMES = ("text", "tweet", "tweet_text", "sentence", "review", "content", "body", "message", "comment")
+# Words that name a column of free text (``Review Text``, ``comments``, ``tweet_body``): a first line made of them is a
+# header, not a text. Wider than the scorer's guess of *which* column to score (``batch.TEXT_COLUMN_NAMES``).
+HEADER_WORDS = frozenset(
+    {
+        *("text", "tweet", "sentence", "review", "content", "body", "message", "comment", "feedback", "response"),
+        *("answer", "opinion", "description", "note", "remark", "post", "reply", "caption", "utterance"),
+    }
+)
 SAMPLE_RECORDS = 100
 # Above this share of non-text characters a file is binary. Random bytes read as Latin-1 are ~24% control
 # characters, a SQLite database is mostly NUL; text with stray NULs (a few per row) is far below.
@@ -69,9 +77,10 @@ def not_text_share(sample: str) -> float:
 
 
 def names_text_column(name: str) -> bool:
-    """``text``, ``Review``, ``tweet_text``, ``Comment Body``: a name whose words include a text-column name."""
+    """``text``, ``Review``, ``tweet_text``, ``Customer Comments``: up to three words, one of them (singular or
+    plural) a ``HEADER_WORDS`` word."""
     words = _NAME_PARTS.split(name.strip().casefold())
-    return 0 < len(words) <= 3 and any(word in TEXT_COLUMN_NAMES for word in words)
+    return 0 < len(words) <= 3 and any(word in HEADER_WORDS or word.removesuffix("s") in HEADER_WORDS for word in words)
 
 
 def _records(sample: str, delimiter: str) -> list[list[str]]:

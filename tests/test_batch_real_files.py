@@ -281,11 +281,12 @@ def test_a_file_of_sentences_is_one_text_per_line_under_every_extension(
         assert [row[0] for row in rows[1:]] == lines and summary.rows == len(lines)
 
 
-def test_a_one_column_file_named_by_its_header_keeps_commas_in_the_text(tmp_path: Path) -> None:
-    path = tmp_path / "one.csv"
-    path.write_text("review\nGood value, fast shipping\nBad\n")
+@pytest.mark.parametrize("name", ["review", "Customer Comments", "tweet_text"])
+def test_a_one_column_file_named_by_its_header_keeps_commas_in_the_text(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "one.txt"
+    path.write_text(f"{name}\nGood value, fast shipping\nBad\n")
     rows, summary, _ = _run(path)
-    assert [row[0] for row in rows] == ["review", "Good value, fast shipping", "Bad"]
+    assert [row[0] for row in rows] == [name, "Good value, fast shipping", "Bad"]
     assert summary.scored == 2 and summary.input_format["layout"] == "table"
 
 
