@@ -97,36 +97,49 @@ def _records(sample: str, delimiter: str) -> list[list[str]]:
     return records
 
 
-def _fit(records: list[list[str]]) -> tuple[float, int] | None:
-    """How well a header of 2+ fields fits the records after it: (share agreeing, field count), or None."""
+@dataclass(frozen=True)
+class _Fit:
+    share: float  # of the records after the first that agree with it
+    width: int  # fields in the first record
+    longer_ok: bool  # the first record names a text column, so longer records agreed too
+    rows: int  # records after the first, in the sample
+
+
+def _fit(records: list[list[str]]) -> _Fit | None:
+    """How well a first record of 2+ fields fits the records after it as their header, or None if it does not."""
     if not records or len(records[0]) < 2:
         return None
-    width = len(records[0])
-    data = records[1:]
+    width, data = len(records[0]), records[1:]
     if not data:  # one line: a header only if it reads like names, not like a sentence
-        return (1.0, width) if all(_WORD.match(c.strip()) or not c.strip() for c in records[0]) else None
+        names = all(_WORD.match(c.strip()) or not c.strip() for c in records[0])
+        return _Fit(1.0, width, False, 0) if names else None
     longer_ok = any(names_text_column(c) for c in records[0])
-    agree = sum(len(r) == width or (longer_ok and len(r) > width) for r in data) / len(data)
-    return (agree, width) if agree >= 0.5 else None
+    share = sum(len(r) == width or (longer_ok and len(r) > width) for r in data) / len(data)
+    return _Fit(share, width, longer_ok, len(data)) if share >= 0.5 else None
+
+
+def _why(fit: _Fit, delimiter: str) -> str:
+    name = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[delimiter]
+    why = f"a table: the first line splits into {fit.width} {name}-separated fields"
+    if not fit.rows:
+        return why + " that read as column names"
+    more = " or more (the header names a text column)" if fit.longer_ok else ""
+    rows = f"{fit.rows} row" + ("s" if fit.rows != 1 else "")
+    return why + f", and {fit.share:.0%} of the next {rows} into as many{more}"
 
 
 def decide_layout(sample: str) -> Layout:
     """Table (which separator, which columns) or one text per line, from a decoded sample whose lines are whole."""
     best: tuple[float, int, int] | None = None
-    chosen: tuple[str, list[list[str]]] | None = None
+    chosen: tuple[str, list[list[str]], _Fit] | None = None
     for rank, delimiter in enumerate(DELIMITERS):
         records = _records(sample, delimiter)
         fit = _fit(records)
-        if fit is not None and (best is None or (fit[0], fit[1], -rank) > best):
-            best, chosen = (fit[0], fit[1], -rank), (delimiter, records)
-    if best is not None and chosen is not None:
-        delimiter, records = chosen
-        name = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[delimiter]
-        n_data = min(len(records) - 1, SAMPLE_RECORDS)
-        why = f"a table: the first line splits into {best[1]} {name}-separated fields" + (
-            f" and {best[0]:.0%} of the next {n_data} rows agree" if n_data else " that read as column names"
-        )
-        return Layout(delimiter=delimiter, columns=records[0], header=True, why=why)
+        if fit is not None and (best is None or (fit.share, fit.width, -rank) > best):
+            best, chosen = (fit.share, fit.width, -rank), (delimiter, records, fit)
+    if chosen is not None:
+        delimiter, records, fit = chosen
+        return Layout(delimiter=delimiter, columns=records[0], header=True, why=_why(fit, delimiter))
     first = next((line for line in sample.splitlines() if line.strip()), "")
     if names_text_column(first) and not any(d in first for d in DELIMITERS):
         # No separator splits the rows: read with one that does not occur, so a comma in a text stays in it.
