@@ -85,8 +85,9 @@ class TableFormat:
 
     @property
     def output_delimiter(self) -> str:
-        """The scored copy keeps the input's separator; one text per line becomes a comma-separated table."""
-        return self.delimiter if self.header else ","
+        """The scored copy keeps the input's separator; a file without one (one text per line, or a single column)
+        becomes a comma-separated table."""
+        return self.delimiter if self.header and len(self.columns) > 1 else ","
 
     def scored_name(self, path: Path) -> str:
         """``<stem>_scored.tsv`` when the copy is tab-separated, else ``<stem>_scored.csv``: named for what it holds,
@@ -99,7 +100,7 @@ class TableFormat:
         return {
             "layout": "table" if self.header else "lines",
             "encoding": self.encoding,
-            "delimiter": self.delimiter if self.header else None,
+            "delimiter": self.delimiter if self.header and len(self.columns) > 1 else None,  # None: no separator
             "why": self.why,
         }
 

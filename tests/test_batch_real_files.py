@@ -285,9 +285,11 @@ def test_a_file_of_sentences_is_one_text_per_line_under_every_extension(
 def test_a_one_column_file_named_by_its_header_keeps_commas_in_the_text(tmp_path: Path, name: str) -> None:
     path = tmp_path / "one.txt"
     path.write_text(f"{name}\nGood value, fast shipping\nBad\n")
-    rows, summary, _ = _run(path)
+    rows, summary, out = _run(path)
     assert [row[0] for row in rows] == [name, "Good value, fast shipping", "Bad"]
     assert summary.scored == 2 and summary.input_format["layout"] == "table"
+    assert pd.read_csv(out)[name].tolist() == ["Good value, fast shipping", "Bad"]  # written comma-separated
+    assert sniff(path).scored_name(path) == "one_scored.csv"
 
 
 # --- 7. stray NUL bytes ------------------------------------------------------------------------------------------
