@@ -264,11 +264,11 @@ class SentimentService:
         return fmt, guess_text_column(fmt.columns)
 
     def score_file(self, path: Path, text_column: str | None = None, progress: ProgressFn | None = None) -> ScoredFile:
-        """Score an uploaded file into ``<name>_scored.<ext>`` in a fresh job folder under the data folder."""
+        """Score an uploaded file into ``<name>_scored.csv`` (``.tsv`` when tab-separated) in a fresh job folder under
+        the data folder."""
         job_dir = self._new_job_dir()
-        suffix = ".csv" if path.suffix.lower() == ".txt" else (path.suffix or ".csv")
-        out_path = job_dir / f"{Path(path.name).stem}_scored{suffix}"
         try:
+            out_path = job_dir / sniff(path, self.settings.max_upload_bytes).scored_name(path)
             summary = score_file(
                 path,
                 out_path,

@@ -70,7 +70,7 @@ def test_bad_input_gets_a_clear_error_and_is_counted(client: Client, running_app
     assert label["label"] in {"negative", "neutral", "positive"}
 
 
-def test_a_csv_comes_back_with_every_row_and_column_plus_four(
+def test_a_csv_comes_back_with_every_row_and_column_plus_five(
     client: Client, running_app: RunningApp, tmp_path: Path
 ) -> None:
     path = tmp_path / "reviews.csv"
@@ -94,7 +94,7 @@ def test_a_csv_comes_back_with_every_row_and_column_plus_four(
     out, summary, _ = client.predict(handle_file(str(path)), "text", api_name="/score_csv")
     with open(out, newline="") as handle:
         result = list(csv.reader(handle))
-    assert result[0] == rows[0] + ["label", "score_negative", "score_neutral", "score_positive"]
+    assert result[0] == rows[0] + ["label", "score_negative", "score_neutral", "score_positive", "error"]
     assert len(result) == len(rows)
     assert [r[0] for r in result[1:]] == ["0", "1", "2", "3", "4"]
     assert result[5][1] == "'=1+1 formula attempt"

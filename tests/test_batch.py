@@ -74,10 +74,13 @@ def test_empty_and_ragged_rows_are_reported_not_dropped(predictor: Predictor, tm
     path.write_text("id,text\n1,good\n2,\n3,   \n4\n5,fine,extra\n6,great\n")
     rows, summary = _score(predictor, path)
     assert [r[0] for r in rows[1:]] == ["1", "2", "3", "4", "5", "6"]
-    assert rows[2][2:] == ["", "", "", ""]
+    assert rows[2][2:] == ["", "", "", "", "empty text"]
+    assert rows[5][:2] == ["5", "fine,extra"] and rows[5][-1] == "more than 2 fields"
+    assert {len(r) for r in rows} == {7}
     assert summary.scored == 2 and summary.rows == 6
     assert summary.skipped == {"empty text": 2, "text is only whitespace": 1, "more than 2 fields": 1}
     assert summary.skipped_rows == [2, 3, 4, 5]
+    assert summary.cleaned == {"short_row_padded": 1} and summary.cleaned_rows == {"short_row_padded": [4]}
 
 
 def test_formula_cells_are_neutralised_and_numbers_are_not(predictor: Predictor, tmp_path: Path) -> None:
@@ -143,8 +146,15 @@ def test_a_row_the_csv_parser_rejects_is_reported_and_the_others_are_kept(predic
     assert summary.scored >= 1 and summary.rows == len(rows) - 1  # type: ignore[attr-defined]
 
 
-def test_a_header_that_is_not_csv_is_refused_with_the_reason(predictor: Predictor, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"\r\x01", "not a text file"), (b",,\n1,2,3\n", "empty header row")],
+    ids=["control-characters", "empty-names"],
+)
+def test_a_header_that_names_no_column_is_refused_with_the_reason(
+    predictor: Predictor, tmp_path: Path, content: bytes, message: str
+) -> None:
     path = tmp_path / "in.csv"
-    path.write_bytes(b"\r\x01")
-    with pytest.raises(BatchInputError, match="header row"):
+    path.write_bytes(content)
+    with pytest.raises(BatchInputError, match=message):
         _score(predictor, path)

@@ -74,7 +74,7 @@ def test_a_person_classifies_a_text_and_scores_a_csv(page, running_app: RunningA
     download_info.value.save_as(str(target))
     with target.open(newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["id", "text", "label", "score_negative", "score_neutral", "score_positive"]
+    assert rows[0] == ["id", "text", "label", "score_negative", "score_neutral", "score_positive", "error"]
     assert [r[0] for r in rows[1:]] == ["1", "2", "3"]
     assert rows[1][2] == "positive" and rows[2][2] == "negative"
     page.screenshot(path=str(SCREENSHOTS / "batch.png"), full_page=True)

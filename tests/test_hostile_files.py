@@ -225,3 +225,24 @@ def test_a_binary_file_renamed_csv_is_refused_quickly_with_the_reason(
     with cost() as spent, pytest.raises(BatchInputError, match=r"data\.csv is not a text file"):
         service.score_file(path)
     assert spent.seconds < 1.0 and spent.peak_growth_mb < 50
+
+
+def test_excel_unicode_text_saved_as_txt_is_scored_as_a_table_into_a_tsv(
+    service: SentimentService, tmp_path: Path
+) -> None:
+    """Excel's "Unicode Text" export keeps the ``.txt`` name: the service reads it as the table it is (issue #15,
+    case 6), offers its columns, and names the result for what it holds (tab-separated: ``.tsv``)."""
+    path = tmp_path / "reviews.txt"
+    path.write_bytes(
+        b"\xff\xfe" + "id\ttext\tstars\r\n1\tI really like it\t5\r\n2\tIt is awful\t1\r\n".encode("utf-16-le")
+    )
+    fmt, guess = service.inspect_file(path)
+    assert (fmt.columns, guess) == (["id", "text", "stars"], "text")
+    scored = service.score_file(path)
+    assert scored.path.name == "reviews_scored.tsv"
+    assert [row[:3] for row in _read(scored.path)] == [
+        ["id", "text", "stars"],
+        ["1", "I really like it", "5"],
+        ["2", "It is awful", "1"],
+    ]
+    assert (scored.summary.rows, scored.summary.scored) == (2, 2)
