@@ -358,14 +358,13 @@ EVALUATION = dashboard(
                 {
                     "type": "value",
                     "options": {
-                        "-1": {"text": "not enough data"},
+                        "-1": {"text": "no verdict (not checked yet, or too few predictions)"},
                         "0": {"text": "ok", "color": "green"},
                         "1": {"text": "warning", "color": "orange"},
                         "2": {"text": "drift", "color": "red"},
                     },
                 }
             ],
-            empty_until="the first drift check (every SENTIMENT_DRIFT_INTERVAL_S)",
         ),
         panel(
             "stat",
