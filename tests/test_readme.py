@@ -74,6 +74,10 @@ RUNS: dict[str, Run] = {
     "python -m sentiment evaluate --model embedded --compare vader --dataset vader_amazon --json report.json": Run(
         extra=("--sample-size", "60"), why="the whole test split is 557 reviews", outputs=("report.json",), slow=True
     ),
+    "python -m sentiment evaluate --model embedded --dataset mine.csv": Run(inputs=("mine.csv",), slow=True),
+    "python -m sentiment evaluate --model embedded --dataset stars.csv --label-map '1:negative,3:neutral,5:positive'": (
+        Run(inputs=("stars.csv",), slow=True)
+    ),
     "python benchmarks/drift_calibration.py": Run(
         extra=("--model", "vader", "--windows", "5", "--size", "100"),
         why="200 windows of 500 on the embedded model's profile of 1,260 tweets take minutes",
@@ -136,7 +140,22 @@ def _write_reviews(path: Path) -> None:
     frame.head(8)[["text"]].rename_axis("id").reset_index().to_csv(path, index=False)
 
 
-INPUTS = {"reviews.csv": _write_reviews}
+def _write_labelled(path: Path, stars: bool = False) -> None:
+    """Real labelled Amazon snippets: ``text,label`` with class names, or ``text,stars`` with 1/3/5."""
+    from sentiment.datasets import load_split
+
+    frame = load_split("vader_amazon", "test", Settings(data_dir=path.parent / "data", cache_override=CACHE))
+    frame = frame.groupby("label").head(4)[["text", "label"]]
+    if stars:
+        frame = frame.assign(stars=frame.pop("label").map({"negative": 1, "neutral": 3, "positive": 5}))
+    frame.to_csv(path, index=False)
+
+
+INPUTS = {
+    "reviews.csv": _write_reviews,
+    "mine.csv": _write_labelled,
+    "stars.csv": lambda path: _write_labelled(path, stars=True),
+}
 
 
 @pytest.fixture(scope="module")
