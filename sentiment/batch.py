@@ -66,6 +66,7 @@ class TableFormat:
     delimiter: str
     columns: list[str]
     header: bool = True  # False for a plain text file: each line is one text
+    bom: bool = False  # the file starts with a byte-order mark (the UI says "UTF-8 with BOM" only then)
 
 
 @dataclass
@@ -140,6 +141,7 @@ def sniff(path: Path, max_bytes: int | None = None) -> TableFormat:
     with path.open("rb") as handle:
         head = handle.read(_SAMPLE_BYTES)
     utf16 = head.startswith(_BOMS_UTF16)  # UTF-16 text ("Unicode text" from Excel) is full of NUL bytes
+    bom = utf16 or head.startswith(codecs.BOM_UTF8)
     if (b"\x00" in head and not utf16) or head.startswith((b"PK\x03\x04", b"\x1f\x8b", b"%PDF", b"\x89PNG")):
         raise BatchInputError(f"{path.name} is not a text file (binary content); upload a CSV, TSV or .txt file")
     encoding = _detect_encoding(path)
@@ -150,7 +152,7 @@ def sniff(path: Path, max_bytes: int | None = None) -> TableFormat:
     if not sample.strip():
         raise BatchInputError(f"{path.name} holds no text")
     if path.suffix.lower() == ".txt":
-        return TableFormat(encoding=encoding, delimiter="\t", columns=["text"], header=False)
+        return TableFormat(encoding=encoding, delimiter="\t", columns=["text"], header=False, bom=bom)
     lines = sample.splitlines()
     if len(head) == _SAMPLE_BYTES and len(lines) > 1:
         sample = "\n".join(lines[:-1])  # the last line may be cut mid-way
@@ -165,7 +167,7 @@ def sniff(path: Path, max_bytes: int | None = None) -> TableFormat:
     columns = [c.strip() for c in header]
     if not any(columns):
         raise BatchInputError(f"{path.name} has an empty header row; the first row must name the columns")
-    return TableFormat(encoding=encoding, delimiter=delimiter, columns=columns)
+    return TableFormat(encoding=encoding, delimiter=delimiter, columns=columns, bom=bom)
 
 
 def guess_text_column(columns: list[str]) -> str | None:
