@@ -146,8 +146,9 @@ class MonitoringService:
         for name, values in frames:
             counts, _ = np.histogram(values, bins=CONFIDENCE_BINS)
             share = counts / max(counts.sum(), 1)
-            for low, value in zip(CONFIDENCE_BINS[:-1], share, strict=True):
-                rows.append({"confidence": f"{low:.2f}", "share": float(value), "sample": name})
+            centres = (CONFIDENCE_BINS[:-1] + CONFIDENCE_BINS[1:]) / 2
+            for centre, value in zip(centres, share, strict=True):
+                rows.append({"confidence": round(float(centre), 3), "share": float(value), "sample": name})
         return {
             "traffic": traffic,
             "labels": labels,
