@@ -17,7 +17,10 @@ PRIVATE = "private"
 
 
 def api_endpoint(fn: Callable[..., Any], name: str, description: str, returns: Sequence[str], **kwargs: Any) -> None:
-    """``gr.api`` with the returns labelled ``returns`` (one label per returned value, in order)."""
+    """``gr.api`` with the returns labelled ``returns`` (one label per returned value, in order).
+
+    Gradio counts the returned values from the return annotation; in a module with ``from __future__ import
+    annotations`` that annotation is a string and a tuple counts as one value: the count check catches it."""
     dependency = gr.api(fn, api_name=name, api_description=description, **kwargs)
     blocks = get_blocks_context()
     assert blocks is not None  # gr.api above has already refused to run outside a Blocks
