@@ -3,6 +3,7 @@ and the figures the Monitoring tab shows."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -27,6 +28,7 @@ from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
 CONFIDENCE_BINS = np.linspace(1 / 3, 1.0, 11)
+CONFIDENCE_CENTRES = [round(float(low + high) / 2, 3) for low, high in itertools.pairwise(CONFIDENCE_BINS)]
 
 
 class MonitoringService:
@@ -146,9 +148,8 @@ class MonitoringService:
         for name, values in frames:
             counts, _ = np.histogram(values, bins=CONFIDENCE_BINS)
             share = counts / max(counts.sum(), 1)
-            centres = (CONFIDENCE_BINS[:-1] + CONFIDENCE_BINS[1:]) / 2
-            for centre, value in zip(centres, share, strict=True):
-                rows.append({"confidence": round(float(centre), 3), "share": float(value), "sample": name})
+            for centre, value in zip(CONFIDENCE_CENTRES, share, strict=True):
+                rows.append({"confidence": centre, "share": float(value), "sample": name})
         return {
             "traffic": traffic,
             "labels": labels,

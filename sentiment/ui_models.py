@@ -16,7 +16,7 @@ from sentiment.service import SentimentService
 from sentiment.ui_api import PRIVATE, api_endpoint, on_open
 
 RUN_COLUMNS = ["run", "base", "datasets", "best epoch", "minutes", "test macro-F1"]
-ADMIN_OFF = "Switching is off: no admin token is set (SENTIMENT_ADMIN_TOKEN)."
+ADMIN_OFF = "Switching is off: no admin token is set (`SENTIMENT_ADMIN_TOKEN`)."
 
 
 def models_tab(service: SentimentService, wrap: Any) -> None:

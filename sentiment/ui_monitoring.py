@@ -13,6 +13,8 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from sentiment.labels import LABELS
+from sentiment.monitoring_service import CONFIDENCE_CENTRES
 from sentiment.service import SentimentService
 from sentiment.ui_api import PRIVATE, api_endpoint, on_open
 
@@ -21,7 +23,8 @@ MAX_BARS = 48
 DAY_S = 24 * 3600
 TRAFFIC_COLUMNS = ["time (UTC)", "label", "predictions"]
 LABEL_COLORS = {"negative": "#dc2626", "neutral": "#9ca3af", "positive": "#16a34a"}
-JOBS_OFF = "Running jobs is off: no admin token is set (SENTIMENT_ADMIN_TOKEN)."
+SAMPLES = ("current", "reference")
+JOBS_OFF = "Running jobs is off: no admin token is set (`SENTIMENT_ADMIN_TOKEN`)."
 
 
 def traffic_bars(traffic: pd.DataFrame, now: float) -> tuple[pd.DataFrame, int]:
@@ -30,22 +33,39 @@ def traffic_bars(traffic: pd.DataFrame, now: float) -> tuple[pd.DataFrame, int]:
 
     The labels are text, in time order, because the plot would otherwise write times in the browser's time zone
     and 12-hour clock; text labels need no zone and keep the rows' order (the plot is built with ``sort=None``).
+    Every class has rows, zeros included: Gradio fixes a plot's colours and legend from the first data it draws.
     Returns the frame and the bar width in minutes."""
-    if traffic.empty:
-        return pd.DataFrame(columns=TRAFFIC_COLUMNS), 1
-    span_min = (now - float(traffic["bucket"].min())) / 60
-    minutes = next((m for m in BAR_MINUTES if span_min / m < MAX_BARS), BAR_MINUTES[-1])
+    if traffic.empty:  # no predictions yet, or no prediction log at all: one empty bar at "now"
+        traffic = pd.DataFrame({"bucket": pd.Series(dtype=float), "label": pd.Series(dtype=str), "n": 0})
+    oldest = float(traffic["bucket"].min()) if not traffic.empty else now
+    minutes = next(
+        (m for m in BAR_MINUTES if now // (m * 60) - oldest // (m * 60) < MAX_BARS),
+        BAR_MINUTES[-1],  # at most 24 bars: the first is cut below to stay within the day
+    )
     width = minutes * 60
     last = int(now // width) * width
-    first = max(int(traffic["bucket"].min() // width) * width, last - (DAY_S // width - 1) * width)
+    first = max(int(oldest // width) * width, last - (DAY_S // width - 1) * width)
     starts = range(first, last + width, width)
     bars = traffic.assign(start=(traffic["bucket"] // width * width).astype(int))
     counts = bars[bars["start"] >= first].groupby(["start", "label"])["n"].sum()
-    labels = sorted(bars["label"].unique())
+    labels = [*LABELS, *sorted(set(bars["label"]) - set(LABELS))]
     index = pd.MultiIndex.from_product([starts, labels], names=["start", "label"])
     frame = counts.reindex(index, fill_value=0).reset_index()
     frame["time (UTC)"] = [time.strftime("%H:%M", time.gmtime(t)) for t in frame["start"]]
     return frame.rename(columns={"n": "predictions"})[TRAFFIC_COLUMNS], minutes
+
+
+def confidence_lines(confidence: pd.DataFrame) -> pd.DataFrame:
+    """Both samples on every bin, a sample not there yet (no reference before the first drift check) with empty
+    shares: Gradio fixes a plot's colours and legend from the first data it draws, so a sample that appeared later
+    would be drawn in the colour of the other and left out of the legend."""
+    grid = pd.MultiIndex.from_product([SAMPLES, CONFIDENCE_CENTRES], names=["sample", "confidence"])
+    shares = (
+        confidence.set_index(["sample", "confidence"])["share"]
+        if not confidence.empty
+        else pd.Series(dtype=float, name="share")
+    )
+    return shares.reindex(grid).reset_index()[["confidence", "share", "sample"]]
 
 
 def _stamp(t: float | None) -> str:
@@ -102,7 +122,11 @@ def _status_markdown(overview: dict[str, Any], bar_minutes: int) -> str:
     else:
         drift = f"**{report['status']}** on the last {report['window_size']} predictions"
     bars = "one bar per minute" if bar_minutes == 1 else f"one bar per {bar_minutes} minutes"
-    return f"Logged predictions: **{overview['logged']:,}** - drift: {drift} - traffic chart: {bars}"
+    line = f"Logged predictions: **{overview['logged']:,}** - drift: {drift} - traffic chart: {bars}"
+    confidence = overview["confidence"]
+    if confidence.empty or "reference" not in set(confidence["sample"]):
+        line += " - no reference sample yet (the first drift check makes it)"
+    return line
 
 
 def monitoring_tab(service: SentimentService, wrap: Any) -> None:
@@ -115,7 +139,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             _status_markdown(overview, minutes),
             traffic,
             overview["labels"],
-            overview["confidence"],
+            confidence_lines(overview["confidence"]),
             _drift_frame(overview["report"]),
             _jobs_frame(service),
         )

@@ -16,11 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sentiment.batch import sniff
+from sentiment.monitoring_service import CONFIDENCE_CENTRES
 from sentiment.ui import model_headline
 from sentiment.ui_api import api_endpoint
 from sentiment.ui_batch import file_note
 from sentiment.ui_evaluation import COMPARISON_COLUMNS, comparison_table
-from sentiment.ui_monitoring import MAX_BARS, traffic_bars
+from sentiment.ui_monitoring import MAX_BARS, confidence_lines, traffic_bars
 
 HUB_MODEL = "cardiffnlp/twitter-roberta-base-sentiment-latest"
 REASON = "https://huggingface.co is unreachable (ConnectError: [Errno -2] Name or service not known)"
@@ -140,7 +141,8 @@ def test_traffic_bars_are_few_in_time_order_in_utc_and_lose_no_recent_prediction
     )
     bars, minutes = traffic_bars(frame, NOW)
     times = list(dict.fromkeys(bars["time (UTC)"]))
-    assert len(times) <= MAX_BARS and len(bars) == len(times) * bars["label"].nunique()
+    assert len(times) <= MAX_BARS and len(bars) == len(times) * 3  # every class on every bar, zeros included
+    assert list(bars["label"][:3]) == LABELS
     starts = [time.strptime(t, "%H:%M") for t in times]
     assert all(t.tm_min % minutes == 0 for t in starts)
     # the last bar holds "now", the bars step by `minutes` (gaps are zero bars, never missing bars)
@@ -151,9 +153,23 @@ def test_traffic_bars_are_few_in_time_order_in_utc_and_lose_no_recent_prediction
     assert recent <= bars["predictions"].sum() <= frame["n"].sum()
 
 
-def test_no_traffic_gives_an_empty_frame_with_its_columns() -> None:
-    bars, _ = traffic_bars(pd.DataFrame(columns=["bucket", "label", "n"]), NOW)
-    assert bars.empty and list(bars.columns) == ["time (UTC)", "label", "predictions"]
+def test_no_traffic_gives_one_empty_bar_per_class_now() -> None:
+    bars, minutes = traffic_bars(pd.DataFrame(), NOW)
+    assert minutes == 1 and list(bars.columns) == ["time (UTC)", "label", "predictions"]
+    assert list(bars["label"]) == LABELS and list(bars["predictions"]) == [0, 0, 0]
+    assert set(bars["time (UTC)"]) == {time.strftime("%H:%M", time.gmtime(NOW))}
+
+
+def test_the_confidence_lines_always_hold_both_samples() -> None:
+    current = pd.DataFrame(
+        {"confidence": CONFIDENCE_CENTRES, "share": [0.1] * len(CONFIDENCE_CENTRES), "sample": "current"}
+    )
+    lines = confidence_lines(current)
+    assert list(lines.columns) == ["confidence", "share", "sample"]
+    by_sample = lines.groupby("sample")["share"]
+    assert by_sample.count().to_dict() == {"current": len(CONFIDENCE_CENTRES), "reference": 0}  # NaN: no line
+    assert by_sample.size().to_dict() == {"current": len(CONFIDENCE_CENTRES), "reference": len(CONFIDENCE_CENTRES)}
+    assert confidence_lines(pd.DataFrame())["share"].isna().all()
 
 
 def test_api_endpoint_names_each_return_and_refuses_a_wrong_count() -> None:
