@@ -35,4 +35,4 @@ def api_endpoint(fn: Callable[..., Any], name: str, description: str, returns: S
 
 def on_open(tab: gr.Tab, fn: Callable[..., Any], outputs: Sequence[gr.components.Component]) -> None:
     """Fill ``outputs`` each time the tab is opened (a page event, not an API endpoint)."""
-    tab.select(fn, None, list(outputs), api_visibility=PRIVATE, show_progress="hidden")
+    tab.select(fn, None, list(outputs), api_visibility=PRIVATE, show_progress="hidden", show_progress_on=outputs[0])

@@ -250,7 +250,9 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
                 api_name=name,
                 api_visibility=visibility,
                 api_description=description + " Admin token required.",
-            ).then(refresh, None, outputs, api_visibility=PRIVATE, show_progress="hidden")
+            ).then(  # Gradio 6.31 draws a chained event's progress on every output even when "hidden": pin it
+                refresh, None, outputs, api_visibility=PRIVATE, show_progress="hidden", show_progress_on=report
+            )
         api_endpoint(
             pin_reference,
             "pin_reference",

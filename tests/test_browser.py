@@ -206,12 +206,16 @@ def test_monitoring_tab_is_filled_on_open_and_draws_both_samples(page: Any, runn
     assert _headers(page, "drift-results")[:2] == ["feature", "test"]
 
     page.get_by_label("Admin token (to run jobs)").fill(ADMIN_TOKEN)
+    page.evaluate(WATCH_PROGRESS)
     page.locator("#drift-button").click()
     expect(page.locator("#job-result")).to_contain_text("results", timeout=LONG)
+    assert _most_progress(page) <= 1  # on the job's result; the refresh after it shows none
     legend = page.locator("#confidence-plot [aria-label^='Symbol legend']")
     expect(legend).to_have_attribute("aria-label", re.compile(r"current, reference"), timeout=30_000)
     assert _inside(page, "#confidence-plot [aria-label^='Symbol legend']", "#confidence-plot")
-    expect(page.locator("#drift-results")).to_contain_text("token_count")  # the drift table was refreshed
+    # refreshed after the job (without Refresh): the status line reports the check just run
+    expect(page.locator("#monitoring-status")).not_to_contain_text("no drift check yet", timeout=30_000)
+    expect(page.locator("#monitoring-status")).not_to_contain_text("no reference sample yet")
     _shot(page, "monitoring")
 
 
@@ -226,9 +230,11 @@ def test_models_tab_shows_the_serving_model_on_open_and_refuses_a_wrong_token(
     expect(page.locator("#switch-button")).to_be_enabled()
 
     page.get_by_label("Admin token", exact=True).fill("not-the-token")
+    page.evaluate(WATCH_PROGRESS)
     page.locator("#switch-button").click()
     expect(page.get_by_text("wrong or missing admin token").first).to_be_visible(timeout=30_000)
     expect(page.locator("#serving-now")).to_contain_text('"name": "embedded"')
+    assert _most_progress(page) <= 1
     _shot(page, "models")
 
 
