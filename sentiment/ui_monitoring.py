@@ -56,16 +56,18 @@ def traffic_bars(traffic: pd.DataFrame, now: float) -> tuple[pd.DataFrame, int]:
 
 
 def confidence_lines(confidence: pd.DataFrame) -> pd.DataFrame:
-    """Both samples on every bin, a sample not there yet (no reference before the first drift check) with empty
-    shares: Gradio fixes a plot's colours and legend from the first data it draws, so a sample that appeared later
-    would be drawn in the colour of the other and left out of the legend."""
+    """Both samples on every bin; a sample not there yet (no reference before the first drift check, no
+    prediction logged) has empty shares. Gradio fixes a plot's colours and legend from the first data it draws,
+    so a sample that appeared later would be drawn in the other's colour and left out of the legend."""
     grid = pd.MultiIndex.from_product([SAMPLES, CONFIDENCE_CENTRES], names=["sample", "confidence"])
     shares = (
         confidence.set_index(["sample", "confidence"])["share"]
         if not confidence.empty
         else pd.Series(dtype=float, name="share")
     )
-    return shares.reindex(grid).reset_index()[["confidence", "share", "sample"]]
+    lines = shares.reindex(grid).reset_index()[["confidence", "share", "sample"]]
+    empty = lines.groupby("sample")["share"].transform("sum") == 0  # no predictions: no line rather than one at 0
+    return lines.assign(share=lines["share"].mask(empty))
 
 
 def _stamp(t: float | None) -> str:

@@ -170,6 +170,8 @@ def test_the_confidence_lines_always_hold_both_samples() -> None:
     assert by_sample.count().to_dict() == {"current": len(CONFIDENCE_CENTRES), "reference": 0}  # NaN: no line
     assert by_sample.size().to_dict() == {"current": len(CONFIDENCE_CENTRES), "reference": len(CONFIDENCE_CENTRES)}
     assert confidence_lines(pd.DataFrame())["share"].isna().all()
+    nothing_logged = current.assign(share=0.0)  # what the service reports before any prediction
+    assert confidence_lines(nothing_logged)["share"].isna().all()
 
 
 def test_api_endpoint_names_each_return_and_refuses_a_wrong_count() -> None:
