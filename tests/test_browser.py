@@ -255,6 +255,7 @@ def test_without_an_admin_token_jobs_and_switching_are_disabled_and_say_why(
     expect(page.locator("#drift-button")).to_be_disabled()
     expect(page.locator("#evaluation-button")).to_be_disabled()
     expect(page.locator("#jobs-note")).to_contain_text("no admin token is set")
+    expect(page.locator("#traffic-plot [aria-label^='Symbol legend']")).to_be_visible()  # drawn, for the screenshot
     _shot(page, "monitoring-no-admin")
 
     page.get_by_role("tab", name="Models").click()
