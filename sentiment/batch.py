@@ -82,6 +82,7 @@ class TableFormat:
     columns: list[str]
     header: bool = True  # False for a plain text file: each line is one text
     why: str = ""  # the rule that decided table or lines (and the separator), for the summary
+    bom: bool = False  # the file starts with a byte-order mark (the UI says "UTF-8 with BOM" only then)
 
     @property
     def output_delimiter(self) -> str:
@@ -229,6 +230,7 @@ def sniff(path: Path, max_bytes: int | None = None) -> TableFormat:
         raise BatchInputError(f"{path.name} is empty")
     with path.open("rb") as handle:
         head = handle.read(_SAMPLE_BYTES)
+    bom = head.startswith((*_BOMS_UTF16, codecs.BOM_UTF8))  # the UI names a BOM only when there is one
     what = binary_signature(head)  # before anything reads the whole file
     if what is not None:
         raise BatchInputError(f"{path.name} is not a text file ({what}); upload a CSV, TSV or .txt file")
@@ -247,7 +249,7 @@ def sniff(path: Path, max_bytes: int | None = None) -> TableFormat:
     if not any(columns):
         raise BatchInputError(f"{path.name} has an empty header row; the first row must name the columns")
     return TableFormat(
-        encoding=encoding, delimiter=layout.delimiter, columns=columns, header=layout.header, why=layout.why
+        encoding=encoding, delimiter=layout.delimiter, columns=columns, header=layout.header, why=layout.why, bom=bom
     )
 
 

@@ -3,6 +3,7 @@ and the figures the Monitoring tab shows."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -27,6 +28,7 @@ from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
 CONFIDENCE_BINS = np.linspace(1 / 3, 1.0, 11)
+CONFIDENCE_CENTRES = [round(float(low + high) / 2, 3) for low, high in itertools.pairwise(CONFIDENCE_BINS)]
 # A check waits this long for queued log rows: it runs in a job thread, so waiting costs no request anything.
 _JOB_FLUSH_S = 60.0
 
@@ -161,8 +163,8 @@ class MonitoringService:
         for name, values in frames:
             counts, _ = np.histogram(values, bins=CONFIDENCE_BINS)
             share = counts / max(counts.sum(), 1)
-            for low, value in zip(CONFIDENCE_BINS[:-1], share, strict=True):
-                rows.append({"confidence": f"{low:.2f}", "share": float(value), "sample": name})
+            for centre, value in zip(CONFIDENCE_CENTRES, share, strict=True):
+                rows.append({"confidence": centre, "share": float(value), "sample": name})
         return {
             "traffic": traffic,
             "labels": labels,

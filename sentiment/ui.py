@@ -1,7 +1,8 @@
 """The Gradio Blocks: a thin layer over ``SentimentService``.
 
-Every event has an explicit ``api_name`` so programs call the same actions a person clicks (``/predict``,
-``/predict_batch``, ``/inspect_csv``, ``/score_csv``, ``/model_info``). Domain errors become ``gr.Error`` here and
+Every public event has an explicit ``api_name`` so programs call the same actions a person clicks (``/predict``,
+``/predict_batch``, ``/model_info`` here; the tabs' modules add theirs); page-only events are private. The public API
+is pinned by ``tests/test_api_contract.py`` and documented in the README. Domain errors become ``gr.Error`` here and
 only here, so the browser and ``gradio_client`` both receive the message.
 """
 
@@ -10,18 +11,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import wraps
-from pathlib import Path
 from typing import Any, TypeVar
 
 import gradio as gr
 import pandas as pd
 
-from sentiment.batch import BatchInputError, label_counts_frame
+from sentiment.batch import BatchInputError
 from sentiment.datasets import DatasetUnavailableError
 from sentiment.labels import LABELS
 from sentiment.models import ModelLoadError
 from sentiment.predictor import InvalidTextError
 from sentiment.service import AccessDeniedError, ModelUnavailableError, SentimentService
+from sentiment.ui_batch import batch_tab
 from sentiment.ui_evaluation import evaluation_tab
 from sentiment.ui_models import models_tab
 from sentiment.ui_monitoring import monitoring_tab
@@ -34,6 +35,7 @@ EXAMPLES = [
     "@support my order is three weeks late and nobody answers. Worst service ever.",
 ]
 TITLE = "Sentiment analysis: negative / neutral / positive"
+PREDICTION_COLUMNS = ["text", "label", *(f"score_{x}" for x in LABELS), "truncated", "error"]
 F = TypeVar("F", bound=Callable[..., Any])
 _USER_ERRORS = (
     InvalidTextError,
@@ -64,13 +66,21 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _model_markdown(service: SentimentService) -> str:
-    health = service.health()
-    if health["model"] is None:
-        return f"**Model**: {health['status']}" + (f" - {health['error']}" if health["error"] else "")
+def model_headline(health: dict[str, Any], spec: str, hub_model: str) -> str:
+    """The header line every visitor reads, in plain words. Why ``auto`` did not use the Hub is a technical
+    reason for the operator: it stays in ``/health`` (``model.note``) and in the log, not here."""
     info = health["model"]
-    note = f"  \n_{info['note']}_" if info["note"] else ""
-    return f"**Model**: `{info['name']}` ({info['source']}, `{info['revision']}`){note}"
+    if info is None:
+        return f"**Model**: {health['status']}" + (f" - {health['error']}" if health["error"] else "")
+    line = f"**Model**: `{info['name']}` ({info['source']}, `{info['revision']}`)"
+    if spec == "auto" and info["source"] != "hub":
+        what = "the VADER lexicon" if info["source"] == "lexicon" else f"the {info['name']} model"
+        line += f"  \nOffline: serving {what} (the Hub model `{hub_model}` is not available)."
+    return line
+
+
+def _model_markdown(service: SentimentService) -> str:
+    return model_headline(service.health(), service.serving_spec, service.settings.hub_model)
 
 
 def build_blocks(service: SentimentService) -> gr.Blocks:
@@ -94,33 +104,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
         for line, p in zip(lines, service.predict_many(lines), strict=True):
             scores = [round(p.scores.get(label, float("nan")), 4) for label in LABELS]
             rows.append([line, p.label or "", *scores, p.truncated, p.error or ""])
-        return pd.DataFrame(rows, columns=["text", "label", *(f"score_{x}" for x in LABELS), "truncated", "error"])
-
-    @user_errors
-    def inspect_csv(file: str | None) -> tuple[dict[str, Any], str]:
-        if not file:
-            return gr.update(choices=[], value=None), ""
-        fmt, guess = service.inspect_file(Path(file))
-        sep = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(fmt.delimiter, repr(fmt.delimiter))
-        note = f"{len(fmt.columns)} columns, {sep}-separated, {fmt.encoding}"
-        note += "" if guess else "; choose the text column"
-        return gr.update(choices=fmt.columns, value=guess), note
-
-    @user_errors
-    def score_csv(
-        file: str | None,
-        text_column: str | None,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects it)
-    ) -> tuple[str, dict[str, Any], pd.DataFrame]:
-        if not file:
-            raise BatchInputError("no file: upload a CSV, TSV or text file first")
-        if not Path(file).exists():
-            raise BatchInputError(
-                "the uploaded file has expired (uploads are kept for a limited time): upload it again"
-            )
-        progress(0, desc="reading")
-        scored = service.score_file(Path(file), text_column or None, progress=lambda f, d: progress(f, desc=d))
-        return str(scored.path), scored.summary.as_dict(), label_counts_frame(scored.summary)
+        return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
 
     def model_info() -> str:
         return _model_markdown(service)
@@ -130,7 +114,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
     retention = max(1, int(service.settings.batch_retention_s))  # Gradio reads 0 as "never delete"
     with gr.Blocks(title=TITLE, delete_cache=(min(600, retention), retention)) as demo:
         gr.Markdown(f"# {TITLE}")
-        model_md = gr.Markdown(_model_markdown(service), elem_id="model-info")
+        model_md = gr.Markdown(_model_markdown(service), label="Model", elem_id="model-info")
         with gr.Tab("Predict"):
             with gr.Row():
                 with gr.Column():
@@ -148,33 +132,16 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             with gr.Accordion("Several texts (one per line)", open=False):
                 many = gr.Textbox(label="Texts", lines=6, placeholder="one text per line")
                 many_btn = gr.Button("Classify all")
-                table = gr.Dataframe(label="Predictions", wrap=True)
-        with gr.Tab("Batch (CSV)"):
-            gr.Markdown(
-                "Upload a CSV, TSV or text file (one text per line). The result is the same file with `label` and "
-                f"`score_negative/neutral/positive` columns added. Limit: {service.settings.max_upload_mb:g} MB."
-            )
-            with gr.Row():
-                with gr.Column():
-                    # No ``file_types``: Gradio would refuse by extension before the service reads the content (a
-                    # table saved as .dat or without a name, uncounted, with a traceback); the reader decides.
-                    upload = gr.File(label="File", elem_id="csv-upload")
-                    column = gr.Dropdown(label="Text column", choices=[], allow_custom_value=True)
-                    file_note = gr.Markdown()
-                    score_btn = gr.Button("Score file", variant="primary", elem_id="score-button")
-                with gr.Column():
-                    result_file = gr.File(label="Scored file", elem_id="csv-result")
-                    summary = gr.JSON(label="Summary")
-                    chart = gr.BarPlot(
-                        x="label", y="count", label="Predicted classes", sort=list(LABELS), y_lim=[0, None]
-                    )
-
+                table = gr.Dataframe(
+                    pd.DataFrame(columns=PREDICTION_COLUMNS), label="Predictions", wrap=True, elem_id="predictions"
+                )
         predict_btn.click(
             predict,
             text,
             [label, details],
             api_name="predict",
             api_description="Classify one text: the label with all three probabilities.",
+            show_progress_on=label,
             concurrency_limit=service.settings.predict_concurrency,
             concurrency_id="predict",
         )
@@ -183,6 +150,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             text,
             [label, details],
             api_visibility="undocumented",
+            show_progress_on=label,
             concurrency_limit=service.settings.predict_concurrency,
             concurrency_id="predict",
         )
@@ -193,21 +161,8 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             api_name="predict_batch",
             api_description="Classify several texts, one per line: a table of labels and probabilities.",
         )
-        upload.change(
-            inspect_csv,
-            upload,
-            [column, file_note],
-            api_name="inspect_csv",
-            api_description="Columns of an uploaded file and the guessed text column.",
-        )
-        score_btn.click(
-            score_csv,
-            [upload, column],
-            [result_file, summary, chart],
-            api_name="score_csv",
-            api_description="Score a CSV/TSV/text file; returns the scored file and a summary.",
-        )
-        evaluation_tab(service, user_errors)
+        batch_tab(service, user_errors)
+        evaluation_tab(service, user_errors, demo)
         monitoring_tab(service, user_errors)
         models_tab(service, user_errors)
         demo.load(
@@ -215,6 +170,6 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             None,
             model_md,
             api_name="model_info",
-            api_description="Which model serves (name, source, revision).",
+            api_description="Which model serves (name, source, revision), as the page header says it.",
         )
     return demo

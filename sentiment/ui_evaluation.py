@@ -1,7 +1,8 @@
 """The Evaluate tab: pick models, a dataset (or a labelled upload), split, sample size and seed; see metrics,
 per-class tables, confusion-matrix heatmaps, the paired comparison and past evaluations.
 
-API endpoints: ``/evaluate`` and ``/compare`` return the reports as JSON; ``/evaluations`` lists past runs.
+API endpoints: ``/evaluate_models`` returns what the tab shows (rounded tables); ``/evaluate`` and ``/compare``
+return the reports as JSON at full precision; ``/evaluations`` lists past runs.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import gradio as gr
 import pandas as pd
 
 from sentiment.datasets import DATASETS, SPLITS
+from sentiment.evaluation_store import COLUMNS as HISTORY_COLUMNS
 from sentiment.labels import LABELS
 from sentiment.service import SentimentService
+from sentiment.ui_api import PRIVATE, api_endpoint
 
 NONE = "(none)"
 DEFAULT_SAMPLE = 500  # rows of a registry dataset when no sample size is given; an upload is evaluated whole
@@ -42,6 +45,25 @@ def confusion_html(report: dict[str, Any], title: str) -> str:
         f"<div><b>{html.escape(title)}</b> (rows: true, columns: predicted)"
         f"<table class='confusion'><tr><th></th>{head}</tr>{''.join(rows)}</table></div>"
     )
+
+
+METRIC_COLUMNS = [
+    "model",
+    "dataset",
+    "split",
+    "n",
+    "rows used",
+    "labels",
+    "seed",
+    "accuracy",
+    "accuracy 95% CI",
+    "macro-F1",
+    "macro-F1 95% CI",
+    "weighted-F1",
+]
+CLASS_COLUMNS = ["model", "class", "precision", "recall", "F1", "support"]
+COMPARISON_COLUMNS = ["metric", "B minus A", "95% interval", "test", "p-value", "verdict"]
+SIGNIFICANCE = 0.05
 
 
 def _mapping_text(mapping: dict[str, Any] | None) -> str:
@@ -70,7 +92,7 @@ def metrics_table(reports: list[dict[str, Any]]) -> pd.DataFrame:
                 "weighted-F1": round(m["weighted_f1"], 4),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
 def per_class_table(reports: list[dict[str, Any]]) -> pd.DataFrame:
@@ -87,11 +109,53 @@ def per_class_table(reports: list[dict[str, Any]]) -> pd.DataFrame:
                     "support": c["support"],
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=CLASS_COLUMNS)
 
 
-def evaluation_tab(service: SentimentService, wrap: Any) -> None:
-    """Build the tab inside the current Blocks; ``wrap`` turns domain errors into ``gr.Error``."""
+def _p_value(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _verdict(difference: float, significant: bool, model_a: str, model_b: str) -> str:
+    if not significant:
+        return "no significant difference"
+    return f"{model_b if difference > 0 else model_a} is better"
+
+
+def comparison_table(comparison: dict[str, Any] | None, model_a: str, model_b: str) -> pd.DataFrame:
+    """The paired comparison for reading: one row per metric with the test that decided it, rounded. Programs get
+    the full-precision figures from ``/compare``.
+
+    macro-F1 is significant when its paired-bootstrap interval excludes 0 (the rule of ``paired_comparison``);
+    accuracy when the exact McNemar test on the rows only one model got right gives p < 0.05."""
+    if not comparison:
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    interval = comparison["macro_f1_interval"]
+    f1_diff, acc_diff = comparison["macro_f1_difference"], comparison["accuracy_difference"]
+    mcnemar = comparison["mcnemar_p_value"]
+    rows = [
+        [
+            "macro-F1",
+            f"{f1_diff:+.3f}",
+            f"{interval['low']:+.3f} to {interval['high']:+.3f}",
+            "paired bootstrap",
+            _p_value(comparison["bootstrap_p_value"]),
+            _verdict(f1_diff, comparison["significant"], model_a, model_b),
+        ],
+        [
+            "accuracy",
+            f"{acc_diff:+.3f}",
+            "-",
+            f"exact McNemar ({comparison['only_a_correct']} rows only A right, {comparison['only_b_correct']} only B)",
+            _p_value(mcnemar),
+            _verdict(acc_diff, mcnemar < SIGNIFICANCE, model_a, model_b),
+        ],
+    ]
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> None:
+    """Build the tab inside ``demo``; ``wrap`` turns domain errors into ``gr.Error``."""
     evaluation = service.evaluation
     models = ["embedded", "vader", service.settings.hub_model]
     serving = service.settings.model if service.settings.model != "auto" else "embedded"
@@ -115,7 +179,7 @@ def evaluation_tab(service: SentimentService, wrap: Any) -> None:
 
     def history() -> pd.DataFrame:
         try:
-            frame = pd.DataFrame(evaluation.history(50))
+            frame = pd.DataFrame(evaluation.history(50), columns=list(HISTORY_COLUMNS))
         except sqlite3.Error as exc:  # an unreadable store must not hide the evaluation just run
             logger.error("evaluation history unreadable (%s)", exc)
             return pd.DataFrame({"history unavailable": [f"{type(exc).__name__}: {exc}"]})
@@ -129,13 +193,13 @@ def evaluation_tab(service: SentimentService, wrap: Any) -> None:
         model_a: str,
         model_b: str,
         dataset: str,
-        split: str,
-        sample_size: float | None,
-        seed: float | None,
-        upload: str | None,
+        split: str | None = None,
+        sample_size: float | None = None,
+        seed: float | None = 0,
+        upload: str | None = None,
         label_map: str | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008
-    ) -> tuple[pd.DataFrame, pd.DataFrame, str, dict[str, Any] | None, pd.DataFrame]:
+    ) -> tuple[pd.DataFrame, pd.DataFrame, str, pd.DataFrame, pd.DataFrame]:
         uploaded = Path(upload) if upload else None
         size = DEFAULT_SAMPLE if sample_size is None and uploaded is None else _size(sample_size)
         report_progress = lambda f, d: progress(f, desc=d)  # noqa: E731
@@ -151,7 +215,8 @@ def evaluation_tab(service: SentimentService, wrap: Any) -> None:
                 report_progress,
                 label_map=label_map,
             )
-            reports, comparison = [result["a"], result["b"]], result["comparison"]
+            reports = [result["a"], result["b"]]
+            comparison = comparison_table(result["comparison"], reports[0]["model"], reports[1]["model"])
         else:
             reports = [
                 evaluation.evaluate(
@@ -165,7 +230,7 @@ def evaluation_tab(service: SentimentService, wrap: Any) -> None:
                     label_map=label_map,
                 )
             ]
-            comparison = None
+            comparison = comparison_table(None, model_a, model_b)
         for report in reports:
             if report.get("warning"):
                 gr.Warning(report["warning"])  # the figures are shown; the history could not keep them
@@ -189,27 +254,38 @@ def evaluation_tab(service: SentimentService, wrap: Any) -> None:
                 placeholder="e.g. 0:negative,1:neutral,2:positive",
             )
         button = gr.Button("Evaluate", variant="primary", elem_id="evaluate-button")
-        table = gr.Dataframe(label="Metrics", elem_id="evaluation-metrics")
-        classes = gr.Dataframe(label="Per class")
-        heatmap = gr.HTML(label="Confusion matrix")
-        comparison = gr.JSON(label="Comparison (B minus A, paired on the same rows)")
-        past = gr.Dataframe(label="Past evaluations", value=history)
+        table = gr.Dataframe(metrics_table([]), label="Metrics", elem_id="evaluation-metrics")
+        classes = gr.Dataframe(per_class_table([]), label="Per class", elem_id="evaluation-classes")
+        heatmap = gr.HTML(label="Confusion matrix", elem_id="evaluation-confusion")
+        comparison = gr.Dataframe(
+            comparison_table(None, "", ""),
+            label="Comparison: B minus A on the same rows (significance level 5%)",
+            elem_id="evaluation-comparison",
+            wrap=True,
+        )
+        past = gr.Dataframe(
+            pd.DataFrame(columns=list(HISTORY_COLUMNS)), label="Past evaluations", elem_id="evaluation-history"
+        )
 
         button.click(
             run,
             [model_a, model_b, dataset, split, sample_size, seed, upload, label_map],
             [table, classes, heatmap, comparison, past],
             api_name="evaluate_models",
-            api_description="Evaluate model A (and compare with B) as the Evaluate tab shows it.",
+            api_description="Evaluate model A (and compare with B) as the Evaluate tab shows it: rounded tables.",
+            show_progress_on=table,
         )
-        gr.api(
+        demo.load(history, None, past, api_visibility=PRIVATE, show_progress="hidden")
+        api_endpoint(
             evaluate,
-            api_name="evaluate",
-            api_description="Evaluate one model on a dataset split; returns the report as JSON.",
+            "evaluate",
+            "Evaluate one model on a dataset split; returns the report as JSON.",
+            returns=["report"],
         )
-        gr.api(
+        api_endpoint(
             compare,
-            api_name="compare",
-            api_description="Evaluate two models on the same rows; returns both reports and the paired test.",
+            "compare",
+            "Evaluate two models on the same rows; returns both reports and the paired tests at full precision.",
+            returns=["reports and comparison"],
         )
-        gr.api(past_evaluations, api_name="evaluations", api_description="Past evaluations, newest first.")
+        api_endpoint(past_evaluations, "evaluations", "Past evaluations, newest first.", returns=["evaluations"])

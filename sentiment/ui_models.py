@@ -1,6 +1,7 @@
 """The Models tab: which model serves, the fine-tuning runs, and switching (admin only) with rollback.
 
-``/switch_model`` needs the admin token and is hidden from the public API listing when no token is set.
+``/switch_model`` needs the admin token and is hidden from the public API listing when no token is set; the Switch
+button is then disabled and says why. The tab's figures are loaded each time it is opened.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ import pandas as pd
 
 from sentiment.runs import list_runs
 from sentiment.service import SentimentService
+from sentiment.ui_api import PRIVATE, api_endpoint, on_open
+
+RUN_COLUMNS = ["run", "base", "datasets", "best epoch", "minutes", "test macro-F1"]
+ADMIN_OFF = "Switching is off: no admin token is set (`SENTIMENT_ADMIN_TOKEN`)."
 
 
 def models_tab(service: SentimentService, wrap: Any) -> None:
@@ -29,7 +34,7 @@ def models_tab(service: SentimentService, wrap: Any) -> None:
             }
             for r in list_runs(service.settings.data_dir)
         ]
-        return pd.DataFrame(rows, columns=["run", "base", "datasets", "best epoch", "minutes", "test macro-F1"])
+        return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
     def serving() -> dict[str, Any]:
         info = service.model_info
@@ -52,26 +57,33 @@ def models_tab(service: SentimentService, wrap: Any) -> None:
             *(r["run"] for r in list_runs(service.settings.data_dir)),
         ]
 
-    with gr.Tab("Models"):
-        current = gr.JSON(label="Serving now", value=serving)
+    def tab_view() -> tuple[dict[str, Any], pd.DataFrame]:
+        return serving(), runs_frame()
+
+    with gr.Tab("Models") as tab:
+        current = gr.JSON(label="Serving now", elem_id="serving-now")
         with gr.Row():
             spec = gr.Dropdown(
                 choices(), value="embedded", label="Model (registry name, Hub id or run)", allow_custom_value=True
             )
             token = gr.Textbox(label="Admin token", type="password")
-            button = gr.Button("Switch", variant="primary", interactive=admin_enabled)
+            button = gr.Button("Switch", variant="primary", interactive=admin_enabled, elem_id="switch-button")
         gr.Markdown(
             "Switching loads and warms up the new model beside the serving one, then swaps; if it fails, "
             "the current model keeps serving. Roll back by switching to a previously served model."
-            + ("" if admin_enabled else " **Switching is off: no admin token is set.**")
+            + ("" if admin_enabled else f" **{ADMIN_OFF}**"),
+            elem_id="switch-note",
         )
-        gr.Dataframe(value=runs_frame, label="Fine-tuning runs (python -m finetune)")
+        runs = gr.Dataframe(
+            pd.DataFrame(columns=RUN_COLUMNS), label="Fine-tuning runs (python -m finetune)", elem_id="runs"
+        )
+        on_open(tab, tab_view, [current, runs])
         button.click(
             switch_model,
             [spec, token],
             current,
             api_name="switch_model",
-            api_visibility="public" if admin_enabled else "private",
+            api_visibility="public" if admin_enabled else PRIVATE,
             api_description="Switch the serving model (admin token required).",
         )
-        gr.api(serving, api_name="serving_model", api_description="The serving model and the ones served before.")
+        api_endpoint(serving, "serving_model", "The serving model and the ones served before.", returns=["serving"])

@@ -1,7 +1,8 @@
 """The Monitoring tab: traffic, label mix, confidence now vs the reference, drift results and scheduled jobs.
 
 ``/run_drift_check`` and ``/run_evaluation`` run the scheduled jobs on demand (through the scheduler when the app
-runs one, so the job metrics count them too); ``/monitoring`` returns the figures.
+runs one, so the job metrics count them too): without an admin token they are private and their buttons disabled,
+with the reason shown. ``/monitoring`` returns the figures; the tab loads them each time it is opened.
 """
 
 from __future__ import annotations
@@ -12,11 +13,77 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from sentiment.labels import LABELS
+from sentiment.monitoring_service import CONFIDENCE_CENTRES
 from sentiment.service import SentimentService
+from sentiment.ui_api import PRIVATE, api_endpoint, on_open
+
+BAR_MINUTES = (1, 5, 10, 15, 30, 60)
+MAX_BARS = 48
+DAY_S = 24 * 3600
+TRAFFIC_COLUMNS = ["time (UTC)", "label", "predictions"]
+LABEL_COLORS = {"negative": "#dc2626", "neutral": "#9ca3af", "positive": "#16a34a"}
+SAMPLES = ("current", "reference")
+JOBS_OFF = "Running jobs is off: no admin token is set (`SENTIMENT_ADMIN_TOKEN`)."
+
+
+def traffic_bars(traffic: pd.DataFrame, now: float) -> tuple[pd.DataFrame, int]:
+    """Per-minute counts (``bucket`` in epoch seconds, ``label``, ``n``) as at most ``MAX_BARS`` bars of 1 to 60
+    minutes up to ``now``, empty bars included (a gap in traffic must look like one), labelled "HH:MM" in UTC.
+
+    The labels are text, in time order, because the plot would otherwise write times in the browser's time zone
+    and 12-hour clock; text labels need no zone and keep the rows' order (the plot is built with ``sort=None``).
+    Every class has rows, zeros included: Gradio fixes a plot's colours and legend from the first data it draws.
+    Returns the frame and the bar width in minutes."""
+    if traffic.empty:  # no predictions yet, or no prediction log at all: one empty bar at "now"
+        traffic = pd.DataFrame({"bucket": pd.Series(dtype=float), "label": pd.Series(dtype=str), "n": 0})
+    oldest = float(traffic["bucket"].min()) if not traffic.empty else now
+    minutes = next(
+        (m for m in BAR_MINUTES if now // (m * 60) - oldest // (m * 60) < MAX_BARS),
+        BAR_MINUTES[-1],  # at most 24 bars: the first is cut below to stay within the day
+    )
+    width = minutes * 60
+    last = int(now // width) * width
+    first = max(int(oldest // width) * width, last - (DAY_S // width - 1) * width)
+    starts = range(first, last + width, width)
+    bars = traffic.assign(start=(traffic["bucket"] // width * width).astype(int))
+    counts = bars[bars["start"] >= first].groupby(["start", "label"])["n"].sum()
+    labels = [*LABELS, *sorted(set(bars["label"]) - set(LABELS))]
+    index = pd.MultiIndex.from_product([starts, labels], names=["start", "label"])
+    frame = counts.reindex(index, fill_value=0).reset_index()
+    frame["time (UTC)"] = [time.strftime("%H:%M", time.gmtime(t)) for t in frame["start"]]
+    return frame.rename(columns={"n": "predictions"})[TRAFFIC_COLUMNS], minutes
+
+
+def confidence_lines(confidence: pd.DataFrame) -> pd.DataFrame:
+    """Both samples on every bin; a sample not there yet (no reference before the first drift check, no
+    prediction logged) has empty shares. Gradio fixes a plot's colours and legend from the first data it draws,
+    so a sample that appeared later would be drawn in the other's colour and left out of the legend."""
+    grid = pd.MultiIndex.from_product([SAMPLES, CONFIDENCE_CENTRES], names=["sample", "confidence"])
+    shares = (
+        confidence.set_index(["sample", "confidence"])["share"]
+        if not confidence.empty
+        else pd.Series(dtype=float, name="share")
+    )
+    lines = shares.reindex(grid).reset_index()[["confidence", "share", "sample"]]
+    empty = lines.groupby("sample")["share"].transform("sum") == 0  # no predictions: no line rather than one at 0
+    return lines.assign(share=lines["share"].mask(empty))
 
 
 def _stamp(t: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) if t else "-"
+
+
+JOB_COLUMNS = [
+    "job",
+    "every (s)",
+    "last run (UTC)",
+    "outcome",
+    "last success (UTC)",
+    "runs",
+    "failures",
+    "error",
+]
 
 
 def _jobs_frame(service: SentimentService) -> pd.DataFrame:
@@ -25,7 +92,7 @@ def _jobs_frame(service: SentimentService) -> pd.DataFrame:
     rows = []
     for status in service.jobs.runner.statuses.values():
         rows.append(
-            {
+            {  # keys: JOB_COLUMNS
                 "job": status.name,
                 "every (s)": status.interval_s,
                 "last run (UTC)": _stamp(status.last_run),
@@ -48,7 +115,7 @@ def _drift_frame(report: dict[str, Any] | None) -> pd.DataFrame:
     return frame.round({"statistic": 4, "p_value": 6, "adjusted_p_value": 6})
 
 
-def _status_markdown(service: SentimentService, overview: dict[str, Any]) -> str:
+def _status_markdown(overview: dict[str, Any], bar_minutes: int) -> str:
     report = overview["report"]
     if report is None:
         drift = "no drift check yet"
@@ -56,7 +123,12 @@ def _status_markdown(service: SentimentService, overview: dict[str, Any]) -> str
         drift = f"**not enough data**: {report['window_size']} predictions, {report['min_window']} needed"
     else:
         drift = f"**{report['status']}** on the last {report['window_size']} predictions"
-    return f"Logged predictions: **{overview['logged']:,}** - drift: {drift}"
+    bars = "one bar per minute" if bar_minutes == 1 else f"one bar per {bar_minutes} minutes"
+    line = f"Logged predictions: **{overview['logged']:,}** - drift: {drift} - traffic chart: {bars}"
+    confidence = overview["confidence"]
+    if confidence.empty or "reference" not in set(confidence["sample"]):
+        line += " - no reference sample yet (the first drift check makes it)"
+    return line
 
 
 def monitoring_tab(service: SentimentService, wrap: Any) -> None:
@@ -64,11 +136,12 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
 
     def refresh() -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         overview = service.monitoring.overview()
+        traffic, minutes = traffic_bars(overview["traffic"], time.time())
         return (
-            _status_markdown(service, overview),
-            overview["traffic"],
+            _status_markdown(overview, minutes),
+            traffic,
             overview["labels"],
-            overview["confidence"],
+            confidence_lines(overview["confidence"]),
             _drift_frame(overview["report"]),
             _jobs_frame(service),
         )
@@ -114,55 +187,81 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             "jobs": _jobs_frame(service).to_dict(orient="records"),
         }
 
-    with gr.Tab("Monitoring"):
-        status = gr.Markdown(elem_id="monitoring-status")
+    with gr.Tab("Monitoring") as tab:
+        status = gr.Markdown(label="Status", elem_id="monitoring-status")
         with gr.Row():
-            refresh_btn = gr.Button("Refresh")
-            drift_btn = gr.Button("Run drift check now", elem_id="drift-button")
-            eval_btn = gr.Button("Run evaluation now")
-            token = gr.Textbox(label="Admin token (to run jobs)", type="password")
+            refresh_btn = gr.Button("Refresh", elem_id="refresh-button")
+            drift_btn = gr.Button("Run drift check now", elem_id="drift-button", interactive=admin)
+            eval_btn = gr.Button("Run evaluation now", elem_id="evaluation-button", interactive=admin)
+            token = gr.Textbox(label="Admin token (to run jobs)", type="password", interactive=admin)
+        if not admin:
+            gr.Markdown(f"**{JOBS_OFF}**", elem_id="jobs-note")
+        # No plot has a fixed height: Gradio then sizes the chart to the container and clips the legend below it.
+        traffic = gr.BarPlot(
+            x="time (UTC)",
+            y="predictions",
+            color="label",
+            color_map=LABEL_COLORS,
+            label="Predictions in the last 24 hours",
+            x_label_angle=-45,
+            elem_id="traffic-plot",
+        )
         with gr.Row():
-            traffic = gr.BarPlot(x="time", y="n", color="label", label="Predictions per minute (24 h)", height=260)
             labels = gr.BarPlot(
-                x="label", y="count", label="Label mix (last drift window)", height=260, y_lim=[0, None]
+                x="label",
+                y="count",
+                label="Label mix (last drift window)",
+                y_lim=[0, None],
+                elem_id="labels-plot",
             )
-            confidence = gr.BarPlot(
+            confidence = gr.LinePlot(
                 x="confidence",
                 y="share",
                 color="sample",
-                label="Confidence: current vs reference",
-                height=260,
+                label="Confidence: current vs reference (share of each sample per bin)",
+                x_title="confidence (probability of the predicted label)",
+                y_title="share of the sample",
                 y_lim=[0, None],
+                elem_id="confidence-plot",
             )
-        drift = gr.Dataframe(label="Latest drift check (Holm-adjusted p-values)", elem_id="drift-results")
-        jobs = gr.Dataframe(label="Scheduled jobs")
-        report = gr.JSON(label="Last job result", visible=True)
+        drift = gr.Dataframe(
+            _drift_frame(None), label="Latest drift check (Holm-adjusted p-values)", elem_id="drift-results"
+        )
+        jobs = gr.Dataframe(pd.DataFrame(columns=JOB_COLUMNS), label="Scheduled jobs", elem_id="jobs")
+        report = gr.JSON(label="Last job result", elem_id="job-result")
 
         outputs = [status, traffic, labels, confidence, drift, jobs]
+        on_open(tab, refresh, outputs)
         refresh_btn.click(
-            refresh, None, outputs, api_name="monitoring_view", api_description="The Monitoring tab's figures."
+            refresh,
+            None,
+            outputs,
+            api_name="monitoring_view",
+            api_description="The Monitoring tab's figures: status line, traffic, label mix, confidence, drift, jobs.",
+            show_progress_on=status,
         )
-        visibility = "public" if admin else "private"
-        drift_btn.click(
-            run_drift_check,
-            token,
-            report,
-            api_name="run_drift_check",
-            api_visibility=visibility,
-            api_description="Run a drift check now; returns its report.",
-        ).then(refresh, None, outputs)
-        eval_btn.click(
-            run_evaluation,
-            token,
-            report,
-            api_name="run_evaluation",
-            api_visibility=visibility,
-            api_description="Run the scheduled evaluation now; returns its reports.",
-        ).then(refresh, None, outputs)
-        gr.api(
+        visibility = "public" if admin else PRIVATE
+        for button, job, name, description in (
+            (drift_btn, run_drift_check, "run_drift_check", "Run a drift check now; returns its report."),
+            (eval_btn, run_evaluation, "run_evaluation", "Run the scheduled evaluation now; returns its reports."),
+        ):
+            button.click(
+                job,
+                token,
+                report,
+                api_name=name,
+                api_visibility=visibility,
+                api_description=description + " Admin token required.",
+            ).then(  # Gradio 6.31 draws a chained event's progress on every output even when "hidden": pin it
+                refresh, None, outputs, api_visibility=PRIVATE, show_progress="hidden", show_progress_on=report
+            )
+        api_endpoint(
             pin_reference,
-            api_name="pin_reference",
+            "pin_reference",
+            "Freeze the newest N production predictions as the drift reference of this model. Admin token required.",
+            returns=["reference"],
             api_visibility=visibility,
-            api_description="Freeze the newest N production predictions as the drift reference of this model.",
         )
-        gr.api(monitoring, api_name="monitoring", api_description="Logged count, last drift report, label mix, jobs.")
+        api_endpoint(
+            monitoring, "monitoring", "Logged count, last drift report, label mix, jobs.", returns=["monitoring"]
+        )

@@ -62,3 +62,22 @@ def running_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
     )
     yield app
     app.stop()
+
+
+@pytest.fixture(scope="session")
+def app_without_admin(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A second app as a Space runs it out of the box: model ``auto`` (the Hub is off in tests, so it falls back to
+    the embedded model), no admin token, no scheduler. Started only by the tests that ask for it."""
+    from appserver import start_app
+
+    app = start_app(
+        tmp_path_factory.mktemp("app-no-admin"),
+        {
+            "SENTIMENT_MODEL": "auto",
+            "SENTIMENT_ADMIN_TOKEN": "",
+            "SENTIMENT_SCHEDULER_ENABLED": "false",
+            "SENTIMENT_CACHE_DIR": str(CACHE),
+        },
+    )
+    yield app
+    app.stop()

@@ -90,7 +90,7 @@ def test_a_csv_comes_back_with_every_row_and_column_plus_five(
         csv.writer(handle).writerows(rows)
     before = sum(_predictions(running_app).values())
     column, _ = client.predict(handle_file(str(path)), api_name="/inspect_csv")
-    assert column["value"] == "text"
+    assert column == "text"
     out, summary, _ = client.predict(handle_file(str(path)), "text", api_name="/score_csv")
     with open(out, newline="") as handle:
         result = list(csv.reader(handle))

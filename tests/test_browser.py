@@ -1,16 +1,25 @@
-"""A person in headless Chromium: types a text and sees the label, uploads a CSV and downloads the scored copy."""
+"""A person in headless Chromium, tab by tab: what each tab shows when it opens and after one action.
+
+Each test asserts the visible state (real table headers rather than Gradio's "1 2 3" placeholders, one progress
+indicator per action, the Monitoring tab filled on open, readable legends, admin-only buttons disabled with the
+reason when no admin token is set) and writes a screenshot to ``artifacts/screenshots/`` (CI uploads it).
+"""
 
 from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from conftest import ADMIN_TOKEN
 
-from appserver import REPO, RunningApp
+from appserver import REPO, RunningApp, call_api
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.slow]
 
@@ -26,14 +35,28 @@ ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
+LONG = 120_000  # ms: an evaluation or a drift check on 2 shared cores
+# Counts, from before a click until read, the most progress indicators ("processing | 1.2s") shown at one time.
+WATCH_PROGRESS = """() => {
+    window.__mostProgress = 0;
+    const count = () => {
+        const shown = [...document.querySelectorAll('.progress-text')].filter(e => e.getClientRects().length > 0);
+        window.__mostProgress = Math.max(window.__mostProgress, shown.length);
+    };
+    window.__progressWatch?.disconnect();
+    window.__progressWatch = new MutationObserver(count);
+    window.__progressWatch.observe(document.body, {subtree: true, childList: true, attributes: true});
+    count();
+}"""
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is not installed at {CHROMIUM}: run 'make test' (it installs it) or set CHROMIUM_PATH")
     from playwright.sync_api import sync_playwright
 
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium")),
@@ -48,26 +71,81 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         context.close()
 
 
-def test_a_person_classifies_a_text_and_scores_a_csv(page, running_app: RunningApp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def _open(page: Any, app: RunningApp, tab: str | None = None) -> None:
     from playwright.sync_api import expect
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.goto(running_app.url, wait_until="networkidle")
+    page.goto(app.url, wait_until="networkidle")
     expect(page.locator("#model-info")).to_contain_text("embedded", timeout=30_000)
+    if tab:
+        page.get_by_role("tab", name=tab).click()
 
+
+def _headers(page: Any, elem_id: str) -> list[str]:
+    from playwright.sync_api import expect
+
+    expect(page.locator(f"#{elem_id} thead th").first).to_be_visible()
+    return [h.strip() for h in page.locator(f"#{elem_id} thead th").all_inner_texts()]
+
+
+def _most_progress(page: Any) -> int:
+    return int(page.evaluate("() => window.__mostProgress"))
+
+
+def _inside(page: Any, inner: str, outer: str) -> bool:
+    """Whether the box of ``inner`` lies within the box of ``outer`` (a clipped legend sticks out of its plot)."""
+    a, b = page.locator(inner).bounding_box(), page.locator(outer).bounding_box()
+    assert a is not None and b is not None, (inner, outer)
+    left, top = a["x"] >= b["x"], a["y"] >= b["y"]
+    right = a["x"] + a["width"] <= b["x"] + b["width"] + 1
+    bottom = a["y"] + a["height"] <= b["y"] + b["height"] + 1
+    return left and top and right and bottom
+
+
+def _shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_predict_tab_classifies_a_text_with_one_progress_indicator(page: Any, running_app: RunningApp) -> None:
+    from playwright.sync_api import expect
+
+    _open(page, running_app)
+    expect(page.locator("#model-info")).not_to_contain_text("Offline")
+    page.get_by_text("Several texts (one per line)").click()
+    assert _headers(page, "predictions") == [
+        "text",
+        "label",
+        "score_negative",
+        "score_neutral",
+        "score_positive",
+        "truncated",
+        "error",
+    ]
+
+    page.evaluate(WATCH_PROGRESS)
     page.locator("#text-input textarea").fill("This airline lost my bag and nobody helped. Awful.")
     page.locator("#predict-button").click()
     expect(page.locator("#label-output")).to_contain_text("negative", timeout=30_000)
-    page.screenshot(path=str(SCREENSHOTS / "predict.png"), full_page=True)
+    assert _most_progress(page) <= 1  # a prediction may end before the indicator is drawn
+    _shot(page, "predict")
 
+
+def test_batch_tab_names_the_encoding_and_scores_a_file(page: Any, running_app: RunningApp, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    _open(page, running_app, "Batch (CSV)")
     source = tmp_path / "tweets.csv"
-    source.write_text("id,text\n1,I love this so much!\n2,Worst day ever.\n3,The meeting is at 3pm.\n")
-    page.get_by_role("tab", name="Batch (CSV)").click()
+    texts = ["I love this so much!", "Worst day ever.", "The meeting is at 3pm."]
+    with source.open("w", newline="", encoding="utf-8") as handle:  # no BOM
+        csv.writer(handle).writerows([["id", "text"], *([str(i), texts[i % 3]] for i in range(300))])
     page.locator("#csv-upload input[type=file]").set_input_files(str(source))
-    page.wait_for_timeout(1500)  # the upload event fills the column dropdown
+    expect(page.locator("#csv-note")).to_have_text("2 columns, comma-separated, UTF-8")
+    expect(page.locator("#csv-column input")).to_have_value("text")
+
+    page.evaluate(WATCH_PROGRESS)
     page.locator("#score-button").click()
     link = page.locator('a[href$="/tweets_scored.csv"]')
     expect(link.first).to_be_visible(timeout=60_000)
+    assert _most_progress(page) == 1  # on the scored file only, not once per output
     with page.expect_download() as download_info:
         link.first.click()
     target = tmp_path / "downloaded.csv"
@@ -75,11 +153,112 @@ def test_a_person_classifies_a_text_and_scores_a_csv(page, running_app: RunningA
     with target.open(newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["id", "text", "label", "score_negative", "score_neutral", "score_positive", "error"]
-    assert [r[0] for r in rows[1:]] == ["1", "2", "3"]
+    assert [r[0] for r in rows[1:4]] == ["0", "1", "2"] and len(rows) == 301
     assert rows[1][2] == "positive" and rows[2][2] == "negative"
-    page.screenshot(path=str(SCREENSHOTS / "batch.png"), full_page=True)
+    _shot(page, "batch")
     if os.environ.get("UPDATE_SCREENSHOTS"):
         docs = REPO / "docs"
         docs.mkdir(exist_ok=True)
         shutil.copy(SCREENSHOTS / "predict.png", docs / "screenshot-predict.png")
         shutil.copy(SCREENSHOTS / "batch.png", docs / "screenshot-batch.png")
+
+
+def test_evaluate_tab_shows_real_headers_then_a_readable_comparison(page: Any, running_app: RunningApp) -> None:
+    from playwright.sync_api import expect
+
+    _open(page, running_app, "Evaluate")
+    assert _headers(page, "evaluation-metrics")[:3] == ["model", "dataset", "split"]
+    assert _headers(page, "evaluation-classes") == ["model", "class", "precision", "recall", "F1", "support"]
+    comparison = ["metric", "B minus A", "95% interval", "test", "p-value", "verdict"]
+    assert _headers(page, "evaluation-comparison") == comparison
+    assert _headers(page, "evaluation-history")[:3] == ["id", "created_at", "model"]
+    _shot(page, "evaluate-empty")
+
+    page.get_by_label(re.compile(r"^Sample size")).fill("120")
+    page.evaluate(WATCH_PROGRESS)
+    page.locator("#evaluate-button").click()
+    table = page.locator("#evaluation-comparison")
+    expect(table).to_contain_text("exact McNemar", timeout=LONG)
+    assert _most_progress(page) == 1  # five outputs, one indicator
+    expect(table).to_contain_text("paired bootstrap")
+    text = table.inner_text()
+    assert not re.search(r"\d\.\d{4,}", text), text  # rounded for reading; /compare keeps full precision
+    assert re.search(r"(is better|no significant difference)", text)
+    expect(page.locator("#evaluation-metrics")).to_contain_text("vader")
+    expect(page.locator("#evaluation-confusion")).to_contain_text("rows: true")
+    _shot(page, "evaluate")
+
+
+def test_monitoring_tab_is_filled_on_open_and_draws_both_samples(page: Any, running_app: RunningApp) -> None:
+    from playwright.sync_api import expect
+
+    event, _ = call_api(running_app.url, "predict", "what a lovely morning")  # something for the charts to draw
+    assert event == "complete"
+    _open(page, running_app, "Monitoring")
+    expect(page.locator("#monitoring-status")).to_contain_text("Logged predictions")  # no Refresh clicked
+    traffic_legend = "#traffic-plot [aria-label^='Symbol legend']"
+    expect(page.locator(traffic_legend)).to_be_visible()
+    assert _inside(page, traffic_legend, "#traffic-plot")
+    expect(page.locator("#traffic-plot [aria-label^='X-axis titled']")).to_have_attribute(
+        "aria-label", re.compile(r"^X-axis titled 'time \(UTC\)'.*: (\d\d:\d\d)(, \d\d:\d\d)*$")
+    )
+    expect(page.locator("#drift-button")).to_be_enabled()
+    assert _headers(page, "drift-results")[:2] == ["feature", "test"]
+
+    page.get_by_label("Admin token (to run jobs)").fill(ADMIN_TOKEN)
+    page.evaluate(WATCH_PROGRESS)
+    page.locator("#drift-button").click()
+    expect(page.locator("#job-result")).to_contain_text("results", timeout=LONG)
+    assert _most_progress(page) <= 1  # on the job's result; the refresh after it shows none
+    legend = page.locator("#confidence-plot [aria-label^='Symbol legend']")
+    expect(legend).to_have_attribute("aria-label", re.compile(r"current, reference"), timeout=30_000)
+    assert _inside(page, "#confidence-plot [aria-label^='Symbol legend']", "#confidence-plot")
+    # refreshed after the job (without Refresh): the status line reports the check just run
+    expect(page.locator("#monitoring-status")).not_to_contain_text("no drift check yet", timeout=30_000)
+    expect(page.locator("#monitoring-status")).not_to_contain_text("no reference sample yet")
+    _shot(page, "monitoring")
+
+
+def test_models_tab_shows_the_serving_model_on_open_and_refuses_a_wrong_token(
+    page: Any, running_app: RunningApp
+) -> None:
+    from playwright.sync_api import expect
+
+    _open(page, running_app, "Models")
+    expect(page.locator("#serving-now")).to_contain_text('"name": "embedded"')
+    assert _headers(page, "runs") == ["run", "base", "datasets", "best epoch", "minutes", "test macro-F1"]
+    expect(page.locator("#switch-button")).to_be_enabled()
+
+    page.get_by_label("Admin token", exact=True).fill("not-the-token")
+    page.evaluate(WATCH_PROGRESS)
+    page.locator("#switch-button").click()
+    expect(page.get_by_text("wrong or missing admin token").first).to_be_visible(timeout=30_000)
+    expect(page.locator("#serving-now")).to_contain_text('"name": "embedded"')
+    assert _most_progress(page) <= 1
+    _shot(page, "models")
+
+
+def test_without_an_admin_token_jobs_and_switching_are_disabled_and_say_why(
+    page: Any, app_without_admin: RunningApp
+) -> None:
+    """The app as a Space runs it out of the box: model ``auto`` falls back to the embedded model offline."""
+    from playwright.sync_api import expect
+
+    _open(page, app_without_admin)
+    header = page.locator("#model-info")
+    expect(header).to_contain_text("Offline: serving the embedded model")
+    expect(header).not_to_contain_text("HF_HUB_OFFLINE")  # the technical reason is for /health and the log
+    assert "HF_HUB_OFFLINE" in httpx.get(f"{app_without_admin.url}/health", timeout=10).json()["model"]["note"]
+
+    page.get_by_role("tab", name="Monitoring").click()
+    expect(page.locator("#monitoring-status")).to_contain_text("Logged predictions")
+    expect(page.locator("#drift-button")).to_be_disabled()
+    expect(page.locator("#evaluation-button")).to_be_disabled()
+    expect(page.locator("#jobs-note")).to_contain_text("no admin token is set")
+    expect(page.locator("#traffic-plot [aria-label^='Symbol legend']")).to_be_visible()  # drawn, for the screenshot
+    _shot(page, "monitoring-no-admin")
+
+    page.get_by_role("tab", name="Models").click()
+    expect(page.locator("#switch-button")).to_be_disabled()
+    expect(page.locator("#switch-note")).to_contain_text("no admin token is set")
+    _shot(page, "models-no-admin")
