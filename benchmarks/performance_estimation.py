@@ -119,18 +119,24 @@ PROJECTION_DIMS = 16  # what the prediction log stores of each sentence embeddin
 
 @dataclass(frozen=True)
 class Variant:
-    """One estimator with its options, named ``method/calibration``."""
+    """One estimator with its options: the calibration refitted on the reference, and the domain classifier's
+    L2 penalty (``iw`` only, which reads the labels of the reference, not its probabilities)."""
 
     method: str
-    calibration: str
+    calibration: str = "none"
+    l2: float | None = None
 
     @property
     def name(self) -> str:
-        return self.method if self.method == "iw" else f"{self.method}/{self.calibration}"
+        return f"iw/l2={self.l2:g}" if self.method == "iw" else f"{self.method}/{self.calibration}"
+
+    def options(self) -> dict[str, object]:
+        return {"l2": self.l2} if self.method == "iw" else {"calibration": self.calibration}
 
 
-VARIANTS = tuple(Variant(m, c) for m in ("cbpe", "atc", "doc", "bbse") for c in ("none", "temperature", "matrix")) + (
-    Variant("iw", "none"),
+VARIANTS = (
+    *(Variant(m, c) for m in ("cbpe", "atc", "doc", "bbse") for c in ("none", "temperature", "matrix")),
+    *(Variant("iw", l2=l2) for l2 in (1e-3, 1e-2, 1e-1)),
 )
 NAIVE = "cbpe/none"  # mean top probability: the naive estimate
 
@@ -162,7 +168,7 @@ def run(scored: dict[str, dict[str, np.ndarray]], count: int, seed: int) -> dict
     projection = random_projection(scored[f"{REFERENCE}:validation"]["emb"].shape[1], PROJECTION_DIMS)
     ref = scored[f"{REFERENCE}:validation"]
     reference = LabelledReference.of(ref["probs"], ref["y"], ref["emb"] @ projection)
-    estimators = {v.name: make_estimator(v.method, reference, calibration=v.calibration, seed=seed) for v in VARIANTS}
+    estimators = {v.name: make_estimator(v.method, reference, seed=seed, **v.options()) for v in VARIANTS}
     sets = {f"{REFERENCE} (held out)": scored[f"{REFERENCE}:test"], **{name: scored[name] for name in SHIFTED}}
     cells: dict[tuple[str, str, int], Cell] = {}
     rng = np.random.default_rng(seed)
@@ -242,7 +248,8 @@ def summary(cells: dict[tuple[str, str, int], Cell], chosen: dict[str, str]) -> 
         if not set_name.startswith(REFERENCE):
             met = met and all(e <= n / 2 for e, n in zip(errors, naive, strict=True))
         lines.append(
-            f"| {set_name} | {size} | {chosen[set_name]} | {best.error('accuracy'):+.3f} | {cell.error('accuracy'):+.3f}"
+            f"| {set_name} | {size} | {chosen[set_name]}"
+            f" | {best.error('accuracy'):+.3f} | {cell.error('accuracy'):+.3f}"
             f" | {best.error('macro_f1'):+.3f} | {cell.error('macro_f1'):+.3f}"
             f" | {best.coverage('accuracy'):.0%} / {best.coverage('macro_f1'):.0%} | {'yes' if met else 'no'} |"
         )

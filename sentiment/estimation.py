@@ -458,7 +458,7 @@ class ImportanceWeighted(Estimator):
     name = "iw"
     needs_embeddings = True
 
-    def __init__(self, reference: LabelledReference, *, l2: float = 0.1, max_weight: float = 20.0, **kw: Any) -> None:
+    def __init__(self, reference: LabelledReference, *, l2: float = 1e-3, max_weight: float = 20.0, **kw: Any) -> None:
         self.l2, self.max_weight = l2, max_weight
         super().__init__(reference, **kw)
 
