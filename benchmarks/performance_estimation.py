@@ -135,7 +135,7 @@ class Variant:
 
 
 VARIANTS = (
-    *(Variant(m, c) for m in ("cbpe", "atc", "doc", "bbse") for c in ("none", "temperature", "matrix")),
+    *(Variant(m, c) for m in ("cbpe", "atc", "doc", "bbse", "bbse_doc") for c in ("none", "temperature", "matrix")),
     *(Variant("iw", l2=l2) for l2 in (1e-3, 1e-2, 1e-1)),
 )
 NAIVE = "cbpe/none"  # mean top probability: the naive estimate

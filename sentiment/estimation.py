@@ -16,6 +16,7 @@ probabilities, so the column sums are known exactly); accuracy, per-class F1 and
 - ``bbse``: black-box shift estimation (Lipton et al., ICML 2018) of the window's label mix from the reference's
   confusion matrix of hard predictions, then CBPE on the probabilities re-weighted by ``q(y) / p(y)``: right under
   pure label shift, where calibration on the reference does not hold on the window.
+- ``bbse_doc``: BBSE's label-shift correction, then DoC's per-class correction on top.
 - ``iw``: importance weighting under covariate shift: a logistic-regression domain classifier between reference
   and window on (projected) sentence embeddings gives each reference row the weight ``p(window|x) / p(ref|x)``; the
   weighted reference gives each predicted class the distribution of its true class (importance-weighted calibration,
@@ -425,6 +426,32 @@ class BBSE(Estimator):
         return expected_confusion(shifted, predicted)
 
 
+@dataclass(frozen=True)
+class _BBSEDoCState:
+    doc: _DoCState
+    bbse: _BBSEState
+
+
+class BBSEDoC(Estimator):
+    """DoC on label-shift-corrected probabilities: BBSE's weights move the expected confusion to the window's
+    estimated label mix, and DoC's per-class correction from the reference is added on top. Right when the shift
+    is label shift *and* the calibration has a stable per-class bias; measured beside the others, it is not a
+    default (see ``benchmarks/README.md``)."""
+
+    name = "bbse_doc"
+
+    def _fit_state(self, reference: LabelledReference, calibrate: Any) -> _BBSEDoCState:
+        doc = DoC._fit_state(self, reference, calibrate)  # type: ignore[arg-type]
+        bbse = BBSE._fit_state(self, reference, calibrate)  # type: ignore[arg-type]
+        return _BBSEDoCState(doc, bbse)
+
+    def _confusion(self, state: Any, probabilities: np.ndarray, embeddings: np.ndarray | None) -> np.ndarray:
+        shifted = BBSE._confusion(self, state.bbse, probabilities, embeddings)  # type: ignore[arg-type]
+        share = shifted.sum(axis=0)
+        conditional = _column_conditional(np.clip(_column_conditional(shifted) + state.doc.bias, 0.0, None))
+        return _by_predicted_column(conditional, share)
+
+
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> tuple[np.ndarray, float]:
     """L2-regularised binary logistic regression (weights, intercept) by L-BFGS; ``l2`` is the penalty on the
     weights per row (the intercept is free). ``y`` in {0, 1}."""
@@ -489,7 +516,7 @@ class ImportanceWeighted(Estimator):
         return _by_predicted_column(_column_conditional(weighted), share)
 
 
-ESTIMATORS: dict[str, type[Estimator]] = {cls.name: cls for cls in (CBPE, ATC, DoC, BBSE, ImportanceWeighted)}
+ESTIMATORS: dict[str, type[Estimator]] = {cls.name: cls for cls in (CBPE, ATC, DoC, BBSE, BBSEDoC, ImportanceWeighted)}
 
 
 def make_estimator(method: str, reference: LabelledReference, **options: Any) -> Estimator:
