@@ -184,7 +184,7 @@ def test_estimates_are_valid_metrics_on_any_window(n: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     reference = LabelledReference.of(*calibrated_sample(60, rng))
     probs = rng.dirichlet(np.full(K, 0.3), size=n)
-    for method in ("cbpe", "atc", "doc", "bbse"):
+    for method in ("cbpe", "atc", "doc", "bbse", "bbse_doc"):
         found = make_estimator(method, reference, bootstrap=2, draws=3).estimate(probs)
         for value, (low, high) in ((found.accuracy, found.accuracy_band), (found.macro_f1, found.macro_f1_band)):
             assert 0.0 <= value <= 1.0 and 0.0 <= low <= high <= 1.0
