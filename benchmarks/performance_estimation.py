@@ -78,8 +78,8 @@ def embed_and_score(predictor: Predictor, texts: list[str], batch_size: int = 64
     return probs, embeddings
 
 
-def _frames(settings: Settings) -> dict[str, tuple[list[str], np.ndarray]]:
-    """Text and class ids of every part the benchmark reads."""
+def _frames(settings: Settings, max_rows: int | None) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Text and class ids of every part the benchmark reads (a seeded sample of ``max_rows`` of each, if given)."""
     import pandas as pd
 
     parts = {f"{REFERENCE}:validation": load_split(REFERENCE, "validation", settings)}
@@ -93,12 +93,17 @@ def _frames(settings: Settings) -> dict[str, tuple[list[str], np.ndarray]]:
     out = {}
     for key, frame in parts.items():
         frame = frame[frame["text"].map(lambda t: isinstance(t, str) and bool(t.strip()))]
+        if max_rows is not None and len(frame) > max_rows:
+            frame = frame.sample(n=max_rows, random_state=settings.seed)
         out[key] = (frame["text"].tolist(), np.array([LABELS.index(v) for v in frame["label"]]))
     return out
 
 
-def load_or_score(cache: Path, model: str = "embedded") -> dict[str, dict[str, np.ndarray]]:
-    """``{part: {"probs", "emb", "y"}}``, scored once and cached in ``cache``."""
+def load_or_score(
+    cache: Path, model: str = "embedded", max_rows: int | None = None
+) -> dict[str, dict[str, np.ndarray]]:
+    """``{part: {"probs", "emb", "y"}}``, scored once and cached in ``cache`` (a cache is read as it is: delete it
+    after changing ``max_rows``)."""
     if cache.is_file():
         data = np.load(cache)
         keys = sorted({k.rsplit("/", 1)[0] for k in data.files})
@@ -106,7 +111,7 @@ def load_or_score(cache: Path, model: str = "embedded") -> dict[str, dict[str, n
     settings = Settings(model=model)
     predictor = Predictor.load(model, settings, calibrated=False)
     scored: dict[str, dict[str, np.ndarray]] = {}
-    for key, (texts, y) in _frames(settings).items():
+    for key, (texts, y) in _frames(settings, max_rows).items():
         logger.warning("scoring %s (%d texts)", key, len(texts))
         probs, emb = embed_and_score(predictor, texts)
         scored[key] = {"probs": probs, "emb": emb, "y": y}
@@ -164,7 +169,9 @@ def windows(n: int, size: int, count: int, rng: np.random.Generator) -> list[np.
     return [rng.choice(n, size=size, replace=False) for _ in range(count)]
 
 
-def run(scored: dict[str, dict[str, np.ndarray]], count: int, seed: int) -> dict[tuple[str, str, int], Cell]:
+def run(
+    scored: dict[str, dict[str, np.ndarray]], count: int, seed: int, sizes: tuple[int, ...] = WINDOW_SIZES
+) -> dict[tuple[str, str, int], Cell]:
     projection = random_projection(scored[f"{REFERENCE}:validation"]["emb"].shape[1], PROJECTION_DIMS)
     ref = scored[f"{REFERENCE}:validation"]
     reference = LabelledReference.of(ref["probs"], ref["y"], ref["emb"] @ projection)
@@ -174,7 +181,9 @@ def run(scored: dict[str, dict[str, np.ndarray]], count: int, seed: int) -> dict
     rng = np.random.default_rng(seed)
     for set_name, part in sets.items():
         emb = part["emb"] @ projection
-        for size in WINDOW_SIZES:
+        for size in sizes:
+            if size > len(part["y"]):
+                raise SystemExit(f"{set_name} has {len(part['y'])} rows: too few for windows of {size}")
             for rows in windows(len(part["y"]), size, count, rng):
                 probs, y = part["probs"][rows], part["y"][rows]
                 truth = confusion_metrics(realised_confusion(y, probs.argmax(axis=1)))
@@ -261,11 +270,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/performance_estimation.npz"))
     parser.add_argument("--windows", type=int, default=30, help="windows per set and window size")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(WINDOW_SIZES), help="window sizes")
+    parser.add_argument("--max-rows", type=int, help="score at most this many rows of each set (a quick check)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     configure_logging("WARNING")
-    scored = load_or_score(args.cache)
-    cells = run(scored, args.windows, args.seed)
+    scored = load_or_score(args.cache, max_rows=args.max_rows)
+    cells = run(scored, args.windows, args.seed, tuple(args.sizes))
     chosen = leave_one_out(cells)
     print(table(cells, chosen))  # the report is this script's output
     print()
