@@ -59,7 +59,10 @@ def _probabilities(values: Any, what: str) -> np.ndarray:
         raise EstimationInputError(f"{what} must be an (n, {K}) array of class probabilities, got shape {probs.shape}")
     if not np.isfinite(probs).all() or (probs < 0).any():
         raise EstimationInputError(f"{what} has NaN, infinite or negative values: drop invalid rows first")
-    return probs / probs.sum(axis=1, keepdims=True)
+    sums = probs.sum(axis=1, keepdims=True)
+    if (sums <= 0).any():
+        raise EstimationInputError(f"{what} has rows of zeros: every row must hold the class probabilities of a text")
+    return probs / sums
 
 
 def _embeddings(values: Any, n: int, what: str) -> np.ndarray | None:

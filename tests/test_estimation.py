@@ -205,4 +205,8 @@ def test_inputs_that_cannot_be_read_say_what_to_pass() -> None:
         make_estimator("magic", LabelledReference.of(probs, labels))
     with pytest.raises(EstimationInputError, match="NaN"):
         CBPE(LabelledReference.of(probs, labels), bootstrap=0).estimate(np.full((2, 3), np.nan))
+    with pytest.raises(EstimationInputError, match="rows of zeros"):
+        CBPE(LabelledReference.of(probs, labels), bootstrap=0).estimate(np.zeros((2, 3)))
+    with pytest.raises(EstimationInputError, match="empty window"):
+        CBPE(LabelledReference.of(probs, labels), bootstrap=0).estimate(np.zeros((0, 3)))
     assert isinstance(EstimationInputError("x"), ValueError)
