@@ -350,6 +350,37 @@ EVALUATION = dashboard(
             options={"showHeader": True},
         ),
         panel(
+            "timeseries",
+            "Estimated accuracy on production traffic vs measured",
+            [
+                ('model_estimated_accuracy{bound="estimate"}', "estimated on the drift window ({{method}})"),
+                ('model_estimated_accuracy{bound="low"}', "band low (5%)"),
+                ('model_estimated_accuracy{bound="high"}', "band high (95%)"),
+                ('model_estimated_reference{metric="accuracy"}', "same estimator on the labelled reference"),
+                (f"model_accuracy{{{SEL}}}", "measured {{model}} {{dataset}}/{{split}}"),
+            ],
+            unit="percentunit",
+            description=(
+                "Accuracy estimated without labels from the logged probabilities of each drift window (see "
+                "benchmarks/README.md for how close it comes under shift), its 90% band, the same estimator on the "
+                "labelled reference, and the accuracy the scheduled evaluation measures on labelled sets."
+            ),
+            empty_until="the first drift check with enough predictions",
+        ),
+        panel(
+            "timeseries",
+            "Estimated macro-F1 and per-class F1 on production traffic",
+            [
+                ('model_estimated_macro_f1{bound="estimate"}', "macro-F1 ({{method}})"),
+                ('model_estimated_macro_f1{bound="low"}', "macro-F1 band low"),
+                ('model_estimated_macro_f1{bound="high"}', "macro-F1 band high"),
+                ('model_estimated_reference{metric="macro_f1"}', "macro-F1 on the labelled reference"),
+                ('model_estimated_f1{bound="estimate"}', "F1 {{class_label}}"),
+            ],
+            unit="percentunit",
+            empty_until="the first drift check with enough predictions",
+        ),
+        panel(
             "stat",
             "Drift status",
             [("sentiment_drift_status", "status")],

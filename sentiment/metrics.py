@@ -210,6 +210,31 @@ class MonitoringMetrics:
         self.job_duration = Gauge(
             "scheduler_job_duration_seconds", "Duration of the job's last run.", ["job"], registry=registry
         )
+        bound = ["method", "bound"]
+        self.estimated_accuracy = Gauge(
+            "model_estimated_accuracy",
+            "Estimated accuracy on the last drift window: bound=estimate, or low/high of its 90% band.",
+            bound,
+            registry=registry,
+        )
+        self.estimated_macro_f1 = Gauge(
+            "model_estimated_macro_f1",
+            "Estimated macro-F1 on the last drift window (bound as above).",
+            bound,
+            registry=registry,
+        )
+        self.estimated_f1 = Gauge(
+            "model_estimated_f1",
+            "Estimated F1 per class on the last drift window (bound as above).",
+            ["method", "class_label", "bound"],
+            registry=registry,
+        )
+        self.estimated_reference = Gauge(
+            "model_estimated_reference",
+            "The same estimator on the labelled reference rows: what the window's estimate is compared with.",
+            ["method", "metric"],
+            registry=registry,
+        )
         for outcome in ("written", "dropped", "failed"):
             self.log_rows.labels(outcome=outcome)
 
@@ -222,3 +247,26 @@ class MonitoringMetrics:
             if row["adjusted_p_value"] is not None:
                 self.drift_p_value.labels(**key).set(row["adjusted_p_value"])
             self.drift_detected.labels(**key).set(1 if row["level"] == "drift" else 0)
+
+    def record_estimate(self, estimate: dict[str, Any] | None) -> None:
+        """Set the estimated-performance gauges from ``WindowEstimate.as_dict()``; ``None`` (a window too small to
+        estimate) sets every series of the last method to NaN, so no alert reads a stale estimate."""
+        if estimate is None:
+            for gauge in (self.estimated_accuracy, self.estimated_macro_f1, self.estimated_f1):
+                for metric in gauge.collect():
+                    for sample in metric.samples:
+                        gauge.labels(**sample.labels).set(float("nan"))
+            return
+        method = estimate["method"]
+        for gauge, key in ((self.estimated_accuracy, "accuracy"), (self.estimated_macro_f1, "macro_f1")):
+            gauge.labels(method=method, bound="estimate").set(estimate[key])
+            low, high = estimate[f"{key}_band"]
+            gauge.labels(method=method, bound="low").set(low)
+            gauge.labels(method=method, bound="high").set(high)
+        for label, value in estimate["f1"].items():
+            self.estimated_f1.labels(method=method, class_label=label, bound="estimate").set(value)
+            low, high = estimate["f1_band"][label]
+            self.estimated_f1.labels(method=method, class_label=label, bound="low").set(low)
+            self.estimated_f1.labels(method=method, class_label=label, bound="high").set(high)
+        self.estimated_reference.labels(method=method, metric="accuracy").set(estimate["reference_accuracy"])
+        self.estimated_reference.labels(method=method, metric="macro_f1").set(estimate["reference_macro_f1"])

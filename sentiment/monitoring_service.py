@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sentiment.estimation import EstimationInputError
 from sentiment.metrics import MonitoringMetrics
 from sentiment.monitoring import (
     STATUS_CODES,
@@ -22,6 +23,7 @@ from sentiment.monitoring import (
     pin_production_reference,
     reference_profile,
 )
+from sentiment.performance_monitor import PerformanceMonitor, WindowEstimate
 from sentiment.prediction_log import PredictionLog
 from sentiment.predictor import BatchResult, Predictor
 from sentiment.settings import Settings
@@ -48,6 +50,8 @@ class MonitoringService:
                 max_age_days=settings.log_max_days,
             )
         self.last_report: DriftReport | None = None
+        self.last_estimate: WindowEstimate | None = None
+        self.performance = PerformanceMonitor(settings)
         self._reference: ReferenceProfile | None = None
         self._lock = threading.Lock()
         self._seen = {"written": 0, "dropped": 0, "failed": 0}
@@ -138,18 +142,41 @@ class MonitoringService:
         )
         self.last_report = report
         self.metrics.record_drift(STATUS_CODES[report.status], report.window_size, report.results)
+        self.last_estimate = self._estimate(current) if len(current) >= s.drift_min_window else None
+        self.metrics.record_estimate(self.last_estimate.as_dict() if self.last_estimate else None)
         self.sync_log_metrics()
         logger.info("drift check: %s on %d predictions", report.status, report.window_size)
         return report
 
+    def _estimate(self, window: pd.DataFrame) -> WindowEstimate | None:
+        """Estimated accuracy and F1 of the window; a failure is logged and leaves the drift check standing (the
+        estimate needs the labelled reference dataset, which a deployment may not have)."""
+        try:
+            found = self.performance.estimate(self._predictor(), window)
+        except (EstimationInputError, OSError, ValueError) as exc:
+            logger.warning("no performance estimate for this window: %s", exc)
+            return None
+        e = found.estimate
+        logger.info(
+            "estimated accuracy %.3f [%.3f, %.3f] on %d predictions (%s; reference %.3f)",
+            e.accuracy,
+            *e.accuracy_band,
+            e.n,
+            e.method,
+            found.reference_accuracy,
+        )
+        return found
+
     def overview(self, hours: float = 24.0) -> dict[str, Any]:
-        """Figures for the Monitoring tab: traffic, label mix, confidence now vs reference, last drift report."""
+        """Figures for the Monitoring tab: traffic, label mix, confidence now vs reference, last drift report and
+        the estimated performance of its window (``WindowEstimate.as_dict()``, or None)."""
         if self.log is None:
             return {
                 "traffic": pd.DataFrame(),
                 "labels": pd.DataFrame(),
                 "confidence": pd.DataFrame(),
                 "report": None,
+                "estimate": None,
                 "logged": 0,
             }
         self.log.flush(2)
@@ -170,5 +197,6 @@ class MonitoringService:
             "labels": labels,
             "confidence": pd.DataFrame(rows),
             "report": self.last_report.as_dict() if self.last_report else None,
+            "estimate": self.last_estimate.as_dict() if self.last_estimate else None,
             "logged": self.log.count(),
         }

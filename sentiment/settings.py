@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     drift_window: int = Field(500, ge=10, description="Newest logged predictions compared with the reference.")
     drift_min_window: int = Field(100, ge=10, description="Fewer rows than this: 'insufficient data', not 'ok'.")
     drift_interval_s: float = Field(300.0, gt=0, description="Seconds between scheduled drift checks.")
+    estimation_method: Literal["cbpe", "atc", "doc", "bbse"] = Field(
+        "doc", description="Estimator of accuracy and F1 on each drift window (benchmarks/performance_estimation.py)."
+    )
+    estimation_calibration: Literal["none", "temperature", "matrix"] = Field(
+        "temperature", description="Calibration map the estimator refits on the labelled reference first."
+    )
     evaluation_interval_s: float = Field(3600.0, gt=0, description="Seconds between scheduled evaluations.")
     evaluation_datasets: list[str] = Field(
         default_factory=lambda: ["vader_tweets", "airline_tweets"],

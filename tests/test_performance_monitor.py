@@ -1,0 +1,98 @@
+"""The estimated performance of each drift window: computed from the logged probabilities, exported as gauges and
+in the monitoring overview, and compared with the same estimator on the labelled reference."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from prometheus_client import CollectorRegistry
+
+from appserver import metric_value
+from sentiment.datasets import load_split
+from sentiment.metrics import ServiceMetrics
+from sentiment.performance_monitor import PROBABILITY_COLUMNS, PerformanceMonitor, estimation_reference
+from sentiment.predictor import Predictor
+from sentiment.service import SentimentService
+from sentiment.settings import Settings
+
+
+@pytest.fixture
+def service(tiny_model_dir: Path, settings: Settings) -> SentimentService:
+    fast = settings.model_copy(update={"drift_min_window": 10, "drift_window": 1000, "scheduler_enabled": False})
+    predictor = Predictor.load(str(tiny_model_dir), fast)
+    service = SentimentService(fast, ServiceMetrics(CollectorRegistry()), predictor=predictor)
+    service.start()
+    yield service
+    service.stop()
+
+
+def _gauge(service: SentimentService, name: str, **labels: str) -> float:
+    return metric_value(service.metrics.render().decode(), name, labels)
+
+
+def test_the_reference_itself_as_traffic_is_estimated_at_its_realised_figures(service: SentimentService) -> None:
+    """Known answer: DoC adds the reference's realised-minus-expected confusion to the window's expected one, so
+    on the reference rows themselves it returns the reference's realised accuracy and macro-F1 exactly."""
+    s = service.settings
+    assert s.estimation_method == "doc"
+    texts = load_split(s.reference_dataset, s.reference_split, s)["text"].tolist()
+    for start in range(0, len(texts), 200):
+        service.predict_many(texts[start : start + 200])
+    report = service.monitoring.check_drift()
+    assert report.window_size == len(texts)
+    estimate = service.monitoring.overview()["estimate"]
+    assert estimate is not None and estimate["n"] == len(texts)
+    realised = estimate["reference"]
+    assert estimate["accuracy"] == pytest.approx(realised["accuracy"], abs=1e-4)
+    assert estimate["macro_f1"] == pytest.approx(realised["macro_f1"], abs=1e-4)
+    assert estimate["accuracy_band"][0] <= estimate["accuracy"] <= estimate["accuracy_band"][1]
+    for bound, value in (("estimate", estimate["accuracy"]), ("low", estimate["accuracy_band"][0])):
+        assert _gauge(service, "model_estimated_accuracy", method="doc", bound=bound) == pytest.approx(value)
+    assert _gauge(service, "model_estimated_macro_f1", method="doc", bound="high") == pytest.approx(
+        estimate["macro_f1_band"][1]
+    )
+    assert _gauge(service, "model_estimated_f1", method="doc", class_label="neutral", bound="estimate") == (
+        pytest.approx(estimate["f1"]["neutral"])
+    )
+    assert _gauge(service, "model_estimated_reference", method="doc", metric="accuracy") == pytest.approx(
+        estimate["reference_accuracy"]
+    )
+
+
+def test_a_window_too_small_to_estimate_blanks_the_gauges(service: SentimentService, settings: Settings) -> None:
+    service.predict_many([f"a fine day number {i}" for i in range(20)])
+    service.monitoring.check_drift()
+    assert service.monitoring.last_estimate is not None
+    assert not math.isnan(_gauge(service, "model_estimated_accuracy", method="doc", bound="estimate"))
+
+    small = service.settings.model_copy(update={"drift_window": 5})
+    service.monitoring.settings = small
+    report = service.monitoring.check_drift()
+    assert report.status == "insufficient_data"
+    assert service.monitoring.overview()["estimate"] is None
+    assert math.isnan(_gauge(service, "model_estimated_accuracy", method="doc", bound="estimate"))
+    assert math.isnan(_gauge(service, "model_estimated_f1", method="doc", class_label="positive", bound="high"))
+
+
+def test_the_labelled_reference_is_scored_once_per_model_revision(service: SentimentService) -> None:
+    predictor = service.predictor
+    first = estimation_reference(predictor, service.settings)
+    stored = list((service.settings.data_dir / "reference").glob("estimation-*.json"))
+    assert len(stored) == 1
+
+    class Refusing:
+        info = predictor.info
+
+        def predict_batch(self, texts: list[str]) -> None:
+            raise AssertionError("the stored reference must be read, not scored again")
+
+    again = estimation_reference(Refusing(), service.settings)  # type: ignore[arg-type]
+    np.testing.assert_allclose(again.probabilities, first.probabilities, atol=1e-6)
+    np.testing.assert_array_equal(again.labels, first.labels)
+    window = pd.DataFrame(first.probabilities, columns=list(PROBABILITY_COLUMNS))
+    estimate = PerformanceMonitor(service.settings).estimate(predictor, window)
+    assert estimate.estimate.n == len(first.labels)
