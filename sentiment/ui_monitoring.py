@@ -128,7 +128,19 @@ def _status_markdown(overview: dict[str, Any], bar_minutes: int) -> str:
     confidence = overview["confidence"]
     if confidence.empty or "reference" not in set(confidence["sample"]):
         line += " - no reference sample yet (the first drift check makes it)"
-    return line
+    return line + _estimate_line(overview.get("estimate"))
+
+
+def _estimate_line(estimate: dict[str, Any] | None) -> str:
+    """'Is my model still right?' without labels: the last window's estimated accuracy and its band, against the
+    same estimator on the reference."""
+    if not estimate:
+        return "  \nEstimated accuracy: after the first drift check with enough predictions"
+    low, high = estimate["accuracy_band"]
+    return (
+        f"  \nEstimated accuracy now **{estimate['accuracy']:.2f}** ({low:.2f}-{high:.2f}, {estimate['n']} "
+        f"predictions, {estimate['method']}) vs {estimate['reference_accuracy']:.2f} at the reference"
+    )
 
 
 def monitoring_tab(service: SentimentService, wrap: Any) -> None:
@@ -183,6 +195,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
         return {
             "logged": overview["logged"],
             "drift": overview["report"],
+            "estimate": overview.get("estimate"),
             "label_mix": overview["labels"].to_dict(orient="records"),
             "jobs": _jobs_frame(service).to_dict(orient="records"),
         }
@@ -263,5 +276,8 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             api_visibility=visibility,
         )
         api_endpoint(
-            monitoring, "monitoring", "Logged count, last drift report, label mix, jobs.", returns=["monitoring"]
+            monitoring,
+            "monitoring",
+            "Logged count, last drift report, estimated performance, label mix, jobs.",
+            returns=["monitoring"],
         )

@@ -56,3 +56,10 @@ def test_a_shift_in_length_and_in_label_mix_is_detected(
     overview = client.predict(api_name="/monitoring")
     assert overview["logged"] >= 1200
     assert {job["job"] for job in overview["jobs"]} == {"evaluation", "drift_check"}
+    # The last window (mostly negative airline complaints) has an accuracy estimate with a band, next to the
+    # same estimator on the reference; the gauge says the same.
+    estimate = overview["estimate"]
+    assert estimate["n"] == 500 and estimate["accuracy_band"][0] <= estimate["accuracy"] <= estimate["accuracy_band"][1]
+    assert 0 < estimate["reference_accuracy"] <= 1
+    gauge = metric_value(running_app.metrics(), "model_estimated_accuracy", {"bound": "estimate"})
+    assert gauge == pytest.approx(estimate["accuracy"])
