@@ -78,6 +78,16 @@ RUNS: dict[str, Run] = {
     "python -m sentiment evaluate --model embedded --dataset stars.csv --label-map '1:negative,3:neutral,5:positive'": (
         Run(inputs=("stars.csv",), slow=True)
     ),
+    "python -m finetune.calibrate": Run(
+        extra=("--model", "vader", "--datasets", "vader_tweets"),
+        why="scoring the validation and test splits of four sets with the embedded model takes minutes",
+    ),
+    "python -m finetune.calibrate --write matrix": Run(
+        extra=("--model", "{calibration_model}", "--datasets", "vader_tweets"),
+        why="writes beside the model: a copy of the tiny test model here, never the shipped one",
+        outputs=(),
+        slow=True,
+    ),
     "python benchmarks/drift_calibration.py": Run(
         extra=("--model", "vader", "--windows", "5", "--size", "100"),
         why="200 windows of 500 on the embedded model's profile of 1,260 tweets take minutes",
@@ -161,6 +171,17 @@ INPUTS = {
     "mine.csv": _write_labelled,
     "stars.csv": lambda path: _write_labelled(path, stars=True),
 }
+
+
+@pytest.fixture
+def calibration_model(tiny_model_dir: Path, tmp_path: Path) -> Iterator[Path]:
+    """A copy of the tiny model to write a calibration map beside; checks that the map was written."""
+    import shutil
+
+    folder = tmp_path / "model-to-calibrate"
+    shutil.copytree(tiny_model_dir, folder)
+    yield folder
+    assert (folder / "calibration.json").is_file(), "the --write line stored no calibration map"
 
 
 @pytest.fixture(scope="module")
