@@ -203,33 +203,20 @@ def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> Non
         uploaded = Path(upload) if upload else None
         size = DEFAULT_SAMPLE if sample_size is None and uploaded is None else _size(sample_size)
         report_progress = lambda f, d: progress(f, desc=d)  # noqa: E731
+        rows: dict[str, Any] = {  # which rows and how they are read: the same for one model or two
+            "split": split or None,
+            "sample_size": size,
+            "seed": int(seed or 0),
+            "uploaded": uploaded,
+            "progress": report_progress,
+            "label_map": label_map,
+        }
         if model_b and model_b != NONE:
-            result = evaluation.compare(
-                model_a,
-                model_b,
-                dataset,
-                split or None,
-                size,
-                int(seed or 0),
-                uploaded,
-                report_progress,
-                label_map=label_map,
-            )
+            result = evaluation.compare(model_a, model_b, dataset, **rows)
             reports = [result["a"], result["b"]]
             comparison = comparison_table(result["comparison"], reports[0]["model"], reports[1]["model"])
         else:
-            reports = [
-                evaluation.evaluate(
-                    model_a,
-                    dataset,
-                    split or None,
-                    size,
-                    int(seed or 0),
-                    uploaded,
-                    report_progress,
-                    label_map=label_map,
-                )
-            ]
+            reports = [evaluation.evaluate(model_a, dataset, **rows)]
             comparison = comparison_table(None, model_a, model_b)
         for report in reports:
             if report.get("warning"):
