@@ -36,6 +36,7 @@ ARGS = [
 ]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 LONG = 120_000  # ms: an evaluation or a drift check on 2 shared cores
+EVENT_TIMEOUT = 60_000  # ms: any other awaited event (a tab filled, a header drawn) on a busy machine
 # Counts, from before a click until read, the most progress indicators ("processing | 1.2s") shown at one time.
 WATCH_PROGRESS = """() => {
     window.__mostProgress = 0;
@@ -54,8 +55,11 @@ WATCH_PROGRESS = """() => {
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is not installed at {CHROMIUM}: run 'make test' (it installs it) or set CHROMIUM_PATH")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Playwright's 5 s defaults are a guess about this machine; on 2 busy cores a tab's first refresh can take
+    # longer. Every wait below is for an event (text shown, a button enabled), so a generous bound costs nothing.
+    expect.set_options(timeout=EVENT_TIMEOUT)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
@@ -67,6 +71,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             viewport={"width": 1280, "height": 900},
         )
         page = context.new_page()
+        page.set_default_timeout(EVENT_TIMEOUT)
         yield page
         context.close()
 
