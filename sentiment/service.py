@@ -208,6 +208,7 @@ class SentimentService:
         finally:
             gauge.dec()
         elapsed = time.perf_counter() - started
+        result = result.with_new_ids()  # every answer names its logged row, so feedback can find it
         self._observe(endpoint, texts, result, elapsed)
         self.monitoring.record(endpoint, result.model, texts, result)
         return result

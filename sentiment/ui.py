@@ -35,7 +35,7 @@ EXAMPLES = [
     "@support my order is three weeks late and nobody answers. Worst service ever.",
 ]
 TITLE = "Sentiment analysis: negative / neutral / positive"
-PREDICTION_COLUMNS = ["text", "label", *(f"score_{x}" for x in LABELS), "truncated", "error"]
+PREDICTION_COLUMNS = ["text", "label", *(f"score_{x}" for x in LABELS), "truncated", "error", "prediction_id"]
 F = TypeVar("F", bound=Callable[..., Any])
 _USER_ERRORS = (
     InvalidTextError,
@@ -92,6 +92,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             "scores": prediction.scores,
             "truncated": prediction.truncated,
             "model": prediction.model,
+            "prediction_id": prediction.prediction_id,
         }
         return prediction.scores, details
 
@@ -103,7 +104,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
         rows = []
         for line, p in zip(lines, service.predict_many(lines), strict=True):
             scores = [round(p.scores.get(label, float("nan")), 4) for label in LABELS]
-            rows.append([line, p.label or "", *scores, p.truncated, p.error or ""])
+            rows.append([line, p.label or "", *scores, p.truncated, p.error or "", p.prediction_id or ""])
         return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
 
     def model_info() -> str:
