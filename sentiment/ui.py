@@ -18,12 +18,14 @@ import pandas as pd
 
 from sentiment.batch import BatchInputError
 from sentiment.datasets import DatasetUnavailableError
+from sentiment.feedback import FeedbackError
 from sentiment.labels import LABELS
 from sentiment.models import ModelLoadError
 from sentiment.predictor import InvalidTextError
 from sentiment.service import AccessDeniedError, ModelUnavailableError, SentimentService
 from sentiment.ui_batch import batch_tab
 from sentiment.ui_evaluation import evaluation_tab
+from sentiment.ui_feedback import feedback_api, feedback_row
 from sentiment.ui_models import models_tab
 from sentiment.ui_monitoring import monitoring_tab
 
@@ -44,6 +46,7 @@ _USER_ERRORS = (
     ModelLoadError,
     DatasetUnavailableError,
     AccessDeniedError,
+    FeedbackError,
     ValueError,
 )
 
@@ -130,6 +133,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
                 with gr.Column():
                     label = gr.Label(label="Sentiment", num_top_classes=3, elem_id="label-output")
                     details = gr.JSON(label="Details")
+                    feedback_row(service, user_errors, text, details)
             with gr.Accordion("Several texts (one per line)", open=False):
                 many = gr.Textbox(label="Texts", lines=6, placeholder="one text per line")
                 many_btn = gr.Button("Classify all")
@@ -162,6 +166,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             api_name="predict_batch",
             api_description="Classify several texts, one per line: a table of labels and probabilities.",
         )
+        feedback_api(service, user_errors)
         batch_tab(service, user_errors)
         evaluation_tab(service, user_errors, demo)
         monitoring_tab(service, user_errors)

@@ -128,6 +128,20 @@ def _status_markdown(overview: dict[str, Any], bar_minutes: int) -> str:
     confidence = overview["confidence"]
     if confidence.empty or "reference" not in set(confidence["sample"]):
         line += " - no reference sample yet (the first drift check makes it)"
+    feedback = overview.get("feedback")
+    if feedback:
+        line += "  \n" + feedback_line(feedback)
+    return line
+
+
+def feedback_line(counts: dict[str, int]) -> str:
+    """Feedback in one line: how much waits for review, and the conflicts the owner must settle."""
+    line = (
+        f"Feedback: **{counts['unreviewed']:,}** unreviewed, {counts['accepted']:,} accepted, "
+        f"{counts['dropped']:,} dropped"
+    )
+    if counts["conflicts"]:
+        line += f" - **{counts['conflicts']:,} predictions with conflicting labels** (see /review_feedback)"
     return line
 
 
@@ -135,7 +149,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
     admin = service.admin_enabled
 
     def refresh() -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        overview = service.monitoring.overview()
+        overview = {**service.monitoring.overview(), "feedback": service.feedback.store.counts()}
         traffic, minutes = traffic_bars(overview["traffic"], time.time())
         return (
             _status_markdown(overview, minutes),
@@ -185,6 +199,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             "drift": overview["report"],
             "label_mix": overview["labels"].to_dict(orient="records"),
             "jobs": _jobs_frame(service).to_dict(orient="records"),
+            "feedback": service.feedback.store.counts(),
         }
 
     with gr.Tab("Monitoring") as tab:
@@ -263,5 +278,8 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             api_visibility=visibility,
         )
         api_endpoint(
-            monitoring, "monitoring", "Logged count, last drift report, label mix, jobs.", returns=["monitoring"]
+            monitoring,
+            "monitoring",
+            "Logged count, last drift report, label mix, jobs, feedback counts (and conflicts).",
+            returns=["monitoring"],
         )
