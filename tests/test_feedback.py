@@ -147,9 +147,8 @@ def test_the_production_evaluation_needs_enough_accepted_labels_and_uses_the_log
     assert metric_value(text, "model_evaluation_samples", labels) == 4
 
     # a conflicting label leaves that prediction out: below the minimum again, and the gauges go away
-    service.feedback.give(
-        predictions[0].prediction_id or "", wrong if wrong != predictions[0].label else "neutral", "s2"
-    )
+    other = next(label for label in LABELS if label != predictions[0].label)
+    service.feedback.give(predictions[0].prediction_id or "", other, "s2")
     service.feedback.review(service.feedback.store.rows(states=("unreviewed",))["id"].tolist(), "accepted")
     (report,) = evaluation_job(service)
     assert report["status"] == INSUFFICIENT and "conflicting" in report["rows"]["why"]
