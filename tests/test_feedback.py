@@ -177,3 +177,19 @@ def test_a_labelled_scored_file_attaches_its_labels_and_reports_every_row_not_us
     assert service.feedback.store.counts()["accepted"] == 2
     with pytest.raises(FeedbackError, match="needs a prediction_id column and a label column"):
         service.feedback.import_file(source)
+
+
+def test_the_command_line_attaches_a_labelled_file_to_the_apps_log(
+    service: SentimentService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sentiment.__main__ import main
+
+    prediction = service.predict("the seats were comfortable")
+    service.monitoring.log.flush(5)  # type: ignore[union-attr]
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text(f"prediction_id,correct_label\n{prediction.prediction_id},positive\n{'f' * 32},negative\n")
+    monkeypatch.setenv("SENTIMENT_DATA_DIR", str(service.settings.data_dir))
+    assert main(["feedback", str(labelled), "--label-column", "correct_label"]) == 0
+    printed = capsys.readouterr().out
+    assert '"recorded": 1' in printed and '"unknown prediction id": 1' in printed
+    assert service.feedback.store.counts()["accepted"] == 1
