@@ -264,6 +264,21 @@ class FeedbackStore:
         return first, int((distinct > 1).sum())
 
 
+def training_frame(store: FeedbackStore, unreviewed: bool = False) -> pd.DataFrame:
+    """``text, label`` of the feedback people gave with their text: accepted feedback only, unless ``unreviewed``
+    (an explicit choice: unreviewed clicks are anyone's). Conflicting labels are left out, as in the evaluation."""
+    states = ("accepted", "unreviewed") if unreviewed else ("accepted",)
+    labels, _ = store.labels(states)
+    frame = labels.dropna(subset=["text"])[["text", "label"]].reset_index(drop=True)
+    if frame.empty:
+        which = "accepted or unreviewed" if unreviewed else "accepted"
+        raise FeedbackError(
+            f"no {which} feedback with text in {store.path}: people must tick 'store my text' and the owner accept "
+            "their feedback (/review_feedback) before it can train a model"
+        )
+    return frame
+
+
 __all__ = [
     "STATES",
     "FeedbackError",
@@ -272,4 +287,5 @@ __all__ = [
     "Recorded",
     "check_label",
     "check_prediction_id",
+    "training_frame",
 ]

@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     production_unreviewed: bool = Field(
         False, description="Let unreviewed visitor feedback into the production evaluation (default: accepted only)."
     )
+    feedback_train_unreviewed: bool = Field(
+        False,
+        description="The production-feedback dataset includes unreviewed feedback (python -m finetune "
+        "--unreviewed_feedback sets it; default: accepted only).",
+    )
     reference_dataset: str = Field("vader_tweets", description="Dataset the drift reference profile is built on.")
     reference_split: str = Field("test", description="Split of the reference dataset.")
     drift_window: int = Field(500, ge=10, description="Newest logged predictions compared with the reference.")

@@ -193,3 +193,45 @@ def test_the_command_line_attaches_a_labelled_file_to_the_apps_log(
     printed = capsys.readouterr().out
     assert '"recorded": 1' in printed and '"unknown prediction id": 1' in printed
     assert service.feedback.store.counts()["accepted"] == 1
+
+
+def _feedback_with_text(store: FeedbackStore, per_class: int, reviewed: str) -> None:
+    for i in range(per_class):
+        for label in LABELS:
+            pid = uuid.uuid4().hex
+            store.add(pid, label, session=f"s{i}", text=f"{label} example number {i}", reviewed=reviewed, source="bulk")
+
+
+def test_production_feedback_trains_on_accepted_feedback_with_text_only(settings: Settings) -> None:
+    from sentiment.datasets import FEEDBACK_DATASET, load_split
+    from sentiment.feedback import training_frame
+
+    store = FeedbackStore(settings.data_dir / "feedback.sqlite", per_session_limit=1000)
+    with pytest.raises(FeedbackError, match="no accepted feedback with text"):
+        training_frame(store)
+    _feedback_with_text(store, 10, "accepted")
+    _feedback_with_text(store, 4, "unreviewed")
+    store.add(uuid.uuid4().hex, "positive", session="x", reviewed="accepted", source="bulk")  # no text: unusable
+    assert len(training_frame(store)) == 30 and len(training_frame(store, unreviewed=True)) == 42
+    parts = {split: load_split(FEEDBACK_DATASET, split, settings) for split in ("train", "validation", "test")}
+    assert sum(len(p) for p in parts.values()) == 30 and set(parts["train"]["label"]) == set(LABELS)
+    unreviewed = settings.model_copy(update={"feedback_train_unreviewed": True})
+    assert len(load_split(FEEDBACK_DATASET, "all", unreviewed)) == 42
+
+
+@pytest.mark.slow
+def test_finetune_runs_on_production_feedback(
+    tiny_model_dir: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from finetune.__main__ import main as finetune_main
+
+    # 360 rows: the calibration fitted after training needs 50 validation rows (15% of each class)
+    _feedback_with_text(FeedbackStore(settings.data_dir / "feedback.sqlite", per_session_limit=1000), 120, "accepted")
+    monkeypatch.setenv("SENTIMENT_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("SENTIMENT_CACHE_DIR", str(settings.cache_dir))
+    out = tmp_path / "run"
+    argv = ["--datasets", "production-feedback", "--base", str(tiny_model_dir), "--max_steps", "2"]
+    argv += ["--eval_datasets", "vader_tweets", "--max_length", "32", "--output_dir", str(out)]
+    assert finetune_main(argv) == 0
+    card = (out / "README.md").read_text()
+    assert "production-feedback" in card and (out / "adapter_model.safetensors").exists()
