@@ -140,8 +140,8 @@ def feedback_line(counts: dict[str, int]) -> str:
         f"Feedback: **{counts['unreviewed']:,}** unreviewed, {counts['accepted']:,} accepted, "
         f"{counts['dropped']:,} dropped"
     )
-    if counts["conflicts"]:
-        line += f" - **{counts['conflicts']:,} predictions with conflicting labels** (see /review_feedback)"
+    if n := counts["conflicts"]:
+        line += f" - **{n:,} prediction{'s' if n != 1 else ''} with conflicting labels** (see /review_feedback)"
     return line
 
 
@@ -183,8 +183,11 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
     @wrap
     def run_evaluation(admin_token: str) -> list[dict[str, Any]]:
         service.check_admin(admin_token)
+        started = time.time()
         run_job("evaluation")
-        return service.evaluation.history(len(service.settings.evaluation_datasets))
+        # this run's reports: one per dataset, and the production one unless it had too few labels
+        recent = service.evaluation.history(len(service.settings.evaluation_datasets) + 1)
+        return [row for row in recent if row["created_at"] >= started]
 
     @wrap
     def pin_reference(admin_token: str, rows: int = 0) -> dict[str, Any]:

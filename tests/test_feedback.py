@@ -235,3 +235,26 @@ def test_finetune_runs_on_production_feedback(
     assert finetune_main(argv) == 0
     card = (out / "README.md").read_text()
     assert "production-feedback" in card and (out / "adapter_model.safetensors").exists()
+
+
+def test_a_session_over_its_limit_is_refused_and_counted(service: SentimentService) -> None:
+    limited = service.settings.model_copy(update={"feedback_per_session_hour": 1})
+    from sentiment.feedback_service import FeedbackService
+
+    feedback = FeedbackService(limited, service.metrics.feedback, lambda: service.monitoring.log)
+    first, second = service.predict_many(["one good day", "one bad day"])
+    feedback.give(first.prediction_id or "", "positive", "s9")
+    with pytest.raises(RateLimitedError, match="try again later"):
+        feedback.give(second.prediction_id or "", "negative", "s9")
+    assert _count(service, "negative", "rate_limited") == 1
+    feedback.give(second.prediction_id or "", "negative", "s10")  # another session is not limited
+
+
+def test_the_monitoring_status_line_names_unreviewed_feedback_and_conflicts() -> None:
+    from sentiment.ui_monitoring import feedback_line
+
+    quiet = feedback_line({"unreviewed": 3, "accepted": 2, "dropped": 0, "conflicts": 0})
+    assert "**3** unreviewed" in quiet and "conflicting" not in quiet
+    assert "**1 prediction with conflicting labels**" in feedback_line(
+        {"unreviewed": 0, "accepted": 2, "dropped": 0, "conflicts": 1}
+    )

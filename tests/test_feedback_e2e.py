@@ -103,3 +103,19 @@ def test_a_click_is_stored_counted_reviewed_and_evaluated_after_a_restart(browse
         assert _feedback_rows(data_dir)[0][:3] == (prediction_id, "neutral", "accepted")
     finally:
         app.stop()
+
+
+def test_feedback_over_the_api_names_the_prediction_and_keeps_text_only_when_given(running_app: RunningApp) -> None:
+    event, (_, details) = call_api(running_app.url, "predict", "The seats were fine, the food was not.")
+    assert event == "complete" and len(details["prediction_id"]) == 32
+    before = _counted(running_app, "neutral", "recorded")
+    event, (outcome,) = call_api(running_app.url, "feedback", details["prediction_id"], "neutral", "my words")
+    assert event == "complete" and (outcome["outcome"], outcome["reviewed"]) == ("recorded", "unreviewed")
+    assert _counted(running_app, "neutral", "recorded") == before + 1
+    with sqlite3.connect(running_app.data_dir / "feedback.sqlite") as conn:
+        (text,) = conn.execute("SELECT text FROM feedback WHERE id = ?", (outcome["feedback_id"],)).fetchone()
+    assert text == "my words"
+    event, _ = call_api(running_app.url, "feedback", "0" * 32, "neutral")  # well formed, never issued
+    assert event == "error"
+    event, _ = call_api(running_app.url, "feedback", details["prediction_id"], "great")
+    assert event == "error"
