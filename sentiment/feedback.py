@@ -15,6 +15,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -108,7 +109,7 @@ class FeedbackStore:
         self.per_session_limit = per_session_limit
         self.busy_timeout_s = busy_timeout_s
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
+        with closing(self._connect()) as conn:
             conn.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
@@ -220,13 +221,13 @@ class FeedbackStore:
         if limit is not None:
             query += " LIMIT ?"
             params.append(limit)
-        with self._connect() as conn:
+        with closing(self._connect()) as conn:
             return pd.read_sql_query(query, conn, params=params)
 
     def conflicts(self, limit: int = 100) -> pd.DataFrame:
         """Predictions given more than one label (dropped feedback aside): each with its labels and how many of
         each, so the owner can decide which to keep."""
-        with self._connect() as conn:
+        with closing(self._connect()) as conn:
             return pd.read_sql_query(
                 "SELECT prediction_id, GROUP_CONCAT(label || ':' || n, ', ') AS labels, SUM(n) AS feedback "
                 "FROM (SELECT prediction_id, label, COUNT(*) AS n FROM feedback WHERE reviewed != 'dropped' "
@@ -238,7 +239,7 @@ class FeedbackStore:
 
     def counts(self) -> dict[str, int]:
         """Rows per review state (every state present), plus ``conflicts``: predictions with disagreeing labels."""
-        with self._connect() as conn:
+        with closing(self._connect()) as conn:
             out = dict.fromkeys(STATES, 0)
             for state, n in conn.execute("SELECT reviewed, COUNT(*) FROM feedback GROUP BY reviewed"):
                 out[state] = int(n)

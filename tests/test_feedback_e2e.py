@@ -86,6 +86,17 @@ def test_a_click_is_stored_counted_reviewed_and_evaluated_after_a_restart(browse
         assert event == "complete" and reviewed_now[0]["changed"] == 1
         event, _ = call_api(app.url, "review_feedback", "wrong-token", "accepted", str(feedback_id))
         assert event == "error"  # a wrong token changes nothing (the restart below still finds it accepted once)
+
+        # with the box ticked the text goes with the feedback (and a new prediction has its own id)
+        page.locator("#text-input textarea").fill("Best crew ever, thank you!")
+        page.locator("#predict-button").click()
+        expect(page.locator("#feedback-status")).to_be_empty()
+        expect(page.locator("#label-output")).to_contain_text("positive", timeout=30_000)
+        page.locator("#keep-text input").check()
+        page.locator("#feedback-positive").click()
+        expect(page.locator("#feedback-status")).to_contain_text("with your text")
+        second = _feedback_rows(data_dir)[1]
+        assert second[0] != prediction_id and second[1:] == ("positive", "unreviewed", "Best crew ever, thank you!")
     finally:
         app.stop()
 
