@@ -51,6 +51,7 @@ def feedback_row(service: SentimentService, wrap: Any, text: gr.Textbox, details
         keep = gr.Checkbox(False, label="Store my text with this feedback (to improve the model)", elem_id="keep-text")
         gr.Markdown(NOTE, elem_id="feedback-note")
         status = gr.Markdown(elem_id="feedback-status")
+        judged = gr.State("")  # the text of the prediction shown (the box may be edited after classifying)
 
     def handler(label: str) -> Any:
         def on_click(shown: dict[str, Any] | None, keep_text: bool, typed: str, request: gr.Request) -> str:
@@ -61,17 +62,17 @@ def feedback_row(service: SentimentService, wrap: Any, text: gr.Textbox, details
     for label, button in buttons.items():
         button.click(
             handler(label),
-            [details, keep, text],
+            [details, keep, judged],
             status,
             api_visibility=PRIVATE,
             show_progress_on=status,
         )
 
-    def shown(new: dict[str, Any] | None) -> tuple[Any, str]:
-        """Each new prediction shows the buttons (for its own id) and clears the last answer."""
-        return gr.Column(visible=bool((new or {}).get("prediction_id"))), ""
+    def shown(new: dict[str, Any] | None, typed: str) -> tuple[Any, str, str]:
+        """Each new prediction shows the buttons (for its own id), clears the last answer and keeps its text."""
+        return gr.Column(visible=bool((new or {}).get("prediction_id"))), "", typed
 
-    details.change(shown, details, [column, status], api_visibility=PRIVATE, show_progress="hidden")
+    details.change(shown, [details, text], [column, status, judged], api_visibility=PRIVATE, show_progress="hidden")
     return column
 
 
