@@ -110,6 +110,10 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             rows.append([line, p.label or "", *scores, p.truncated, p.error or "", p.prediction_id or ""])
         return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
 
+    def keep_text(classified: str) -> str:
+        """The text just classified, for feedback given with its text (the box may be edited afterwards)."""
+        return classified
+
     def model_info() -> str:
         return _model_markdown(service)
 
@@ -133,7 +137,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
                 with gr.Column():
                     label = gr.Label(label="Sentiment", num_top_classes=3, elem_id="label-output")
                     details = gr.JSON(label="Details")
-                    feedback_row(service, user_errors, text, details)
+                    judged = feedback_row(service, user_errors, details)
             with gr.Accordion("Several texts (one per line)", open=False):
                 many = gr.Textbox(label="Texts", lines=6, placeholder="one text per line")
                 many_btn = gr.Button("Classify all")
@@ -149,7 +153,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             show_progress_on=label,
             concurrency_limit=service.settings.predict_concurrency,
             concurrency_id="predict",
-        )
+        ).success(keep_text, text, judged, api_visibility="private", show_progress="hidden")
         text.submit(
             predict,
             text,
@@ -158,7 +162,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             show_progress_on=label,
             concurrency_limit=service.settings.predict_concurrency,
             concurrency_id="predict",
-        )
+        ).success(keep_text, text, judged, api_visibility="private", show_progress="hidden")
         many_btn.click(
             predict_batch,
             many,

@@ -33,8 +33,9 @@ def _ids(text: str) -> list[int]:
         raise FeedbackError(f"feedback ids are whole numbers separated by commas or spaces, got {text!r}") from exc
 
 
-def feedback_row(service: SentimentService, wrap: Any, text: gr.Textbox, details: gr.JSON) -> gr.Column:
-    """The "Was this right?" buttons under a prediction, shown once there is one."""
+def feedback_row(service: SentimentService, wrap: Any, details: gr.JSON) -> gr.Textbox:
+    """The "Was this right?" buttons under a prediction, shown once there is one. Returns the state that must hold
+    the text of the prediction shown (the box may be edited after classifying): the predict events set it."""
 
     def record(label: str, shown: dict[str, Any] | None, keep_text: bool, typed: str, request: gr.Request) -> str:
         prediction_id = (shown or {}).get("prediction_id")
@@ -51,7 +52,8 @@ def feedback_row(service: SentimentService, wrap: Any, text: gr.Textbox, details
         keep = gr.Checkbox(False, label="Store my text with this feedback (to improve the model)", elem_id="keep-text")
         gr.Markdown(NOTE, elem_id="feedback-note")
         status = gr.Markdown(elem_id="feedback-status")
-        judged = gr.State("")  # the text of the prediction shown (the box may be edited after classifying)
+        # Not a gr.State: a page with state holds a heartbeat stream open for as long as it is shown.
+        judged = gr.Textbox(visible=False, elem_id="feedback-judged-text")
 
     def handler(label: str) -> Any:
         def on_click(shown: dict[str, Any] | None, keep_text: bool, typed: str, request: gr.Request) -> str:
@@ -68,12 +70,12 @@ def feedback_row(service: SentimentService, wrap: Any, text: gr.Textbox, details
             show_progress_on=status,
         )
 
-    def shown(new: dict[str, Any] | None, typed: str) -> tuple[Any, str, str]:
-        """Each new prediction shows the buttons (for its own id), clears the last answer and keeps its text."""
-        return gr.Column(visible=bool((new or {}).get("prediction_id"))), "", typed
+    def shown(new: dict[str, Any] | None) -> tuple[Any, str]:
+        """Each new prediction shows the buttons (for its own id) and clears the last answer."""
+        return gr.Column(visible=bool((new or {}).get("prediction_id"))), ""
 
-    details.change(shown, [details, text], [column, status, judged], api_visibility=PRIVATE, show_progress="hidden")
-    return column
+    details.change(shown, details, [column, status], api_visibility=PRIVATE, show_progress="hidden")
+    return judged
 
 
 def feedback_api(service: SentimentService, wrap: Any) -> None:
