@@ -43,6 +43,8 @@ def parse(argv: list[str]) -> TrainArgs:
 
 def _train(argv: list[str], settings: Settings) -> int:
     args = parse(argv)
+    if args.unreviewed_feedback:  # every reader of production-feedback (training, calibration, the card) sees it
+        settings = settings.model_copy(update={"feedback_train_unreviewed": True})
     result = train(args, settings)
     out = result.output_dir
     calibrate_folder(out, tuple(args.datasets), settings)  # before the card: its figures are what will serve

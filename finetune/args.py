@@ -19,7 +19,17 @@ class TrainArgs:
     )
     datasets: list[str] = field(
         default_factory=lambda: ["vader_tweets", "vader_amazon", "vader_movies", "vader_nyt"],
-        metadata={"help": "Training datasets (registry names or labelled CSV paths); their train splits are used."},
+        metadata={
+            "help": "Training datasets (registry names, labelled CSV paths, or production-feedback: the accepted "
+            "feedback given with its text in <data_dir>/feedback.sqlite); their train splits are used."
+        },
+    )
+    unreviewed_feedback: bool = field(
+        default=False,
+        metadata={
+            "help": "With --datasets production-feedback: also train on feedback the owner has not reviewed "
+            "(default: accepted feedback only)."
+        },
     )
     output_dir: str | None = field(
         default=None, metadata={"help": "Where the run goes; default: <data_dir>/runs/<UTC time>-<base>."}

@@ -246,6 +246,14 @@ PERFORMANCE = dashboard(
             instant=True,
         ),
         panel(
+            "bargauge",
+            "Feedback by outcome (selected range)",
+            [("sum by (outcome) (increase(sentiment_feedback_total[$__range]))", "{{outcome}}")],
+            description="What became of people's 'Was this right?' answers: recorded (awaiting review), duplicates, "
+            "refused (rate-limited, unknown prediction id), and the owner's accepted / dropped.",
+            instant=True,
+        ),
+        panel(
             "heatmap",
             "Request latency",
             [

@@ -13,9 +13,11 @@ logger = logging.getLogger(__name__)
 
 
 def evaluation_job(service: SentimentService) -> list[dict[str, Any]]:
-    """Evaluate the serving model on a fresh random sample of each configured dataset (gauges move)."""
+    """Evaluate the serving model on a fresh random sample of each configured dataset, then on the labels people
+    gave its logged predictions (``dataset="production"``; "insufficient labels" below the minimum). Gauges move."""
     settings = service.settings
-    model = service.predictor.info.name
+    serving = service.predictor.info
+    model = serving.name
     seed = int(time.time())  # a new sample every run: over the hours the whole split gets covered
     reports = []
     for dataset in settings.evaluation_datasets:
@@ -26,6 +28,10 @@ def evaluation_job(service: SentimentService) -> list[dict[str, Any]]:
                 model, dataset, split, settings.evaluation_sample_size, seed, source="scheduler"
             )
         )
+    log = service.monitoring.log
+    if log is not None:
+        log.flush(60)  # rows of the newest answers, which feedback may already name
+    reports.append(service.evaluation.production(service.feedback.store, log, model, serving.revision, seed))
     return reports
 
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m sentiment {predict,datasets,score} ...``."""
+"""Command line: ``python -m sentiment {predict,datasets,score,evaluate,replay,feedback} ...``."""
 
 from __future__ import annotations
 
@@ -140,6 +140,24 @@ def _global_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
     return options
 
 
+def _feedback(args: argparse.Namespace, settings: Settings) -> int:
+    """The owner's labelled file -> accepted feedback on the app's logged predictions (same data folder)."""
+    from prometheus_client import CollectorRegistry
+
+    from sentiment.feedback_service import FeedbackService
+    from sentiment.metrics import FeedbackMetrics
+    from sentiment.prediction_log import PredictionLog
+
+    path = settings.data_dir / "predictions.sqlite"
+    if not path.exists():
+        raise ValueError(f"no prediction log at {path}: set SENTIMENT_DATA_DIR to the app's data folder")
+    log = PredictionLog(path)
+    service = FeedbackService(settings, FeedbackMetrics(CollectorRegistry()), lambda: log)
+    summary = service.import_file(Path(args.file), args.label_column)
+    print(json.dumps(summary.as_dict(), indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sentiment",
@@ -190,6 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-texts", type=int, default=1000)
     r.add_argument("--max-seconds", type=float, default=600.0)
     r.set_defaults(func=_replay)
+    f = sub.add_parser(
+        "feedback",
+        parents=common,
+        help="attach the right labels of a labelled scored file (prediction_id + true_label) as accepted feedback",
+    )
+    f.add_argument("file", help="a scored file with a column of the right labels added")
+    f.add_argument("--label-column", default=None, help="default: true_label, correct_label or feedback")
+    f.set_defaults(func=_feedback)
     return parser
 
 

@@ -1,11 +1,12 @@
-"""Score a delimited text file row by row, in bounded memory, into a copy with five columns added.
+"""Score a delimited text file row by row, in bounded memory, into a copy with six columns added.
 
 The reader takes what people actually upload (UTF-8 with or without BOM, UTF-16 with or without BOM, Latin-1,
 comma / semicolon / tab / pipe separators, a plain one-text-per-line file) and decides its layout from the content,
 never from the file name (the rule is in ``sentiment.layout``). Every original row and cell comes back in order:
 
-* Added columns are ``label``, ``score_negative``, ``score_neutral``, ``score_positive`` and ``error`` (why a row
-  was not scored). A name the input already uses (case-insensitively) is never reused: the added column becomes
+* Added columns are ``label``, ``score_negative``, ``score_neutral``, ``score_positive``, ``error`` (why a row
+  was not scored) and ``prediction_id`` (the id the prediction log keeps the row under, which feedback names; empty
+  for a row not scored). A name the input already uses (case-insensitively) is never reused: the added column becomes
   ``predicted_<name>`` (``scoring_error`` for ``error``), then ``predicted_<name>_2``, ``_3``... until unique; the
   summary's ``columns_added`` maps each role to the name written.
 * Every output row has exactly the header's fields. A row with more fields than the header (an unquoted separator
@@ -42,9 +43,11 @@ from sentiment.predictor import BatchResult
 
 logger = logging.getLogger(__name__)
 
-NEW_COLUMNS = ["label", *(f"score_{label}" for label in LABELS), "error"]  # the roles, and their names by default
+# the roles, and their names by default
+NEW_COLUMNS = ["label", *(f"score_{label}" for label in LABELS), "error", "prediction_id"]
+_ERROR = NEW_COLUMNS.index("error")
 TEXT_COLUMN_NAMES = ("text", "tweet", "tweet_text", "sentence", "review", "content", "body", "message", "comment")
-_FALLBACK_NAMES = {"error": "scoring_error"}  # else predicted_<role>
+_FALLBACK_NAMES = {"error": "scoring_error", "prediction_id": "sentiment_prediction_id"}  # else predicted_<role>
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?%?$")
 _SAMPLE_BYTES = 64 * 1024
@@ -442,7 +445,9 @@ def _score_chunk(
                 summary.clean("short_row_padded", number)
             row, error = fit_row(maybe_row, width, delimiter)
         rows.append(row)
-        new_cells.append([""] * (len(NEW_COLUMNS) - 1) + [error or ""])
+        cells = [""] * len(NEW_COLUMNS)
+        cells[_ERROR] = error or ""
+        new_cells.append(cells)
         if error is not None:
             summary.skip(error, number)
             continue
@@ -455,10 +460,10 @@ def _score_chunk(
             reason = result.errors[j]
             if reason is not None:
                 summary.skip(reason, first_row + offset)
-                new_cells[offset][-1] = reason
+                new_cells[offset][_ERROR] = reason
                 continue
             probs = result.probabilities[j]
-            new_cells[offset] = [labels[j], *(f"{p:.6f}" for p in probs), ""]
+            new_cells[offset] = [labels[j], *(f"{p:.6f}" for p in probs), "", result.prediction_id(j)]
             summary.label_counts[labels[j]] += 1
             summary.scored += 1
             summary.truncated += int(result.truncated[j])

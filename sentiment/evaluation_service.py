@@ -14,7 +14,12 @@ from typing import Any
 from sentiment.datasets import DATASETS
 from sentiment.evaluate import EvaluationResult, Evaluator, ModelPool, ProgressFn
 from sentiment.evaluation_store import EvaluationStore
+from sentiment.feedback import FeedbackStore
 from sentiment.metrics import EvaluationMetrics
+from sentiment.prediction_log import PredictionLog
+from sentiment.production import DATASET as PRODUCTION
+from sentiment.production import INSUFFICIENT, evaluate_production
+from sentiment.production import SPLIT as PRODUCTION_SPLIT
 from sentiment.runs import visitor_spec
 from sentiment.settings import Settings
 
@@ -126,6 +131,23 @@ class EvaluationService:
         comparison = asdict(paired)
         comparison["better"] = (b.model if paired.macro_f1_difference > 0 else a.model) if paired.significant else None
         return {"a": self._record(a, label, source), "b": self._record(b, label, source), "comparison": comparison}
+
+    def production(
+        self, feedback: FeedbackStore, log: PredictionLog | None, model: str, revision: str, seed: int = 0
+    ) -> dict[str, Any]:
+        """The serving model on its own labelled traffic (``sentiment.production``): recorded like a scheduled
+        evaluation under ``dataset="production"``, or "insufficient labels" (its gauges then removed)."""
+        if log is None:
+            self.metrics.clear(model, PRODUCTION, PRODUCTION_SPLIT, METRIC_SOURCES["scheduler"])
+            return {"model": model, "dataset": PRODUCTION, "status": "no prediction log (SENTIMENT_LOG_PREDICTIONS)"}
+        outcome = evaluate_production(feedback, log, model, revision, self.settings, seed)
+        if isinstance(outcome, dict):
+            self.metrics.clear(model, PRODUCTION, PRODUCTION_SPLIT, METRIC_SOURCES["scheduler"])
+            logger.info(
+                "production evaluation of %s: %s (%d of %d)", model, INSUFFICIENT, outcome["n"], outcome["min_labels"]
+            )
+            return outcome
+        return self._record(outcome, PRODUCTION, "scheduler")
 
     def history(self, limit: int = 50) -> list[dict[str, Any]]:
         return self.store.recent(limit)

@@ -82,6 +82,7 @@ class ServiceMetrics:
         self.model_ready = Gauge("sentiment_model_ready", "1 when a model is loaded and warmed up.", registry=registry)
         self.evaluation = EvaluationMetrics(registry)
         self.monitoring = MonitoringMetrics(registry)
+        self.feedback = FeedbackMetrics(registry)
         for label in LABELS:
             self.predictions.labels(sentiment=label)
         for reason in ERROR_REASONS:
@@ -105,6 +106,35 @@ class ServiceMetrics:
 def default_metrics() -> ServiceMetrics:
     """The process-wide instance on prometheus_client's default registry (which also carries process metrics)."""
     return ServiceMetrics(REGISTRY)
+
+
+FEEDBACK_OUTCOMES = (
+    "recorded",  # stored, awaiting review (a visitor's) or accepted (the owner's bulk file)
+    "duplicate",  # the same label for the same prediction from the same session again: nothing new stored
+    "rate_limited",  # refused: the session's hourly limit was reached
+    "unknown_prediction",  # refused: no logged prediction has that id
+    "accepted",  # the owner accepted it
+    "dropped",  # the owner dropped it
+)
+
+
+class FeedbackMetrics:
+    """Feedback on predictions by the label people gave and what became of it (fixed label values only)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.total = Counter(
+            "sentiment_feedback_total",
+            "Feedback on predictions by the label given and its outcome (recorded, duplicate, refused, reviewed).",
+            ["label", "outcome"],
+            registry=registry,
+        )
+        for label in LABELS:
+            for outcome in FEEDBACK_OUTCOMES:
+                self.total.labels(label=label, outcome=outcome)
+
+    def count(self, label: str, outcome: str, n: int = 1) -> None:
+        if label in LABELS and outcome in FEEDBACK_OUTCOMES and n > 0:
+            self.total.labels(label=label, outcome=outcome).inc(n)
 
 
 EVALUATION_SOURCES = ("scheduled", "visitor")
@@ -166,6 +196,23 @@ class EvaluationMetrics:
                 )
         self.samples.labels(**key).set(report["n"])
         self.timestamp.labels(**key).set(created_at)
+
+    def clear(self, model: str, dataset: str, split: str, source: str) -> None:
+        """Remove every series of one evaluation key: no figures beat stale figures (the production evaluation
+        below its minimum of labels must neither keep an alert firing nor keep it quiet)."""
+        key = (model[:200], dataset, split, source)
+        for gauge in (
+            self.accuracy,
+            self.samples,
+            self.timestamp,
+            self.f1,
+            self.precision,
+            self.recall,
+            self.confusion,
+        ):
+            for labels in list(gauge._metrics):
+                if labels[:4] == key:
+                    gauge.remove(*labels)
 
 
 class MonitoringMetrics:

@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS predictions (
 );
 CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts);
 """
+# Columns added after the first release: (name, type). A store made before gets them by ALTER TABLE, its rows kept
+# (their new cells NULL); a fresh store gets them the same way, so there is one path to test.
+_ADDED_COLUMNS = (("prediction_id", "TEXT"),)
+_ADDED_INDEXES = "CREATE INDEX IF NOT EXISTS predictions_prediction_id ON predictions (prediction_id);"
 COLUMNS = (
     "ts",
     "source",
@@ -55,8 +59,9 @@ COLUMNS = (
     "confidence",
     "text",
 )
+INSERTED = (*COLUMNS, "prediction_id")
 MAX_STORED_CHARS = 10_000  # with text logging on, a 10 MB request must not become a 10 MB row
-Row = tuple[float, str, str, int, int, str, float, float, float, str, float, str | None]
+Row = tuple[float, str, str, int, int, str, float, float, float, str, float, str | None, str | None]
 
 
 @dataclass
@@ -96,6 +101,7 @@ class PredictionLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
+            migrate(conn)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s)
@@ -128,6 +134,7 @@ class PredictionLog:
                     labels[i],
                     float(p.max()),
                     content[:MAX_STORED_CHARS] if self.store_text else None,
+                    result.prediction_id(i) or None,
                 )
             )
         if not rows:
@@ -199,7 +206,9 @@ class PredictionLog:
 
     def _write(self, conn: sqlite3.Connection, rows: list[Row]) -> None:
         with conn:
-            conn.executemany(f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * 12)})", rows)
+            conn.executemany(
+                f"INSERT INTO predictions ({', '.join(INSERTED)}) VALUES ({', '.join('?' * len(INSERTED))})", rows
+            )
         self.counters.written += len(rows)
         self._failure_logged = False
         if time.monotonic() - self._last_prune > 60:
@@ -233,6 +242,31 @@ class PredictionLog:
             frame = pd.read_sql_query(query, conn, params=params)
         return frame.iloc[::-1].reset_index(drop=True)
 
+    def by_ids(self, ids: Sequence[str]) -> pd.DataFrame:
+        """The logged rows (without text) of these prediction ids, with a ``prediction_id`` column; unknown ids are
+        simply absent. Queried in chunks: SQLite limits the parameters of one statement."""
+        columns = ", ".join((*COLUMNS[:-1], "prediction_id"))
+        frames = []
+        unique = list(dict.fromkeys(ids))
+        with self._connect() as conn:
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                frames.append(
+                    pd.read_sql_query(
+                        f"SELECT {columns} FROM predictions WHERE prediction_id IN ({', '.join('?' * len(chunk))})",
+                        conn,
+                        params=chunk,
+                    )
+                )
+        if not frames:
+            return pd.DataFrame(columns=[*COLUMNS[:-1], "prediction_id"])
+        return pd.concat(frames, ignore_index=True)
+
+    def has(self, prediction_id: str) -> bool:
+        with self._connect() as conn:
+            row = conn.execute("SELECT 1 FROM predictions WHERE prediction_id = ? LIMIT 1", (prediction_id,))
+            return row.fetchone() is not None
+
     def count(self) -> int:
         with self._connect() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0])
@@ -250,4 +284,13 @@ class PredictionLog:
         return frame
 
 
-__all__ = ["COLUMNS", "PredictionLog"]
+def migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns (and their indexes) a store made by an older version lacks; its rows stay."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(predictions)")}
+    for name, kind in _ADDED_COLUMNS:
+        if name not in present:
+            conn.execute(f"ALTER TABLE predictions ADD COLUMN {name} {kind}")
+    conn.executescript(_ADDED_INDEXES)
+
+
+__all__ = ["COLUMNS", "PredictionLog", "migrate"]

@@ -7,6 +7,7 @@ all see the same model. Input problems are reported per text: one empty line nev
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,6 +44,7 @@ class Prediction:
     truncated: bool = False
     error: str | None = None
     model: str | None = None  # name of the model that produced it (the serving model can change at runtime)
+    prediction_id: str | None = None  # the id the prediction log keeps it under (feedback names it); None: not logged
 
     @property
     def ok(self) -> bool:
@@ -65,6 +67,17 @@ class BatchResult:
     errors: list[str | None]
     tokens: np.ndarray  # 0 for invalid texts
     model: str = ""  # name of the model that scored the batch
+    # One id per row ("" for an invalid text) once the service has given them; empty when nobody has (evaluation).
+    prediction_ids: tuple[str, ...] = ()
+
+    def with_new_ids(self) -> BatchResult:
+        """A copy with a fresh random id per scored row: 128 random bits (``uuid4``), so that nobody can guess the
+        id of someone else's prediction and label it (ids are the only key feedback needs)."""
+        ids = tuple("" if err is not None else uuid.uuid4().hex for err in self.errors)
+        return replace(self, prediction_ids=ids)
+
+    def prediction_id(self, i: int) -> str:
+        return self.prediction_ids[i] if self.prediction_ids else ""
 
     @property
     def labels(self) -> list[str]:
@@ -82,7 +95,8 @@ class BatchResult:
                 out.append(Prediction(label=None, scores={}, error=err, model=self.model))
             else:
                 scores = {label: float(p) for label, p in zip(LABELS, self.probabilities[i], strict=True)}
-                out.append(Prediction(labels[i], scores, bool(self.truncated[i]), model=self.model))
+                pid = self.prediction_id(i) or None
+                out.append(Prediction(labels[i], scores, bool(self.truncated[i]), model=self.model, prediction_id=pid))
         return out
 
     @property

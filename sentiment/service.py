@@ -22,6 +22,7 @@ from sentiment.batch import BatchInputError, ProgressFn, ScoreSummary, TableForm
 from sentiment.coalescing import MicroBatcher
 from sentiment.evaluate import ModelPool
 from sentiment.evaluation_service import EvaluationService
+from sentiment.feedback_service import FeedbackService
 from sentiment.metrics import ServiceMetrics, default_metrics
 from sentiment.monitoring_service import MonitoringService
 from sentiment.predictor import BatchResult, InvalidTextError, Prediction, Predictor
@@ -61,6 +62,7 @@ class SentimentService:
         self.pool = ModelPool(settings)
         self.evaluation = EvaluationService(settings, self.metrics.evaluation, self.pool)
         self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor)
+        self.feedback = FeedbackService(settings, self.metrics.feedback, lambda: self.monitoring.log)
         self._batcher = MicroBatcher(
             lambda texts: self.predictor.predict_batch(texts),
             max_batch=settings.batch_size,
@@ -208,6 +210,7 @@ class SentimentService:
         finally:
             gauge.dec()
         elapsed = time.perf_counter() - started
+        result = result.with_new_ids()  # every answer names its logged row, so feedback can find it
         self._observe(endpoint, texts, result, elapsed)
         self.monitoring.record(endpoint, result.model, texts, result)
         return result

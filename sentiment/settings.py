@@ -91,6 +91,23 @@ class Settings(BaseSettings):
     log_queue_rows: int = Field(50_000, ge=100, description="Rows the log may hold in memory before dropping.")
     log_max_rows: int = Field(1_000_000, ge=1000, description="Rows kept in the prediction log.")
     log_max_days: float = Field(30.0, gt=0, description="Days kept in the prediction log.")
+    feedback_per_session_hour: int = Field(
+        30, ge=1, le=100_000, description="Feedback one visitor session may give per hour; more is refused."
+    )
+    production_window_days: float = Field(
+        7.0, gt=0, le=3650, description="The production evaluation uses predictions labelled in this many last days."
+    )
+    production_min_labels: int = Field(
+        50, ge=1, description="Fewer labelled production predictions than this: 'insufficient labels', no figures."
+    )
+    production_unreviewed: bool = Field(
+        False, description="Let unreviewed visitor feedback into the production evaluation (default: accepted only)."
+    )
+    feedback_train_unreviewed: bool = Field(
+        False,
+        description="The production-feedback dataset includes unreviewed feedback (python -m finetune "
+        "--unreviewed_feedback sets it; default: accepted only).",
+    )
     reference_dataset: str = Field("vader_tweets", description="Dataset the drift reference profile is built on.")
     reference_split: str = Field("test", description="Split of the reference dataset.")
     drift_window: int = Field(500, ge=10, description="Newest logged predictions compared with the reference.")

@@ -18,12 +18,14 @@ import pandas as pd
 
 from sentiment.batch import BatchInputError
 from sentiment.datasets import DatasetUnavailableError
+from sentiment.feedback import FeedbackError
 from sentiment.labels import LABELS
 from sentiment.models import ModelLoadError
 from sentiment.predictor import InvalidTextError
 from sentiment.service import AccessDeniedError, ModelUnavailableError, SentimentService
 from sentiment.ui_batch import batch_tab
 from sentiment.ui_evaluation import evaluation_tab
+from sentiment.ui_feedback import feedback_api, feedback_row
 from sentiment.ui_models import models_tab
 from sentiment.ui_monitoring import monitoring_tab
 
@@ -35,7 +37,7 @@ EXAMPLES = [
     "@support my order is three weeks late and nobody answers. Worst service ever.",
 ]
 TITLE = "Sentiment analysis: negative / neutral / positive"
-PREDICTION_COLUMNS = ["text", "label", *(f"score_{x}" for x in LABELS), "truncated", "error"]
+PREDICTION_COLUMNS = ["text", "label", *(f"score_{x}" for x in LABELS), "truncated", "error", "prediction_id"]
 F = TypeVar("F", bound=Callable[..., Any])
 _USER_ERRORS = (
     InvalidTextError,
@@ -44,6 +46,7 @@ _USER_ERRORS = (
     ModelLoadError,
     DatasetUnavailableError,
     AccessDeniedError,
+    FeedbackError,
     ValueError,
 )
 
@@ -92,6 +95,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             "scores": prediction.scores,
             "truncated": prediction.truncated,
             "model": prediction.model,
+            "prediction_id": prediction.prediction_id,
         }
         return prediction.scores, details
 
@@ -103,8 +107,12 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
         rows = []
         for line, p in zip(lines, service.predict_many(lines), strict=True):
             scores = [round(p.scores.get(label, float("nan")), 4) for label in LABELS]
-            rows.append([line, p.label or "", *scores, p.truncated, p.error or ""])
+            rows.append([line, p.label or "", *scores, p.truncated, p.error or "", p.prediction_id or ""])
         return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
+
+    def keep_text(classified: str) -> str:
+        """The text just classified, for feedback given with its text (the box may be edited afterwards)."""
+        return classified
 
     def model_info() -> str:
         return _model_markdown(service)
@@ -129,6 +137,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
                 with gr.Column():
                     label = gr.Label(label="Sentiment", num_top_classes=3, elem_id="label-output")
                     details = gr.JSON(label="Details")
+                    judged = feedback_row(service, user_errors, details)
             with gr.Accordion("Several texts (one per line)", open=False):
                 many = gr.Textbox(label="Texts", lines=6, placeholder="one text per line")
                 many_btn = gr.Button("Classify all")
@@ -144,7 +153,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             show_progress_on=label,
             concurrency_limit=service.settings.predict_concurrency,
             concurrency_id="predict",
-        )
+        ).success(keep_text, text, judged, api_visibility="private", show_progress="hidden")
         text.submit(
             predict,
             text,
@@ -153,7 +162,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             show_progress_on=label,
             concurrency_limit=service.settings.predict_concurrency,
             concurrency_id="predict",
-        )
+        ).success(keep_text, text, judged, api_visibility="private", show_progress="hidden")
         many_btn.click(
             predict_batch,
             many,
@@ -161,6 +170,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             api_name="predict_batch",
             api_description="Classify several texts, one per line: a table of labels and probabilities.",
         )
+        feedback_api(service, user_errors)
         batch_tab(service, user_errors)
         evaluation_tab(service, user_errors, demo)
         monitoring_tab(service, user_errors)

@@ -128,6 +128,9 @@ def _status_markdown(overview: dict[str, Any], bar_minutes: int) -> str:
     confidence = overview["confidence"]
     if confidence.empty or "reference" not in set(confidence["sample"]):
         line += " - no reference sample yet (the first drift check makes it)"
+    feedback = overview.get("feedback")
+    if feedback:
+        line += "  \n" + feedback_line(feedback)
     return line + _estimate_line(overview.get("estimate"))
 
 
@@ -143,11 +146,22 @@ def _estimate_line(estimate: dict[str, Any] | None) -> str:
     )
 
 
+def feedback_line(counts: dict[str, int]) -> str:
+    """Feedback in one line: how much waits for review, and the conflicts the owner must settle."""
+    line = (
+        f"Feedback: **{counts['unreviewed']:,}** unreviewed, {counts['accepted']:,} accepted, "
+        f"{counts['dropped']:,} dropped"
+    )
+    if n := counts["conflicts"]:
+        line += f" - **{n:,} prediction{'s' if n != 1 else ''} with conflicting labels** (see /review_feedback)"
+    return line
+
+
 def monitoring_tab(service: SentimentService, wrap: Any) -> None:
     admin = service.admin_enabled
 
     def refresh() -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        overview = service.monitoring.overview()
+        overview = {**service.monitoring.overview(), "feedback": service.feedback.store.counts()}
         traffic, minutes = traffic_bars(overview["traffic"], time.time())
         return (
             _status_markdown(overview, minutes),
@@ -181,8 +195,11 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
     @wrap
     def run_evaluation(admin_token: str) -> list[dict[str, Any]]:
         service.check_admin(admin_token)
+        started = time.time()
         run_job("evaluation")
-        return service.evaluation.history(len(service.settings.evaluation_datasets))
+        # this run's reports: one per dataset, and the production one unless it had too few labels
+        recent = service.evaluation.history(len(service.settings.evaluation_datasets) + 1)
+        return [row for row in recent if row["created_at"] >= started]
 
     @wrap
     def pin_reference(admin_token: str, rows: int = 0) -> dict[str, Any]:
@@ -198,6 +215,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             "estimate": overview.get("estimate"),
             "label_mix": overview["labels"].to_dict(orient="records"),
             "jobs": _jobs_frame(service).to_dict(orient="records"),
+            "feedback": service.feedback.store.counts(),
         }
 
     with gr.Tab("Monitoring") as tab:
@@ -278,6 +296,6 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
         api_endpoint(
             monitoring,
             "monitoring",
-            "Logged count, last drift report, estimated performance, label mix, jobs.",
+            "Logged count, last drift report, estimated performance, label mix, jobs, feedback counts (and conflicts).",
             returns=["monitoring"],
         )

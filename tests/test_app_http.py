@@ -94,7 +94,8 @@ def test_a_csv_comes_back_with_every_row_and_column_plus_five(
     out, summary, _ = client.predict(handle_file(str(path)), "text", api_name="/score_csv")
     with open(out, newline="") as handle:
         result = list(csv.reader(handle))
-    assert result[0] == rows[0] + ["label", "score_negative", "score_neutral", "score_positive", "error"]
+    added = ["label", "score_negative", "score_neutral", "score_positive", "error", "prediction_id"]
+    assert result[0] == rows[0] + added
     assert len(result) == len(rows)
     assert [r[0] for r in result[1:]] == ["0", "1", "2", "3", "4"]
     assert result[5][1] == "'=1+1 formula attempt"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sentiment.batch import NEW_COLUMNS, BatchInputError, neutralise, score_file, sniff
-from sentiment.predictor import Predictor
+from sentiment.predictor import BatchResult, Predictor
 from sentiment.settings import Settings
 
 
@@ -74,9 +74,9 @@ def test_empty_and_ragged_rows_are_reported_not_dropped(predictor: Predictor, tm
     path.write_text("id,text\n1,good\n2,\n3,   \n4\n5,fine,extra\n6,great\n")
     rows, summary = _score(predictor, path)
     assert [r[0] for r in rows[1:]] == ["1", "2", "3", "4", "5", "6"]
-    assert rows[2][2:] == ["", "", "", "", "empty text"]
-    assert rows[5][:2] == ["5", "fine,extra"] and rows[5][-1] == "more than 2 fields"
-    assert {len(r) for r in rows} == {7}
+    assert rows[2][2:] == ["", "", "", "", "empty text", ""]
+    assert rows[5][:2] == ["5", "fine,extra"] and rows[5][-2] == "more than 2 fields"
+    assert {len(r) for r in rows} == {8}
     assert summary.scored == 2 and summary.rows == 6
     assert summary.skipped == {"empty text": 2, "text is only whitespace": 1, "more than 2 fields": 1}
     assert summary.skipped_rows == [2, 3, 4, 5]
@@ -158,3 +158,27 @@ def test_a_header_that_names_no_column_is_refused_with_the_reason(
     path.write_bytes(content)
     with pytest.raises(BatchInputError, match=message):
         _score(predictor, path)
+
+
+def test_each_scored_row_names_its_own_prediction_id_and_a_skipped_row_none(
+    predictor: Predictor, tmp_path: Path
+) -> None:
+    """The ids the service gives (random, one per scored text) land in the ``prediction_id`` column, row by row."""
+    path = tmp_path / "in.csv"
+    path.write_text("id,text\n1,good\n2,\n3,bad\n4,fine\n")
+    out = tmp_path / "out.csv"
+    given: list[str] = []
+
+    def score(texts: list[str]) -> BatchResult:
+        result = predictor.predict_batch(texts).with_new_ids()
+        given.extend(result.prediction_ids)
+        return result
+
+    score_file(path, out, score, chunk_rows=2)
+    with out.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    ids = [row["prediction_id"] for row in rows]
+    assert [row["id"] for row in rows] == ["1", "2", "3", "4"]
+    assert ids[1] == "" and ids == given
+    scored = [ids[0], ids[2], ids[3]]
+    assert len(set(scored)) == 3 and all(len(i) == 32 and int(i, 16) >= 0 for i in scored)

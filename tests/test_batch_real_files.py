@@ -89,7 +89,7 @@ def test_a_row_with_an_unquoted_comma_keeps_every_column_in_place(predictor: Pre
     assert pd.read_csv(out)["id"].tolist() == [1, 2, 3]
     with out.open(newline="") as handle:
         first = next(csv.DictReader(handle))
-    assert first == dict.fromkeys(["label", *SCORES], "") | {
+    assert first == dict.fromkeys(["label", *SCORES, "prediction_id"], "") | {
         "id": "1",
         "text": "Good value, fast shipping",
         "error": "more than 2 fields",
@@ -127,7 +127,7 @@ def test_every_output_row_has_the_header_width_whatever_the_input(
     for row, written in zip(rows, out_rows[1:], strict=True):
         kept = [*row[: width - 1], ",".join(row[width - 1 :])] if len(row) > width else row + [""] * (width - len(row))
         assert written[:width] == [neutralise(cell) for cell in kept]
-        assert (written[-1] == f"more than {width} fields") == (len(row) > width)
+        assert (written[width + NEW_COLUMNS.index("error")] == f"more than {width} fields") == (len(row) > width)
     frame = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert frame.shape == (len(rows), width + len(NEW_COLUMNS))
 
@@ -141,30 +141,39 @@ def test_a_label_column_in_the_input_keeps_its_values(predictor: Predictor, tmp_
     path = tmp_path / "labelled.csv"
     path.write_text("text,label\nThe meeting is at noon,negative\n")
     rows, summary, out = _run(path, predictor.predict_batch)
-    assert rows[0] == ["text", "label", "predicted_label", *SCORES, "error"]
+    assert rows[0] == ["text", "label", "predicted_label", *SCORES, "error", "prediction_id"]
     with out.open(newline="") as handle:
         row = next(csv.DictReader(handle))
     assert row["label"] == "negative" and row["predicted_label"] in LABELS
-    assert summary.columns_added == {"label": "predicted_label", **{s: s for s in SCORES}, "error": "error"}
+    assert summary.columns_added == {
+        "label": "predicted_label",
+        **{s: s for s in SCORES},
+        "error": "error",
+        "prediction_id": "prediction_id",
+    }
     assert summary.as_dict()["columns_added"] == summary.columns_added
 
 
 def test_every_added_name_already_taken_gets_the_next_free_one(tmp_path: Path) -> None:
     path = tmp_path / "taken.csv"
-    path.write_text("text,Label,predicted_label,score_negative,ERROR\nfine,a,b,c,d\n")
+    path.write_text("text,Label,predicted_label,score_negative,ERROR,Prediction_ID\nfine,a,b,c,d,e\n")
     rows, summary, _ = _run(path)
-    assert rows[0][5:] == [
+    assert rows[0][6:] == [
         "predicted_label_2",
         "predicted_score_negative",
         "score_neutral",
         "score_positive",
         "scoring_error",
+        "sentiment_prediction_id",
     ]
-    assert rows[1][:5] == ["fine", "a", "b", "c", "d"]
-    assert list(summary.columns_added.values()) == rows[0][5:]
+    assert rows[1][:6] == ["fine", "a", "b", "c", "d", "e"]
+    assert list(summary.columns_added.values()) == rows[0][6:]
 
 
-_TAKEN_NAMES = [*NEW_COLUMNS, "predicted_label", "predicted_label_2", "scoring_error", "predicted_score_neutral"]
+_TAKEN_NAMES = [
+    *NEW_COLUMNS,
+    *("predicted_label", "predicted_label_2", "scoring_error", "predicted_score_neutral", "sentiment_prediction_id"),
+]
 
 
 @_examples(100)

@@ -124,6 +124,7 @@ def test_predict_tab_classifies_a_text_with_one_progress_indicator(page: Any, ru
         "score_positive",
         "truncated",
         "error",
+        "prediction_id",
     ]
 
     page.evaluate(WATCH_PROGRESS)
@@ -157,7 +158,9 @@ def test_batch_tab_names_the_encoding_and_scores_a_file(page: Any, running_app: 
     download_info.value.save_as(str(target))
     with target.open(newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["id", "text", "label", "score_negative", "score_neutral", "score_positive", "error"]
+    assert rows[0] == [
+        *("id", "text", "label", "score_negative", "score_neutral", "score_positive", "error", "prediction_id")
+    ]
     assert [r[0] for r in rows[1:4]] == ["0", "1", "2"] and len(rows) == 301
     assert rows[1][2] == "positive" and rows[2][2] == "negative"
     _shot(page, "batch")

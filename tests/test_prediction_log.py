@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiment.prediction_log import PredictionLog
+from sentiment.prediction_log import _SCHEMA, PredictionLog
 from sentiment.predictor import BatchResult
 
 
@@ -69,4 +69,34 @@ def test_invalid_texts_are_not_logged_and_retention_keeps_the_newest(tmp_path: P
     with sqlite3.connect(log.path) as conn:
         log._prune(conn)
     assert log.count() == 1000
+    log.stop()
+
+
+def test_prediction_ids_are_stored_and_found(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "p.sqlite")
+    log.start()
+    result = _result(3).with_new_ids()
+    log.record("predict", "m", ["a", "b", "c"], result)
+    assert log.flush(5)
+    found = log.by_ids([result.prediction_ids[2], "0" * 32, result.prediction_ids[0]])
+    assert sorted(found["prediction_id"]) == sorted([result.prediction_ids[0], result.prediction_ids[2]])
+    assert log.has(result.prediction_ids[1]) and not log.has("0" * 32)
+    log.stop()
+
+
+def test_a_store_made_before_prediction_ids_keeps_its_rows_and_gains_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_SCHEMA)  # the table as the first release created it (the id came later, by migration)
+        conn.execute(
+            "INSERT INTO predictions (ts, source, model, n_chars, n_tokens, surface, p_negative, p_neutral, "
+            "p_positive, label, confidence) VALUES (?, 'predict', 'm', 3, 1, 'plain', 0.1, 0.2, 0.7, 'positive', 0.7)",
+            (time.time(),),
+        )
+    log = PredictionLog(path)
+    log.start()
+    result = _result(1).with_new_ids()
+    log.record("predict", "m", ["new"], result)
+    assert log.flush(5)
+    assert log.count() == 2 and log.has(result.prediction_ids[0])
     log.stop()

@@ -24,6 +24,7 @@ from sentiment.settings import Settings
 
 __all__ = [
     "DATASETS",
+    "FEEDBACK_DATASET",
     "SPLITS",
     "DatasetInfo",
     "DatasetUnavailableError",
@@ -34,6 +35,7 @@ __all__ = [
     "read_labelled_file",
 ]
 FILE_SUFFIXES = {".csv", ".tsv", ".txt"}
+FEEDBACK_DATASET = "production-feedback"  # feedback people gave with their text (sentiment.feedback.training_frame)
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,8 @@ def labelled_file_path(name: str) -> Path | None:
 
 
 def load_split(name: str, split: str, settings: Settings, label_map: str | None = None) -> pd.DataFrame:
-    """Rows of one split of a registered dataset (or a labelled CSV path) as ``text, label``."""
+    """Rows of one split of a registered dataset, of ``production-feedback``, or of a labelled CSV path, as
+    ``text, label``."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     if name in HUB_DATASETS:
@@ -103,6 +106,11 @@ def load_split(name: str, split: str, settings: Settings, label_map: str | None 
     if name in DATASETS:
         frame = _whole(name, settings)[["text", "label"]]
         return split_frame(frame, split, settings.seed)
+    if name == FEEDBACK_DATASET:
+        from sentiment.feedback import FeedbackStore, training_frame  # the app's store: only this name opens it
+
+        store = FeedbackStore(settings.data_dir / "feedback.sqlite")
+        return split_frame(training_frame(store, settings.feedback_train_unreviewed), split, settings.seed)
     path = labelled_file_path(name)
     if path is not None:
         return split_frame(read_labelled_file(path, label_map=label_map).frame[["text", "label"]], split, settings.seed)

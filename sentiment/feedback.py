@@ -1,0 +1,292 @@
+"""Feedback: people say what the right label of a logged prediction was. One SQLite file beside the prediction log.
+
+A row is (prediction id, label, who said it): the same person saying the same thing twice is one row (idempotent);
+two different labels for one prediction are both kept and reported as a conflict, never silently resolved. A
+visitor's feedback starts ``unreviewed``: it is counted, but the production evaluation and fine-tuning use only what
+the owner ``accepted`` unless told otherwise, so nobody can steer the model's measured quality or its training by
+clicking. Feedback the owner brings in bulk (a labelled file, from the command line) is accepted as it comes.
+
+Each session may give ``per_session_limit`` pieces of feedback per hour; more is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from sentiment.labels import LABELS
+
+STATES = ("unreviewed", "accepted", "dropped")
+SOURCES = ("visitor", "bulk")  # visitor: the UI and /feedback; bulk: the owner's labelled file
+MAX_TEXT_CHARS = 10_000
+RATE_WINDOW_S = 3600.0
+PREDICTION_ID = re.compile(r"^[0-9a-f]{32}$")
+Decision = Literal["accepted", "dropped"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    prediction_id TEXT NOT NULL,
+    label TEXT NOT NULL,
+    source TEXT NOT NULL,
+    session TEXT NOT NULL,
+    reviewed TEXT NOT NULL DEFAULT 'unreviewed',
+    created_at REAL NOT NULL,
+    reviewed_at REAL,
+    text TEXT,
+    UNIQUE (prediction_id, label, session)
+);
+CREATE INDEX IF NOT EXISTS feedback_prediction ON feedback (prediction_id);
+CREATE INDEX IF NOT EXISTS feedback_session ON feedback (session, created_at);
+"""
+COLUMNS = ("id", "prediction_id", "label", "source", "session", "reviewed", "created_at", "reviewed_at", "text")
+
+
+class FeedbackError(ValueError):
+    """Feedback that cannot be recorded as given; the message says what to change."""
+
+
+class RateLimitedError(FeedbackError):
+    """Too much feedback from one session within the hour."""
+
+
+def check_prediction_id(prediction_id: object) -> str:
+    """The id as logged (32 lowercase hex digits), or ``FeedbackError`` saying where to find a right one."""
+    value = str(prediction_id or "").strip().lower()
+    if not PREDICTION_ID.match(value):
+        raise FeedbackError(
+            f"{str(prediction_id)[:60]!r} is not a prediction id: use the 32 hex digits of `prediction_id` in a "
+            "prediction's details, the /predict_batch table or a scored file"
+        )
+    return value
+
+
+def check_label(label: object) -> str:
+    value = str(label or "").strip().lower()
+    if value not in LABELS:
+        raise FeedbackError(f"unknown label {str(label)[:40]!r}: use one of {', '.join(LABELS)}")
+    return value
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What became of one piece of feedback: stored now or already there, and every label the prediction has."""
+
+    feedback_id: int
+    prediction_id: str
+    label: str
+    duplicate: bool
+    reviewed: str
+    labels: list[str]  # distinct labels given for this prediction (not dropped): more than one is a conflict
+
+    @property
+    def conflict(self) -> bool:
+        return len(self.labels) > 1
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "feedback_id": self.feedback_id,
+            "prediction_id": self.prediction_id,
+            "label": self.label,
+            "outcome": "duplicate" if self.duplicate else "recorded",
+            "reviewed": self.reviewed,
+            "labels_given": self.labels,
+            "conflict": self.conflict,
+        }
+
+
+class FeedbackStore:
+    def __init__(self, path: Path, *, per_session_limit: int = 30, busy_timeout_s: float = 5.0) -> None:
+        self.path = path
+        self.per_session_limit = per_session_limit
+        self.busy_timeout_s = busy_timeout_s
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as conn:
+            conn.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        return conn
+
+    def add(
+        self,
+        prediction_id: str,
+        label: str,
+        *,
+        session: str,
+        source: str = "visitor",
+        text: str | None = None,
+        reviewed: str = "unreviewed",
+        now: float | None = None,
+    ) -> Recorded:
+        """Store one piece of feedback (ids and labels checked by the caller's ``check_*``); a repeat is not a new
+        row and does not count against the rate limit. Raises ``RateLimitedError`` past the session's limit."""
+        prediction_id, label = check_prediction_id(prediction_id), check_label(label)
+        if source not in SOURCES or reviewed not in STATES:
+            raise ValueError(f"source {source!r} / state {reviewed!r}: expected {SOURCES} / {STATES}")
+        now = time.time() if now is None else now
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # the limit check and the insert are one step for concurrent clicks
+            row = conn.execute(
+                "SELECT id, reviewed FROM feedback WHERE prediction_id = ? AND label = ? AND session = ?",
+                (prediction_id, label, session),
+            ).fetchone()
+            duplicate = row is not None
+            if row is None:
+                if source == "visitor":
+                    self._check_rate(conn, session, now)
+                cursor = conn.execute(
+                    "INSERT INTO feedback (prediction_id, label, source, session, reviewed, created_at, text) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (prediction_id, label, source, session, reviewed, now, text[:MAX_TEXT_CHARS] if text else None),
+                )
+                row = (cursor.lastrowid, reviewed)
+            labels = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT label FROM feedback WHERE prediction_id = ? AND reviewed != 'dropped' "
+                    "ORDER BY label",
+                    (prediction_id,),
+                )
+            ]
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+        return Recorded(int(row[0]), prediction_id, label, duplicate, str(row[1]), labels)
+
+    def _check_rate(self, conn: sqlite3.Connection, session: str, now: float) -> None:
+        (recent,) = conn.execute(
+            "SELECT COUNT(*) FROM feedback WHERE session = ? AND created_at >= ?", (session, now - RATE_WINDOW_S)
+        ).fetchone()
+        if recent >= self.per_session_limit:
+            raise RateLimitedError(
+                f"this session has given {recent} pieces of feedback within the hour, the most allowed "
+                f"({self.per_session_limit}); thank you - please try again later"
+            )
+
+    def review(self, feedback_ids: Iterable[int], decision: Decision, now: float | None = None) -> list[str]:
+        """Accept or drop feedback rows by id; returns the labels of the rows that changed state (one per row)."""
+        if decision not in ("accepted", "dropped"):
+            raise FeedbackError(f"decision {decision!r}: use 'accepted' or 'dropped'")
+        ids = sorted({int(i) for i in feedback_ids})
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            changed = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT label FROM feedback WHERE reviewed != ? AND id IN ({marks})", (decision, *ids)
+                )
+            ]
+            conn.execute(
+                f"UPDATE feedback SET reviewed = ?, reviewed_at = ? WHERE reviewed != ? AND id IN ({marks})",
+                (decision, time.time() if now is None else now, decision, *ids),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+        return changed
+
+    def rows(
+        self, *, states: Sequence[str] = STATES, since: float | None = None, limit: int | None = None
+    ) -> pd.DataFrame:
+        """Feedback rows in these review states (newest first), with their text when it was given."""
+        where = [f"reviewed IN ({', '.join('?' * len(states))})"]
+        params: list[object] = [*states]
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(since)
+        query = f"SELECT {', '.join(COLUMNS)} FROM feedback WHERE {' AND '.join(where)} ORDER BY id DESC"
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(limit)
+        with closing(self._connect()) as conn:
+            return pd.read_sql_query(query, conn, params=params)
+
+    def conflicts(self, limit: int = 100) -> pd.DataFrame:
+        """Predictions given more than one label (dropped feedback aside): each with its labels and how many of
+        each, so the owner can decide which to keep."""
+        with closing(self._connect()) as conn:
+            return pd.read_sql_query(
+                "SELECT prediction_id, GROUP_CONCAT(label || ':' || n, ', ') AS labels, SUM(n) AS feedback "
+                "FROM (SELECT prediction_id, label, COUNT(*) AS n FROM feedback WHERE reviewed != 'dropped' "
+                "GROUP BY prediction_id, label) GROUP BY prediction_id HAVING COUNT(*) > 1 "
+                "ORDER BY prediction_id LIMIT ?",
+                conn,
+                params=[limit],
+            )
+
+    def counts(self) -> dict[str, int]:
+        """Rows per review state (every state present), plus ``conflicts``: predictions with disagreeing labels."""
+        with closing(self._connect()) as conn:
+            out = dict.fromkeys(STATES, 0)
+            for state, n in conn.execute("SELECT reviewed, COUNT(*) FROM feedback GROUP BY reviewed"):
+                out[state] = int(n)
+            (conflicts,) = conn.execute(
+                "SELECT COUNT(*) FROM (SELECT prediction_id FROM feedback WHERE reviewed != 'dropped' "
+                "GROUP BY prediction_id HAVING COUNT(DISTINCT label) > 1)"
+            ).fetchone()
+        return {**out, "conflicts": int(conflicts)}
+
+    def labels(self, states: Sequence[str], since: float | None = None) -> tuple[pd.DataFrame, int]:
+        """One agreed label per prediction from feedback in ``states`` (``prediction_id``, ``label``, ``text``:
+        the first text given, if any), and how many predictions were left out because their labels disagree."""
+        frame = self.rows(states=states, since=since)
+        if frame.empty:
+            return pd.DataFrame(columns=["prediction_id", "label", "text"]), 0
+        distinct = frame.groupby("prediction_id")["label"].nunique()
+        agreed = frame[frame["prediction_id"].isin(distinct.index[distinct == 1])]
+        first = (
+            agreed.sort_values("id")
+            .groupby("prediction_id", as_index=False)
+            .agg(label=("label", "first"), text=("text", "first"))
+        )
+        return first, int((distinct > 1).sum())
+
+
+def training_frame(store: FeedbackStore, unreviewed: bool = False) -> pd.DataFrame:
+    """``text, label`` of the feedback people gave with their text: accepted feedback only, unless ``unreviewed``
+    (an explicit choice: unreviewed clicks are anyone's). Conflicting labels are left out, as in the evaluation."""
+    states = ("accepted", "unreviewed") if unreviewed else ("accepted",)
+    labels, _ = store.labels(states)
+    frame = labels.dropna(subset=["text"])[["text", "label"]].reset_index(drop=True)
+    if frame.empty:
+        which = "accepted or unreviewed" if unreviewed else "accepted"
+        raise FeedbackError(
+            f"no {which} feedback with text in {store.path}: people must tick 'store my text' and the owner accept "
+            "their feedback (/review_feedback) before it can train a model"
+        )
+    return frame
+
+
+__all__ = [
+    "STATES",
+    "FeedbackError",
+    "FeedbackStore",
+    "RateLimitedError",
+    "Recorded",
+    "check_label",
+    "check_prediction_id",
+    "training_frame",
+]

@@ -1,0 +1,260 @@
+"""Feedback: idempotent, conflicts kept and surfaced, rate-limited per session, reviewed by the owner, counted, in
+bulk from a labelled scored file, and turned into the production evaluation (from the log, no re-scoring)."""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
+
+from appserver import metric_value
+from scheduler import evaluation_job
+from sentiment.feedback import FeedbackError, FeedbackStore, RateLimitedError
+from sentiment.labels import LABELS
+from sentiment.metrics import ServiceMetrics
+from sentiment.predictor import Predictor
+from sentiment.production import INSUFFICIENT
+from sentiment.service import SentimentService
+from sentiment.settings import Settings
+
+IDS = [uuid.UUID(int=i).hex for i in range(1, 5)]
+
+
+def test_the_same_feedback_twice_is_one_row_and_a_second_label_is_a_conflict(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "f.sqlite")
+    first = store.add(IDS[0], "positive", session="a")
+    again = store.add(IDS[0], " Positive ", session="a")
+    assert (first.duplicate, again.duplicate, again.feedback_id) == (False, True, first.feedback_id)
+    other = store.add(IDS[0], "negative", session="b")
+    assert other.conflict and other.labels == ["negative", "positive"]
+    assert store.counts() == {"unreviewed": 2, "accepted": 0, "dropped": 0, "conflicts": 1}
+    conflicts = store.conflicts()
+    assert conflicts["prediction_id"].tolist() == [IDS[0]]
+    assert conflicts["labels"].iloc[0] in ("negative:1, positive:1", "positive:1, negative:1")
+    # dropping one side settles the conflict; accepted rows are what the evaluation uses
+    assert store.review([other.feedback_id], "dropped") == ["negative"]
+    assert store.review([other.feedback_id], "dropped") == []  # already dropped: nothing changes
+    store.review([first.feedback_id], "accepted")
+    assert store.counts() == {"unreviewed": 0, "accepted": 1, "dropped": 1, "conflicts": 0}
+    labels, conflicting = store.labels(("accepted",))
+    assert labels[["prediction_id", "label"]].values.tolist() == [[IDS[0], "positive"]] and conflicting == 0
+
+
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(IDS), st.sampled_from(LABELS), st.sampled_from("abc")), max_size=30))
+def test_rows_are_the_distinct_triples_and_conflicts_the_ids_with_several_labels(
+    tmp_path_factory: pytest.TempPathFactory, given_feedback: list[tuple[str, str, str]]
+) -> None:
+    store = FeedbackStore(tmp_path_factory.mktemp("f") / "f.sqlite", per_session_limit=1000)
+    for pid, label, session in given_feedback:
+        store.add(pid, label, session=session)
+    assert len(store.rows()) == len(set(given_feedback))
+    by_id: dict[str, set[str]] = {}
+    for pid, label, _ in given_feedback:
+        by_id.setdefault(pid, set()).add(label)
+    assert store.counts()["conflicts"] == sum(len(v) > 1 for v in by_id.values())
+    labels, conflicting = store.labels(("unreviewed",))
+    assert dict(labels[["prediction_id", "label"]].values.tolist()) == {
+        pid: next(iter(v)) for pid, v in by_id.items() if len(v) == 1
+    }
+    assert conflicting == sum(len(v) > 1 for v in by_id.values())
+
+
+def test_a_session_past_its_hourly_limit_is_refused_and_others_are_not(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "f.sqlite", per_session_limit=2)
+    store.add(IDS[0], "positive", session="a", now=1000.0)
+    store.add(IDS[1], "positive", session="a", now=1001.0)
+    store.add(IDS[1], "positive", session="a", now=1002.0)  # a repeat is not new feedback: not refused
+    with pytest.raises(RateLimitedError, match="within the hour"):
+        store.add(IDS[2], "positive", session="a", now=1003.0)
+    store.add(IDS[2], "positive", session="b", now=1003.0)
+    store.add(IDS[2], "positive", session="a", now=1000.0 + 3601)  # an hour later: allowed again
+
+
+@pytest.mark.parametrize(
+    ("prediction_id", "label", "message"),
+    [("12", "positive", "not a prediction id"), (IDS[0], "great", "unknown label"), ("", "neutral", "not a pred")],
+)
+def test_bad_ids_and_labels_are_refused_with_what_to_use(
+    tmp_path: Path, prediction_id: str, label: str, message: str
+) -> None:
+    with pytest.raises(FeedbackError, match=message):
+        FeedbackStore(tmp_path / "f.sqlite").add(prediction_id, label, session="a")
+
+
+@pytest.fixture
+def service(tiny_model_dir: Path, settings: Settings) -> SentimentService:
+    configured = settings.model_copy(
+        update={"evaluation_datasets": [], "production_min_labels": 4, "feedback_per_session_hour": 100}
+    )
+    service = SentimentService(
+        configured, ServiceMetrics(CollectorRegistry()), predictor=Predictor.load(str(tiny_model_dir), configured)
+    )
+    service.start()
+    yield service
+    service.stop()
+
+
+def _count(service: SentimentService, label: str, outcome: str) -> float:
+    text = service.metrics.render().decode()
+    return metric_value(text, "sentiment_feedback_total", {"label": label, "outcome": outcome})
+
+
+def test_feedback_names_a_logged_prediction_and_is_counted(service: SentimentService) -> None:
+    prediction = service.predict("the food was cold")
+    assert prediction.prediction_id and len(prediction.prediction_id) == 32
+    outcome = service.feedback.give(prediction.prediction_id, "negative", "s1")
+    assert outcome["outcome"] == "recorded" and outcome["reviewed"] == "unreviewed"
+    assert service.feedback.give(prediction.prediction_id, "negative", "s1")["outcome"] == "duplicate"
+    assert _count(service, "negative", "recorded") == 1 and _count(service, "negative", "duplicate") == 1
+    with pytest.raises(FeedbackError, match="no logged prediction"):
+        service.feedback.give(uuid.uuid4().hex, "neutral", "s1")
+    assert _count(service, "neutral", "unknown_prediction") == 1
+    stored = service.feedback.store.rows()
+    assert stored["text"].isna().all()  # no text unless given
+
+
+def test_the_production_evaluation_needs_enough_accepted_labels_and_uses_the_logged_predictions(
+    service: SentimentService,
+) -> None:
+    texts = ["great", "awful", "fine", "ok then", "love it", "hate it"]
+    predictions = service.predict_many(texts)
+    for p in predictions[:3]:
+        service.feedback.give(p.prediction_id or "", p.label or "", "s1")  # agrees with the model
+    (report,) = evaluation_job(service)
+    assert report["status"] == INSUFFICIENT and report["n"] == 0  # unreviewed feedback does not count
+
+    rows = service.feedback.store.rows()
+    service.feedback.review(rows["id"].tolist(), "accepted")
+    assert evaluation_job(service)[0]["status"] == INSUFFICIENT  # 3 accepted, 4 needed
+    wrong = next(label for label in LABELS if label != predictions[3].label)
+    service.feedback.give(predictions[3].prediction_id or "", wrong, "s1")
+    service.feedback.review(service.feedback.store.rows(states=("unreviewed",))["id"].tolist(), "accepted")
+    (report,) = evaluation_job(service)
+    assert report["dataset"] == "production" and report["n"] == 4
+    assert report["metrics"]["accuracy"] == pytest.approx(0.75)
+    assert set(report["intervals"]) >= {"accuracy", "macro_f1"}
+    model = service.predictor.info.name
+    labels = {"model": model, "dataset": "production", "split": "window", "source": "scheduled"}
+    text = service.metrics.render().decode()
+    assert metric_value(text, "model_accuracy", labels) == pytest.approx(0.75)
+    assert metric_value(text, "model_evaluation_samples", labels) == 4
+
+    # a conflicting label leaves that prediction out: below the minimum again, and the gauges go away
+    other = next(label for label in LABELS if label != predictions[0].label)
+    service.feedback.give(predictions[0].prediction_id or "", other, "s2")
+    service.feedback.review(service.feedback.store.rows(states=("unreviewed",))["id"].tolist(), "accepted")
+    (report,) = evaluation_job(service)
+    assert report["status"] == INSUFFICIENT and "conflicting" in report["rows"]["why"]
+    assert 'dataset="production"' not in service.metrics.render().decode()
+
+
+def test_a_labelled_scored_file_attaches_its_labels_and_reports_every_row_not_used(
+    service: SentimentService, tmp_path: Path
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\n1,great stuff\n2,\n3,terrible\n4,meh\n")
+    scored = service.score_file(source).path
+    with scored.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    labelled = tmp_path / "labelled.csv"
+    with labelled.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, [*rows[0], "true_label"])
+        writer.writeheader()
+        for row, truth in zip(rows, ["positive", "neutral", "negative", "maybe"], strict=True):
+            writer.writerow({**row, "true_label": truth})
+        writer.writerow({"id": "5", "prediction_id": uuid.uuid4().hex, "true_label": "positive"})
+    summary = service.feedback.import_file(labelled)
+    assert (summary.rows, summary.recorded, summary.duplicates) == (5, 2, 0)
+    assert summary.problems == {"no prediction id": [2], "not a label": [4], "unknown prediction id": [5]}
+    assert service.feedback.import_file(labelled).duplicates == 2  # the same file again adds nothing
+    assert service.feedback.store.counts()["accepted"] == 2
+    with pytest.raises(FeedbackError, match="needs a prediction_id column and a label column"):
+        service.feedback.import_file(source)
+
+
+def test_the_command_line_attaches_a_labelled_file_to_the_apps_log(
+    service: SentimentService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sentiment.__main__ import main
+
+    prediction = service.predict("the seats were comfortable")
+    service.monitoring.log.flush(5)  # type: ignore[union-attr]
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text(f"prediction_id,correct_label\n{prediction.prediction_id},positive\n{'f' * 32},negative\n")
+    monkeypatch.setenv("SENTIMENT_DATA_DIR", str(service.settings.data_dir))
+    assert main(["feedback", str(labelled), "--label-column", "correct_label"]) == 0
+    printed = capsys.readouterr().out
+    assert '"recorded": 1' in printed and '"unknown prediction id": 1' in printed
+    assert service.feedback.store.counts()["accepted"] == 1
+
+
+def _feedback_with_text(store: FeedbackStore, per_class: int, reviewed: str) -> None:
+    for i in range(per_class):
+        for label in LABELS:
+            pid = uuid.uuid4().hex
+            store.add(pid, label, session=f"s{i}", text=f"{label} example number {i}", reviewed=reviewed, source="bulk")
+
+
+def test_production_feedback_trains_on_accepted_feedback_with_text_only(settings: Settings) -> None:
+    from sentiment.datasets import FEEDBACK_DATASET, load_split
+    from sentiment.feedback import training_frame
+
+    store = FeedbackStore(settings.data_dir / "feedback.sqlite", per_session_limit=1000)
+    with pytest.raises(FeedbackError, match="no accepted feedback with text"):
+        training_frame(store)
+    _feedback_with_text(store, 10, "accepted")
+    _feedback_with_text(store, 4, "unreviewed")
+    store.add(uuid.uuid4().hex, "positive", session="x", reviewed="accepted", source="bulk")  # no text: unusable
+    assert len(training_frame(store)) == 30 and len(training_frame(store, unreviewed=True)) == 42
+    parts = {split: load_split(FEEDBACK_DATASET, split, settings) for split in ("train", "validation", "test")}
+    assert sum(len(p) for p in parts.values()) == 30 and set(parts["train"]["label"]) == set(LABELS)
+    unreviewed = settings.model_copy(update={"feedback_train_unreviewed": True})
+    assert len(load_split(FEEDBACK_DATASET, "all", unreviewed)) == 42
+
+
+@pytest.mark.slow
+def test_finetune_runs_on_production_feedback(
+    tiny_model_dir: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from finetune.__main__ import main as finetune_main
+
+    # 360 rows: the calibration fitted after training needs 50 validation rows (15% of each class)
+    _feedback_with_text(FeedbackStore(settings.data_dir / "feedback.sqlite", per_session_limit=1000), 120, "accepted")
+    monkeypatch.setenv("SENTIMENT_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("SENTIMENT_CACHE_DIR", str(settings.cache_dir))
+    out = tmp_path / "run"
+    argv = ["--datasets", "production-feedback", "--base", str(tiny_model_dir), "--max_steps", "2"]
+    argv += ["--eval_datasets", "vader_tweets", "--max_length", "32", "--output_dir", str(out)]
+    assert finetune_main(argv) == 0
+    card = (out / "README.md").read_text()
+    assert "production-feedback" in card and (out / "adapter_model.safetensors").exists()
+
+
+def test_a_session_over_its_limit_is_refused_and_counted(service: SentimentService) -> None:
+    limited = service.settings.model_copy(update={"feedback_per_session_hour": 1})
+    from sentiment.feedback_service import FeedbackService
+
+    feedback = FeedbackService(limited, service.metrics.feedback, lambda: service.monitoring.log)
+    first, second = service.predict_many(["one good day", "one bad day"])
+    feedback.give(first.prediction_id or "", "positive", "s9")
+    with pytest.raises(RateLimitedError, match="try again later"):
+        feedback.give(second.prediction_id or "", "negative", "s9")
+    assert _count(service, "negative", "rate_limited") == 1
+    feedback.give(second.prediction_id or "", "negative", "s10")  # another session is not limited
+
+
+def test_the_monitoring_status_line_names_unreviewed_feedback_and_conflicts() -> None:
+    from sentiment.ui_monitoring import feedback_line
+
+    quiet = feedback_line({"unreviewed": 3, "accepted": 2, "dropped": 0, "conflicts": 0})
+    assert "**3** unreviewed" in quiet and "conflicting" not in quiet
+    assert "**1 prediction with conflicting labels**" in feedback_line(
+        {"unreviewed": 0, "accepted": 2, "dropped": 0, "conflicts": 1}
+    )
