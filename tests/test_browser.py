@@ -80,7 +80,7 @@ def _open(page: Any, app: RunningApp, tab: str | None = None) -> None:
     from playwright.sync_api import expect
 
     page.goto(app.url, wait_until="networkidle")
-    expect(page.locator("#model-info")).to_contain_text("embedded", timeout=30_000)
+    expect(page.locator("#model-info")).to_contain_text("embedded", timeout=LONG)
     if tab:
         page.get_by_role("tab", name=tab).click()
 
@@ -130,7 +130,7 @@ def test_predict_tab_classifies_a_text_with_one_progress_indicator(page: Any, ru
     page.evaluate(WATCH_PROGRESS)
     page.locator("#text-input textarea").fill("This airline lost my bag and nobody helped. Awful.")
     page.locator("#predict-button").click()
-    expect(page.locator("#label-output")).to_contain_text("negative", timeout=30_000)
+    expect(page.locator("#label-output")).to_contain_text("negative", timeout=LONG)
     assert _most_progress(page) <= 1  # a prediction may end before the indicator is drawn
     _shot(page, "predict")
 
@@ -219,10 +219,10 @@ def test_monitoring_tab_is_filled_on_open_and_draws_both_samples(page: Any, runn
     expect(page.locator("#job-result")).to_contain_text("results", timeout=LONG)
     assert _most_progress(page) <= 1  # on the job's result; the refresh after it shows none
     legend = page.locator("#confidence-plot [aria-label^='Symbol legend']")
-    expect(legend).to_have_attribute("aria-label", re.compile(r"current, reference"), timeout=30_000)
+    expect(legend).to_have_attribute("aria-label", re.compile(r"current, reference"), timeout=LONG)
     assert _inside(page, "#confidence-plot [aria-label^='Symbol legend']", "#confidence-plot")
     # refreshed after the job (without Refresh): the status line reports the check just run
-    expect(page.locator("#monitoring-status")).not_to_contain_text("no drift check yet", timeout=30_000)
+    expect(page.locator("#monitoring-status")).not_to_contain_text("no drift check yet", timeout=LONG)
     expect(page.locator("#monitoring-status")).not_to_contain_text("no reference sample yet")
     _shot(page, "monitoring")
 
@@ -240,7 +240,7 @@ def test_models_tab_shows_the_serving_model_on_open_and_refuses_a_wrong_token(
     page.get_by_label("Admin token", exact=True).fill("not-the-token")
     page.evaluate(WATCH_PROGRESS)
     page.locator("#switch-button").click()
-    expect(page.get_by_text("wrong or missing admin token").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("wrong or missing admin token").first).to_be_visible(timeout=LONG)
     expect(page.locator("#serving-now")).to_contain_text('"name": "embedded"')
     assert _most_progress(page) <= 1
     _shot(page, "models")
