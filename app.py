@@ -6,24 +6,23 @@ Importing this module does nothing heavy, so tests can import ``create_app`` and
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import gradio as gr
 import uvicorn
-from fastapi import FastAPI, Header, Response
+from fastapi import FastAPI
 
 from scheduler import build_scheduler
-from sentiment import gradio_sessions
-from sentiment.busy import BusyRetryMiddleware
 from sentiment.logs import configure_logging
-from sentiment.metrics import CONTENT_TYPE
 from sentiment.runtime import share_the_gil_quickly, skip_absent_matplotlib
-from sentiment.service import SentimentService
+from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
-from sentiment.ui import TITLE, build_blocks
+from sentiment.web import gradio_sessions
+from sentiment.web.busy import BusyRetryMiddleware
+from sentiment.web.routes import add_routes
+from sentiment.web.ui.blocks import TITLE, build_blocks
 
 logger = logging.getLogger("app")
 
@@ -46,22 +45,7 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
     app = FastAPI(title=TITLE, lifespan=lifespan)
     app.state.service = service
 
-    # Exact routes registered before Gradio is mounted at "/", which would otherwise answer them.
-    @app.get("/metrics", include_in_schema=False)
-    def metrics(authorization: str | None = Header(default=None)) -> Response:
-        token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
-        expected = f"Bearer {token}".encode()
-        if token and not hmac.compare_digest((authorization or "").encode(), expected):
-            return Response("metrics need a bearer token\n", status_code=401, headers={"WWW-Authenticate": "Bearer"})
-        service.monitoring.sync_log_metrics()
-        return Response(service.metrics.render(), media_type=CONTENT_TYPE)
-
-    @app.get("/health")
-    def health(response: Response) -> dict[str, object]:
-        body = service.health()
-        if not body["ready"]:
-            response.status_code = 503
-        return body
+    add_routes(app, service)  # before Gradio is mounted at "/", which would otherwise answer them
 
     gradio_sessions.install()  # API calls must not pay for a full UI config each
     skip_absent_matplotlib()  # nor for a failed import

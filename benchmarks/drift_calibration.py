@@ -24,9 +24,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 
 from sentiment.datasets import load_split
+from sentiment.inference.predictor import Predictor
 from sentiment.logs import configure_logging
-from sentiment.monitoring import check_drift, features_of, reference_profile
-from sentiment.predictor import Predictor
+from sentiment.monitoring.drift import check_drift, features_of, reference_profile
 from sentiment.settings import Settings
 
 

@@ -19,10 +19,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from prometheus_client import CollectorRegistry
 
 from sentiment.datasets import load_split
+from sentiment.inference.predictor import Predictor
 from sentiment.logs import configure_logging
-from sentiment.metrics import ServiceMetrics
-from sentiment.predictor import Predictor
-from sentiment.service import SentimentService
+from sentiment.service.metrics import ServiceMetrics
+from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
 
 

@@ -27,16 +27,16 @@ import numpy as np
 import torch
 
 from sentiment.datasets import load_split
-from sentiment.estimation import (
+from sentiment.inference.predictor import Predictor, validate_text
+from sentiment.labels import LABELS
+from sentiment.logs import configure_logging
+from sentiment.monitoring.estimation import (
     LabelledReference,
     confusion_metrics,
     make_estimator,
     random_projection,
     realised_confusion,
 )
-from sentiment.labels import LABELS
-from sentiment.logs import configure_logging
-from sentiment.predictor import Predictor, validate_text
 from sentiment.settings import Settings
 
 logger = logging.getLogger("performance_estimation")

@@ -31,8 +31,8 @@ import torch
 from roberta_model import build_roberta_base
 
 from sentiment.datasets import load_split
+from sentiment.inference.predictor import Predictor
 from sentiment.logs import configure_logging
-from sentiment.predictor import Predictor
 from sentiment.settings import Settings
 
 Runner = Callable[[list[str]], object]

@@ -19,17 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiment.calibration import (
-    ECE_BINS,
-    METHODS,
-    Calibration,
-    ece_of_a_calibrated_model,
-    expected_calibration_error,
-)
 from sentiment.datasets import load_split
+from sentiment.evaluation.calibration import ECE_BINS, ece_of_a_calibrated_model, expected_calibration_error
+from sentiment.inference.calibration import METHODS, Calibration
+from sentiment.inference.predictor import Predictor, model_folder
 from sentiment.labels import LABELS
 from sentiment.logs import configure_logging
-from sentiment.predictor import Predictor, model_folder
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)

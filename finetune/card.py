@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from finetune.args import TrainArgs
-from sentiment.calibration import CALIBRATION_FILE, Calibration
 from sentiment.datasets import DATASETS, load_split
-from sentiment.evaluate import evaluate_frame
-from sentiment.predictor import Predictor
+from sentiment.evaluation.runner import evaluate_frame
+from sentiment.inference.calibration import CALIBRATION_FILE, Calibration
+from sentiment.inference.predictor import Predictor
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -56,8 +56,8 @@ def before_after(base: str, model_dir: Path, datasets: list[str], settings: Sett
     """The base and the trained model on the same validation and test rows, with the paired comparison.
 
     Empty when the base is a bare encoder without a sentiment head (there is nothing to compare against)."""
-    from sentiment.evaluate import Evaluator
-    from sentiment.models import ModelSpec
+    from sentiment.evaluation.runner import Evaluator
+    from sentiment.models.spec import ModelSpec
 
     spec = "embedded" if base == "embedded" else base
     if base in {"embedded-base", "minilm"}:

@@ -8,7 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
-from sentiment.models import METADATA_FILE, load_local
+from sentiment.models.registry import METADATA_FILE, load_local
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sentiment.runs import RUN_FILE, list_runs, runs_dir
+from sentiment.models.runs import RUN_FILE, list_runs, runs_dir
 
 __all__ = ["list_runs", "new_run_dir", "write_summary"]
 

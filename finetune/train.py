@@ -22,13 +22,15 @@ import torch
 
 from finetune.args import TrainArgs
 from finetune.runs import new_run_dir
-from sentiment.backends import ModelInfo, TransformerModel
-from sentiment.calibration import CALIBRATION_FILE
 from sentiment.datasets import load_split
-from sentiment.evaluation import ClassificationReport, classification_report
+from sentiment.evaluation.metrics import ClassificationReport, classification_report
+from sentiment.inference.calibration import CALIBRATION_FILE
+from sentiment.inference.preprocessing import get_preprocessor
 from sentiment.labels import LABEL_TO_ID, LABELS
-from sentiment.models import EMBEDDED_DIR, METADATA_FILE, MINILM_ID, peft_without_deprecation_noise, resolve_base
-from sentiment.preprocessing import get_preprocessor
+from sentiment.models.adapters import MINILM_ID, peft_without_deprecation_noise, resolve_base
+from sentiment.models.registry import EMBEDDED_DIR, METADATA_FILE
+from sentiment.models.transformer import TransformerModel
+from sentiment.results import ModelInfo
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from scheduler.jobs import drift_job, evaluation_job
 from scheduler.runner import JobRunner, JobStatus, Scheduler
-from sentiment.service import SentimentService
+from sentiment.service.jobs import drift_job, evaluation_job
+from sentiment.service.serving import SentimentService
 
 __all__ = ["JobRunner", "JobStatus", "Scheduler", "build_scheduler", "drift_job", "evaluation_job"]
 

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from sentiment.metrics import MonitoringMetrics
+from sentiment.service.quality_metrics import MonitoringMetrics
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from sentiment.settings import Settings
 
 
 def _predict(args: argparse.Namespace, settings: Settings) -> int:
-    from sentiment.predictor import Predictor
+    from sentiment.inference.predictor import Predictor
 
     predictor = Predictor.load(args.model or settings.model, settings)
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
@@ -43,8 +43,8 @@ def _datasets(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _score(args: argparse.Namespace, settings: Settings) -> int:
-    from sentiment.batch import score_file
-    from sentiment.predictor import Predictor
+    from sentiment.inference.predictor import Predictor
+    from sentiment.tables.scoring import score_file
 
     predictor = Predictor.load(args.model or settings.model, settings)
     summary = score_file(
@@ -62,8 +62,8 @@ def _score(args: argparse.Namespace, settings: Settings) -> int:
 def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from prometheus_client import CollectorRegistry
 
-    from sentiment.evaluation_service import EvaluationService
-    from sentiment.metrics import EvaluationMetrics
+    from sentiment.service.evaluation import EvaluationService
+    from sentiment.service.quality_metrics import EvaluationMetrics
 
     service = EvaluationService(settings, EvaluationMetrics(CollectorRegistry()))
     dataset, uploaded = (args.dataset, None) if not Path(args.dataset).exists() else ("", Path(args.dataset))
@@ -107,7 +107,7 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
-    from sentiment.replay import replay
+    from sentiment.monitoring.replay import replay
 
     stats = replay(
         args.url,
@@ -144,9 +144,9 @@ def _feedback(args: argparse.Namespace, settings: Settings) -> int:
     """The owner's labelled file -> accepted feedback on the app's logged predictions (same data folder)."""
     from prometheus_client import CollectorRegistry
 
-    from sentiment.feedback_service import FeedbackService
-    from sentiment.metrics import FeedbackMetrics
-    from sentiment.prediction_log import PredictionLog
+    from sentiment.monitoring.prediction_log import PredictionLog
+    from sentiment.service.feedback import FeedbackService
+    from sentiment.service.quality_metrics import FeedbackMetrics
 
     path = settings.data_dir / "predictions.sqlite"
     if not path.exists():

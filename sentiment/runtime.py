@@ -3,10 +3,10 @@
 Memory of a long-running server: in bf16 the CPU kernels are generated and kept per input shape, and a server used
 to grow by hundreds of MB over varied traffic (+961 MB over 300 varied batches of the embedded model). An earlier
 fix bounded oneDNN's primitive cache to 8 entries (+535 MB); the cause was the number of distinct widths, and
-passes are now padded to multiples of 16 (``sentiment/packing.py``), which keeps memory flat. The cache is left at
-oneDNN's default again: at 8 it rebuilt primitives all the time and CSV scoring in the app ran at 59-78% of the bare
-predictor's rate against 90-98% at the default, for ~30 MB more. Also tried and not used: making glibc return freed
-buffers at once (mallopt mmap/trim thresholds) saved ~200 MB but cost 30-40% of the throughput on large batches.
+passes are now padded to multiples of 16 (``sentiment/models/packing.py``), which keeps memory flat. The cache is
+left at oneDNN's default again: at 8 it rebuilt primitives all the time and CSV scoring in the app ran at 59-78% of
+the bare predictor's rate against 90-98% at the default, for ~30 MB more. Also tried and not used: making glibc return
+freed buffers at once (mallopt mmap/trim thresholds) saved ~200 MB but cost 30-40% of the throughput on large batches.
 """
 
 from __future__ import annotations

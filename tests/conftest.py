@@ -46,7 +46,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def embedded_predictor(session_settings: Settings):  # type: ignore[no-untyped-def]
-    from sentiment.predictor import Predictor
+    from sentiment.inference.predictor import Predictor
 
     return Predictor.load("embedded", session_settings)
 

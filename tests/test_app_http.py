@@ -126,7 +126,7 @@ def test_metrics_is_an_exact_route_with_the_serving_metrics(running_app: Running
 def test_replay_sends_a_dataset_at_a_rate_and_stops_by_itself(running_app: RunningApp) -> None:
     from conftest import CACHE
 
-    from sentiment.replay import replay
+    from sentiment.monitoring.replay import replay
     from sentiment.settings import Settings
 
     before = sum(_predictions(running_app).values())

@@ -25,7 +25,7 @@ import pytest
 from conftest import ADMIN_TOKEN, CACHE
 
 from appserver import RunningApp, call_api, metric_value, read_events, start_app, upload
-from sentiment.models import EMBEDDED_DIR
+from sentiment.models.registry import EMBEDDED_DIR
 from waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -90,7 +90,7 @@ def test_a_flood_beyond_the_queue_is_refused_at_once_as_busy_and_every_accepted_
 ) -> None:
     """Twelve simultaneous calls that each take about a second against a queue of two: the calls that do not fit
     are answered at once (well under the time one call takes) with HTTP 503, ``Retry-After`` and a detail that says
-    the app is busy and to retry (``sentiment/busy.py`` around Gradio's "Queue is full"), never left hanging; every
+    the app is busy and to retry (``sentiment/web/busy.py`` around Gradio's "Queue is full"), never left hanging; every
     accepted call completes with its full result, and exactly the accepted calls were scored
     (``sentiment_predictions_total``). This is how Gradio 6 reports a full queue: the ``POST /gradio_api/call/<api>``
     itself is refused (``queueing.Queue.push`` -> ``routes.queue_join_helper``); no event is created. Fails if the
@@ -198,8 +198,8 @@ def test_a_corrupt_adapter_leaves_the_app_up_and_every_surface_naming_the_model_
     from prometheus_client import CollectorRegistry
 
     from app import create_app
-    from sentiment.metrics import ServiceMetrics
-    from sentiment.service import SentimentService
+    from sentiment.service.metrics import ServiceMetrics
+    from sentiment.service.serving import SentimentService
     from sentiment.settings import Settings
 
     corrupt = tmp_path / "adapter"

@@ -59,7 +59,9 @@ def test_a_refused_upload_is_counted_as_bad_file_and_logged_in_one_line(fresh_ap
 def test_a_clean_start_prints_only_the_apps_own_lines(fresh_app: RunningApp) -> None:
     """No third-party warnings (transformers' deprecations through peft), no scheduler chatter, no tracebacks:
     every line up to "serving" is one of the app's own log lines."""
-    log = wait_until(fresh_app.log.read_text, "the serving line", accept=lambda t: "sentiment.service: serving" in t)
-    start = log[: log.index("\n", log.index("sentiment.service: serving"))].splitlines()
+    log = wait_until(
+        fresh_app.log.read_text, "the serving line", accept=lambda t: "sentiment.service.serving: serving" in t
+    )
+    start = log[: log.index("\n", log.index("sentiment.service.serving: serving"))].splitlines()
     foreign = [line for line in start if not OWN_LINE.match(line)]
     assert not foreign, foreign

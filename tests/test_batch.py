@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from sentiment.batch import NEW_COLUMNS, BatchInputError, neutralise, score_file, sniff
-from sentiment.predictor import BatchResult, Predictor
+from sentiment.errors import BatchInputError
+from sentiment.inference.predictor import Predictor
+from sentiment.results import BatchResult
 from sentiment.settings import Settings
+from sentiment.tables.cells import neutralise
+from sentiment.tables.reading import sniff
+from sentiment.tables.scoring import NEW_COLUMNS, score_file
 
 
 @pytest.fixture(scope="module")

@@ -20,19 +20,14 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from sentiment.__main__ import main
-from sentiment.batch import (
-    NEW_COLUMNS,
-    BatchInputError,
-    Scorer,
-    ScoreSummary,
-    TableFormat,
-    neutralise,
-    score_file,
-    sniff,
-)
+from sentiment.errors import BatchInputError
+from sentiment.inference.predictor import InvalidTextError, Predictor, validate_text
 from sentiment.labels import LABELS
-from sentiment.predictor import BatchResult, InvalidTextError, Predictor, validate_text
+from sentiment.results import BatchResult
 from sentiment.settings import Settings
+from sentiment.tables.cells import neutralise
+from sentiment.tables.reading import TableFormat, sniff
+from sentiment.tables.scoring import NEW_COLUMNS, Scorer, ScoreSummary, score_file
 
 
 def _examples(n: int) -> hsettings:

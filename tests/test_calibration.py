@@ -16,15 +16,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from appserver import RunningApp
-from sentiment.calibration import (
-    CALIBRATION_FILE,
-    Calibration,
-    ece_of_a_calibrated_model,
-    expected_calibration_error,
-    negative_log_likelihood,
-    reliability_bins,
-)
-from sentiment.predictor import Predictor
+from sentiment.evaluation.calibration import ece_of_a_calibrated_model, expected_calibration_error, reliability_bins
+from sentiment.inference.calibration import CALIBRATION_FILE, Calibration, negative_log_likelihood
+from sentiment.inference.predictor import Predictor
 from sentiment.settings import Settings
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiment.coalescing import MicroBatcher
-from sentiment.predictor import Predictor
+from sentiment.inference.micro_batcher import MicroBatcher
+from sentiment.inference.predictor import Predictor
 from sentiment.settings import Settings
 
 
@@ -56,7 +56,7 @@ def test_a_failing_forward_pass_fails_its_callers_and_the_batcher_goes_on() -> N
         calls.append(texts)
         if len(calls) == 1:
             raise RuntimeError("boom")
-        from sentiment.predictor import BatchResult
+        from sentiment.results import BatchResult
 
         n = len(texts)
         return BatchResult(np.full((n, 3), 1 / 3, dtype=np.float32), np.zeros(n, bool), [None] * n, np.ones(n, int))

@@ -34,7 +34,7 @@ def test_the_dry_run_lists_the_space_files_and_leaves_the_rest_out(capsys: pytes
         "app.py",
         "requirements.txt",
         "README.md",
-        "sentiment/predictor.py",
+        "sentiment/inference/predictor.py",
         "scheduler/runner.py",
         "sentiment/embedded/adapter_model.safetensors",
         "sentiment/embedded/adapter_config.json",

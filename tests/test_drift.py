@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sentiment.drift import DRIFT_TESTS, holm, psi_value
-from sentiment.features import surface_kind
-from sentiment.monitoring import check_drift
+from sentiment.monitoring.drift import check_drift
+from sentiment.monitoring.features import surface_kind
+from sentiment.monitoring.stat_tests import DRIFT_TESTS, holm, psi_value
 
 RNG = np.random.default_rng(11)
 

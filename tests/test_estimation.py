@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sentiment.estimation import (
+from sentiment.monitoring.estimation import (
     ATC,
     BBSE,
     CBPE,

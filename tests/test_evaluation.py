@@ -14,13 +14,13 @@ from scipy import stats as scipy_stats
 from sklearn import metrics as skm
 
 from appserver import metric_value
-from sentiment.evaluate import stratified_sample
-from sentiment.evaluation import classification_report
-from sentiment.evaluation_service import EvaluationService
+from sentiment.evaluation.metrics import classification_report
+from sentiment.evaluation.runner import stratified_sample
+from sentiment.evaluation.uncertainty import bootstrap_intervals, macro_f1_of, mcnemar_exact, paired_comparison
 from sentiment.labels import LABELS
-from sentiment.metrics import ServiceMetrics
+from sentiment.service.evaluation import EvaluationService
+from sentiment.service.metrics import ServiceMetrics
 from sentiment.settings import Settings
-from sentiment.stats import bootstrap_intervals, macro_f1_of, mcnemar_exact, paired_comparison
 
 RNG = np.random.default_rng(7)
 

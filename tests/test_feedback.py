@@ -15,12 +15,12 @@ from prometheus_client import CollectorRegistry
 
 from appserver import metric_value
 from scheduler import evaluation_job
-from sentiment.feedback import FeedbackError, FeedbackStore, RateLimitedError
+from sentiment.datasets.feedback import FeedbackError, FeedbackStore, RateLimitedError
+from sentiment.inference.predictor import Predictor
 from sentiment.labels import LABELS
-from sentiment.metrics import ServiceMetrics
-from sentiment.predictor import Predictor
-from sentiment.production import INSUFFICIENT
-from sentiment.service import SentimentService
+from sentiment.monitoring.production import INSUFFICIENT
+from sentiment.service.metrics import ServiceMetrics
+from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
 
 IDS = [uuid.UUID(int=i).hex for i in range(1, 5)]
@@ -204,7 +204,7 @@ def _feedback_with_text(store: FeedbackStore, per_class: int, reviewed: str) -> 
 
 def test_production_feedback_trains_on_accepted_feedback_with_text_only(settings: Settings) -> None:
     from sentiment.datasets import FEEDBACK_DATASET, load_split
-    from sentiment.feedback import training_frame
+    from sentiment.datasets.feedback import training_frame
 
     store = FeedbackStore(settings.data_dir / "feedback.sqlite", per_session_limit=1000)
     with pytest.raises(FeedbackError, match="no accepted feedback with text"):
@@ -239,7 +239,7 @@ def test_finetune_runs_on_production_feedback(
 
 def test_a_session_over_its_limit_is_refused_and_counted(service: SentimentService) -> None:
     limited = service.settings.model_copy(update={"feedback_per_session_hour": 1})
-    from sentiment.feedback_service import FeedbackService
+    from sentiment.service.feedback import FeedbackService
 
     feedback = FeedbackService(limited, service.metrics.feedback, lambda: service.monitoring.log)
     first, second = service.predict_many(["one good day", "one bad day"])
@@ -251,7 +251,7 @@ def test_a_session_over_its_limit_is_refused_and_counted(service: SentimentServi
 
 
 def test_the_monitoring_status_line_names_unreviewed_feedback_and_conflicts() -> None:
-    from sentiment.ui_monitoring import feedback_line
+    from sentiment.web.ui.monitoring import feedback_line
 
     quiet = feedback_line({"unreviewed": 3, "accepted": 2, "dropped": 0, "conflicts": 0})
     assert "**3** unreviewed" in quiet and "conflicting" not in quiet

@@ -13,10 +13,11 @@ from pydantic import SecretStr
 from finetune.__main__ import main as finetune_main
 from finetune.__main__ import parse
 from finetune.publish import PublishError, build_folder
-from sentiment.metrics import ServiceMetrics
-from sentiment.predictor import Predictor
-from sentiment.runs import list_runs
-from sentiment.service import AccessDeniedError, SentimentService
+from sentiment.errors import AccessDeniedError
+from sentiment.inference.predictor import Predictor
+from sentiment.models.runs import list_runs
+from sentiment.service.metrics import ServiceMetrics
+from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
 
 

@@ -1,4 +1,4 @@
-"""The lazy per-session config (sentiment/gradio_sessions.py): the eager configs, built only on demand."""
+"""The lazy per-session config (sentiment/web/gradio_sessions.py): the eager configs, built only on demand."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pytest
 from gradio.state_holder import SessionState, StateHolder
 from prometheus_client import CollectorRegistry
 
-from sentiment import gradio_sessions
-from sentiment.metrics import ServiceMetrics
-from sentiment.service import SentimentService
+from sentiment.service.metrics import ServiceMetrics
+from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
-from sentiment.ui import build_blocks
+from sentiment.web import gradio_sessions
+from sentiment.web.ui.blocks import build_blocks
 
 
 @pytest.fixture(scope="module")

@@ -24,11 +24,13 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from appserver import metric_value
-from sentiment.batch import MIXED, BatchInputError, sniff
-from sentiment.metrics import ServiceMetrics
-from sentiment.predictor import Predictor
-from sentiment.service import SentimentService
+from sentiment.errors import BatchInputError
+from sentiment.inference.predictor import Predictor
+from sentiment.service.metrics import ServiceMetrics
+from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
+from sentiment.tables.encoding import MIXED
+from sentiment.tables.reading import sniff
 
 MB = 2**20
 
@@ -126,8 +128,8 @@ def test_thousands_of_doubled_quotes_in_a_cell_come_back_exactly_and_scored(
 ) -> None:
     """Cells made of thousands of escaped quotes (``""``), one of a million: every cell is read back exactly as it
     was and scored (the huge one flagged truncated), in bounded time and memory. Fails if a long cell reaches the
-    tokeniser whole (the predictor's per-text cut, ``sentiment.predictor.CHARS_PER_TOKEN``), or the parser mangles
-    quotes."""
+    tokeniser whole (the predictor's per-text cut, ``sentiment.inference.predictor.CHARS_PER_TOKEN``), or the parser
+    mangles quotes."""
     cells = ['"' * 1_000_000, 'she said "no" ' + '"' * 5000, "plain"] + ['"' * 2000 + "?"] * 300
     path = tmp_path / "quotes.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 import torch
 
+from sentiment.errors import ModelLoadError
+from sentiment.inference.predictor import Predictor
 from sentiment.labels import LabelMappingError
-from sentiment.models import ModelLoadError, ModelSpec, load_model
-from sentiment.predictor import Predictor
+from sentiment.models.registry import load_model
+from sentiment.models.spec import ModelSpec
 from sentiment.settings import Settings
 from tiny_models import build_tiny_bert
 
@@ -97,7 +99,7 @@ def test_peft_adapter_folder_loads_its_base_then_the_adapter(
     (entry,) = set(merged.iterdir()) - cached_before
     assert (entry / "model.safetensors").exists()
     script = (
-        "import sys; from sentiment.models import load_model; from sentiment.settings import Settings\n"
+        "import sys; from sentiment.models.registry import load_model; from sentiment.settings import Settings\n"
         f"settings = Settings(cache_override={str(settings.cache_dir)!r}, precision='fp32')\n"
         f"m = load_model({str(adapter_dir)!r}, settings)\n"
         f"print(repr(m.forward([{text!r}], batch_size=8).probabilities[0].tolist()), 'peft' in sys.modules)"
@@ -155,7 +157,7 @@ def test_auto_serves_the_embedded_model_offline_and_says_why(settings: Settings)
 
 
 def test_vader_probabilities_follow_the_documented_rule() -> None:
-    from sentiment.backends import vader_probabilities
+    from sentiment.models.lexicon import vader_probabilities
 
     probs = vader_probabilities(np.array([-0.8, -0.06, -0.04, 0.0, 0.04, 0.06, 0.9]))
     assert probs.argmax(axis=1).tolist() == [0, 0, 1, 1, 1, 2, 2]

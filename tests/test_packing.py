@@ -1,4 +1,4 @@
-"""Sequence packing (``sentiment/packing.py``): texts sharing a row must come out exactly as if each ran alone,
+"""Sequence packing (``sentiment/models/packing.py``): texts sharing a row must come out exactly as if each ran alone,
 for both families it supports, and the predictor must pack only where that saves tokens."""
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from transformers import (
     DistilBertForSequenceClassification,
 )
 
-from sentiment import packing
-from sentiment.backends import ModelInfo, TransformerModel
-from sentiment.packing import length_batches
+from sentiment.models import packing
+from sentiment.models.packing import length_batches
+from sentiment.models.transformer import TransformerModel
+from sentiment.results import ModelInfo
 from tiny_models import CORPUS, build_tiny_roberta
 
 WORDS = " ".join(CORPUS).split()
@@ -110,7 +111,7 @@ def test_a_family_it_does_not_know_is_scored_padded(tmp_path: Path) -> None:
 def test_unpacked_batches_through_the_traced_encoder_equal_the_model_s_own_forward(
     precision: str, tiny_model_dir: Path
 ) -> None:
-    from sentiment.backends import apply_precision
+    from sentiment.models.precision import apply_precision
 
     texts = [" ".join(["great"] * 5), " ".join(["awful"] * 5), " ".join(["phone"] * 5)] * 4  # equal lengths
     plain = _model(tiny_model_dir, pack=False)
@@ -135,7 +136,7 @@ def test_many_different_text_lengths_do_not_grow_memory_in_bf16(tiny_roberta_dir
     of random lengths reuses a few dozen shapes. Without the rounding this process grew without bound."""
     import psutil
 
-    from sentiment.backends import resolve_precision
+    from sentiment.models.precision import resolve_precision
 
     if resolve_precision("auto") != "bf16":
         pytest.skip("this CPU has no native bf16: the per-shape kernels in question are not used")

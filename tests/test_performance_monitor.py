@@ -13,10 +13,10 @@ from prometheus_client import CollectorRegistry
 
 from appserver import metric_value
 from sentiment.datasets import load_split
-from sentiment.metrics import ServiceMetrics
-from sentiment.performance_monitor import PROBABILITY_COLUMNS, PerformanceMonitor, estimation_reference
-from sentiment.predictor import Predictor
-from sentiment.service import SentimentService
+from sentiment.inference.predictor import Predictor
+from sentiment.monitoring.performance import PROBABILITY_COLUMNS, PerformanceMonitor, estimation_reference
+from sentiment.service.metrics import ServiceMetrics
+from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
 
 

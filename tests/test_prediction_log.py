@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiment.prediction_log import _SCHEMA, PredictionLog
-from sentiment.predictor import BatchResult
+from sentiment.monitoring.prediction_log import _SCHEMA, PredictionLog
+from sentiment.results import BatchResult
 
 
 def _result(n: int) -> BatchResult:

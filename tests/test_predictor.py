@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sentiment.inference.predictor import InvalidTextError, Predictor
 from sentiment.labels import LABELS
-from sentiment.predictor import InvalidTextError, Predictor
 from sentiment.settings import Settings
 
 TEXTS = [

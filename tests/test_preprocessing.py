@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sentiment.predictor import Predictor
-from sentiment.preprocessing import get_preprocessor, twitter
+from sentiment.inference.predictor import Predictor
+from sentiment.inference.preprocessing import get_preprocessor, twitter
 
 WHITESPACE = [" ", "\t", "\n", "\r", "\r\n", "\u00a0", "\u2003", "\u3000", "\u2028", "\x0b", "\x0c"]
 WORD_CHARS = st.characters(categories=["L", "N", "P", "S"])  # no separators: a word never contains whitespace

@@ -12,9 +12,9 @@ from prometheus_client import CollectorRegistry
 
 from appserver import metric_value
 from scheduler import JobRunner, Scheduler, build_scheduler, drift_job, evaluation_job
-from sentiment.metrics import ServiceMetrics
-from sentiment.predictor import Predictor
-from sentiment.service import SentimentService
+from sentiment.inference.predictor import Predictor
+from sentiment.service.metrics import ServiceMetrics
+from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
 from waiting import wait_until
 
@@ -135,7 +135,7 @@ def test_a_window_of_production_traffic_can_be_pinned_as_the_reference(service: 
     report = service.monitoring.check_drift()
     assert report.reference["dataset"] == "production"
     assert report.status == "ok"  # the window is the reference itself
-    from sentiment.monitoring_service import MonitoringService
+    from sentiment.service.monitoring import MonitoringService
 
     restarted = MonitoringService(service.settings, service.metrics.monitoring, lambda: service.predictor)
     assert restarted.reference().dataset == "production"  # the pin survives a restart

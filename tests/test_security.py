@@ -17,10 +17,10 @@ from pydantic import SecretStr
 
 from app import create_app
 from appserver import RunningApp
-from sentiment.batch import BatchInputError
-from sentiment.metrics import ServiceMetrics
-from sentiment.predictor import Predictor
-from sentiment.service import AccessDeniedError, SentimentService
+from sentiment.errors import AccessDeniedError, BatchInputError
+from sentiment.inference.predictor import Predictor
+from sentiment.service.metrics import ServiceMetrics
+from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
 
 

@@ -8,9 +8,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from appserver import metric_value
-from sentiment.metrics import ServiceMetrics
-from sentiment.predictor import InvalidTextError, Predictor
-from sentiment.service import ModelUnavailableError, SentimentService
+from sentiment.errors import ModelUnavailableError
+from sentiment.inference.predictor import InvalidTextError, Predictor
+from sentiment.service.metrics import ServiceMetrics
+from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
 from waiting import wait_until
 
@@ -80,7 +81,7 @@ def test_old_scored_files_are_deleted(service: SentimentService, tmp_path: Path)
     os.utime(old, (0, 0))  # older than any retention
     service.score_file(path)
     assert not old.exists()
-    from sentiment.ui import build_blocks
+    from sentiment.web.ui.blocks import build_blocks
 
     demo = build_blocks(service)
     assert demo.delete_cache == (600, int(service.settings.batch_retention_s))

@@ -21,9 +21,9 @@ from prometheus_client import CollectorRegistry
 
 from appserver import metric_value
 from scheduler import JobRunner, evaluation_job
-from sentiment.metrics import ServiceMetrics
-from sentiment.predictor import Predictor
-from sentiment.service import SentimentService
+from sentiment.inference.predictor import Predictor
+from sentiment.service.metrics import ServiceMetrics
+from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
 
 FAULTS = ("locked", "full", "read-only")
@@ -109,7 +109,7 @@ def test_a_failing_prediction_log_never_fails_a_prediction_is_counted_and_logged
     log = service.monitoring.log
     assert log is not None
     texts = [f"what a lovely day number {i}" for i in range(200)]  # a batch needs new pages: 'full' bites
-    caplog.set_level(logging.ERROR, logger="sentiment.prediction_log")
+    caplog.set_level(logging.ERROR, logger="sentiment.monitoring.prediction_log")
     with fault(kind, log):
         for _ in range(3):  # three batches, each failing on its own
             predictions = service.predict_many(texts)
@@ -120,7 +120,7 @@ def test_a_failing_prediction_log_never_fails_a_prediction_is_counted_and_logged
     failed = _value(service, "sentiment_prediction_log_rows_total", outcome="failed")
     written = _value(service, "sentiment_prediction_log_rows_total", outcome="written")
     assert failed >= 3 * 200 and failed + written == 3 * 200 + 1  # a lone row may still fit a full file's last page
-    records = _errors(caplog, "sentiment.prediction_log")
+    records = _errors(caplog, "sentiment.monitoring.prediction_log")
     assert len(records) == 1, [r.getMessage() for r in records]
     assert ERRORS[kind] in records[0].getMessage() and "still served" in records[0].getMessage()
 

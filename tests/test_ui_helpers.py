@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sentiment.batch import sniff
-from sentiment.monitoring_service import CONFIDENCE_CENTRES
-from sentiment.ui import model_headline
-from sentiment.ui_api import api_endpoint
-from sentiment.ui_batch import file_note
-from sentiment.ui_evaluation import COMPARISON_COLUMNS, comparison_table
-from sentiment.ui_monitoring import MAX_BARS, confidence_lines, traffic_bars
+from sentiment.service.monitoring import CONFIDENCE_CENTRES
+from sentiment.tables.reading import sniff
+from sentiment.web.ui.api import api_endpoint
+from sentiment.web.ui.batch import file_note
+from sentiment.web.ui.blocks import model_headline
+from sentiment.web.ui.charts import MAX_BARS, confidence_lines, traffic_bars
+from sentiment.web.ui.evaluation import COMPARISON_COLUMNS, comparison_table
 
 HUB_MODEL = "cardiffnlp/twitter-roberta-base-sentiment-latest"
 REASON = "https://huggingface.co is unreachable (ConnectError: [Errno -2] Name or service not known)"

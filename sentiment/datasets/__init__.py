@@ -35,7 +35,9 @@ __all__ = [
     "read_labelled_file",
 ]
 FILE_SUFFIXES = {".csv", ".tsv", ".txt"}
-FEEDBACK_DATASET = "production-feedback"  # feedback people gave with their text (sentiment.feedback.training_frame)
+FEEDBACK_DATASET = (
+    "production-feedback"  # feedback people gave with their text (sentiment.datasets.feedback.training_frame)
+)
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,10 @@ def load_split(name: str, split: str, settings: Settings, label_map: str | None 
         frame = _whole(name, settings)[["text", "label"]]
         return split_frame(frame, split, settings.seed)
     if name == FEEDBACK_DATASET:
-        from sentiment.feedback import FeedbackStore, training_frame  # the app's store: only this name opens it
+        from sentiment.datasets.feedback import (  # the app's store: only this name opens it
+            FeedbackStore,
+            training_frame,
+        )
 
         store = FeedbackStore(settings.data_dir / "feedback.sqlite")
         return split_frame(training_frame(store, settings.feedback_train_unreviewed), split, settings.seed)
@@ -119,7 +124,7 @@ def load_split(name: str, split: str, settings: Settings, label_map: str | None 
 
 def dataset_status(settings: Settings) -> list[dict[str, str]]:
     """Each dataset with whether it can be loaded here and why not, without downloading anything."""
-    from sentiment.hub import hub_status
+    from sentiment.models.hub import hub_status
 
     hub_ok, hub_reason = hub_status(settings.hub_timeout_s)
     rows = []

@@ -1,6 +1,6 @@
 """Labelled datasets from the Hugging Face Hub, used when the Hub is reachable.
 
-Reachability is decided first with a short request (``sentiment.hub``): the datasets client would otherwise retry
+Reachability is decided first with a short request (``sentiment.models.hub``): the datasets client would otherwise retry
 for about 23 s before failing. Offline, the error names the datasets that work here instead.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import pandas as pd
 
 from sentiment.datasets.fetch import DatasetUnavailableError
-from sentiment.hub import hub_status
 from sentiment.labels import LABELS
+from sentiment.models.hub import hub_status
 
 # name -> (repo id, config, text column, label column, label -> canonical)
 HUB_DATASETS: dict[str, tuple[str, str | None, str, str, dict[int, str]]] = {

@@ -59,7 +59,7 @@ def read_labelled_file(
 ) -> LabelledFile:
     """Read a labelled CSV/TSV. Rows without text or without a label cannot be evaluated and are counted, not
     scored; the label column is mapped as a whole (``infer_label_mapping``) or refused with how to name it."""
-    from sentiment.batch import read_table
+    from sentiment.tables.reading import read_table
 
     frame = read_table(path)
     columns = [str(c) for c in frame.columns]

@@ -1,0 +1,1 @@
+"""Evaluation: classification metrics, their uncertainty, the evaluation runner and its SQLite store."""

@@ -1,0 +1,89 @@
+"""Classification metrics computed from labels, with no hidden NaN: a class with no support or no predictions gets
+precision/recall/F1 of 0.0 (as scikit-learn's ``zero_division=0``) and the report says so through ``support``.
+
+This module holds the maths only; running a model over a dataset lives in ``sentiment.evaluation.runner``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from sentiment.labels import LABEL_TO_ID, LABELS
+
+
+@dataclass(frozen=True)
+class ClassMetrics:
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class ClassificationReport:
+    """Accuracy, macro/weighted F1, per-class metrics and the confusion matrix (rows true, columns predicted)."""
+
+    n: int
+    accuracy: float
+    macro_f1: float
+    weighted_f1: float
+    macro_precision: float
+    macro_recall: float
+    per_class: dict[str, ClassMetrics]
+    confusion: list[list[int]]
+    labels: list[str] = field(default_factory=lambda: list(LABELS))
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.zeros_like(num, dtype=float)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def confusion_matrix(y_true: Sequence[str], y_pred: Sequence[str]) -> np.ndarray:
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"{len(y_true)} true labels but {len(y_pred)} predictions")
+    matrix = np.zeros((len(LABELS), len(LABELS)), dtype=np.int64)
+    t = np.fromiter((LABEL_TO_ID[y] for y in y_true), dtype=np.int64, count=len(y_true))
+    p = np.fromiter((LABEL_TO_ID[y] for y in y_pred), dtype=np.int64, count=len(y_pred))
+    np.add.at(matrix, (t, p), 1)
+    return matrix
+
+
+def report_from_confusion(matrix: np.ndarray) -> ClassificationReport:
+    """All metrics derive from the confusion matrix, so bootstrap resamples can reuse this cheaply."""
+    tp = np.diag(matrix).astype(float)
+    support = matrix.sum(axis=1).astype(float)
+    predicted = matrix.sum(axis=0).astype(float)
+    precision = _safe_div(tp, predicted)
+    recall = _safe_div(tp, support)
+    f1 = _safe_div(2 * precision * recall, precision + recall)
+    n = int(matrix.sum())
+    # Macro averages run over the classes present in the data or the predictions, as scikit-learn does by default
+    # when ``labels`` is not given: a class absent from both carries no information about the model.
+    present = (support > 0) | (predicted > 0)
+    n_present = max(int(present.sum()), 1)
+    per_class = {
+        label: ClassMetrics(float(precision[i]), float(recall[i]), float(f1[i]), int(support[i]))
+        for i, label in enumerate(LABELS)
+    }
+    return ClassificationReport(
+        n=n,
+        accuracy=float(tp.sum() / n) if n else 0.0,
+        macro_f1=float(f1[present].sum() / n_present),
+        weighted_f1=float((f1 * support).sum() / support.sum()) if support.sum() else 0.0,
+        macro_precision=float(precision[present].sum() / n_present),
+        macro_recall=float(recall[present].sum() / n_present),
+        per_class=per_class,
+        confusion=matrix.astype(int).tolist(),
+    )
+
+
+def classification_report(y_true: Sequence[str], y_pred: Sequence[str]) -> ClassificationReport:
+    return report_from_confusion(confusion_matrix(y_true, y_pred))

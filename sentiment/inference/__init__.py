@@ -1,0 +1,1 @@
+"""Inference: the predictor (validate -> preprocess -> forward -> postprocess), micro-batching, calibration."""

@@ -1,0 +1,131 @@
+"""One object that owns the serving model: preprocess -> forward -> postprocess.
+
+Every part of the product (UI, CSV scorer, evaluator, scheduled jobs) uses the same ``Predictor`` instance, so they
+all see the same model. Input problems are reported per text: one empty line never sinks the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sentiment.inference.calibration import Calibration
+from sentiment.inference.preprocessing import get_preprocessor
+from sentiment.labels import LABELS
+from sentiment.models.registry import EMBEDDED_DIR, load_model
+from sentiment.models.transformer import SentimentModel
+from sentiment.results import BatchResult, ModelInfo, Prediction
+from sentiment.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# A model reads at most max_length tokens, and a token is rarely more than a few characters: a text is cut to
+# CHARS_PER_TOKEN characters per token before tokenising (and flagged truncated), so a 10 MB cell costs what a
+# 5 KB one does. Tokenising it whole took ~35 s and ~3 GB.
+CHARS_PER_TOKEN = 10
+MAX_TEXT_CHARS = 100_000  # for models without a token limit (the lexicon)
+
+
+class InvalidTextError(ValueError):
+    """A text that cannot be scored (not a string, empty, whitespace only)."""
+
+
+def model_folder(info: ModelInfo) -> Path | None:
+    """The folder a loaded model came from (where its calibration map lives), or ``None`` (Hub, lexicon)."""
+    if info.source == "embedded":
+        return EMBEDDED_DIR
+    if info.source == "local":
+        return Path(info.name)
+    return None
+
+
+def validate_text(text: object) -> str:
+    """Return the text if it can be scored, else raise ``InvalidTextError`` saying what is wrong with it."""
+    if not isinstance(text, str):
+        raise InvalidTextError(f"expected text, got {type(text).__name__}")
+    if not text.strip():
+        raise InvalidTextError("empty text" if not text else "text is only whitespace")
+    return text
+
+
+class Predictor:
+    """Scores texts with one loaded model; thread-safe for concurrent callers (inference is stateless)."""
+
+    def __init__(self, model: SentimentModel, batch_size: int = 32, calibration: Calibration | None = None) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self.calibration = calibration
+        if calibration is not None:
+            # Calibrated scores are a different model output: the revision says so, so that drift references and
+            # evaluations kept per revision are never compared across the change.
+            info = model.info
+            model.info = replace(
+                info, calibration=calibration.describe(), revision=f"{info.revision}+cal:{calibration.key()}"
+            )
+        self._preprocess = get_preprocessor(model.info.preprocessing)
+        max_length = model.info.max_length
+        self.max_chars = min(MAX_TEXT_CHARS, CHARS_PER_TOKEN * max_length) if max_length else MAX_TEXT_CHARS
+
+    @classmethod
+    def load(cls, spec: str, settings: Settings, calibrated: bool = True) -> Predictor:
+        """The predictor of a model spec, with the calibration map stored beside the model when there is one
+        (``calibrated=False``: the raw probabilities, e.g. to fit a new map)."""
+        if settings.torch_threads:
+            torch.set_num_threads(settings.torch_threads)
+        model = load_model(spec, settings)
+        calibration = Calibration.load(folder) if calibrated and (folder := model_folder(model.info)) else None
+        return cls(model, batch_size=settings.batch_size, calibration=calibration)
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.model.info
+
+    def warm_up(self) -> None:
+        """One pass over a few lengths, so the first real requests do not pay for lazy initialisation (kernel
+        selection per shape is noticeable in bf16)."""
+        self.predict_batch(["warm-up", "a short warm-up text " * 4, "a longer warm-up text " * 16])
+
+    def predict_batch(self, texts: Sequence[object]) -> BatchResult:
+        n = len(texts)
+        probabilities = np.full((n, len(LABELS)), np.nan, dtype=np.float32)
+        truncated = np.zeros(n, dtype=bool)
+        tokens = np.zeros(n, dtype=np.int64)
+        errors: list[str | None] = [None] * n
+        good: list[int] = []
+        cleaned: list[str] = []
+        cut: list[int] = []
+        for i, text in enumerate(texts):
+            try:
+                text = validate_text(text)
+            except InvalidTextError as exc:
+                errors[i] = str(exc)
+                continue
+            if len(text) > self.max_chars:
+                text = text[: self.max_chars]
+                cut.append(i)
+            cleaned.append(self._preprocess(text))
+            good.append(i)
+        if good:
+            output = self.model.forward(cleaned, self.batch_size)
+            scores = output.probabilities
+            probabilities[good] = scores if self.calibration is None else self.calibration.apply(scores)
+            truncated[good] = output.truncated
+            tokens[good] = output.tokens
+            truncated[cut] = True
+        return BatchResult(
+            probabilities=probabilities, truncated=truncated, errors=errors, tokens=tokens, model=self.info.name
+        )
+
+    def predict(self, texts: Sequence[object]) -> list[Prediction]:
+        """Predictions in input order; invalid texts come back with ``error`` set instead of raising."""
+        return self.predict_batch(texts).predictions()
+
+    def predict_one(self, text: object) -> Prediction:
+        """Score one text; raises ``InvalidTextError`` for text that cannot be scored."""
+        validate_text(text)
+        return self.predict([text])[0]

@@ -1,0 +1,36 @@
+"""The VADER lexicon (Hutto and Gilbert, ICWSM 2014) as a baseline model with the same interface as a transformer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sentiment.models.transformer import _softmax
+from sentiment.results import ForwardOutput, ModelInfo
+
+# VADER's compound score c lies in [-1, 1]; its authors call c >= 0.05 positive and c <= -0.05 negative.
+# Probabilities are softmax(k * (-c, tau, c)): the argmax reproduces exactly that rule, c = 0 gives the most
+# neutral mass, and |c| -> 1 approaches certainty. k only sets how sharp the probabilities are.
+VADER_TAU = 0.05
+VADER_SHARPNESS = 4.0
+
+
+def vader_probabilities(compound: np.ndarray) -> np.ndarray:
+    """Turn VADER compound scores into three class probabilities by the documented rule above."""
+    c = np.asarray(compound, dtype=np.float64)
+    logits = VADER_SHARPNESS * np.stack([-c, np.full_like(c, VADER_TAU), c], axis=1)
+    return _softmax(logits).astype(np.float32)
+
+
+class LexiconModel:
+    """The VADER lexicon as a baseline model: no tokens, no truncation, no network."""
+
+    def __init__(self, info: ModelInfo) -> None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self.info = info
+        self._analyzer = SentimentIntensityAnalyzer()
+
+    def forward(self, texts: list[str], batch_size: int) -> ForwardOutput:
+        compound = np.array([self._analyzer.polarity_scores(t)["compound"] for t in texts], dtype=np.float64)
+        words = np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts))
+        return ForwardOutput(vader_probabilities(compound), np.zeros(len(texts), dtype=bool), words)

@@ -1,0 +1,30 @@
+"""A model *spec*: the one string that names a model (``auto``, ``embedded``, ``vader``, ``owner/name@rev``, a path)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    kind: str  # auto | embedded | vader | hub | local
+    name: str
+    revision: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> ModelSpec:
+        text = spec.strip()
+        if not text:
+            raise ValueError("empty model spec; use 'auto', 'embedded', 'vader', a Hub id or a local folder")
+        lowered = text.lower()
+        if lowered in {"auto", "embedded", "vader"}:
+            return cls(kind=lowered, name=lowered)
+        if Path(text).expanduser().exists() or text.startswith((".", "/", "~")):
+            return cls(kind="local", name=str(Path(text).expanduser()))
+        name, _, revision = text.partition("@")
+        if name.count("/") != 1 or not all(name.split("/")):
+            raise ValueError(
+                f"model spec {spec!r} is neither a known name, an existing folder nor a Hub id 'owner/name'"
+            )
+        return cls(kind="hub", name=name, revision=revision or None)

@@ -1,0 +1,134 @@
+"""The two kinds of model the predictor can drive: a transformer classifier and the VADER lexicon.
+
+Each exposes ``info`` and ``forward(texts) -> ForwardOutput`` with probabilities already in canonical ``LABELS``
+order, so the predictor and everything above it never see model-specific label orders.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from sentiment.labels import LABELS
+from sentiment.models import packing
+from sentiment.results import ForwardOutput, ModelInfo
+
+
+class SentimentModel(Protocol):
+    info: ModelInfo
+
+    def forward(self, texts: list[str], batch_size: int) -> ForwardOutput:
+        """Score preprocessed texts."""
+        ...
+
+
+@dataclass
+class TransformerModel:
+    """A sequence-classification transformer with its tokenizer and the map from its outputs to ``LABELS``."""
+
+    tokenizer: Any
+    model: torch.nn.Module
+    label_order: list[int]
+    info: ModelInfo
+    max_length: int
+    token_budget: int = 8192  # padded tokens per forward pass: many short texts or few long ones
+    pack_texts: bool = True  # pack texts of mixed lengths into shared rows where the model's family allows it
+    pad_token_id: int = field(init=False)
+    trace: bool = True  # run the packed encoder as a TorchScript trace (see packing.PackedClassifier)
+    _packed: packing.PackedClassifier | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        pad = getattr(self.tokenizer, "pad_token_id", None)
+        self.pad_token_id = int(pad) if pad is not None else 0
+        self.model.eval()
+        found = packing.packed_head(self.model) if self.pack_texts else None
+        if found is not None:
+            self._packed = packing.PackedClassifier(found, self.pad_token_id, trace=self.trace)
+
+    def tokenize(self, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
+        """Token ids truncated to ``max_length`` and a flag for each text that lost tokens.
+
+        Only texts that reach the limit can have been truncated, so only those are tokenised a second time,
+        untruncated, to find out: the common short text costs one tokenisation.
+        """
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length, add_special_tokens=True)
+        ids: list[list[int]] = encoded["input_ids"]
+        truncated = np.zeros(len(texts), dtype=bool)
+        at_limit = [i for i, row in enumerate(ids) if len(row) >= self.max_length]
+        if at_limit:
+            full = self.tokenizer(
+                [texts[i] for i in at_limit], truncation=False, add_special_tokens=True, verbose=False
+            )
+            for i, row in zip(at_limit, full["input_ids"], strict=True):
+                truncated[i] = len(row) > self.max_length
+        return ids, truncated
+
+    def forward(self, texts: list[str], batch_size: int) -> ForwardOutput:
+        ids, truncated = self.tokenize(texts)
+        probabilities = np.empty((len(texts), len(LABELS)), dtype=np.float32)
+        lengths = [len(row) for row in ids]
+        batches = packing.length_batches(lengths, batch_size, self.token_budget)
+        with torch.inference_mode():
+            if self._packed is not None:
+                # Packed where that saves tokens; else the sorted batches, one text per row, through the same
+                # (traced) encoder.
+                passes = self._packed_passes(lengths, batches) or [[[i] for i in chosen] for chosen in batches]
+                for rows in passes:
+                    batch = self._packed.build(ids, rows)
+                    logits = self._packed.logits(batch)
+                    probabilities[batch.texts] = _softmax(logits.float().numpy())[:, self.label_order]
+            else:
+                for chosen in batches:
+                    input_ids, attention_mask = self._pad([ids[i] for i in chosen])
+                    logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+                    probabilities[chosen] = _softmax(logits.float().numpy())[:, self.label_order]
+        tokens = np.fromiter(lengths, dtype=np.int64, count=len(ids))
+        return ForwardOutput(probabilities, truncated, tokens)
+
+    def _packed_passes(self, lengths: list[int], batches: list[list[int]]) -> list[list[list[int]]] | None:
+        """The packed plan when the model allows it and it saves enough tokens over padded batches, else None."""
+        if self._packed is None or len(lengths) < 2:
+            return None
+        passes = packing.plan_packed(lengths, self.token_budget)
+        if packing.packed_cost(lengths, passes) > (1 - packing.MIN_SAVING) * packing.padded_tokens(lengths, batches):
+            return None
+        return passes
+
+    def _pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Right-pad to the longest row of this batch, rounded up (see ``packing.WIDTH_MULTIPLE``)."""
+        longest = max(len(row) for row in rows)
+        width = max(longest, min(packing.round_width(longest), self.max_length))  # pads get positions too
+        input_ids = np.full((len(rows), width), self.pad_token_id, dtype=np.int64)
+        attention_mask = np.zeros((len(rows), width), dtype=np.int64)
+        for r, row in enumerate(rows):
+            input_ids[r, : len(row)] = row
+            attention_mask[r, : len(row)] = 1
+        return torch.from_numpy(input_ids), torch.from_numpy(attention_mask)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def model_max_length(config: Any, tokenizer: Any, cap: int = 512) -> int:
+    """The longest input the model accepts: position embeddings (less RoBERTa's padding offset) and tokenizer limit."""
+    limit = cap
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        if "roberta" in str(getattr(config, "model_type", "")):
+            positions -= 2  # RoBERTa numbers positions from padding_idx + 1
+        limit = min(limit, positions)
+    tok_limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_limit, int) and 0 < tok_limit < 1_000_000:
+        limit = min(limit, tok_limit)
+    return int(limit) if not math.isinf(limit) else cap

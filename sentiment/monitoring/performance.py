@@ -1,0 +1,163 @@
+"""Estimated performance of the serving model on its newest window of unlabelled traffic.
+
+The estimator (``sentiment.monitoring.estimation``) is fitted on a *labelled* reference: the serving model's
+probabilities on ``settings.reference_dataset`` / ``reference_split`` with their labels, stored per model revision
+beside the drift reference profile (a pinned production reference has no labels, so the estimate always reads the
+dataset). Each drift check then estimates accuracy, macro-F1 and per-class F1 of the window from the class
+probabilities the prediction log already holds (``p_negative``, ``p_neutral``, ``p_positive``): no text, no extra
+column.
+
+The method is ``settings.estimation_method`` with ``settings.estimation_calibration``, chosen leave-one-dataset-out
+in ``benchmarks/performance_estimation.py`` (see ``benchmarks/README.md`` for the measurement).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sentiment.datasets import load_split
+from sentiment.inference.predictor import Predictor
+from sentiment.labels import LABELS
+from sentiment.monitoring.drift import reference_key
+from sentiment.monitoring.estimation import (
+    Estimator,
+    LabelledReference,
+    PerformanceEstimate,
+    confusion_metrics,
+    make_estimator,
+    realised_confusion,
+)
+from sentiment.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+PROBABILITY_COLUMNS = tuple(f"p_{label}" for label in LABELS)  # as the prediction log names them
+
+
+@dataclass(frozen=True)
+class EstimationReference:
+    """The serving model's probabilities and the true labels on the reference dataset (one model revision)."""
+
+    model: str
+    model_revision: str
+    dataset: str
+    split: str
+    probabilities: np.ndarray
+    labels: np.ndarray
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {k: getattr(self, k) for k in ("model", "model_revision", "dataset", "split")}
+        rows = {"probabilities": self.probabilities.round(6).tolist(), "labels": self.labels.tolist()}
+        path.write_text(json.dumps({**meta, **rows}))
+
+    @classmethod
+    def load(cls, path: Path) -> EstimationReference:
+        data = json.loads(path.read_text())
+        return cls(
+            model=data["model"],
+            model_revision=data["model_revision"],
+            dataset=data["dataset"],
+            split=data["split"],
+            probabilities=np.asarray(data["probabilities"], dtype=np.float64),
+            labels=np.asarray(data["labels"], dtype=np.int64),
+        )
+
+    def summary(self) -> dict[str, Any]:
+        realised = confusion_metrics(realised_confusion(self.labels, self.probabilities.argmax(axis=1)))
+        return {
+            "dataset": self.dataset,
+            "split": self.split,
+            "rows": len(self.labels),
+            "accuracy": realised.accuracy,
+            "macro_f1": realised.macro_f1,
+        }
+
+
+def estimation_reference(predictor: Predictor, settings: Settings) -> EstimationReference:
+    """The labelled reference of the serving model: stored per model revision, scored (and stored) when absent."""
+    info = predictor.info
+    key = reference_key(info.name, info.revision, settings.reference_dataset, settings.reference_split)
+    path = settings.data_dir / "reference" / f"estimation-{key}.json"
+    if path.exists():
+        try:
+            return EstimationReference.load(path)
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("estimation reference %s is unreadable (%s); rebuilding it", path, exc)
+    frame = load_split(settings.reference_dataset, settings.reference_split, settings)
+    result = predictor.predict_batch(frame["text"].tolist())
+    ok = result.valid
+    labels = np.array([LABELS.index(v) for v in frame["label"]], dtype=np.int64)
+    reference = EstimationReference(
+        info.name,
+        info.revision,
+        settings.reference_dataset,
+        settings.reference_split,
+        result.probabilities[ok].astype(np.float64),
+        labels[ok],
+    )
+    reference.save(path)
+    logger.info("built the estimation reference %s (%d labelled rows) for %s", key, ok.sum(), info.name)
+    return reference
+
+
+@dataclass(frozen=True)
+class WindowEstimate:
+    """One drift window's estimate, with what it is compared against: the same estimator on the reference rows
+    (``reference_accuracy``: comparing estimate with estimate cancels the estimator's own bias) and the
+    reference's realised figures."""
+
+    estimate: PerformanceEstimate
+    reference_accuracy: float
+    reference_macro_f1: float
+    reference: dict[str, Any]
+    checked_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.estimate.as_dict(),
+            "reference_accuracy": self.reference_accuracy,
+            "reference_macro_f1": self.reference_macro_f1,
+            "reference": self.reference,
+            "checked_at": self.checked_at,
+        }
+
+
+class PerformanceMonitor:
+    """Keeps one fitted estimator per serving model revision and estimates each window handed to it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._fitted: tuple[tuple[str, str], Estimator, EstimationReference, PerformanceEstimate] | None = None
+
+    def _estimator(self, predictor: Predictor) -> tuple[Estimator, EstimationReference, PerformanceEstimate]:
+        wanted = (predictor.info.name, predictor.info.revision)
+        if self._fitted is None or self._fitted[0] != wanted:
+            reference = estimation_reference(predictor, self.settings)
+            estimator = make_estimator(
+                self.settings.estimation_method,
+                LabelledReference.of(reference.probabilities, reference.labels),
+                calibration=self.settings.estimation_calibration,
+            )
+            self._fitted = (wanted, estimator, reference, estimator.estimate(reference.probabilities))
+        return self._fitted[1], self._fitted[2], self._fitted[3]
+
+    def estimate(self, predictor: Predictor, window: pd.DataFrame) -> WindowEstimate:
+        """The estimate for a window of logged predictions (the prediction log's probability columns)."""
+        estimator, reference, on_reference = self._estimator(predictor)
+        probabilities = window[list(PROBABILITY_COLUMNS)].to_numpy(dtype=np.float64)
+        return WindowEstimate(
+            estimate=estimator.estimate(probabilities),
+            reference_accuracy=on_reference.accuracy,
+            reference_macro_f1=on_reference.macro_f1,
+            reference=reference.summary(),
+            checked_at=time.time(),
+        )

@@ -1,0 +1,120 @@
+"""What every layer passes around: what serves (``ModelInfo``) and what it said (``Prediction``, ``BatchResult``).
+
+Plain dataclasses over numpy, with no torch, so the UI, the service and monitoring can hold them without importing
+a model runtime.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from sentiment.labels import LABELS
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What actually serves: reported by the UI, ``/health`` and the ``sentiment_model_info`` metric."""
+
+    name: str
+    source: str  # hub | embedded | lexicon | local
+    revision: str
+    preprocessing: str = "none"
+    max_length: int | None = None
+    parameters: int = 0
+    note: str = ""  # e.g. why 'auto' fell back
+    precision: str = "fp32"
+    calibration: str = ""  # how probabilities are calibrated (e.g. "temperature scaling T=1.4 on ..."); "" = not
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "revision": self.revision,
+            "preprocessing": self.preprocessing,
+            "max_length": self.max_length,
+            "parameters": self.parameters,
+            "note": self.note,
+            "precision": self.precision,
+            "calibrated": bool(self.calibration),
+            "calibration": self.calibration,
+        }
+
+
+@dataclass(frozen=True)
+class ForwardOutput:
+    probabilities: np.ndarray  # [n, 3] float32, LABELS order
+    truncated: np.ndarray  # [n] bool: the text lost tokens at the model's limit
+    tokens: np.ndarray  # [n] int: tokens the model saw (words for the lexicon); monitoring uses it
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The label and every class probability of one text; ``error`` is set (and the rest empty) when unscoreable."""
+
+    label: str | None
+    scores: dict[str, float]
+    truncated: bool = False
+    error: str | None = None
+    model: str | None = None  # name of the model that produced it (the serving model can change at runtime)
+    prediction_id: str | None = None  # the id the prediction log keeps it under (feedback names it); None: not logged
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def confidence(self) -> float:
+        return max(self.scores.values()) if self.scores else 0.0
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Array form of a batch, for callers that handle thousands of rows (CSV scoring, evaluation).
+
+    ``probabilities`` rows of invalid texts are NaN and their ``labels`` are ``""``; ``errors`` says why.
+    """
+
+    probabilities: np.ndarray
+    truncated: np.ndarray
+    errors: list[str | None]
+    tokens: np.ndarray  # 0 for invalid texts
+    model: str = ""  # name of the model that scored the batch
+    # One id per row ("" for an invalid text) once the service has given them; empty when nobody has (evaluation).
+    prediction_ids: tuple[str, ...] = ()
+
+    def with_new_ids(self) -> BatchResult:
+        """A copy with a fresh random id per scored row: 128 random bits (``uuid4``), so that nobody can guess the
+        id of someone else's prediction and label it (ids are the only key feedback needs)."""
+        ids = tuple("" if err is not None else uuid.uuid4().hex for err in self.errors)
+        return replace(self, prediction_ids=ids)
+
+    def prediction_id(self, i: int) -> str:
+        return self.prediction_ids[i] if self.prediction_ids else ""
+
+    @property
+    def labels(self) -> list[str]:
+        if not self.errors:
+            return []
+        best = self.probabilities.argmax(axis=1)  # NaN rows (invalid texts) are blanked below
+        return ["" if err else LABELS[int(i)] for i, err in zip(best, self.errors, strict=True)]
+
+    def predictions(self) -> list[Prediction]:
+        """One ``Prediction`` per row: label and every probability, or the row's error."""
+        out: list[Prediction] = []
+        labels = self.labels
+        for i, err in enumerate(self.errors):
+            if err is not None:
+                out.append(Prediction(label=None, scores={}, error=err, model=self.model))
+            else:
+                scores = {label: float(p) for label, p in zip(LABELS, self.probabilities[i], strict=True)}
+                pid = self.prediction_id(i) or None
+                out.append(Prediction(labels[i], scores, bool(self.truncated[i]), model=self.model, prediction_id=pid))
+        return out
+
+    @property
+    def valid(self) -> np.ndarray:
+        return np.array([err is None for err in self.errors], dtype=bool)

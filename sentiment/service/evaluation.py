@@ -1,0 +1,154 @@
+"""Evaluation as the app offers it: checked model specs, evaluations recorded in SQLite and in Prometheus gauges.
+
+Used by the Evaluate tab, its API endpoints, the CLI and the scheduled hourly evaluation alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from sentiment.datasets import DATASETS
+from sentiment.datasets.feedback import FeedbackStore
+from sentiment.evaluation.runner import EvaluationResult, Evaluator, ProgressFn
+from sentiment.evaluation.store import EvaluationStore
+from sentiment.inference.pool import ModelPool
+from sentiment.models.runs import visitor_spec
+from sentiment.monitoring.prediction_log import PredictionLog
+from sentiment.monitoring.production import DATASET as PRODUCTION
+from sentiment.monitoring.production import INSUFFICIENT, evaluate_production
+from sentiment.monitoring.production import SPLIT as PRODUCTION_SPLIT
+from sentiment.service.quality_metrics import EvaluationMetrics
+from sentiment.settings import Settings
+
+logger = logging.getLogger(__name__)
+UPLOADED = "uploaded"  # the dataset label of a user's labelled file (file names never become metric labels)
+# Who ran an evaluation (as stored) -> the ``source`` label of its gauges. Dashboards and alerts read only
+# "scheduled": a visitor's 3-row sample or uploaded file must never move, fire or clear them. The CLI's
+# evaluations are not exported (nothing scrapes a CLI process).
+METRIC_SOURCES = {"scheduler": "scheduled", "user": "visitor"}
+
+
+class EvaluationService:
+    def __init__(self, settings: Settings, metrics: EvaluationMetrics, pool: ModelPool | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.evaluator = Evaluator(settings, pool or ModelPool(settings))
+        self.store = EvaluationStore(settings.data_dir / "evaluations.sqlite")
+
+    def check_spec(self, spec: str) -> str:
+        return visitor_spec(spec, self.settings.data_dir)
+
+    @staticmethod
+    def check_dataset(dataset: str, uploaded: Path | None, split: str | None) -> tuple[str, str, str]:
+        """Return (what to load, how to label it in reports and metrics, the split). A user's file is evaluated
+        whole unless a split is asked for: it is the user's test set, not a corpus to hold 15% out of."""
+        if uploaded is not None:
+            return str(uploaded), UPLOADED, split or "all"
+        if dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+        return dataset, dataset, split or "test"
+
+    def _visitor_model_label(self, name: str) -> str:
+        """A visitor may evaluate any Hub model or fine-tuning run: only the offered models keep their name as a
+        label value, the rest are "other", so visitors cannot add series without bound."""
+        offered = {"embedded", "vader", self.settings.hub_model.split("@")[0]}
+        return name if name in offered else "other"
+
+    def _record(self, result: EvaluationResult, label: str, source: str) -> dict[str, Any]:
+        report = result.as_dict()
+        report["dataset"] = label
+        report["source"] = source
+        if source in METRIC_SOURCES:
+            model = result.model if source == "scheduler" else self._visitor_model_label(result.model)
+            metrics, when = report["metrics"], result.created_at
+            self.metrics.record(model, label, result.split, metrics, when, METRIC_SOURCES[source])
+        try:
+            report["id"] = self.store.add(report, source=source)
+        except sqlite3.Error as exc:
+            if source != "user":
+                raise  # a scheduled run fails, counted and logged by the scheduler
+            # A visitor waited for these figures: show them, say they were not kept.
+            logger.error("evaluation history not saved (%s)", exc)
+            report["id"] = None
+            report["warning"] = f"not saved to the evaluation history ({type(exc).__name__}: {exc})"
+        logger.info(
+            "evaluated %s on %s/%s (n=%d, seed=%d): accuracy %.3f, macro-F1 %.3f",
+            result.model,
+            label,
+            result.split,
+            result.n,
+            result.seed,
+            result.report.accuracy,
+            result.report.macro_f1,
+        )
+        return report
+
+    def evaluate(
+        self,
+        spec: str,
+        dataset: str,
+        split: str | None = None,
+        sample_size: int | None = None,
+        seed: int = 0,
+        uploaded: Path | None = None,
+        progress: ProgressFn | None = None,
+        source: str = "user",
+        label_map: str | None = None,
+    ) -> dict[str, Any]:
+        """Evaluate one model; ``split`` None means "test" of a registry dataset, all of an uploaded file.
+        Callers other than visitors (``source`` "scheduler" or "cli") may name a local folder, such as the
+        serving model's own. ``label_map`` says what an uploaded file's labels mean when they are not
+        self-evident (``sentiment.datasets.label_map``)."""
+        spec = self.check_spec(spec) if source == "user" else spec.strip()
+        target, label, split = self.check_dataset(dataset, uploaded, split)
+        result = self.evaluator.evaluate(
+            spec, target, split, sample_size or None, seed, progress, label_map=label_map or None
+        )
+        return self._record(result, label, source)
+
+    def compare(
+        self,
+        spec_a: str,
+        spec_b: str,
+        dataset: str,
+        split: str | None = None,
+        sample_size: int | None = None,
+        seed: int = 0,
+        uploaded: Path | None = None,
+        progress: ProgressFn | None = None,
+        source: str = "user",
+        label_map: str | None = None,
+    ) -> dict[str, Any]:
+        """Two models on the same rows (see ``evaluate`` for the arguments); always checked as a visitor's specs."""
+        spec_a, spec_b = self.check_spec(spec_a), self.check_spec(spec_b)
+        target, label, split = self.check_dataset(dataset, uploaded, split)
+        a, b, paired = self.evaluator.compare(
+            spec_a, spec_b, target, split, sample_size or None, seed, progress, label_map=label_map or None
+        )
+        comparison = asdict(paired)
+        comparison["better"] = (b.model if paired.macro_f1_difference > 0 else a.model) if paired.significant else None
+        return {"a": self._record(a, label, source), "b": self._record(b, label, source), "comparison": comparison}
+
+    def production(
+        self, feedback: FeedbackStore, log: PredictionLog | None, model: str, revision: str, seed: int = 0
+    ) -> dict[str, Any]:
+        """The serving model on its own labelled traffic (``sentiment.monitoring.production``): recorded like a
+        scheduled evaluation under ``dataset="production"``, or "insufficient labels" (its gauges then removed)."""
+        if log is None:
+            self.metrics.clear(model, PRODUCTION, PRODUCTION_SPLIT, METRIC_SOURCES["scheduler"])
+            return {"model": model, "dataset": PRODUCTION, "status": "no prediction log (SENTIMENT_LOG_PREDICTIONS)"}
+        outcome = evaluate_production(feedback, log, model, revision, self.settings, seed)
+        if isinstance(outcome, dict):
+            self.metrics.clear(model, PRODUCTION, PRODUCTION_SPLIT, METRIC_SOURCES["scheduler"])
+            logger.info(
+                "production evaluation of %s: %s (%d of %d)", model, INSUFFICIENT, outcome["n"], outcome["min_labels"]
+            )
+            return outcome
+        return self._record(outcome, PRODUCTION, "scheduler")
+
+    def history(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self.store.recent(limit)

@@ -1,0 +1,40 @@
+"""The scheduled jobs: ordinary functions of the service, which tests call directly."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from sentiment.datasets import DATASETS
+from sentiment.service.serving import SentimentService
+
+logger = logging.getLogger(__name__)
+
+
+def evaluation_job(service: SentimentService) -> list[dict[str, Any]]:
+    """Evaluate the serving model on a fresh random sample of each configured dataset, then on the labels people
+    gave its logged predictions (``dataset="production"``; "insufficient labels" below the minimum). Gauges move."""
+    settings = service.settings
+    serving = service.predictor.info
+    model = serving.name
+    seed = int(time.time())  # a new sample every run: over the hours the whole split gets covered
+    reports = []
+    for dataset in settings.evaluation_datasets:
+        info = DATASETS.get(dataset)
+        split = "all" if info is not None and not info.trainable else "test"
+        reports.append(
+            service.evaluation.evaluate(
+                model, dataset, split, settings.evaluation_sample_size, seed, source="scheduler"
+            )
+        )
+    log = service.monitoring.log
+    if log is not None:
+        log.flush(60)  # rows of the newest answers, which feedback may already name
+    reports.append(service.evaluation.production(service.feedback.store, log, model, serving.revision, seed))
+    return reports
+
+
+def drift_job(service: SentimentService) -> dict[str, Any]:
+    """Compare the newest window of production predictions with the reference profile."""
+    return service.monitoring.check_drift().as_dict()

@@ -1,0 +1,107 @@
+"""Prometheus metrics of the serving path.
+
+Label values come only from fixed sets (class names, endpoint names, error reasons, the serving model's name):
+never from user text, so a visitor cannot blow up the number of series or leak what others typed.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+
+from sentiment.labels import LABELS
+from sentiment.results import ModelInfo
+from sentiment.service.quality_metrics import EvaluationMetrics, FeedbackMetrics, MonitoringMetrics
+
+ENDPOINTS = ("predict", "predict_batch", "score_csv")
+ERROR_REASONS = (
+    "empty_text",  # empty or whitespace-only text
+    "invalid_input",  # not text, too many lines, unknown column
+    "bad_file",  # not a table of text, empty, no data rows
+    "file_too_large",
+    "model_unavailable",  # model still loading or failed to load
+    "internal",  # anything unexpected (a bug): logged with its traceback
+)
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # the classic text format every Prometheus scrapes
+disable_created_metrics()  # no *_created series: they double the series count and no panel reads them
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+_LENGTH_BUCKETS = (10, 25, 50, 100, 140, 200, 280, 500, 1000, 2000, 5000, 10000, 100000)
+_CONFIDENCE_BUCKETS = (0.34, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+
+
+class ServiceMetrics:
+    """The serving metrics, registered on one registry (the process default in the app, a fresh one in tests)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.predictions = Counter(
+            "sentiment_predictions_total", "Texts scored, by predicted class.", ["sentiment"], registry=registry
+        )
+        self.latency = Histogram(
+            "sentiment_prediction_latency_seconds",
+            "Scoring time: per request (unit=request) and per text within it (unit=text).",
+            ["endpoint", "unit"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.text_length = Histogram(
+            "sentiment_text_length", "Length of scored texts in characters.", buckets=_LENGTH_BUCKETS, registry=registry
+        )
+        self.confidence = Histogram(
+            "sentiment_confidence",
+            "Probability of the predicted class.",
+            buckets=_CONFIDENCE_BUCKETS,
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "sentiment_batch_size", "Texts per request.", ["endpoint"], buckets=_BATCH_BUCKETS, registry=registry
+        )
+        self.coalesced_batch_size = Histogram(
+            "sentiment_coalesced_batch_size",
+            "Single-text requests scored together in one forward pass by the micro-batcher.",
+            buckets=_BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.truncated = Counter(
+            "sentiment_truncated_texts_total", "Texts cut at the model's token limit.", registry=registry
+        )
+        self.errors = Counter(
+            "sentiment_errors_total", "Refused or failed inputs, by reason.", ["reason"], registry=registry
+        )
+        self.in_progress = Gauge(
+            "sentiment_requests_in_progress", "Requests being scored now.", ["endpoint"], registry=registry
+        )
+        self.model_info = Gauge(
+            "sentiment_model_info", "The serving model (value 1).", ["model", "source", "revision"], registry=registry
+        )
+        self.model_ready = Gauge("sentiment_model_ready", "1 when a model is loaded and warmed up.", registry=registry)
+        self.evaluation = EvaluationMetrics(registry)
+        self.monitoring = MonitoringMetrics(registry)
+        self.feedback = FeedbackMetrics(registry)
+        for label in LABELS:
+            self.predictions.labels(sentiment=label)
+        for reason in ERROR_REASONS:
+            self.errors.labels(reason=reason)
+        for endpoint in ENDPOINTS:
+            self.in_progress.labels(endpoint=endpoint)
+
+    def set_model(self, info: ModelInfo) -> None:
+        """Point ``sentiment_model_info`` at the model now serving (one series with value 1)."""
+        self.model_info.clear()
+        self.model_info.labels(model=info.name[:200], source=info.source, revision=info.revision[:64]).set(1)
+
+    def error(self, reason: str) -> None:
+        self.errors.labels(reason=reason if reason in ERROR_REASONS else "internal").inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+@lru_cache(maxsize=1)
+def default_metrics() -> ServiceMetrics:
+    """The process-wide instance on prometheus_client's default registry (which also carries process metrics)."""
+    return ServiceMetrics(REGISTRY)

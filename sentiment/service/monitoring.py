@@ -1,0 +1,203 @@
+"""Monitoring as the app runs it: the prediction log, the reference profile of the serving model, drift checks
+and the figures the Monitoring tab shows."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sentiment.inference.predictor import Predictor
+from sentiment.monitoring.drift import (
+    STATUS_CODES,
+    DriftReport,
+    ReferenceProfile,
+    check_drift,
+    pin_production_reference,
+    reference_profile,
+)
+from sentiment.monitoring.estimation import EstimationInputError
+from sentiment.monitoring.performance import PerformanceMonitor, WindowEstimate
+from sentiment.monitoring.prediction_log import PredictionLog
+from sentiment.results import BatchResult
+from sentiment.service.quality_metrics import MonitoringMetrics
+from sentiment.settings import Settings
+
+logger = logging.getLogger(__name__)
+CONFIDENCE_BINS = np.linspace(1 / 3, 1.0, 11)
+CONFIDENCE_CENTRES = [round(float(low + high) / 2, 3) for low, high in itertools.pairwise(CONFIDENCE_BINS)]
+# A check waits this long for queued log rows: it runs in a job thread, so waiting costs no request anything.
+_JOB_FLUSH_S = 60.0
+
+
+class MonitoringService:
+    def __init__(self, settings: Settings, metrics: MonitoringMetrics, predictor: Callable[[], Predictor]) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self._predictor = predictor
+        self.log: PredictionLog | None = None
+        if settings.log_predictions:
+            self.log = PredictionLog(
+                settings.data_dir / "predictions.sqlite",
+                capacity=settings.log_queue_rows,
+                store_text=settings.log_text,
+                max_rows=settings.log_max_rows,
+                max_age_days=settings.log_max_days,
+            )
+        self.last_report: DriftReport | None = None
+        self.last_estimate: WindowEstimate | None = None
+        self.performance = PerformanceMonitor(settings)
+        self._reference: ReferenceProfile | None = None
+        self._lock = threading.Lock()
+        self._seen = {"written": 0, "dropped": 0, "failed": 0}
+
+    def start(self) -> None:
+        if self.log is not None:
+            self.log.start()
+
+    def stop(self) -> None:
+        if self.log is not None:
+            self.log.flush(5)
+            self.log.stop()
+
+    def _flush(self, timeout: float, purpose: str) -> None:
+        """Wait for the log's writer thread to store every queued row before reading the store.
+
+        Rows are written off the request path, so a check that reads right after traffic would otherwise see a
+        window short of its newest rows. ``timeout`` only bounds a stalled disk: the check then reads what is
+        stored, and says so in the log.
+        """
+        assert self.log is not None
+        if not self.log.flush(timeout):
+            logger.warning(
+                "%s reads the prediction log with rows still queued (not written within %.0f s)", purpose, timeout
+            )
+
+    def record(self, source: str, model: str, texts: Sequence[object], result: BatchResult) -> None:
+        if self.log is not None:
+            self.log.record(source, model, texts, result)
+
+    def sync_log_metrics(self) -> None:
+        """Move the log's plain counters into Prometheus (called at each scrape and check)."""
+        if self.log is None:
+            return
+        counters = self.log.counters
+        for outcome, value in (
+            ("written", counters.written),
+            ("dropped", counters.dropped),
+            ("failed", counters.failures),
+        ):
+            delta = value - self._seen[outcome]
+            if delta > 0:
+                self.metrics.log_rows.labels(outcome=outcome).inc(delta)
+                self._seen[outcome] = value
+
+    def reference(self) -> ReferenceProfile:
+        """The reference of the serving model, rebuilt when the model (name or revision) changes."""
+        predictor = self._predictor()
+        wanted = (predictor.info.name, predictor.info.revision)
+        with self._lock:
+            current = self._reference
+            if current is None or (current.model, current.model_revision) != wanted:
+                current = reference_profile(predictor, self.settings)
+                self._reference = current
+            return current
+
+    def pin_reference(self, rows: int | None = None) -> ReferenceProfile:
+        """Freeze the newest ``rows`` production predictions of the serving model as its reference."""
+        size = rows or self.settings.drift_window
+        if self.log is None:
+            raise RuntimeError("the prediction log is off: there is no production traffic to pin")
+        self._flush(_JOB_FLUSH_S, "pinning a reference")
+        predictor = self._predictor()
+        frame = self.log.window(last=size, model=predictor.info.name)
+        if len(frame) < self.settings.drift_min_window:
+            raise ValueError(
+                f"only {len(frame)} logged predictions of {predictor.info.name}; "
+                f"at least {self.settings.drift_min_window} are needed for a reference"
+            )
+        with self._lock:
+            self._reference = pin_production_reference(frame, predictor, self.settings)
+            return self._reference
+
+    def window(self) -> pd.DataFrame:
+        if self.log is None:
+            raise RuntimeError("the prediction log is off (SENTIMENT_LOG_PREDICTIONS=false): nothing to check")
+        self._flush(_JOB_FLUSH_S, "the drift check")
+        model = self._predictor().info.name
+        return self.log.window(last=self.settings.drift_window, model=model)
+
+    def check_drift(self) -> DriftReport:
+        """Compare the newest window of the log (this model's rows only) with the reference; set the gauges."""
+        reference = self.reference()
+        current = self.window()
+        s = self.settings
+        report = check_drift(
+            reference.frame, current, min_window=s.drift_min_window, reference_info=reference.summary()
+        )
+        self.last_report = report
+        self.metrics.record_drift(STATUS_CODES[report.status], report.window_size, report.results)
+        self.last_estimate = self._estimate(current) if len(current) >= s.drift_min_window else None
+        self.metrics.record_estimate(self.last_estimate.as_dict() if self.last_estimate else None)
+        self.sync_log_metrics()
+        logger.info("drift check: %s on %d predictions", report.status, report.window_size)
+        return report
+
+    def _estimate(self, window: pd.DataFrame) -> WindowEstimate | None:
+        """Estimated accuracy and F1 of the window; a failure is logged and leaves the drift check standing (the
+        estimate needs the labelled reference dataset, which a deployment may not have)."""
+        try:
+            found = self.performance.estimate(self._predictor(), window)
+        except (EstimationInputError, OSError, ValueError) as exc:
+            logger.warning("no performance estimate for this window: %s", exc)
+            return None
+        e = found.estimate
+        logger.info(
+            "estimated accuracy %.3f [%.3f, %.3f] on %d predictions (%s; reference %.3f)",
+            e.accuracy,
+            *e.accuracy_band,
+            e.n,
+            e.method,
+            found.reference_accuracy,
+        )
+        return found
+
+    def overview(self, hours: float = 24.0) -> dict[str, Any]:
+        """Figures for the Monitoring tab: traffic, label mix, confidence now vs reference, last drift report and
+        the estimated performance of its window (``WindowEstimate.as_dict()``, or None)."""
+        if self.log is None:
+            return {
+                "traffic": pd.DataFrame(),
+                "labels": pd.DataFrame(),
+                "confidence": pd.DataFrame(),
+                "report": None,
+                "estimate": None,
+                "logged": 0,
+            }
+        self.log.flush(2)
+        traffic = self.log.traffic(time.time() - hours * 3600)
+        window = self.log.window(last=self.settings.drift_window)
+        labels = window["label"].value_counts().rename_axis("label").reset_index(name="count")
+        rows = []
+        frames = [("current", window["confidence"].to_numpy())]
+        if self._reference is not None:
+            frames.append(("reference", self._reference.frame["confidence"].to_numpy()))
+        for name, values in frames:
+            counts, _ = np.histogram(values, bins=CONFIDENCE_BINS)
+            share = counts / max(counts.sum(), 1)
+            for centre, value in zip(CONFIDENCE_CENTRES, share, strict=True):
+                rows.append({"confidence": centre, "share": float(value), "sample": name})
+        return {
+            "traffic": traffic,
+            "labels": labels,
+            "confidence": pd.DataFrame(rows),
+            "report": self.last_report.as_dict() if self.last_report else None,
+            "estimate": self.last_estimate.as_dict() if self.last_estimate else None,
+            "logged": self.log.count(),
+        }

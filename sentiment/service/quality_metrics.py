@@ -1,0 +1,224 @@
+"""Prometheus metrics of the model's quality: feedback labels, evaluations, drift checks and estimated performance.
+
+Like the serving metrics, their label values come from fixed sets (class names, datasets the owner configured,
+sources ``scheduled``/``visitor``), never from user text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from sentiment.labels import LABELS
+from sentiment.monitoring.drift import DRIFT_NO_VERDICT
+
+FEEDBACK_OUTCOMES = (
+    "recorded",  # stored, awaiting review (a visitor's) or accepted (the owner's bulk file)
+    "duplicate",  # the same label for the same prediction from the same session again: nothing new stored
+    "rate_limited",  # refused: the session's hourly limit was reached
+    "unknown_prediction",  # refused: no logged prediction has that id
+    "accepted",  # the owner accepted it
+    "dropped",  # the owner dropped it
+)
+
+
+class FeedbackMetrics:
+    """Feedback on predictions by the label people gave and what became of it (fixed label values only)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.total = Counter(
+            "sentiment_feedback_total",
+            "Feedback on predictions by the label given and its outcome (recorded, duplicate, refused, reviewed).",
+            ["label", "outcome"],
+            registry=registry,
+        )
+        for label in LABELS:
+            for outcome in FEEDBACK_OUTCOMES:
+                self.total.labels(label=label, outcome=outcome)
+
+    def count(self, label: str, outcome: str, n: int = 1) -> None:
+        if label in LABELS and outcome in FEEDBACK_OUTCOMES and n > 0:
+            self.total.labels(label=label, outcome=outcome).inc(n)
+
+
+EVALUATION_SOURCES = ("scheduled", "visitor")
+
+
+class EvaluationMetrics:
+    """Gauges set after every evaluation: model quality by model, dataset, split and ``source`` (label values from
+    the registry, the fixed class names and ``EVALUATION_SOURCES`` only).
+
+    ``source`` keeps the operator's figures apart from visitors': the hourly job writes ``scheduled``, and every
+    dashboard panel and alert selects only that; an evaluation a visitor runs (an uploaded file, a 3-row sample)
+    writes ``visitor`` series, visible on /metrics, which nothing reads to decide the model's health.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        base = ["model", "dataset", "split", "source"]
+        per_class = [*base, "class_label", "average"]
+        self.accuracy = Gauge("model_accuracy", "Accuracy of the last evaluation.", base, registry=registry)
+        self.f1 = Gauge(
+            "model_f1",
+            "F1 per class (average=none) and macro/weighted (class_label=all).",
+            per_class,
+            registry=registry,
+        )
+        self.precision = Gauge("model_precision", "Precision per class and macro.", per_class, registry=registry)
+        self.recall = Gauge("model_recall", "Recall per class and macro.", per_class, registry=registry)
+        self.confusion = Gauge(
+            "model_confusion_matrix",
+            "Rows of the last evaluation by true and predicted class.",
+            [*base, "true_label", "predicted_label"],
+            registry=registry,
+        )
+        self.samples = Gauge("model_evaluation_samples", "Rows in the last evaluation.", base, registry=registry)
+        self.timestamp = Gauge(
+            "model_evaluation_timestamp_seconds", "When the last evaluation finished.", base, registry=registry
+        )
+
+    def record(
+        self, model: str, dataset: str, split: str, report: dict[str, Any], created_at: float, source: str
+    ) -> None:
+        if source not in EVALUATION_SOURCES:
+            raise ValueError(f"unknown evaluation source {source!r}; expected one of {', '.join(EVALUATION_SOURCES)}")
+        key = {"model": model[:200], "dataset": dataset, "split": split, "source": source}
+        self.accuracy.labels(**key).set(report["accuracy"])
+        for label, metrics in report["per_class"].items():
+            cls = {**key, "class_label": label, "average": "none"}
+            self.f1.labels(**cls).set(metrics["f1"])
+            self.precision.labels(**cls).set(metrics["precision"])
+            self.recall.labels(**cls).set(metrics["recall"])
+        macro = {**key, "class_label": "all", "average": "macro"}
+        self.f1.labels(**macro).set(report["macro_f1"])
+        self.precision.labels(**macro).set(report["macro_precision"])
+        self.recall.labels(**macro).set(report["macro_recall"])
+        self.f1.labels(**{**key, "class_label": "all", "average": "weighted"}).set(report["weighted_f1"])
+        for i, true_label in enumerate(LABELS):
+            for j, predicted in enumerate(LABELS):
+                self.confusion.labels(**key, true_label=true_label, predicted_label=predicted).set(
+                    report["confusion"][i][j]
+                )
+        self.samples.labels(**key).set(report["n"])
+        self.timestamp.labels(**key).set(created_at)
+
+    def clear(self, model: str, dataset: str, split: str, source: str) -> None:
+        """Remove every series of one evaluation key: no figures beat stale figures (the production evaluation
+        below its minimum of labels must neither keep an alert firing nor keep it quiet)."""
+        key = (model[:200], dataset, split, source)
+        for gauge in (
+            self.accuracy,
+            self.samples,
+            self.timestamp,
+            self.f1,
+            self.precision,
+            self.recall,
+            self.confusion,
+        ):
+            for labels in list(gauge._metrics):
+                if labels[:4] == key:
+                    gauge.remove(*labels)
+
+
+class MonitoringMetrics:
+    """Drift results, prediction-log health and scheduled-job health."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        pair = ["feature", "test"]
+        self.drift_statistic = Gauge(
+            "sentiment_drift_statistic", "Statistic of the last drift check per test.", pair, registry=registry
+        )
+        self.drift_p_value = Gauge(
+            "sentiment_drift_p_value", "Holm-adjusted p-value of the last drift check.", pair, registry=registry
+        )
+        self.drift_detected = Gauge(
+            "sentiment_drift_detected", "1 when the test's level is 'drift'.", pair, registry=registry
+        )
+        self.drift_status = Gauge(
+            "sentiment_drift_status",
+            "Overall drift level: 0 ok, 1 warning, 2 drift, -1 no verdict (not checked yet, or too few predictions).",
+            registry=registry,
+        )
+        # Until a check has run there is no verdict: "not checked yet" must never read as 0 ("ok").
+        self.drift_status.set(DRIFT_NO_VERDICT)
+        self.drift_window = Gauge(
+            "sentiment_drift_window_size", "Predictions in the last drift window.", registry=registry
+        )
+        self.log_rows = Counter(
+            "sentiment_prediction_log_rows_total",
+            "Prediction-log rows by outcome (written, dropped when the queue was full, failed).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.job_runs = Counter(
+            "scheduler_job_runs_total", "Scheduled job runs by outcome.", ["job", "outcome"], registry=registry
+        )
+        self.job_failures = Counter(
+            "scheduler_job_failures_total", "Scheduled job runs that raised or timed out.", ["job"], registry=registry
+        )
+        self.job_last_success = Gauge(
+            "scheduler_job_last_success_timestamp_seconds", "When the job last succeeded.", ["job"], registry=registry
+        )
+        self.job_duration = Gauge(
+            "scheduler_job_duration_seconds", "Duration of the job's last run.", ["job"], registry=registry
+        )
+        bound = ["method", "bound"]
+        self.estimated_accuracy = Gauge(
+            "model_estimated_accuracy",
+            "Estimated accuracy on the last drift window: bound=estimate, or low/high of its 90% band.",
+            bound,
+            registry=registry,
+        )
+        self.estimated_macro_f1 = Gauge(
+            "model_estimated_macro_f1",
+            "Estimated macro-F1 on the last drift window (bound as above).",
+            bound,
+            registry=registry,
+        )
+        self.estimated_f1 = Gauge(
+            "model_estimated_f1",
+            "Estimated F1 per class on the last drift window (bound as above).",
+            ["method", "class_label", "bound"],
+            registry=registry,
+        )
+        self.estimated_reference = Gauge(
+            "model_estimated_reference",
+            "The same estimator on the labelled reference rows: what the window's estimate is compared with.",
+            ["method", "metric"],
+            registry=registry,
+        )
+        for outcome in ("written", "dropped", "failed"):
+            self.log_rows.labels(outcome=outcome)
+
+    def record_drift(self, status_code: int, window: int, results: list[dict[str, Any]]) -> None:
+        self.drift_status.set(status_code)
+        self.drift_window.set(window)
+        for row in results:
+            key = {"feature": row["feature"], "test": row["test"]}
+            self.drift_statistic.labels(**key).set(row["statistic"])
+            if row["adjusted_p_value"] is not None:
+                self.drift_p_value.labels(**key).set(row["adjusted_p_value"])
+            self.drift_detected.labels(**key).set(1 if row["level"] == "drift" else 0)
+
+    def record_estimate(self, estimate: dict[str, Any] | None) -> None:
+        """Set the estimated-performance gauges from ``WindowEstimate.as_dict()``; ``None`` (a window too small to
+        estimate) sets every series of the last method to NaN, so no alert reads a stale estimate."""
+        if estimate is None:
+            for gauge in (self.estimated_accuracy, self.estimated_macro_f1, self.estimated_f1):
+                for metric in gauge.collect():
+                    for sample in metric.samples:
+                        gauge.labels(**sample.labels).set(float("nan"))
+            return
+        method = estimate["method"]
+        for gauge, key in ((self.estimated_accuracy, "accuracy"), (self.estimated_macro_f1, "macro_f1")):
+            gauge.labels(method=method, bound="estimate").set(estimate[key])
+            low, high = estimate[f"{key}_band"]
+            gauge.labels(method=method, bound="low").set(low)
+            gauge.labels(method=method, bound="high").set(high)
+        for label, value in estimate["f1"].items():
+            self.estimated_f1.labels(method=method, class_label=label, bound="estimate").set(value)
+            low, high = estimate["f1_band"][label]
+            self.estimated_f1.labels(method=method, class_label=label, bound="low").set(low)
+            self.estimated_f1.labels(method=method, class_label=label, bound="high").set(high)
+        self.estimated_reference.labels(method=method, metric="accuracy").set(estimate["reference_accuracy"])
+        self.estimated_reference.labels(method=method, metric="macro_f1").set(estimate["reference_macro_f1"])

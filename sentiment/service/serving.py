@@ -1,0 +1,295 @@
+"""The service object the UI and the HTTP routes call: it owns the predictor, its readiness and its metrics.
+
+Loading happens on a background thread so the port opens at once (a Space kills an app that does not listen); until
+the model is loaded and warmed up, ``/health`` says so and requests wait a bounded time, then fail clearly.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sentiment.errors import AccessDeniedError, BatchInputError, ModelUnavailableError
+from sentiment.inference.micro_batcher import MicroBatcher
+from sentiment.inference.pool import ModelPool
+from sentiment.inference.predictor import InvalidTextError, Predictor
+from sentiment.models.runs import visitor_spec
+from sentiment.results import BatchResult, ModelInfo, Prediction
+from sentiment.runtime import release_free_memory
+from sentiment.service.evaluation import EvaluationService
+from sentiment.service.feedback import FeedbackService
+from sentiment.service.files import JobFolders
+from sentiment.service.metrics import ServiceMetrics, default_metrics
+from sentiment.service.monitoring import MonitoringService
+from sentiment.settings import Settings
+from sentiment.tables.reading import TableFormat, guess_text_column, sniff
+from sentiment.tables.scoring import ProgressFn, ScoreSummary, score_file
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScoredFile:
+    path: Path
+    summary: ScoreSummary
+
+
+class SentimentService:
+    def __init__(
+        self, settings: Settings, metrics: ServiceMetrics | None = None, predictor: Predictor | None = None
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or default_metrics()
+        self._predictor: Predictor | None = None
+        self._ready = threading.Event()
+        self._settled = threading.Event()  # set once loading has ended, well or badly
+        self._load_error: str | None = None
+        self._loader: threading.Thread | None = None
+        self.started_at = time.time()
+        self.pool = ModelPool(settings)
+        self.evaluation = EvaluationService(settings, self.metrics.evaluation, self.pool)
+        self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor)
+        self.feedback = FeedbackService(settings, self.metrics.feedback, lambda: self.monitoring.log)
+        self._batcher = MicroBatcher(
+            lambda texts: self.predictor.predict_batch(texts),
+            max_batch=settings.batch_size,
+            max_wait_s=settings.batch_wait_ms / 1000,
+            on_batch=self.metrics.coalesced_batch_size.observe,
+        )
+        self._switch_lock = threading.Lock()
+        self.served: list[str] = []  # specs served before the current one, oldest first (for rollback)
+        self.serving_spec = settings.model
+        self.jobs: Any = None  # the scheduler, when the app runs one (it runs jobs on demand for the UI)
+        self.ready_at: float | None = None
+        self.files = JobFolders(settings)
+        if predictor is not None:
+            self._install(predictor)
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Load and warm up the configured model in the background (idempotent)."""
+        self.monitoring.start()
+        self.files.start()
+        if self._ready.is_set() or self._loader is not None:
+            return
+        self._loader = threading.Thread(target=self._load, name="model-loader", daemon=True)
+        self._loader.start()
+
+    def stop(self) -> None:
+        """Flush and close what runs in the background (the prediction log writer, the scored-file sweeper)."""
+        self.files.stop()
+        self.monitoring.stop()
+
+    def _load(self) -> None:
+        spec = self.settings.model
+        try:
+            self._install(Predictor.load(spec, self.settings))
+        except Exception as exc:  # a failed load must leave the app up and saying why
+            reason = f"{type(exc).__name__}: {exc}"
+            # Errors raised below the registry (a corrupt weights file) do not say which model they concern.
+            self._load_error = reason if spec in reason else f"cannot load model {spec!r}: {reason}"
+            logger.exception("loading model %r failed", spec)
+        finally:
+            self._settled.set()
+
+    def _install(self, predictor: Predictor) -> None:
+        predictor.warm_up()
+        self._predictor = predictor
+        self.pool.add(self.settings.model, predictor)  # evaluating the serving spec reuses the loaded model
+        self.pool.add(predictor.info.name, predictor)
+        self.metrics.set_model(predictor.info)
+        self.metrics.model_ready.set(1)
+        self.ready_at = time.time()
+        self._ready.set()
+        self._settled.set()
+        logger.info(
+            "serving %s (%s, %s) %s",
+            predictor.info.name,
+            predictor.info.source,
+            predictor.info.revision,
+            predictor.info.note,
+        )
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    @property
+    def predictor(self) -> Predictor:
+        """The serving predictor; waits briefly for a model that is still loading."""
+        if self._predictor is None:
+            if self._load_error is None:
+                self.start()
+                self._settled.wait(self.settings.ready_timeout_s)
+            if self._predictor is None:
+                self.metrics.error("model_unavailable")
+                why = self._load_error or "the model is still loading; try again in a few seconds"
+                raise ModelUnavailableError(f"no model is serving: {why}")
+        return self._predictor
+
+    @property
+    def model_info(self) -> ModelInfo | None:
+        return self._predictor.info if self._predictor is not None else None
+
+    def health(self) -> dict[str, Any]:
+        info = self.model_info
+        status = "ready" if info is not None else ("failed" if self._load_error else "loading")
+        return {
+            "status": status,
+            "ready": info is not None,
+            "model": info.as_dict() if info is not None else None,
+            "error": self._load_error,
+            "uptime_seconds": round(time.time() - self.started_at, 1),
+        }
+
+    # --- model switching ----------------------------------------------------------------------------------------
+    @property
+    def admin_enabled(self) -> bool:
+        return bool(self.settings.admin_token and self.settings.admin_token.get_secret_value())
+
+    def check_admin(self, token: str | None) -> None:
+        expected = self.settings.admin_token
+        if expected is None or not expected.get_secret_value():
+            raise AccessDeniedError("admin actions are off: set SENTIMENT_ADMIN_TOKEN to enable them")
+        if not token or not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+            raise AccessDeniedError("wrong or missing admin token")
+
+    def switch_model(self, spec: str, token: str | None) -> ModelInfo:
+        """Load and warm up ``spec`` beside the serving model, then swap atomically; on failure the old one keeps
+        serving and the error is raised. Requests in flight finish on the model they started with."""
+        self.check_admin(token)
+        resolved = visitor_spec(spec, self.settings.data_dir)
+        with self._switch_lock:
+            new = Predictor.load(resolved, self.settings)
+            new.warm_up()
+            old = self._predictor
+            self._predictor = new  # one reference assignment: every request sees either the old or the new model
+            self.pool.add(resolved, new)
+            self.pool.add(new.info.name, new)
+            self.metrics.set_model(new.info)
+            if old is not None:
+                self.served.append(self.serving_spec)
+            self.serving_spec = spec.strip()
+        logger.info("switched the serving model from %s to %s", old.info.name if old else None, new.info.name)
+        return new.info
+
+    # --- scoring ---------------------------------------------------------------------------------------------
+    def _score(self, endpoint: str, texts: Sequence[object], coalesce: bool = False) -> BatchResult:
+        """Score through the predictor (single texts through the micro-batcher) and record every serving metric."""
+        predictor = self.predictor
+        gauge = self.metrics.in_progress.labels(endpoint=endpoint)
+        gauge.inc()
+        started = time.perf_counter()
+        try:
+            if coalesce and len(texts) == 1:
+                result = self._batcher.submit(texts[0])
+            else:
+                result = predictor.predict_batch(texts)
+        except Exception:
+            self.metrics.error("internal")
+            raise
+        finally:
+            gauge.dec()
+        elapsed = time.perf_counter() - started
+        result = result.with_new_ids()  # every answer names its logged row, so feedback can find it
+        self._observe(endpoint, texts, result, elapsed)
+        self.monitoring.record(endpoint, result.model, texts, result)
+        return result
+
+    def _observe(self, endpoint: str, texts: Sequence[object], result: BatchResult, elapsed: float) -> None:
+        m = self.metrics
+        valid = result.valid
+        n_valid = int(valid.sum())
+        m.batch_size.labels(endpoint=endpoint).observe(len(texts))
+        m.latency.labels(endpoint=endpoint, unit="request").observe(elapsed)
+        if n_valid:
+            m.latency.labels(endpoint=endpoint, unit="text").observe(elapsed / n_valid)
+        for error in result.errors:
+            if error is not None:
+                m.error("empty_text" if "empty" in error or "whitespace" in error else "invalid_input")
+        labels = result.labels
+        confidences = result.probabilities.max(axis=1)
+        for i in range(len(texts)):
+            if not valid[i]:
+                continue
+            m.predictions.labels(sentiment=labels[i]).inc()
+            m.text_length.observe(len(str(texts[i])))
+            m.confidence.observe(float(confidences[i]))
+        truncated = int(result.truncated.sum())
+        if truncated:
+            m.truncated.inc(truncated)
+
+    def predict(self, text: object) -> Prediction:
+        """One text; raises ``InvalidTextError`` (counted) for empty or non-text input."""
+        result = self._score("predict", [text], coalesce=True)
+        error = result.errors[0]
+        if error is not None:
+            raise InvalidTextError(error)
+        return result.predictions()[0]
+
+    def predict_many(self, texts: Sequence[object]) -> list[Prediction]:
+        """Several texts; each invalid one comes back with its error, the others are scored."""
+        if len(texts) > self.settings.max_texts_per_request:
+            self.metrics.error("invalid_input")
+            raise InvalidTextError(
+                f"{len(texts)} texts in one request; the limit is {self.settings.max_texts_per_request} "
+                "(use the CSV batch scorer for more)"
+            )
+        return self._score("predict_batch", texts).predictions()
+
+    # --- files -----------------------------------------------------------------------------------------------
+    def inspect_file(self, path: Path) -> tuple[TableFormat, str | None]:
+        """Columns of an uploaded file and the one that obviously holds the text (``None`` if unclear)."""
+        try:
+            fmt = sniff(path, self.settings.max_upload_bytes)
+        except BatchInputError as exc:
+            self._refused_file(exc)
+            raise
+        return fmt, guess_text_column(fmt.columns)
+
+    def score_file(self, path: Path, text_column: str | None = None, progress: ProgressFn | None = None) -> ScoredFile:
+        """Score an uploaded file into ``<name>_scored.csv`` (``.tsv`` when tab-separated) in a fresh job folder under
+        the data folder."""
+        job_dir = self.files.new()
+        try:
+            out_path = job_dir / sniff(path, self.settings.max_upload_bytes).scored_name(path)
+            summary = score_file(
+                path,
+                out_path,
+                lambda texts: self._score("score_csv", texts),
+                text_column,
+                chunk_rows=self.settings.csv_chunk_rows,
+                max_bytes=self.settings.max_upload_bytes,
+                progress=progress,
+            )
+        except BatchInputError as exc:
+            shutil.rmtree(job_dir, ignore_errors=True)
+            self._refused_file(exc)
+            raise
+        except BaseException:
+            shutil.rmtree(job_dir, ignore_errors=True)
+            raise
+        finally:
+            self.files.done(job_dir)  # renaming the result into place made the folder's time "now"
+            release_free_memory()  # the job's buffers are free: give the pages back rather than keep its peak
+        return ScoredFile(out_path, summary)
+
+    def _refused_file(self, exc: BatchInputError) -> None:
+        """An expected refusal (the caller gets the message): counted, and one log line, no traceback."""
+        reason = "file_too_large" if "limit" in str(exc) else "bad_file"
+        self.metrics.error(reason)
+        logger.info("refused a file (%s): %s", reason, exc)
+
+    def clean_interrupted_jobs(self) -> int:
+        """Remove what a killed process left mid-job (``*.partial`` files); see ``JobFolders.clean_interrupted``."""
+        return self.files.clean_interrupted()
+
+    def sweep_scored_files(self) -> int:
+        """Delete job folders older than ``batch_retention_s``; see ``JobFolders.sweep``."""
+        return self.files.sweep()

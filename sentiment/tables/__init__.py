@@ -1,0 +1,1 @@
+"""Tables: reading delimited uploads (encoding, sniffing, layout, text column) and scoring them row by row."""

@@ -1,0 +1,78 @@
+"""Which text encoding an upload is in, decided from its bytes: UTF-8 (BOM or not), UTF-16 (BOM or not), Latin-1,
+or UTF-8 and Latin-1 rows mixed in one file. Never fails: every byte sequence decodes as something."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from pathlib import Path
+
+SAMPLE_BYTES = 64 * 1024
+MIXED = "utf-8+latin-1"  # UTF-8 rows and Latin-1 rows in one file (pasted together from different exports)
+_MIXED_ERRORS = "sentiment-utf8-else-latin1"
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+BOMS_UTF16 = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _latin1_fallback(error: UnicodeError) -> tuple[str, int]:
+    """Decode error handler: bytes that are not valid UTF-8 are read as Latin-1 (one character per byte)."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return error.object[error.start : error.end].decode("latin-1"), error.end
+
+
+codecs.register_error(_MIXED_ERRORS, _latin1_fallback)
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """``utf-16-le``/``-be`` when NUL bytes fill one side of the byte pairs and not the other (Latin-script UTF-16
+    saved without a byte-order mark); text with stray NULs has them on both sides, binary data too."""
+    pairs = len(head) // 2
+    if pairs < 2:
+        return None
+    even, odd = head[0 : 2 * pairs : 2].count(0), head[1 : 2 * pairs : 2].count(0)
+    if odd >= 0.3 * pairs and even <= 0.05 * odd:
+        return "utf-16-le"
+    if even >= 0.3 * pairs and odd <= 0.05 * even:
+        return "utf-16-be"
+    return None
+
+
+def detect_encoding(path: Path) -> str:
+    """``utf-16`` after a UTF-16 byte-order mark; ``utf-16-le``/``-be`` for UTF-16 without one; ``utf-8-sig`` when the
+    whole file decodes as UTF-8 (a BOM is dropped); else ``MIXED`` when some bytes are UTF-8 characters (each row is
+    read as UTF-8 where it is valid UTF-8, Latin-1 where not), and Latin-1 when none are. Never fails."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    valid, utf8_seen, tail = True, False, b""
+    with path.open("rb") as handle:
+        if handle.read(2) in BOMS_UTF16:
+            return "utf-16"
+        handle.seek(0)
+        bomless = _utf16_without_bom(handle.read(SAMPLE_BYTES))
+        if bomless is not None:
+            return bomless
+        handle.seek(0)
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            if valid:
+                try:
+                    decoder.decode(block)
+                    continue
+                except UnicodeDecodeError:
+                    valid = False
+            utf8_seen = utf8_seen or _UTF8_SEQUENCE.search(tail + block) is not None
+            tail = block[-3:]  # a character cut between two blocks
+        if valid:
+            try:
+                decoder.decode(b"", final=True)
+                return "utf-8-sig"
+            except UnicodeDecodeError:
+                pass
+    if not utf8_seen:  # the UTF-8 check stopped at the first bad block: look at the blocks it had accepted too
+        with path.open("rb") as handle:
+            utf8_seen = any(_UTF8_SEQUENCE.search(block) for block in iter(lambda: handle.read(1 << 20), b""))
+    return MIXED if utf8_seen else "latin-1"
+
+
+def codec_for(encoding: str) -> tuple[str, str]:
+    """Python codec and error handler that read a file of the detected ``encoding``."""
+    return ("utf-8-sig", _MIXED_ERRORS) if encoding == MIXED else (encoding, "replace")

@@ -1,0 +1,228 @@
+"""Score a delimited text file row by row, in bounded memory, into a copy with six columns added.
+
+The reader takes what people actually upload (UTF-8 with or without BOM, UTF-16 with or without BOM, Latin-1,
+comma / semicolon / tab / pipe separators, a plain one-text-per-line file) and decides its layout from the content,
+never from the file name (the rule is in ``sentiment.tables.layout``). Every original row and cell comes back in order:
+
+* Added columns are ``label``, ``score_negative``, ``score_neutral``, ``score_positive``, ``error`` (why a row
+  was not scored) and ``prediction_id`` (the id the prediction log keeps the row under, which feedback names; empty
+  for a row not scored). A name the input already uses (case-insensitively) is never reused: the added column becomes
+  ``predicted_<name>`` (``scoring_error`` for ``error``), then ``predicted_<name>_2``, ``_3``... until unique; the
+  summary's ``columns_added`` maps each role to the name written.
+* Every output row has exactly the header's fields. A row with more fields than the header (an unquoted separator
+  inside a cell) keeps its first fields in their columns and the rest, joined by the separator as they were
+  written, in the last input column; it is not scored and its ``error`` says ``more than N fields``. A row with
+  fewer fields is padded with empty cells and scored; the summary counts it under ``cleaned``.
+* NUL characters (stray ones occur in database and spreadsheet exports) are removed; the rows they came from are
+  listed under ``cleaned``. Files that are mostly not text are refused (``sentiment.tables.layout.MAX_NOT_TEXT_SHARE``).
+
+A row that cannot be scored never sinks the rest of the file. The result is written to a ``.partial`` file and
+renamed only when complete, so an interrupted job never leaves a file that looks finished. Cells a spreadsheet would
+execute as a formula are neutralised in the output.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sentiment.errors import BatchInputError
+from sentiment.labels import LABELS
+from sentiment.results import BatchResult
+from sentiment.tables.cells import neutralise
+from sentiment.tables.reading import MALFORMED, Record, fit_row, records, resolve_text_column, sniff
+
+logger = logging.getLogger(__name__)
+
+# the roles, and their names by default
+NEW_COLUMNS = ["label", *(f"score_{label}" for label in LABELS), "error", "prediction_id"]
+_ERROR = NEW_COLUMNS.index("error")
+_FALLBACK_NAMES = {"error": "scoring_error", "prediction_id": "sentiment_prediction_id"}  # else predicted_<role>
+# A chunk also ends at this many characters: tokenising costs memory per token, so a file of a few huge cells must
+# not reach the scorer as one batch (rows of ordinary length reach ``chunk_rows`` long before).
+CHUNK_CHARS = 256 * 1024
+_REPORTED_ROWS = 20  # row numbers listed per reason in the summary
+
+
+Scorer = Callable[[list[str]], BatchResult]
+ProgressFn = Callable[[float, str], None]
+
+
+@dataclass
+class ScoreSummary:
+    """What happened to every row: how many scored, how many skipped and why, what was cleaned, the label mix,
+    and what the reader chose (layout, encoding, separator, text column, names of the added columns)."""
+
+    rows: int = 0
+    scored: int = 0
+    truncated: int = 0
+    text_column: str = ""
+    label_counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LABELS, 0))
+    skipped: dict[str, int] = field(default_factory=dict)
+    skipped_rows: list[int] = field(default_factory=list)  # first few 1-based data-row numbers, for the report
+    cleaned: dict[str, int] = field(default_factory=dict)  # rows changed but kept: "nul_removed", "short_row_padded"
+    cleaned_rows: dict[str, list[int]] = field(default_factory=dict)  # first few row numbers per kind
+    columns_added: dict[str, str] = field(default_factory=dict)  # role -> column name written
+    input_format: dict[str, str | None] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "rows": self.rows,
+            "scored": self.scored,
+            "truncated": self.truncated,
+            "text_column": self.text_column,
+            "label_counts": dict(self.label_counts),
+            "skipped": dict(self.skipped),
+            "skipped_rows": list(self.skipped_rows),
+            "cleaned": dict(self.cleaned),
+            "cleaned_rows": {kind: list(rows) for kind, rows in self.cleaned_rows.items()},
+            "columns_added": dict(self.columns_added),
+            "input_format": dict(self.input_format),
+            "seconds": round(self.seconds, 3),
+        }
+
+    def skip(self, reason: str, row_number: int) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        if len(self.skipped_rows) < _REPORTED_ROWS:
+            self.skipped_rows.append(row_number)
+
+    def clean(self, kind: str, row_number: int) -> None:
+        self.cleaned[kind] = self.cleaned.get(kind, 0) + 1
+        rows = self.cleaned_rows.setdefault(kind, [])
+        if len(rows) < _REPORTED_ROWS:
+            rows.append(row_number)
+
+
+def added_column_names(columns: Sequence[str]) -> dict[str, str]:
+    """Role -> name of each added column, none equal (ignoring case and surrounding spaces) to an input column or
+    to another added one: ``label``, else ``predicted_label``, else ``predicted_label_2``, ``_3``..."""
+    taken = {c.strip().casefold() for c in columns}
+    names: dict[str, str] = {}
+    for role in NEW_COLUMNS:
+        name = role
+        fallback = _FALLBACK_NAMES.get(role, f"predicted_{role}")
+        attempt = 1
+        while name.casefold() in taken:
+            name = fallback if attempt == 1 else f"{fallback}_{attempt}"
+            attempt += 1
+        taken.add(name.casefold())
+        names[role] = name
+    return names
+
+
+def _chunks(rows: Iterator[Record], size: int, max_chars: int = CHUNK_CHARS) -> Iterator[tuple[list[Record], int]]:
+    """Rows in chunks of at most ``size`` rows and about ``max_chars`` characters (a longer row is a chunk alone)."""
+    chunk: list[Record] = []
+    chars = 0
+    offset = 0
+    for record in rows:
+        chunk.append(record)
+        offset = record[1]
+        chars += sum(len(cell) for cell in record[0]) if record[0] else 0
+        if len(chunk) >= size or chars >= max_chars:
+            yield chunk, offset
+            chunk = []
+            chars = 0
+    if chunk:
+        yield chunk, offset
+
+
+def score_file(
+    path: Path,
+    out_path: Path,
+    score: Scorer,
+    text_column: str | None = None,
+    chunk_rows: int = 2000,
+    max_bytes: int | None = None,
+    progress: ProgressFn | None = None,
+) -> ScoreSummary:
+    """Score ``path`` into ``out_path`` (same delimiter, UTF-8), chunk by chunk; returns what happened per row."""
+    started = time.perf_counter()
+    csv.field_size_limit(max(max_bytes or 0, 1 << 27))
+    fmt = sniff(path, max_bytes)
+    index = resolve_text_column(fmt, text_column, path.name)
+    summary = ScoreSummary(text_column=fmt.columns[index], input_format=fmt.describe())
+    size = path.stat().st_size
+    partial = out_path.with_name(out_path.name + ".partial")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, delimiter=fmt.output_delimiter)
+            rows = records(path, fmt)
+            header = next(rows)[0] or list(fmt.columns)
+            summary.columns_added = added_column_names(header)
+            writer.writerow([neutralise(c) for c in header] + list(summary.columns_added.values()))
+            for chunk, offset in _chunks(rows, chunk_rows):
+                _score_chunk(chunk, index, fmt.delimiter, len(header), score, writer, summary)
+                if progress is not None:
+                    progress(min(offset / size, 1.0), f"{summary.rows:,} rows scored")
+        os.replace(partial, out_path)
+    finally:
+        partial.unlink(missing_ok=True)
+    if summary.rows == 0:
+        out_path.unlink(missing_ok=True)
+        raise BatchInputError(f"{path.name} has a header but no data rows")
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _score_chunk(
+    chunk: list[Record], index: int, delimiter: str, width: int, score: Scorer, writer: Any, summary: ScoreSummary
+) -> None:
+    first_row = summary.rows + 1
+    rows: list[list[str]] = []
+    new_cells: list[list[str]] = []
+    texts: list[str] = []
+    positions: list[int] = []
+    for offset, (maybe_row, _, nuls) in enumerate(chunk):
+        number = first_row + offset
+        error: str | None
+        if nuls:
+            summary.clean("nul_removed", number)
+        if maybe_row is None:  # unparseable: written as an empty row so the row count still matches
+            row, error = [""] * width, MALFORMED
+        else:
+            if len(maybe_row) < width:
+                summary.clean("short_row_padded", number)
+            row, error = fit_row(maybe_row, width, delimiter)
+        rows.append(row)
+        cells = [""] * len(NEW_COLUMNS)
+        cells[_ERROR] = error or ""
+        new_cells.append(cells)
+        if error is not None:
+            summary.skip(error, number)
+            continue
+        texts.append(row[index])
+        positions.append(offset)
+    result = score(texts) if texts else None
+    if result is not None:
+        labels = result.labels
+        for j, offset in enumerate(positions):
+            reason = result.errors[j]
+            if reason is not None:
+                summary.skip(reason, first_row + offset)
+                new_cells[offset][_ERROR] = reason
+                continue
+            probs = result.probabilities[j]
+            new_cells[offset] = [labels[j], *(f"{p:.6f}" for p in probs), "", result.prediction_id(j)]
+            summary.label_counts[labels[j]] += 1
+            summary.scored += 1
+            summary.truncated += int(result.truncated[j])
+    for row, cells in zip(rows, new_cells, strict=True):
+        writer.writerow([neutralise(c) for c in row] + cells)
+    summary.rows += len(chunk)
+    summary.skipped_rows.sort()
+
+
+def label_counts_frame(summary: ScoreSummary) -> pd.DataFrame:
+    """Counts per class, in class order, for the summary chart."""
+    return pd.DataFrame({"label": list(LABELS), "count": [summary.label_counts[label] for label in LABELS]})

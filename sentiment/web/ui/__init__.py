@@ -1,0 +1,1 @@
+"""The Gradio UI: one module per tab, the Blocks that assemble them, and the API naming helpers."""

@@ -1,0 +1,278 @@
+"""The Evaluate tab: pick models, a dataset (or a labelled upload), split, sample size and seed; see metrics,
+per-class tables, confusion-matrix heatmaps, the paired comparison and past evaluations.
+
+API endpoints: ``/evaluate_models`` returns what the tab shows (rounded tables); ``/evaluate`` and ``/compare``
+return the reports as JSON at full precision; ``/evaluations`` lists past runs.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from sentiment.datasets import DATASETS, SPLITS
+from sentiment.evaluation.store import COLUMNS as HISTORY_COLUMNS
+from sentiment.labels import LABELS
+from sentiment.service.serving import SentimentService
+from sentiment.web.ui.api import PRIVATE, api_endpoint
+
+NONE = "(none)"
+DEFAULT_SAMPLE = 500  # rows of a registry dataset when no sample size is given; an upload is evaluated whole
+logger = logging.getLogger(__name__)
+
+
+def confusion_html(report: dict[str, Any], title: str) -> str:
+    """A confusion matrix as an HTML heatmap: rows are true classes, columns predictions, shade is the row share."""
+    matrix = report["metrics"]["confusion"]
+    head = "".join(f"<th>{label}</th>" for label in LABELS)
+    rows = []
+    for i, label in enumerate(LABELS):
+        total = max(sum(matrix[i]), 1)
+        cells = []
+        for count in matrix[i]:
+            share = count / total
+            color = f"rgba(37, 99, 235, {0.08 + 0.85 * share:.2f})"
+            text = "#fff" if share > 0.5 else "inherit"
+            cells.append(f'<td style="background:{color};color:{text};text-align:center;padding:6px">{count}</td>')
+        rows.append(f"<tr><th style='text-align:right;padding:6px'>{label}</th>{''.join(cells)}</tr>")
+    return (
+        f"<div><b>{html.escape(title)}</b> (rows: true, columns: predicted)"
+        f"<table class='confusion'><tr><th></th>{head}</tr>{''.join(rows)}</table></div>"
+    )
+
+
+METRIC_COLUMNS = [
+    "model",
+    "dataset",
+    "split",
+    "n",
+    "rows used",
+    "labels",
+    "seed",
+    "accuracy",
+    "accuracy 95% CI",
+    "macro-F1",
+    "macro-F1 95% CI",
+    "weighted-F1",
+]
+CLASS_COLUMNS = ["model", "class", "precision", "recall", "F1", "support"]
+COMPARISON_COLUMNS = ["metric", "B minus A", "95% interval", "test", "p-value", "verdict"]
+SIGNIFICANCE = 0.05
+
+
+def _mapping_text(mapping: dict[str, Any] | None) -> str:
+    if not mapping:
+        return "dataset's own"
+    return f"{mapping['rule']}: " + ", ".join(f"{k} -> {v}" for k, v in mapping["map"].items())
+
+
+def metrics_table(reports: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for r in reports:
+        m, ci = r["metrics"], r["intervals"]
+        rows.append(
+            {
+                "model": r["model"],
+                "dataset": r["dataset"],
+                "split": r["split"],
+                "n": r["n"],
+                "rows used": f"{r['rows']['used']} of {r['rows']['total']}: {r['rows']['why']}",
+                "labels": _mapping_text(r.get("label_mapping")),
+                "seed": r["seed"],
+                "accuracy": round(m["accuracy"], 4),
+                "accuracy 95% CI": f"{ci['accuracy']['low']:.3f}-{ci['accuracy']['high']:.3f}",
+                "macro-F1": round(m["macro_f1"], 4),
+                "macro-F1 95% CI": f"{ci['macro_f1']['low']:.3f}-{ci['macro_f1']['high']:.3f}",
+                "weighted-F1": round(m["weighted_f1"], 4),
+            }
+        )
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+
+
+def per_class_table(reports: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for r in reports:
+        for label, c in r["metrics"]["per_class"].items():
+            rows.append(
+                {
+                    "model": r["model"],
+                    "class": label,
+                    "precision": round(c["precision"], 4),
+                    "recall": round(c["recall"], 4),
+                    "F1": round(c["f1"], 4),
+                    "support": c["support"],
+                }
+            )
+    return pd.DataFrame(rows, columns=CLASS_COLUMNS)
+
+
+def _p_value(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _verdict(difference: float, significant: bool, model_a: str, model_b: str) -> str:
+    if not significant:
+        return "no significant difference"
+    return f"{model_b if difference > 0 else model_a} is better"
+
+
+def comparison_table(comparison: dict[str, Any] | None, model_a: str, model_b: str) -> pd.DataFrame:
+    """The paired comparison for reading: one row per metric with the test that decided it, rounded. Programs get
+    the full-precision figures from ``/compare``.
+
+    macro-F1 is significant when its paired-bootstrap interval excludes 0 (the rule of ``paired_comparison``);
+    accuracy when the exact McNemar test on the rows only one model got right gives p < 0.05."""
+    if not comparison:
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    interval = comparison["macro_f1_interval"]
+    f1_diff, acc_diff = comparison["macro_f1_difference"], comparison["accuracy_difference"]
+    mcnemar = comparison["mcnemar_p_value"]
+    rows = [
+        [
+            "macro-F1",
+            f"{f1_diff:+.3f}",
+            f"{interval['low']:+.3f} to {interval['high']:+.3f}",
+            "paired bootstrap",
+            _p_value(comparison["bootstrap_p_value"]),
+            _verdict(f1_diff, comparison["significant"], model_a, model_b),
+        ],
+        [
+            "accuracy",
+            f"{acc_diff:+.3f}",
+            "-",
+            f"exact McNemar ({comparison['only_a_correct']} rows only A right, {comparison['only_b_correct']} only B)",
+            _p_value(mcnemar),
+            _verdict(acc_diff, mcnemar < SIGNIFICANCE, model_a, model_b),
+        ],
+    ]
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> None:
+    """Build the tab inside ``demo``; ``wrap`` turns domain errors into ``gr.Error``."""
+    evaluation = service.evaluation
+    models = ["embedded", "vader", service.settings.hub_model]
+    serving = service.settings.model if service.settings.model != "auto" else "embedded"
+
+    def _size(value: float | None) -> int | None:
+        return int(value) if value else None
+
+    # API-only endpoints: gr.api builds their inputs from the type hints (it takes no gr.Progress).
+    @wrap
+    def evaluate(model: str, dataset: str, split: str = "test", sample_size: int = 0, seed: int = 0) -> dict[str, Any]:
+        return evaluation.evaluate(model, dataset, split, _size(sample_size), int(seed or 0))
+
+    @wrap
+    def compare(
+        model_a: str, model_b: str, dataset: str, split: str = "test", sample_size: int = 0, seed: int = 0
+    ) -> dict[str, Any]:
+        return evaluation.compare(model_a, model_b, dataset, split, _size(sample_size), int(seed or 0))
+
+    def past_evaluations(limit: int = 50) -> list[dict[str, Any]]:
+        return evaluation.history(limit)
+
+    def history() -> pd.DataFrame:
+        try:
+            frame = pd.DataFrame(evaluation.history(50), columns=list(HISTORY_COLUMNS))
+        except sqlite3.Error as exc:  # an unreadable store must not hide the evaluation just run
+            logger.error("evaluation history unreadable (%s)", exc)
+            return pd.DataFrame({"history unavailable": [f"{type(exc).__name__}: {exc}"]})
+        if not frame.empty:
+            frame["created_at"] = pd.to_datetime(frame["created_at"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
+            frame[["accuracy", "macro_f1"]] = frame[["accuracy", "macro_f1"]].round(4)
+        return frame
+
+    @wrap
+    def run(
+        model_a: str,
+        model_b: str,
+        dataset: str,
+        split: str | None = None,
+        sample_size: float | None = None,
+        seed: float | None = 0,
+        upload: str | None = None,
+        label_map: str | None = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple[pd.DataFrame, pd.DataFrame, str, pd.DataFrame, pd.DataFrame]:
+        uploaded = Path(upload) if upload else None
+        size = DEFAULT_SAMPLE if sample_size is None and uploaded is None else _size(sample_size)
+        report_progress = lambda f, d: progress(f, desc=d)  # noqa: E731
+        rows: dict[str, Any] = {  # which rows and how they are read: the same for one model or two
+            "split": split or None,
+            "sample_size": size,
+            "seed": int(seed or 0),
+            "uploaded": uploaded,
+            "progress": report_progress,
+            "label_map": label_map,
+        }
+        if model_b and model_b != NONE:
+            result = evaluation.compare(model_a, model_b, dataset, **rows)
+            reports = [result["a"], result["b"]]
+            comparison = comparison_table(result["comparison"], reports[0]["model"], reports[1]["model"])
+        else:
+            reports = [evaluation.evaluate(model_a, dataset, **rows)]
+            comparison = comparison_table(None, model_a, model_b)
+        for report in reports:
+            if report.get("warning"):
+                gr.Warning(report["warning"])  # the figures are shown; the history could not keep them
+        heatmaps = "".join(confusion_html(r, r["model"]) for r in reports)
+        return metrics_table(reports), per_class_table(reports), heatmaps, comparison, history()
+
+    with gr.Tab("Evaluate"):
+        with gr.Row():
+            model_a = gr.Dropdown(models, value=serving, label="Model A", allow_custom_value=True)
+            model_b = gr.Dropdown([NONE, *models], value="vader", label="Model B (comparison)", allow_custom_value=True)
+            dataset = gr.Dropdown(list(DATASETS), value="vader_tweets", label="Dataset")
+            split = gr.Radio(list(SPLITS), value=None, label="Split (none chosen: test; an upload: the whole file)")
+        with gr.Row():
+            sample_size = gr.Number(
+                value=None, precision=0, minimum=0, label="Sample size (empty: 500, an upload whole; 0 = all)"
+            )
+            seed = gr.Number(value=0, precision=0, label="Seed")
+            upload = gr.File(label="Or a labelled CSV (text + label columns)")  # content decides, not the name
+            label_map = gr.Textbox(
+                label="Label map (when the file's labels are not class names or -1/0/1)",
+                placeholder="e.g. 0:negative,1:neutral,2:positive",
+            )
+        button = gr.Button("Evaluate", variant="primary", elem_id="evaluate-button")
+        table = gr.Dataframe(metrics_table([]), label="Metrics", elem_id="evaluation-metrics")
+        classes = gr.Dataframe(per_class_table([]), label="Per class", elem_id="evaluation-classes")
+        heatmap = gr.HTML(label="Confusion matrix", elem_id="evaluation-confusion")
+        comparison = gr.Dataframe(
+            comparison_table(None, "", ""),
+            label="Comparison: B minus A on the same rows (significance level 5%)",
+            elem_id="evaluation-comparison",
+            wrap=True,
+        )
+        past = gr.Dataframe(
+            pd.DataFrame(columns=list(HISTORY_COLUMNS)), label="Past evaluations", elem_id="evaluation-history"
+        )
+
+        button.click(
+            run,
+            [model_a, model_b, dataset, split, sample_size, seed, upload, label_map],
+            [table, classes, heatmap, comparison, past],
+            api_name="evaluate_models",
+            api_description="Evaluate model A (and compare with B) as the Evaluate tab shows it: rounded tables.",
+            show_progress_on=table,
+        )
+        demo.load(history, None, past, api_visibility=PRIVATE, show_progress="hidden")
+        api_endpoint(
+            evaluate,
+            "evaluate",
+            "Evaluate one model on a dataset split; returns the report as JSON.",
+            returns=["report"],
+        )
+        api_endpoint(
+            compare,
+            "compare",
+            "Evaluate two models on the same rows; returns both reports and the paired tests at full precision.",
+            returns=["reports and comparison"],
+        )
+        api_endpoint(past_evaluations, "evaluations", "Past evaluations, newest first.", returns=["evaluations"])

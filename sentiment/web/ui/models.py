@@ -1,0 +1,89 @@
+"""The Models tab: which model serves, the fine-tuning runs, and switching (admin only) with rollback.
+
+``/switch_model`` needs the admin token and is hidden from the public API listing when no token is set; the Switch
+button is then disabled and says why. The tab's figures are loaded each time it is opened.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from sentiment.models.runs import list_runs
+from sentiment.service.serving import SentimentService
+from sentiment.web.ui.api import PRIVATE, api_endpoint, on_open
+
+RUN_COLUMNS = ["run", "base", "datasets", "best epoch", "minutes", "test macro-F1"]
+ADMIN_OFF = "Switching is off: no admin token is set (`SENTIMENT_ADMIN_TOKEN`)."
+
+
+def models_tab(service: SentimentService, wrap: Any) -> None:
+    admin_enabled = service.admin_enabled
+
+    def runs_frame() -> pd.DataFrame:
+        rows = [
+            {
+                "run": r["run"],
+                "base": r.get("base"),
+                "datasets": ", ".join(r.get("datasets", [])),
+                "best epoch": r.get("best_epoch"),
+                "minutes": round(r.get("seconds", 0) / 60, 1),
+                "test macro-F1": ", ".join(f"{k} {v:.3f}" for k, v in r.get("test", {}).items()),
+            }
+            for r in list_runs(service.settings.data_dir)
+        ]
+        return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+    def serving() -> dict[str, Any]:
+        info = service.model_info
+        return {
+            "serving": info.as_dict() if info else None,
+            "spec": service.serving_spec,
+            "previously_served": list(reversed(service.served)),
+        }
+
+    @wrap
+    def switch_model(spec: str, admin_token: str) -> dict[str, Any]:
+        service.switch_model(spec, admin_token)
+        return serving()
+
+    def choices() -> list[str]:
+        return [
+            "embedded",
+            "vader",
+            service.settings.hub_model,
+            *(r["run"] for r in list_runs(service.settings.data_dir)),
+        ]
+
+    def tab_view() -> tuple[dict[str, Any], pd.DataFrame]:
+        return serving(), runs_frame()
+
+    with gr.Tab("Models") as tab:
+        current = gr.JSON(label="Serving now", elem_id="serving-now")
+        with gr.Row():
+            spec = gr.Dropdown(
+                choices(), value="embedded", label="Model (registry name, Hub id or run)", allow_custom_value=True
+            )
+            token = gr.Textbox(label="Admin token", type="password")
+            button = gr.Button("Switch", variant="primary", interactive=admin_enabled, elem_id="switch-button")
+        gr.Markdown(
+            "Switching loads and warms up the new model beside the serving one, then swaps; if it fails, "
+            "the current model keeps serving. Roll back by switching to a previously served model."
+            + ("" if admin_enabled else f" **{ADMIN_OFF}**"),
+            elem_id="switch-note",
+        )
+        runs = gr.Dataframe(
+            pd.DataFrame(columns=RUN_COLUMNS), label="Fine-tuning runs (python -m finetune)", elem_id="runs"
+        )
+        on_open(tab, tab_view, [current, runs])
+        button.click(
+            switch_model,
+            [spec, token],
+            current,
+            api_name="switch_model",
+            api_visibility="public" if admin_enabled else PRIVATE,
+            api_description="Switch the serving model (admin token required).",
+        )
+        api_endpoint(serving, "serving_model", "The serving model and the ones served before.", returns=["serving"])

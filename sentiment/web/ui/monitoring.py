@@ -1,0 +1,252 @@
+"""The Monitoring tab: traffic, label mix, confidence now vs the reference, drift results and scheduled jobs.
+
+``/run_drift_check`` and ``/run_evaluation`` run the scheduled jobs on demand (through the scheduler when the app
+runs one, so the job metrics count them too): without an admin token they are private and their buttons disabled,
+with the reason shown. ``/monitoring`` returns the figures; the tab loads them each time it is opened.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from sentiment.service.serving import SentimentService
+from sentiment.web.ui.api import PRIVATE, api_endpoint, on_open
+from sentiment.web.ui.charts import confidence_lines, traffic_bars
+
+LABEL_COLORS = {"negative": "#dc2626", "neutral": "#9ca3af", "positive": "#16a34a"}
+JOBS_OFF = "Running jobs is off: no admin token is set (`SENTIMENT_ADMIN_TOKEN`)."
+
+
+def _stamp(t: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) if t else "-"
+
+
+JOB_COLUMNS = [
+    "job",
+    "every (s)",
+    "last run (UTC)",
+    "outcome",
+    "last success (UTC)",
+    "runs",
+    "failures",
+    "error",
+]
+
+
+def _jobs_frame(service: SentimentService) -> pd.DataFrame:
+    if service.jobs is None:
+        return pd.DataFrame([{"job": "-", "outcome": "the scheduler is not running in this process"}])
+    rows = []
+    for status in service.jobs.runner.statuses.values():
+        rows.append(
+            {  # keys: JOB_COLUMNS
+                "job": status.name,
+                "every (s)": status.interval_s,
+                "last run (UTC)": _stamp(status.last_run),
+                "outcome": status.last_outcome,
+                "last success (UTC)": _stamp(status.last_success),
+                "runs": status.runs,
+                "failures": status.failures,
+                "error": status.last_error or "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _drift_frame(report: dict[str, Any] | None) -> pd.DataFrame:
+    if not report or not report["results"]:
+        return pd.DataFrame(columns=["feature", "test", "statistic", "p_value", "adjusted_p_value", "level"])
+    frame = pd.DataFrame(report["results"])[
+        ["feature", "test", "statistic", "p_value", "adjusted_p_value", "level", "n_reference", "n_current"]
+    ]
+    return frame.round({"statistic": 4, "p_value": 6, "adjusted_p_value": 6})
+
+
+def _status_markdown(overview: dict[str, Any], bar_minutes: int) -> str:
+    report = overview["report"]
+    if report is None:
+        drift = "no drift check yet"
+    elif report["status"] == "insufficient_data":
+        drift = f"**not enough data**: {report['window_size']} predictions, {report['min_window']} needed"
+    else:
+        drift = f"**{report['status']}** on the last {report['window_size']} predictions"
+    bars = "one bar per minute" if bar_minutes == 1 else f"one bar per {bar_minutes} minutes"
+    line = f"Logged predictions: **{overview['logged']:,}** - drift: {drift} - traffic chart: {bars}"
+    confidence = overview["confidence"]
+    if confidence.empty or "reference" not in set(confidence["sample"]):
+        line += " - no reference sample yet (the first drift check makes it)"
+    feedback = overview.get("feedback")
+    if feedback:
+        line += "  \n" + feedback_line(feedback)
+    return line + _estimate_line(overview.get("estimate"))
+
+
+def _estimate_line(estimate: dict[str, Any] | None) -> str:
+    """'Is my model still right?' without labels: the last window's estimated accuracy and its band, against the
+    same estimator on the reference."""
+    if not estimate:
+        return "  \nEstimated accuracy: after the first drift check with enough predictions"
+    low, high = estimate["accuracy_band"]
+    return (
+        f"  \nEstimated accuracy now **{estimate['accuracy']:.2f}** ({low:.2f}-{high:.2f}, {estimate['n']} "
+        f"predictions, {estimate['method']}) vs {estimate['reference_accuracy']:.2f} at the reference"
+    )
+
+
+def feedback_line(counts: dict[str, int]) -> str:
+    """Feedback in one line: how much waits for review, and the conflicts the owner must settle."""
+    line = (
+        f"Feedback: **{counts['unreviewed']:,}** unreviewed, {counts['accepted']:,} accepted, "
+        f"{counts['dropped']:,} dropped"
+    )
+    if n := counts["conflicts"]:
+        line += f" - **{n:,} prediction{'s' if n != 1 else ''} with conflicting labels** (see /review_feedback)"
+    return line
+
+
+def monitoring_tab(service: SentimentService, wrap: Any) -> None:
+    admin = service.admin_enabled
+
+    def refresh() -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        overview = {**service.monitoring.overview(), "feedback": service.feedback.store.counts()}
+        traffic, minutes = traffic_bars(overview["traffic"], time.time())
+        return (
+            _status_markdown(overview, minutes),
+            traffic,
+            overview["labels"],
+            confidence_lines(overview["confidence"]),
+            _drift_frame(overview["report"]),
+            _jobs_frame(service),
+        )
+
+    def run_job(name: str) -> Any:
+        if service.jobs is not None:
+            outcome = service.jobs.run_now(name)
+            status = service.jobs.runner.statuses[name]
+            if outcome != "success":
+                raise gr.Error(f"{name} {outcome}: {status.last_error}")
+        elif name == "drift_check":
+            service.monitoring.check_drift()
+        else:
+            from sentiment.service.jobs import evaluation_job
+
+            evaluation_job(service)
+
+    @wrap
+    def run_drift_check(admin_token: str) -> dict[str, Any]:
+        service.check_admin(admin_token)
+        run_job("drift_check")
+        report = service.monitoring.last_report
+        return report.as_dict() if report else {}
+
+    @wrap
+    def run_evaluation(admin_token: str) -> list[dict[str, Any]]:
+        service.check_admin(admin_token)
+        started = time.time()
+        run_job("evaluation")
+        # this run's reports: one per dataset, and the production one unless it had too few labels
+        recent = service.evaluation.history(len(service.settings.evaluation_datasets) + 1)
+        return [row for row in recent if row["created_at"] >= started]
+
+    @wrap
+    def pin_reference(admin_token: str, rows: int = 0) -> dict[str, Any]:
+        """Freeze the newest ``rows`` production predictions (0: one drift window) as the reference."""
+        service.check_admin(admin_token)
+        return service.monitoring.pin_reference(rows or None).summary()
+
+    def monitoring() -> dict[str, Any]:
+        overview = service.monitoring.overview()
+        return {
+            "logged": overview["logged"],
+            "drift": overview["report"],
+            "estimate": overview.get("estimate"),
+            "label_mix": overview["labels"].to_dict(orient="records"),
+            "jobs": _jobs_frame(service).to_dict(orient="records"),
+            "feedback": service.feedback.store.counts(),
+        }
+
+    with gr.Tab("Monitoring") as tab:
+        status = gr.Markdown(label="Status", elem_id="monitoring-status")
+        with gr.Row():
+            refresh_btn = gr.Button("Refresh", elem_id="refresh-button")
+            drift_btn = gr.Button("Run drift check now", elem_id="drift-button", interactive=admin)
+            eval_btn = gr.Button("Run evaluation now", elem_id="evaluation-button", interactive=admin)
+            token = gr.Textbox(label="Admin token (to run jobs)", type="password", interactive=admin)
+        if not admin:
+            gr.Markdown(f"**{JOBS_OFF}**", elem_id="jobs-note")
+        # No plot has a fixed height: Gradio then sizes the chart to the container and clips the legend below it.
+        traffic = gr.BarPlot(
+            x="time (UTC)",
+            y="predictions",
+            color="label",
+            color_map=LABEL_COLORS,
+            label="Predictions in the last 24 hours",
+            x_label_angle=-45,
+            elem_id="traffic-plot",
+        )
+        with gr.Row():
+            labels = gr.BarPlot(
+                x="label",
+                y="count",
+                label="Label mix (last drift window)",
+                y_lim=[0, None],
+                elem_id="labels-plot",
+            )
+            confidence = gr.LinePlot(
+                x="confidence",
+                y="share",
+                color="sample",
+                label="Confidence: current vs reference (share of each sample per bin)",
+                x_title="confidence (probability of the predicted label)",
+                y_title="share of the sample",
+                y_lim=[0, None],
+                elem_id="confidence-plot",
+            )
+        drift = gr.Dataframe(
+            _drift_frame(None), label="Latest drift check (Holm-adjusted p-values)", elem_id="drift-results"
+        )
+        jobs = gr.Dataframe(pd.DataFrame(columns=JOB_COLUMNS), label="Scheduled jobs", elem_id="jobs")
+        report = gr.JSON(label="Last job result", elem_id="job-result")
+
+        outputs = [status, traffic, labels, confidence, drift, jobs]
+        on_open(tab, refresh, outputs)
+        refresh_btn.click(
+            refresh,
+            None,
+            outputs,
+            api_name="monitoring_view",
+            api_description="The Monitoring tab's figures: status line, traffic, label mix, confidence, drift, jobs.",
+            show_progress_on=status,
+        )
+        visibility = "public" if admin else PRIVATE
+        for button, job, name, description in (
+            (drift_btn, run_drift_check, "run_drift_check", "Run a drift check now; returns its report."),
+            (eval_btn, run_evaluation, "run_evaluation", "Run the scheduled evaluation now; returns its reports."),
+        ):
+            button.click(
+                job,
+                token,
+                report,
+                api_name=name,
+                api_visibility=visibility,
+                api_description=description + " Admin token required.",
+            ).then(  # Gradio 6.31 draws a chained event's progress on every output even when "hidden": pin it
+                refresh, None, outputs, api_visibility=PRIVATE, show_progress="hidden", show_progress_on=report
+            )
+        api_endpoint(
+            pin_reference,
+            "pin_reference",
+            "Freeze the newest N production predictions as the drift reference of this model. Admin token required.",
+            returns=["reference"],
+            api_visibility=visibility,
+        )
+        api_endpoint(
+            monitoring,
+            "monitoring",
+            "Logged count, last drift report, estimated performance, label mix, jobs, feedback counts (and conflicts).",
+            returns=["monitoring"],
+        )
