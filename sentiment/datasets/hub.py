@@ -1,7 +1,8 @@
 """Labelled datasets from the Hugging Face Hub, used when the Hub is reachable.
 
 Reachability is decided first with a short request (``sentiment.models.hub``): the datasets client would otherwise retry
-for about 23 s before failing. Offline, the error names the datasets that work here instead.
+for many seconds before failing (benchmarks/README.md#decide-hub-reachability-first). Offline, the error names the
+datasets that work here instead.
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
     n = only_a + only_b
     if n == 0:
         return 1.0
-    from scipy import stats as scipy_stats  # here, not at import: it costs the app ~0.8 s of start-up
+    from scipy import stats as scipy_stats  # not at import: slows start-up (benchmarks/README.md#import-scipy-late)
 
     return float(scipy_stats.binomtest(min(only_a, only_b), n, 0.5).pvalue)
 

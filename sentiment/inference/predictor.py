@@ -25,8 +25,8 @@ from sentiment.settings import Settings
 logger = logging.getLogger(__name__)
 
 # A model reads at most max_length tokens, and a token is rarely more than a few characters: a text is cut to
-# CHARS_PER_TOKEN characters per token before tokenising (and flagged truncated), so a 10 MB cell costs what a
-# 5 KB one does. Tokenising it whole took ~35 s and ~3 GB.
+# CHARS_PER_TOKEN characters per token before tokenising (and flagged truncated), so a huge cell costs what a
+# short one does (measured in benchmarks/README.md#cut-long-texts-before-tokenising).
 CHARS_PER_TOKEN = 10
 MAX_TEXT_CHARS = 100_000  # for models without a token limit (the lexicon)
 

@@ -60,8 +60,8 @@ def resolve_base(name: str) -> Path | str:
 def load_adapter(folder: Path, metadata: dict[str, Any], merged_cache: Path) -> tuple[Any, Path | str, str]:
     """The base model with the adapter merged in; the merged weights are cached, keyed by everything they come from.
 
-    Merging needs ``peft``, and importing it pulls in much of transformers (generation, other architectures): 3.2
-    of the embedded model's 5.5 s load. From the cache, a start loads a plain checkpoint and never imports it.
+    Merging needs ``peft``, and importing it pulls in much of transformers (generation, other architectures): most of
+    the load (benchmarks/README.md#cache-merged-adapter-weights). From the cache, a start never imports it.
     """
     from transformers import AutoModelForSequenceClassification
 

@@ -1,7 +1,8 @@
 """Decide quickly whether the Hugging Face Hub can be used.
 
-The Hub client retries for about 46 s before giving up on an unreachable host; an app that starts cannot wait that
-long to choose its model. One short HTTP request with a hard timeout answers the question in seconds.
+The Hub client retries for most of a minute before giving up on an unreachable host (measured in
+benchmarks/README.md#decide-hub-reachability-first); an app that starts cannot wait that long to choose its model.
+One short HTTP request with a hard timeout answers the question in seconds.
 """
 
 from __future__ import annotations
