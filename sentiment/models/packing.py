@@ -36,6 +36,7 @@ WIDTH_MULTIPLE = 16
 
 
 def round_width(width: int) -> int:
+    """``width`` tokens rounded up to a multiple of ``WIDTH_MULTIPLE``."""
     return -(-width // WIDTH_MULTIPLE) * WIDTH_MULTIPLE
 
 
@@ -96,6 +97,7 @@ def plan_rows(lengths: list[int], width: int) -> list[list[int]]:
 
 
 def padded_tokens(lengths: list[int], batches: list[list[int]]) -> int:
+    """Tokens computed when each batch is padded to its longest text (``lengths`` in tokens, per text)."""
     return sum(len(b) * max(lengths[i] for i in b) for b in batches)
 
 
@@ -124,13 +126,15 @@ def length_batches(lengths: list[int], max_texts: int, token_budget: int) -> lis
 
 
 def packed_cost(lengths: list[int], passes: list[list[list[int]]]) -> int:
+    """Tokens computed by packed passes, each row padded to its pass's fullest row (before ``round_width``)."""
     return sum(len(p) * max(sum(lengths[i] for i in row) for row in p) for p in passes)
 
 
 def build(
     ids: list[list[int]], rows: list[list[int]], *, pad_id: int, first_position: int, dtype: torch.dtype
 ) -> PackedBatch:
-    """Tensors of one packed pass. Padding forms a segment of its own, so no query row is fully masked."""
+    """Tensors of one packed pass (shapes in ``PackedBatch``; width rounded up by ``round_width``). Padding forms a
+    segment of its own, so no query row is fully masked; ``dtype`` is the mask's (the encoder's float type)."""
     width = round_width(max(sum(len(ids[i]) for i in row) for row in rows))
     input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
     positions = np.full((len(rows), width), first_position, dtype=np.int64)
