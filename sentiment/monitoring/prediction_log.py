@@ -112,7 +112,7 @@ class PredictionLog:
 
     # --- producer side (request threads) ------------------------------------------------------------------------
     def record(self, source: str, model: str, texts: Sequence[object], result: BatchResult) -> None:
-        """Queue a row per scored text (lengths in characters, ``ts`` Unix s); never blocks: drops (and counts)."""
+        """Queue a row per scored text (lengths in chars, ``ts`` in Unix s); never blocks: full, it drops and counts."""
         now = time.time()
         rows: list[Row] = []
         labels = result.labels
