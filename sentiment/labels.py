@@ -38,7 +38,7 @@ def canonical_label(value: object) -> str:
 
     Integers follow the convention of three-class sentiment models' configs and of tweet_eval: 0 negative,
     1 neutral, 2 positive. That convention holds for model outputs only: never use this for a user's label column
-    (see ``sentiment.datasets.label_map``)."""
+    (see ``sentiment.datasets.label_map``). Raises ``LabelMappingError`` for anything else, listing what it accepts."""
     key = str(value).strip().lower()
     if key.endswith(".0"):
         key = key[:-2]
@@ -54,8 +54,9 @@ def canonical_label(value: object) -> str:
 def model_label_order(id2label: Mapping[int, str]) -> list[int]:
     """Return, for each canonical class in ``LABELS`` order, the model output index that holds it.
 
-    A model is refused unless its labels map one-to-one onto the three canonical classes: a two-class or
-    emotion model served as if it were a sentiment model would produce confident nonsense.
+    ``id2label`` is a transformers config's ``{output index: name}``. A model is refused unless its labels map
+    one-to-one onto the three canonical classes: a two-class or emotion model served as if it were a sentiment model
+    would produce confident nonsense. Raises ``LabelMappingError`` naming every problem (unknown, repeated, missing).
     """
     found: dict[str, int] = {}
     problems: list[str] = []
@@ -80,7 +81,7 @@ def model_label_order(id2label: Mapping[int, str]) -> list[int]:
 
 
 def canonical_labels(values: Iterable[object]) -> list[str]:
-    """Map many labels at once; the error names the first bad value and its position."""
+    """Map many labels at once; the ``LabelMappingError`` names the first bad value and its 0-based position."""
     out: list[str] = []
     for position, value in enumerate(values):
         try:

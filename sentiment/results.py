@@ -30,6 +30,7 @@ class ModelInfo:
     calibration: str = ""  # how probabilities are calibrated (e.g. "temperature scaling T=1.4 on ..."); "" = not
 
     def as_dict(self) -> dict[str, Any]:
+        """The JSON form that ``/health`` and the UI show, with ``calibrated`` as a bool."""
         return {
             "name": self.name,
             "source": self.source,
@@ -46,6 +47,8 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class ForwardOutput:
+    """What a model's forward pass returns for ``n`` texts, before calibration."""
+
     probabilities: np.ndarray  # [n, 3] float32, LABELS order
     truncated: np.ndarray  # [n] bool: the text lost tokens at the model's limit
     tokens: np.ndarray  # [n] int: tokens the model saw (words for the lexicon); monitoring uses it
@@ -53,7 +56,11 @@ class ForwardOutput:
 
 @dataclass(frozen=True)
 class Prediction:
-    """The label and every class probability of one text; ``error`` is set (and the rest empty) when unscoreable."""
+    """The label and every class probability of one text; ``error`` is set (and the rest empty) when unscoreable.
+
+    ``scores`` maps each of ``LABELS`` to its probability (they sum to 1); ``truncated``: the model saw only the
+    first ``max_length`` tokens (or the text was cut to ``CHARS_PER_TOKEN`` characters per token first).
+    """
 
     label: str | None
     scores: dict[str, float]
@@ -64,10 +71,12 @@ class Prediction:
 
     @property
     def ok(self) -> bool:
+        """True when the text was scored."""
         return self.error is None
 
     @property
     def confidence(self) -> float:
+        """The top class probability, in [0, 1]; 0.0 for an error."""
         return max(self.scores.values()) if self.scores else 0.0
 
 
@@ -75,7 +84,9 @@ class Prediction:
 class BatchResult:
     """Array form of a batch, for callers that handle thousands of rows (CSV scoring, evaluation).
 
-    ``probabilities`` rows of invalid texts are NaN and their ``labels`` are ``""``; ``errors`` says why.
+    For ``n`` texts: ``probabilities`` ``(n, 3)`` float32 in ``LABELS`` order, ``truncated`` ``(n,)`` bool,
+    ``tokens`` ``(n,)`` int64 (tokens the model saw; words for the lexicon), ``errors`` one entry per text. Rows of
+    invalid texts are NaN, their ``labels`` ``""`` and their ``errors`` say why.
     """
 
     probabilities: np.ndarray
@@ -93,10 +104,12 @@ class BatchResult:
         return replace(self, prediction_ids=ids)
 
     def prediction_id(self, i: int) -> str:
+        """The id of row ``i``; ``""`` when ids were not given or the row is invalid."""
         return self.prediction_ids[i] if self.prediction_ids else ""
 
     @property
     def labels(self) -> list[str]:
+        """The top class of each row (``""`` for an invalid text)."""
         if not self.errors:
             return []
         best = self.probabilities.argmax(axis=1)  # NaN rows (invalid texts) are blanked below
@@ -117,4 +130,5 @@ class BatchResult:
 
     @property
     def valid(self) -> np.ndarray:
+        """``(n,)`` bool: which rows were scored."""
         return np.array([err is None for err in self.errors], dtype=bool)

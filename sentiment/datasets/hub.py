@@ -1,7 +1,8 @@
 """Labelled datasets from the Hugging Face Hub, used when the Hub is reachable.
 
 Reachability is decided first with a short request (``sentiment.models.hub``): the datasets client would otherwise retry
-for about 23 s before failing. Offline, the error names the datasets that work here instead.
+for many seconds before failing (benchmarks/README.md#decide-hub-reachability-first). Offline, the error names the
+datasets that work here instead.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ _HUB_SPLITS = {"train": "train", "validation": "validation", "test": "test"}
 
 
 def load_hub_dataset(name: str, split: str, offline_names: list[str], timeout_s: float = 3.0) -> pd.DataFrame:
-    """One split of a Hub dataset as ``text, label``; the Hub's own splits are used (``all`` joins them)."""
+    """One split of a Hub dataset as ``text, label``; the Hub's own splits are used (``all`` joins them).
+
+    Raises ``DatasetUnavailableError`` naming ``offline_names`` when the Hub does not answer within ``timeout_s``
+    seconds, or when the datasets library fails to load it; ``KeyError`` for a name not in ``HUB_DATASETS``."""
     repo, config, text_col, label_col, mapping = HUB_DATASETS[name]
     reachable, reason = hub_status(timeout_s)
     if not reachable:

@@ -76,7 +76,7 @@ class LabelMapping:
     column: str = "label"
 
     def apply(self, values: Sequence[object]) -> list[str | None]:
-        """Each value's class; None for a missing label."""
+        """Each value's class; None for a missing label; ``KeyError`` for a value the column did not hold."""
         out: list[str | None] = []
         for value in values:
             key = normalise(value)
@@ -84,16 +84,19 @@ class LabelMapping:
         return out
 
     def describe(self) -> str:
+        """One line for a report: the column, the rule and every value -> class."""
         pairs = ", ".join(f"{k} -> {v}" for k, v in sorted(self.mapping.items()))
         return f"column {self.column!r} by {RULES[self.rule]} ({pairs})"
 
     def as_dict(self) -> dict[str, Any]:
+        """The JSON form (``column``, ``rule``, ``map``)."""
         return {"column": self.column, "rule": self.rule, "map": dict(sorted(self.mapping.items()))}
 
 
 def parse_label_map(spec: str | Mapping[str, str] | None) -> dict[str, str] | None:
     """``"-1:negative,0:neutral,1:positive"`` (``=`` also works, ``;`` also separates) or a JSON object, to
-    normalised value -> class. Empty means none given."""
+    normalised value -> class. Empty means none given. Raises ``LabelMappingError`` with an example for bad JSON,
+    an item that is not value:class, a class outside ``LABELS``, or one value mapped twice."""
     if spec is None or (isinstance(spec, str) and not spec.strip()):
         return None
     pairs: list[tuple[object, object]]
@@ -158,7 +161,9 @@ def _refusal(column: str, keys: set[str], why: str) -> LabelMappingError:
 def infer_label_mapping(
     values: Iterable[object], label_map: str | Mapping[str, str] | None = None, column: str = "label"
 ) -> LabelMapping:
-    """Decide the mapping of one label column from its distinct values (missing labels ignored)."""
+    """Decide the mapping of one label column from its distinct values (missing labels ignored). Raises
+    ``LabelMappingError`` when the column has no labels, ``label_map`` misses one of its values, or no rule above
+    reads it; the message lists the values found and how to write ``label_map``."""
     keys = {key for key in map(normalise, values) if key is not None}
     if not keys:
         raise LabelMappingError(f"label column {column!r} has no labels")

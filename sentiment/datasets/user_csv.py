@@ -42,6 +42,7 @@ class LabelledFile:
     without_label: int
 
     def as_dict(self) -> dict[str, Any]:
+        """What was done to the file, for a report (the rows themselves are in ``frame``)."""
         return {
             "text_column": self.text_column,
             "label_mapping": self.mapping.as_dict(),
@@ -58,7 +59,11 @@ def read_labelled_file(
     label_map: str | dict[str, str] | None = None,
 ) -> LabelledFile:
     """Read a labelled CSV/TSV. Rows without text or without a label cannot be evaluated and are counted, not
-    scored; the label column is mapped as a whole (``infer_label_mapping``) or refused with how to name it."""
+    scored; the label column is mapped as a whole (``infer_label_mapping``) or refused with how to name it.
+
+    Raises ``BatchInputError`` for a file that is not a readable table (``read_table``), ``ValueError`` when a
+    column cannot be found or no row has both a text and a label, ``LabelMappingError`` for an unmappable column.
+    """
     from sentiment.tables.reading import read_table
 
     frame = read_table(path)

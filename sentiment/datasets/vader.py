@@ -25,7 +25,8 @@ _INNER_ARCHIVE = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar
 
 
 def extract_ground_truth(cache_dir: Path) -> Path:
-    """Folder holding the four ``*_GroundTruth.txt`` files, extracted once from the verified sdist."""
+    """Folder holding the four ``*_GroundTruth.txt`` files, extracted once from the verified sdist. Raises
+    ``DatasetUnavailableError`` when the sdist cannot be downloaded, ``FileNotFoundError`` when it lacks the corpora."""
     folder = cache_dir / "vader_ground_truth"
     if all((folder / name).exists() for name in VADER_FILES.values()):
         return folder
@@ -46,7 +47,8 @@ def extract_ground_truth(cache_dir: Path) -> Path:
 
 
 def parse_ground_truth(text: str, neutral_band: float = 0.5) -> pd.DataFrame:
-    """Parse one ground-truth file into ``text, label, rating``; lines without three fields are skipped."""
+    """Parse one ground-truth file into ``text, label, rating, id``; lines without three fields are skipped.
+    ``neutral_band`` is on the raters' -4..+4 scale: a mean rating within +-band is neutral."""
     ids, ratings, texts = [], [], []
     for line in text.splitlines():
         parts = line.rstrip("\r").split("\t", 2)
@@ -67,6 +69,7 @@ def parse_ground_truth(text: str, neutral_band: float = 0.5) -> pd.DataFrame:
 
 
 def load_vader(name: str, cache_dir: Path, neutral_band: float = 0.5) -> pd.DataFrame:
+    """One of ``VADER_FILES`` (Hutto & Gilbert 2014) as ``text, label, rating, id``; undecodable bytes replaced."""
     folder = extract_ground_truth(cache_dir)
     raw = (folder / VADER_FILES[name]).read_bytes().decode("utf-8", errors="replace")
     return parse_ground_truth(raw, neutral_band)

@@ -29,7 +29,8 @@ class ReliabilityBin:
 
 def reliability_bins(probabilities: Any, labels: Any, n_bins: int = ECE_BINS) -> list[ReliabilityBin]:
     """Top-label reliability table over ``n_bins`` equal-width confidence bins on [0, 1] (empty bins included,
-    with NaN confidence and accuracy): the data of a reliability diagram."""
+    with NaN confidence and accuracy): the data of a reliability diagram. Takes ``(n, 3)`` probabilities and
+    ``(n,)`` labels (names or class ids); raises ``ValueError`` for other shapes."""
     probs, y = as_arrays(probabilities, labels)
     confidence = probs.max(axis=1)
     correct = probs.argmax(axis=1) == y

@@ -16,6 +16,8 @@ from sentiment.labels import LABEL_TO_ID, LABELS
 
 @dataclass(frozen=True)
 class ClassMetrics:
+    """One class: precision, recall and F1 in [0, 1] (0.0 where undefined); ``support``: its true rows."""
+
     precision: float
     recall: float
     f1: float
@@ -24,7 +26,9 @@ class ClassMetrics:
 
 @dataclass(frozen=True)
 class ClassificationReport:
-    """Accuracy, macro/weighted F1, per-class metrics and the confusion matrix (rows true, columns predicted)."""
+    """Accuracy, macro/weighted F1, per-class metrics and the confusion matrix (rows true, columns predicted).
+
+    ``confusion`` is 3x3 counts in ``labels`` (= ``LABELS``) order; ``n`` the rows it counts."""
 
     n: int
     accuracy: float
@@ -37,6 +41,7 @@ class ClassificationReport:
     labels: list[str] = field(default_factory=lambda: list(LABELS))
 
     def as_dict(self) -> dict[str, object]:
+        """Plain dicts and lists, for JSON."""
         return asdict(self)
 
 
@@ -47,6 +52,10 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def confusion_matrix(y_true: Sequence[str], y_pred: Sequence[str]) -> np.ndarray:
+    """``(3, 3)`` int64 counts in ``LABELS`` order, rows true, columns predicted, from canonical label names.
+
+    Raises ``ValueError`` when the lengths differ and ``KeyError`` for a name outside ``LABELS`` (map labels with
+    ``canonical_labels`` first)."""
     if len(y_true) != len(y_pred):
         raise ValueError(f"{len(y_true)} true labels but {len(y_pred)} predictions")
     matrix = np.zeros((len(LABELS), len(LABELS)), dtype=np.int64)
@@ -57,7 +66,8 @@ def confusion_matrix(y_true: Sequence[str], y_pred: Sequence[str]) -> np.ndarray
 
 
 def report_from_confusion(matrix: np.ndarray) -> ClassificationReport:
-    """All metrics derive from the confusion matrix, so bootstrap resamples can reuse this cheaply."""
+    """The report of a ``(3, 3)`` confusion matrix. All metrics derive from it, so bootstrap resamples can reuse
+    this cheaply; macro averages follow scikit-learn's defaults (see below)."""
     tp = np.diag(matrix).astype(float)
     support = matrix.sum(axis=1).astype(float)
     predicted = matrix.sum(axis=0).astype(float)
@@ -86,4 +96,5 @@ def report_from_confusion(matrix: np.ndarray) -> ClassificationReport:
 
 
 def classification_report(y_true: Sequence[str], y_pred: Sequence[str]) -> ClassificationReport:
+    """The report of canonical label names; raises as ``confusion_matrix`` does."""
     return report_from_confusion(confusion_matrix(y_true, y_pred))

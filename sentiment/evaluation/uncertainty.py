@@ -17,6 +17,8 @@ K = len(LABELS)
 
 @dataclass(frozen=True)
 class Interval:
+    """A two-sided interval ``[low, high]`` at confidence ``level`` (0.95: 95%)."""
+
     low: float
     high: float
     level: float = 0.95
@@ -31,12 +33,14 @@ def _confusions(y_true: np.ndarray, y_pred: np.ndarray, samples: np.ndarray) -> 
 
 
 def accuracy_of(confusions: np.ndarray) -> np.ndarray:
+    """Accuracy of each of ``(B, K, K)`` confusion matrices: ``(B,)`` floats (0 for an empty matrix)."""
     totals = confusions.sum(axis=(1, 2))
     return np.trace(confusions, axis1=1, axis2=2) / np.maximum(totals, 1)
 
 
 def macro_f1_of(confusions: np.ndarray) -> np.ndarray:
-    """Macro-F1 of each matrix, over the classes present in its data or its predictions (as ``evaluation``)."""
+    """Macro-F1 of each of ``(B, K, K)`` matrices, ``(B,)`` floats, over the classes present in its data or its
+    predictions (as ``metrics.report_from_confusion``)."""
     tp = np.diagonal(confusions, axis1=1, axis2=2).astype(float)
     support = confusions.sum(axis=2)
     predicted = confusions.sum(axis=1)
@@ -49,7 +53,9 @@ def macro_f1_of(confusions: np.ndarray) -> np.ndarray:
 def bootstrap_intervals(
     y_true: np.ndarray, y_pred: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95
 ) -> dict[str, Interval]:
-    """Percentile bootstrap intervals for accuracy and macro-F1 (rows resampled with replacement)."""
+    """Percentile bootstrap intervals (Efron 1979) for accuracy and macro-F1: ``n_boot`` resamples of the rows
+    with replacement. ``y_true`` and ``y_pred`` are ``(n,)`` integer class ids in ``LABELS`` order; ``seed`` makes
+    the intervals reproducible. An empty sample gives ``[0, 0]``."""
     n = len(y_true)
     if n == 0:
         return {"accuracy": Interval(0.0, 0.0, level), "macro_f1": Interval(0.0, 0.0, level)}
@@ -66,7 +72,8 @@ def bootstrap_intervals(
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """Model B minus model A on the same rows."""
+    """Model B minus model A on the same rows. ``significant``: the macro-F1 interval (at ``1 - alpha``) excludes
+    0; ``only_a_correct`` / ``only_b_correct`` are the discordant rows McNemar's test counts."""
 
     macro_f1_difference: float
     macro_f1_interval: Interval
@@ -79,11 +86,12 @@ class PairedComparison:
 
 
 def mcnemar_exact(only_a: int, only_b: int) -> float:
-    """Two-sided exact McNemar test: under H0 the discordant pairs split 50/50."""
+    """Two-sided exact McNemar test (McNemar 1947): under H0 the discordant pairs split 50/50, so the p-value is
+    scipy's exact binomial test of ``min(only_a, only_b)`` in ``only_a + only_b`` at 0.5 (1.0 with none)."""
     n = only_a + only_b
     if n == 0:
         return 1.0
-    from scipy import stats as scipy_stats  # here, not at import: it costs the app ~0.8 s of start-up
+    from scipy import stats as scipy_stats  # not at import: slows start-up (benchmarks/README.md#import-scipy-late)
 
     return float(scipy_stats.binomtest(min(only_a, only_b), n, 0.5).pvalue)
 
@@ -91,7 +99,10 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
 def paired_comparison(
     y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05
 ) -> PairedComparison:
-    """Paired bootstrap of the macro-F1 difference (same resampled rows for both models) and McNemar on accuracy."""
+    """Paired bootstrap of the macro-F1 difference (same resampled rows for both models) and McNemar on accuracy.
+
+    ``y_true``, ``pred_a`` and ``pred_b`` are ``(n,)`` integer class ids of the same rows; ``alpha`` is the
+    two-sided significance level."""
     n = len(y_true)
     rng = np.random.default_rng(seed)
     samples = rng.integers(0, n, size=(n_boot, n))

@@ -32,7 +32,9 @@ _LOG_T_BOUNDS = (-3.0, 3.0)  # T in [0.05, 20]: beyond either end the model's sc
 
 
 def as_arrays(probabilities: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``(n, k)`` probabilities and ``(n,)`` integer class ids; label names are mapped through ``LABELS``."""
+    """``(n, 3)`` float64 probabilities and ``(n,)`` int64 class ids; label names are mapped through ``LABELS``.
+
+    Raises ``ValueError`` for any other shape and ``KeyError`` for a label name outside ``LABELS``."""
     probs = np.asarray(probabilities, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[1] != len(LABELS):
         raise ValueError(f"probabilities must have shape (n, {len(LABELS)}), got {probs.shape}")
@@ -47,7 +49,7 @@ def as_arrays(probabilities: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def negative_log_likelihood(probabilities: Any, labels: Any) -> float:
-    """Mean ``-log p(true class)`` (nats)."""
+    """Mean ``-log p(true class)`` over the rows, in nats; probabilities clipped at 1e-12 so a 0 stays finite."""
     probs, y = as_arrays(probabilities, labels)
     return float(-np.log(np.clip(probs[np.arange(len(y)), y], _EPS, 1.0)).mean())
 
@@ -97,7 +99,7 @@ class Calibration:
         return 1.0 / self.weights[0][0] if self.method == "temperature" else None
 
     def apply(self, probabilities: np.ndarray) -> np.ndarray:
-        """Calibrated ``(n, k)`` float32 probabilities; NaN rows (invalid texts) stay NaN."""
+        """Calibrated ``(n, 3)`` float32 probabilities in ``LABELS`` order; NaN rows (invalid texts) stay NaN."""
         probs = np.asarray(probabilities, dtype=np.float64)
         out = np.full(probs.shape, np.nan)
         ok = ~np.isnan(probs).any(axis=1) if probs.size else np.zeros(len(probs), dtype=bool)
@@ -107,9 +109,10 @@ class Calibration:
 
     @classmethod
     def fit(cls, probabilities: Any, labels: Any, method: str = "matrix", fitted_on: str = "") -> Calibration:
-        """Fit ``method`` on held-out ``(n, k)`` probabilities and their labels (names or class ids).
+        """Fit ``method`` on held-out ``(n, 3)`` probabilities and their labels (names or class ids), with scipy:
+        a bounded scalar search on ``log T``, or L-BFGS-B over ``W`` and ``b``.
 
-        Raises ``ValueError`` for an unknown method or fewer than 50 rows (too few to fit)."""
+        Raises ``ValueError`` for an unknown method, bad shapes or fewer than 50 rows (too few to fit)."""
         from scipy.optimize import minimize, minimize_scalar
 
         probs, y = as_arrays(probabilities, labels)
@@ -156,12 +159,14 @@ class Calibration:
         return hashlib.sha256(json.dumps([self.method, *numbers]).encode()).hexdigest()[:8]
 
     def describe(self) -> str:
+        """One line for ``ModelInfo.calibration``, ``/health`` and the model card."""
         where = f" fitted on {self.fitted_on}" if self.fitted_on else ""
         if self.method == "temperature":
             return f"temperature scaling (T={self.temperature:.3g}){where}"
         return f"matrix scaling{where}"
 
     def save(self, folder: Path) -> Path:
+        """Write ``calibration.json`` into the model folder (the folder must exist); returns its path."""
         path = folder / CALIBRATION_FILE
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
         return path

@@ -25,10 +25,10 @@ from sentiment.settings import Settings
 logger = logging.getLogger(__name__)
 
 # A model reads at most max_length tokens, and a token is rarely more than a few characters: a text is cut to
-# CHARS_PER_TOKEN characters per token before tokenising (and flagged truncated), so a 10 MB cell costs what a
-# 5 KB one does. Tokenising it whole took ~35 s and ~3 GB.
+# CHARS_PER_TOKEN characters per token before tokenising (and flagged truncated), so a huge cell costs what a
+# short one does (measured in benchmarks/README.md#cut-long-texts-before-tokenising).
 CHARS_PER_TOKEN = 10
-MAX_TEXT_CHARS = 100_000  # for models without a token limit (the lexicon)
+MAX_TEXT_CHARS = 100_000  # characters, for models without a token limit (the lexicon)
 
 
 class InvalidTextError(ValueError):
@@ -54,7 +54,10 @@ def validate_text(text: object) -> str:
 
 
 class Predictor:
-    """Scores texts with one loaded model; thread-safe for concurrent callers (inference is stateless)."""
+    """Scores texts with one loaded model; thread-safe for concurrent callers (inference is stateless).
+
+    ``batch_size`` is the most texts per forward pass; ``max_chars`` the characters a text keeps before tokenising.
+    """
 
     def __init__(self, model: SentimentModel, batch_size: int = 32, calibration: Calibration | None = None) -> None:
         self.model = model
@@ -74,7 +77,8 @@ class Predictor:
     @classmethod
     def load(cls, spec: str, settings: Settings, calibrated: bool = True) -> Predictor:
         """The predictor of a model spec, with the calibration map stored beside the model when there is one
-        (``calibrated=False``: the raw probabilities, e.g. to fit a new map)."""
+        (``calibrated=False``: the raw probabilities, e.g. to fit a new map). Raises what ``load_model`` raises
+        (``ModelLoadError``, ``LabelMappingError``, ``ValueError`` for a bad spec); a damaged map is ignored."""
         if settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
         model = load_model(spec, settings)
@@ -83,6 +87,7 @@ class Predictor:
 
     @property
     def info(self) -> ModelInfo:
+        """What serves (name, revision, precision, calibration)."""
         return self.model.info
 
     def warm_up(self) -> None:
@@ -91,6 +96,9 @@ class Predictor:
         self.predict_batch(["warm-up", "a short warm-up text " * 4, "a longer warm-up text " * 16])
 
     def predict_batch(self, texts: Sequence[object]) -> BatchResult:
+        """Score ``n`` texts into arrays (``BatchResult``: ``(n, 3)`` float32 probabilities in ``LABELS`` order,
+        calibrated when a map is loaded). Never raises for a bad text: its row is NaN with an error. A text longer
+        than ``max_chars`` characters is cut first and flagged truncated."""
         n = len(texts)
         probabilities = np.full((n, len(LABELS)), np.nan, dtype=np.float32)
         truncated = np.zeros(n, dtype=bool)

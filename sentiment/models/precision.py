@@ -8,7 +8,11 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
 def resolve_precision(precision: str) -> str:
-    """``auto``: bf16 on CPUs with native bf16 matrix instructions (AVX512-BF16 or AMX), else fp32."""
+    """``auto``: bf16 on CPUs with native bf16 matrix instructions (AVX512-BF16 or AMX), else fp32.
+
+    Raises ``ValueError`` for a name outside ``PRECISIONS``. Why bf16 by default and never int8 automatically (its
+    agreement with fp32): ``benchmarks/README.md``, ``throughput.py``.
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
     if precision != "auto":
@@ -22,7 +26,8 @@ def resolve_precision(precision: str) -> str:
 
 
 def apply_precision(model: torch.nn.Module, precision: str) -> torch.nn.Module:
-    """The model in the requested numeric format (``fp32`` unchanged, ``bf16`` weights, ``int8`` dynamic)."""
+    """The model in the requested numeric format: ``fp32`` unchanged, ``bf16`` weights, or ``int8`` by PyTorch's
+    dynamic quantisation of every ``nn.Linear`` (weights int8, activations quantised per batch at run time)."""
     if precision == "bf16":
         return model.to(torch.bfloat16)
     if precision == "int8":

@@ -33,7 +33,11 @@ TWITTER_PREPROCESSED = {"cardiffnlp/"}  # Hub owners whose models expect @user/h
 
 
 def load_model(spec: str, settings: Settings) -> SentimentModel:
-    """Load the model a spec names; ``auto`` never fails while the lexicon can load, it falls back and says why."""
+    """Load the model a spec names; ``auto`` never fails while the lexicon can load, it falls back and says why.
+
+    Raises ``ValueError`` for a spec that names nothing, ``ModelLoadError`` for a model that cannot be loaded, and
+    ``LabelMappingError`` for one whose labels are not negative/neutral/positive.
+    """
     parsed = ModelSpec.parse(spec)
     if parsed.kind == "auto":
         return _load_auto(settings)
@@ -72,6 +76,7 @@ def _with_note(model: SentimentModel, note: str) -> SentimentModel:
 
 
 def load_vader() -> LexiconModel:
+    """The VADER lexicon (Hutto & Gilbert 2014), versioned by the installed ``vaderSentiment`` release."""
     from importlib.metadata import version
 
     return LexiconModel(
@@ -80,6 +85,7 @@ def load_vader() -> LexiconModel:
 
 
 def load_embedded(settings: Settings) -> TransformerModel:
+    """The model this project ships (MiniLM + LoRA); ``ModelLoadError`` says how to train it when it is missing."""
     if not (EMBEDDED_DIR / "adapter_config.json").exists():
         raise ModelLoadError(
             f"the embedded adapter is missing from {EMBEDDED_DIR}; train it with: python -m finetune --preset embedded"
@@ -90,6 +96,8 @@ def load_embedded(settings: Settings) -> TransformerModel:
 
 
 def load_hub(repo_id: str, revision: str | None, settings: Settings) -> TransformerModel:
+    """A Hub model at ``revision`` (default branch when None); from the local HF cache only when the Hub does not
+    answer within ``settings.hub_timeout_s`` seconds. Raises ``ModelLoadError`` when neither has it."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     reachable, reason = hub_status(settings.hub_timeout_s)
@@ -110,7 +118,11 @@ def load_hub(repo_id: str, revision: str | None, settings: Settings) -> Transfor
 
 
 def load_local(folder: Path, settings: Settings) -> TransformerModel:
-    """A folder with a full model, or with a PEFT adapter whose base the registry can load."""
+    """A folder with a full model, or with a PEFT adapter whose base the registry can load.
+
+    Its revision is ``sha256:<12 hex>`` of the weights file. Raises ``ModelLoadError`` for a missing folder or any
+    file that does not load (the message names the folder and the cause).
+    """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     if not folder.is_dir():

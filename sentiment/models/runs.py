@@ -17,11 +17,12 @@ _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 def runs_dir(data_dir: Path) -> Path:
+    """Where ``python -m finetune`` writes its runs by default."""
     return data_dir / "runs"
 
 
 def list_runs(data_dir: Path) -> list[dict[str, Any]]:
-    """Summaries of the finished runs, newest first."""
+    """Summaries of the finished runs (each ``run.json`` plus its ``path``), newest first; unreadable ones skipped."""
     out: list[dict[str, Any]] = []
     root = runs_dir(data_dir)
     if not root.exists():
@@ -46,7 +47,9 @@ def run_path(data_dir: Path, name: str) -> Path | None:
 
 def visitor_spec(spec: str, data_dir: Path) -> str:
     """A model spec a visitor may use (UI or API): registry names, Hub ids and fine-tuning runs by name (resolved
-    to their folder); never a path on this machine. Trusted callers (jobs, CLIs) do not go through this."""
+    to their folder); never a path on this machine. Trusted callers (jobs, CLIs) do not go through this.
+
+    Raises ``ValueError`` for a local path, or (from ``ModelSpec.parse``) for a spec that names nothing."""
     spec = (spec or "").strip()
     folder = run_path(data_dir, spec)
     if folder is not None:

@@ -8,12 +8,18 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """A parsed spec: its kind, the name or folder it points at, and a Hub revision (``owner/name@rev``)."""
+
     kind: str  # auto | embedded | vader | hub | local
     name: str
     revision: str | None = None
 
     @classmethod
     def parse(cls, spec: str) -> ModelSpec:
+        """Registry names first (any case), then an existing folder or a path-like string, then ``owner/name[@rev]``.
+
+        Raises ``ValueError`` for an empty spec or one that is none of these (e.g. a Hub id without its owner).
+        """
         text = spec.strip()
         if not text:
             raise ValueError("empty model spec; use 'auto', 'embedded', 'vader', a Hub id or a local folder")

@@ -19,16 +19,22 @@ from sentiment.results import ForwardOutput, ModelInfo
 
 
 class SentimentModel(Protocol):
+    """What the predictor drives: ``info`` and a forward pass over already validated, preprocessed texts."""
+
     info: ModelInfo
 
     def forward(self, texts: list[str], batch_size: int) -> ForwardOutput:
-        """Score preprocessed texts."""
+        """Score preprocessed texts, at most ``batch_size`` texts per pass: ``(n, 3)`` float32 probabilities in
+        ``LABELS`` order, an ``(n,)`` truncation flag and ``(n,)`` token counts."""
         ...
 
 
 @dataclass
 class TransformerModel:
-    """A sequence-classification transformer with its tokenizer and the map from its outputs to ``LABELS``."""
+    """A sequence-classification transformer with its tokenizer and the map from its outputs to ``LABELS``.
+
+    ``label_order[k]`` is the model output index of ``LABELS[k]``; ``max_length`` and ``token_budget`` are in tokens.
+    """
 
     tokenizer: Any
     model: torch.nn.Module
@@ -50,7 +56,8 @@ class TransformerModel:
             self._packed = packing.PackedClassifier(found, self.pad_token_id, trace=self.trace)
 
     def tokenize(self, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
-        """Token ids truncated to ``max_length`` and a flag for each text that lost tokens.
+        """Token ids truncated to ``max_length`` (one list per text, special tokens included) and an ``(n,)`` bool
+        flag for each text that lost tokens.
 
         Only texts that reach the limit can have been truncated, so only those are tokenised a second time,
         untruncated, to find out: the common short text costs one tokenisation.
@@ -68,6 +75,9 @@ class TransformerModel:
         return ids, truncated
 
     def forward(self, texts: list[str], batch_size: int) -> ForwardOutput:
+        """Softmax probabilities ``(n, 3)`` float32 in ``LABELS`` order, in input order. Texts are sorted by length
+        into passes of at most ``batch_size`` texts and ``token_budget`` padded tokens, packed where that saves
+        ``packing.MIN_SAVING`` of the tokens."""
         ids, truncated = self.tokenize(texts)
         probabilities = np.empty((len(texts), len(LABELS)), dtype=np.float32)
         lengths = [len(row) for row in ids]
@@ -117,11 +127,13 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def count_parameters(model: torch.nn.Module) -> int:
+    """Number of parameters (elements, not bytes), trainable or not."""
     return int(sum(p.numel() for p in model.parameters()))
 
 
 def model_max_length(config: Any, tokenizer: Any, cap: int = 512) -> int:
-    """The longest input the model accepts: position embeddings (less RoBERTa's padding offset) and tokenizer limit."""
+    """The longest input the model accepts, in tokens: position embeddings (less RoBERTa's padding offset) and the
+    tokenizer's limit, at most ``cap``."""
     limit = cap
     positions = getattr(config, "max_position_embeddings", None)
     if isinstance(positions, int) and positions > 0:

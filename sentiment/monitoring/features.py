@@ -15,7 +15,8 @@ _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")
 
 
 def surface_kind(text: str) -> str:
-    """The most social-media-like mark a text carries (link > mention > hashtag > emoji), else ``plain``.
+    """The most social-media-like mark a text carries (link > mention > hashtag > emoji), else ``plain``: one of
+    ``SURFACE_KINDS``. Emoji are the code points U+1F300-U+1FAFF and U+2600-U+27BF (symbols and dingbats).
 
     Tweets are full of these marks and edited prose has none, so this catches a change of *kind* of input that
     length alone would miss (short formal sentences, say).

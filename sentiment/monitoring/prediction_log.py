@@ -41,8 +41,7 @@ CREATE TABLE IF NOT EXISTS predictions (
 );
 CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts);
 """
-# Columns added after the first release: (name, type). A store made before gets them by ALTER TABLE, its rows kept
-# (their new cells NULL); a fresh store gets them the same way, so there is one path to test.
+# Columns added since the first release, (name, type): old stores (rows kept) and fresh ones get them by ALTER TABLE.
 _ADDED_COLUMNS = (("prediction_id", "TEXT"),)
 _ADDED_INDEXES = "CREATE INDEX IF NOT EXISTS predictions_prediction_id ON predictions (prediction_id);"
 COLUMNS = (
@@ -74,6 +73,8 @@ class LogCounters:
 
 
 class PredictionLog:
+    """Up to ``capacity`` rows queued, then dropped; ``max_rows`` rows and ``max_age_days`` kept; timeouts in s."""
+
     def __init__(
         self,
         path: Path,
@@ -111,7 +112,7 @@ class PredictionLog:
 
     # --- producer side (request threads) ------------------------------------------------------------------------
     def record(self, source: str, model: str, texts: Sequence[object], result: BatchResult) -> None:
-        """Queue one row per scored text; never blocks, drops (and counts) when the queue is full."""
+        """Queue a row per scored text (lengths in chars, ``ts`` in Unix s); never blocks: full, it drops and counts."""
         now = time.time()
         rows: list[Row] = []
         labels = result.labels
@@ -158,7 +159,7 @@ class PredictionLog:
             self._thread.join(timeout)
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued row is written (tests, shutdown); False on timeout."""
+        """Wait until every queued row is written (tests, shutdown); False after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         with self._idle:
             while self._pending:
@@ -222,7 +223,7 @@ class PredictionLog:
 
     # --- readers ------------------------------------------------------------------------------------------------
     def window(self, *, last: int | None = None, since: float | None = None, model: str | None = None) -> pd.DataFrame:
-        """The newest ``last`` rows (since a time, of one model), oldest first, without the text column."""
+        """The newest ``last`` rows (since a Unix time in s, of one model), oldest first, without the text column."""
         query = f"SELECT {', '.join(COLUMNS[:-1])} FROM predictions"
         params: list[float | int | str] = []
         where = []
@@ -272,7 +273,7 @@ class PredictionLog:
             return int(conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0])
 
     def traffic(self, since: float, bucket_s: int = 60) -> pd.DataFrame:
-        """Predictions per time bucket and label since ``since`` (for the monitoring view)."""
+        """Predictions per ``bucket_s``-second bucket and label since ``since`` (Unix s), for the monitoring view."""
         with self._connect() as conn:
             frame = pd.read_sql_query(
                 "SELECT CAST(ts / ? AS INTEGER) * ? AS bucket, label, COUNT(*) AS n FROM predictions "

@@ -42,7 +42,7 @@ def register(name: str) -> Callable[[DriftTest], DriftTest]:
 @register("ks")
 def ks_test(*, reference: Sequence[float], current: Sequence[float], alpha: float = 0.05) -> DriftResult:
     """Two-sample Kolmogorov-Smirnov: the largest gap between the two empirical distribution functions."""
-    from scipy import stats  # here, not at import: scipy.stats costs the app ~0.8 s of start-up
+    from scipy import stats  # here, not at import: slows start-up (benchmarks/README.md#import-scipy-late)
 
     ref, cur = np.asarray(reference, dtype=float), np.asarray(current, dtype=float)
     result = stats.ks_2samp(ref, cur, alternative="two-sided", method="auto")

@@ -41,7 +41,9 @@ def _utf16_without_bom(head: bytes) -> str | None:
 def detect_encoding(path: Path) -> str:
     """``utf-16`` after a UTF-16 byte-order mark; ``utf-16-le``/``-be`` for UTF-16 without one; ``utf-8-sig`` when the
     whole file decodes as UTF-8 (a BOM is dropped); else ``MIXED`` when some bytes are UTF-8 characters (each row is
-    read as UTF-8 where it is valid UTF-8, Latin-1 where not), and Latin-1 when none are. Never fails."""
+    read as UTF-8 where it is valid UTF-8, Latin-1 where not), and Latin-1 when none are. Never fails on content
+    (only ``OSError`` for a file it cannot open). The UTF-16 test reads the first ``SAMPLE_BYTES`` (64 KiB), the
+    UTF-8 test the whole file in 1 MiB blocks."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     valid, utf8_seen, tail = True, False, b""
     with path.open("rb") as handle:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 DELIMITERS = (",", "\t", ";", "|")
 # Words that name a column of free text (``Review Text``, ``comments``, ``tweet_body``): a first line made of them is a
-# header, not a text. Wider than the scorer's guess of *which* column to score (``batch.TEXT_COLUMN_NAMES``).
+# header, not a text. Wider than the scorer's guess of *which* column to score (``reading.TEXT_COLUMN_NAMES``).
 HEADER_WORDS = frozenset(
     {
         *("text", "tweet", "sentence", "review", "content", "body", "message", "comment", "feedback", "response"),
@@ -56,6 +56,8 @@ _NAME_PARTS = re.compile(r"[_\s-]+")
 
 @dataclass(frozen=True)
 class Layout:
+    """What ``decide_layout`` found: the separator to read with, the header, and the rule that decided."""
+
     delimiter: str
     columns: list[str]  # the header's fields as written (not stripped); ``["text"]`` for one text per line
     header: bool  # False: each line is one text
@@ -71,8 +73,8 @@ def binary_signature(head: bytes) -> str | None:
 
 
 def not_text_share(sample: str) -> float:
-    """Share of characters no text file holds: control characters (NUL included; tab and newlines are text),
-    private-use and undecodable ones."""
+    """Share, in [0, 1], of the sample's characters that no text file holds: control characters (NUL included; tab
+    and newlines are text), private-use and undecodable (U+FFFD) ones; 0.0 for an empty sample."""
     return len(NOT_TEXT.findall(sample)) / len(sample) if sample else 0.0
 
 
@@ -129,7 +131,8 @@ def _why(fit: _Fit, delimiter: str) -> str:
 
 
 def decide_layout(sample: str) -> Layout:
-    """Table (which separator, which columns) or one text per line, from a decoded sample whose lines are whole."""
+    """Table (which separator, which columns) or one text per line, from a decoded sample whose lines are whole
+    (the reader passes the first 64 KB); never raises: anything else is one text per line."""
     best: tuple[float, int, int] | None = None
     chosen: tuple[str, list[list[str]], _Fit] | None = None
     for rank, delimiter in enumerate(DELIMITERS):

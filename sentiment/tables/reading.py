@@ -21,6 +21,9 @@ TEXT_COLUMN_NAMES = ("text", "tweet", "tweet_text", "sentence", "review", "conte
 
 @dataclass(frozen=True)
 class TableFormat:
+    """What ``sniff`` decided: ``encoding`` as ``detect_encoding`` names it, the separator, and the column names
+    (stripped), in file order."""
+
     encoding: str
     delimiter: str
     columns: list[str]
@@ -66,7 +69,11 @@ def _refuse_binary(name: str, encoding: str, sample: str) -> None:
 
 def sniff(path: Path, max_bytes: int | None = None) -> TableFormat:
     """Work out encoding, layout (table or one text per line), separator and header of an uploaded file from its
-    content, refusing what cannot be a table of text. The file name plays no part."""
+    content, refusing what cannot be a table of text. The file name plays no part.
+
+    Raises ``BatchInputError`` for a file over ``max_bytes`` bytes, an empty one, a known binary format, a sample
+    that is mostly not text, no text at all, or an empty header row; each message says what to upload instead.
+    """
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise BatchInputError(f"{path.name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB")
@@ -98,7 +105,8 @@ def sniff(path: Path, max_bytes: int | None = None) -> TableFormat:
 
 
 def guess_text_column(columns: list[str]) -> str | None:
-    """The column that obviously holds the text, or ``None`` when a person must choose."""
+    """The column that obviously holds the text (the only one, or the first name of ``TEXT_COLUMN_NAMES`` present,
+    ignoring case), or ``None`` when a person must choose."""
     if len(columns) == 1:
         return columns[0]
     lowered = {c.lower(): c for c in columns}
@@ -109,6 +117,8 @@ def guess_text_column(columns: list[str]) -> str | None:
 
 
 def resolve_text_column(fmt: TableFormat, text_column: str | None, name: str) -> int:
+    """Index of the text column: ``text_column`` when given, else the guessed one. Raises ``BatchInputError``
+    listing the columns when none can be guessed or the one given is not there (``name``: the file, for messages)."""
     chosen = text_column or guess_text_column(fmt.columns)
     if chosen is None:
         raise BatchInputError(
@@ -148,9 +158,9 @@ class _NulStripper:
 
 
 def records(path: Path, fmt: TableFormat) -> Iterator[Record]:
-    """The header as written (``["text"]`` for one text per line), then every data row, each with the byte offset
-    reached (for progress) and the NULs removed from it; ``None`` cells for a row the CSV parser rejects (it is
-    reported, and the rows after it are still read)."""
+    """The header as written (``["text"]`` for one text per line), then every data row, each with the offset in
+    bytes reached (for progress) and the number of NUL characters removed from it; ``None`` cells for a row the CSV
+    parser rejects (it is reported, and the rows after it are still read)."""
     raw = path.open("rb")
     codec, errors = codec_for(fmt.encoding)
     with io.TextIOWrapper(raw, encoding=codec, errors=errors, newline="") as text:
@@ -188,7 +198,7 @@ def fit_row(row: list[str], width: int, delimiter: str) -> tuple[list[str], str 
 
 def read_table(path: Path, max_bytes: int | None = None) -> pd.DataFrame:
     """A small delimited file as a frame of strings, read with the same sniffing (and the same rule for rows with
-    too many or too few fields) as the scorer; rows the CSV parser rejects are left out."""
+    too many or too few fields) as the scorer; rows the CSV parser rejects are left out. Raises as ``sniff`` does."""
     fmt = sniff(path, max_bytes)
     width = len(fmt.columns)
     read = records(path, fmt)

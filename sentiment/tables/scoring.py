@@ -59,7 +59,8 @@ ProgressFn = Callable[[float, str], None]
 @dataclass
 class ScoreSummary:
     """What happened to every row: how many scored, how many skipped and why, what was cleaned, the label mix,
-    and what the reader chose (layout, encoding, separator, text column, names of the added columns)."""
+    and what the reader chose (layout, encoding, separator, text column, names of the added columns). Row numbers
+    are 1-based data rows (the header not counted); ``seconds`` is the wall-clock time of the whole job."""
 
     rows: int = 0
     scored: int = 0
@@ -75,6 +76,7 @@ class ScoreSummary:
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
+        """The JSON form the UI and the API return."""
         return {
             "rows": self.rows,
             "scored": self.scored,
@@ -91,11 +93,13 @@ class ScoreSummary:
         }
 
     def skip(self, reason: str, row_number: int) -> None:
+        """Count a row not scored under ``reason``; the first 20 row numbers are kept."""
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
         if len(self.skipped_rows) < _REPORTED_ROWS:
             self.skipped_rows.append(row_number)
 
     def clean(self, kind: str, row_number: int) -> None:
+        """Count a row changed but kept (``nul_removed``, ``short_row_padded``); the first 20 per kind are kept."""
         self.cleaned[kind] = self.cleaned.get(kind, 0) + 1
         rows = self.cleaned_rows.setdefault(kind, [])
         if len(rows) < _REPORTED_ROWS:
@@ -145,7 +149,13 @@ def score_file(
     max_bytes: int | None = None,
     progress: ProgressFn | None = None,
 ) -> ScoreSummary:
-    """Score ``path`` into ``out_path`` (same delimiter, UTF-8), chunk by chunk; returns what happened per row."""
+    """Score ``path`` into ``out_path`` (same delimiter, UTF-8), chunk by chunk; returns what happened per row.
+
+    A chunk is at most ``chunk_rows`` rows and about ``CHUNK_CHARS`` characters; ``max_bytes`` caps the upload's
+    size in bytes; ``progress`` gets the share of the file's bytes read, in [0, 1], and a message. Raises
+    ``BatchInputError`` when the file is refused (see ``sniff``), its text column cannot be chosen, or it has no
+    data rows; no partial output is left then.
+    """
     started = time.perf_counter()
     csv.field_size_limit(max(max_bytes or 0, 1 << 27))
     fmt = sniff(path, max_bytes)

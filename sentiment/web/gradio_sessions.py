@@ -2,10 +2,9 @@
 
 Gradio gives every API call without a ``session_hash`` (``POST /gradio_api/call/<api>``, curl, most scripts) a new
 session, and builds each new session's full UI config at once: every component's ``get_config()`` through
-``inspect.signature``, kept for Gradio's deep links. With this app's ~90 blocks that costs ~7 ms of CPU on the event
-loop and ~140 KB held per call, and the session store keeps 10,000 sessions: measured here, it was the largest
-single cost of a prediction request after the model (a third of the server's CPU under 16 concurrent clients) and
-would hold ~1.4 GB once full.
+``inspect.signature``, kept for Gradio's deep links. With this app's blocks that was the largest single cost of a
+prediction request after the model, in CPU and in memory held by the session store (measured in
+benchmarks/README.md#build-gradio-session-config-lazily).
 
 ``install()`` makes that config lazy: a session computes a component's config only when something reads it (a deep
 link, or Gradio updating that component), which yields exactly the configs the eager version holds. It patches

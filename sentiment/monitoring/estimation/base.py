@@ -49,7 +49,10 @@ def _embeddings(values: Any, n: int, what: str) -> np.ndarray | None:
 @dataclass(frozen=True)
 class LabelledReference:
     """The labelled data an estimator is fitted on: the model's probabilities, the true class ids, and optionally
-    the embeddings of the same rows (only ``iw`` reads them). Build with ``LabelledReference.of``."""
+    the embeddings of the same rows (only ``iw`` reads them). Build with ``LabelledReference.of``.
+
+    ``probabilities`` ``(n, K)`` float64, rows normalised to sum 1; ``labels`` ``(n,)`` int64 class ids in ``LABELS``
+    order; ``embeddings`` ``(n, d)`` float64 or None."""
 
     probabilities: np.ndarray
     labels: np.ndarray
@@ -57,6 +60,8 @@ class LabelledReference:
 
     @classmethod
     def of(cls, probabilities: Any, labels: Any, embeddings: Any = None) -> LabelledReference:
+        """Checked and normalised arrays; labels as class ids or ``LABELS`` names. Raises ``EstimationInputError``
+        for a wrong shape, NaN or negative probabilities, an unknown label or fewer than ``MIN_REFERENCE`` rows."""
         probs = _probabilities(probabilities, "reference probabilities")
         y = np.asarray(labels)
         if y.dtype.kind in "OUS":
@@ -74,6 +79,7 @@ class LabelledReference:
         return len(self.labels)
 
     def take(self, rows: np.ndarray) -> LabelledReference:
+        """The reference at row indices ``rows`` (repeats allowed: a bootstrap replica)."""
         emb = None if self.embeddings is None else self.embeddings[rows]
         return LabelledReference(self.probabilities[rows], self.labels[rows], emb)
 
@@ -88,8 +94,9 @@ class Metrics:
 
 
 def confusion_metrics(confusion: np.ndarray) -> Metrics:
-    """Metrics of a confusion matrix (rows: true class, columns: predicted class; counts or shares). F1 of a
-    class that is neither present nor predicted is 0, as ``sklearn.metrics.f1_score(zero_division=0)`` has it."""
+    """Metrics of a ``(K, K)`` confusion matrix (rows: true class, columns: predicted class; counts or shares). F1
+    of a class that is neither present nor predicted is 0, as ``sklearn.metrics.f1_score(zero_division=0)`` has it;
+    accuracy of an empty matrix is NaN."""
     c = np.asarray(confusion, dtype=np.float64)
     total = c.sum()
     tp = np.diag(c)
@@ -100,13 +107,14 @@ def confusion_metrics(confusion: np.ndarray) -> Metrics:
 
 def expected_confusion(true_probabilities: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     """``C[i, j]`` = share of rows predicted ``j`` whose true class is ``i``, when each row's true class is drawn
-    from its row of ``true_probabilities``: the CBPE confusion matrix (normalised to sum to 1)."""
+    from its row of ``true_probabilities``: the CBPE confusion matrix (normalised to sum to 1). Takes ``(n, K)``
+    probabilities and ``(n,)`` predicted class ids; returns ``(K, K)``."""
     onehot = np.eye(K)[predicted]
     return true_probabilities.T @ onehot / max(len(predicted), 1)
 
 
 def realised_confusion(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """The confusion matrix of known labels, as shares."""
+    """The ``(K, K)`` confusion matrix of ``(n,)`` known class ids against ``(n,)`` predicted ones, as shares."""
     return expected_confusion(np.eye(K)[labels], predicted)
 
 
@@ -138,6 +146,7 @@ class PerformanceEstimate:
     confusion: tuple[tuple[float, ...], ...] = field(repr=False, default=())
 
     def as_dict(self) -> dict[str, Any]:
+        """The JSON form (lists for bands), without the confusion matrix."""
         return {
             "method": self.method,
             "n": self.n,
@@ -161,7 +170,8 @@ class Estimator(ABC):
 
     ``calibration``: the map refitted on the reference before the probabilities are read (``none`` trusts them as
     they come: production probabilities are already calibrated by the model's own map); ``bootstrap``: replicas of
-    the reference fit behind the band; ``draws``: label draws per replica."""
+    the reference fit behind the band; ``draws``: label draws per replica. Raises ``EstimationInputError`` for an
+    unknown calibration, or when the method needs embeddings (``iw``) that the reference lacks."""
 
     name: ClassVar[str]
     needs_embeddings: ClassVar[bool] = False
@@ -221,7 +231,8 @@ class Estimator(ABC):
         return emb
 
     def estimate(self, probabilities: Any, embeddings: Any = None) -> PerformanceEstimate:
-        """Point estimate and band for one window of predictions (rows of class probabilities)."""
+        """Point estimate and band for one window: ``(n, K)`` class probabilities of the served predictions (and
+        ``(n, d)`` embeddings for ``iw``). Raises ``EstimationInputError`` for an empty or unreadable window."""
         probs = _probabilities(probabilities, "window probabilities")
         n = len(probs)
         if n == 0:

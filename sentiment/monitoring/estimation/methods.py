@@ -59,7 +59,7 @@ class _Calibrated:
 
 
 class CBPE(Estimator):
-    """Confidence-based performance estimation: the expected confusion matrix of the calibrated probabilities."""
+    """Confidence-based performance estimation (NannyML CBPE): expected confusion of the calibrated probabilities."""
 
     name = "cbpe"
 
@@ -71,7 +71,7 @@ class CBPE(Estimator):
 
 
 def negative_entropy(probabilities: np.ndarray) -> np.ndarray:
-    """``sum p log p`` per row: 0 for a one-hot row, ``-log K`` for a uniform one (ATC-NE's confidence score)."""
+    """``sum p log p`` (nats) of each row of ``(n, K)``: 0 one-hot, ``-log K`` uniform (ATC-NE's score), ``(n,)``."""
     p = np.clip(probabilities, 1e-12, 1.0)
     return (p * np.log(p)).sum(axis=1)
 
@@ -92,9 +92,9 @@ class _ATCState:
 
 
 class ATC(Estimator):
-    """Average thresholded confidence. ATC estimates accuracy only; for the confusion matrix a row at or above the
-    threshold counts as right (all its mass on its predicted class) and a row below it as wrong, its mass spread
-    over the other classes in proportion to their calibrated probabilities (so per-class F1 follows too)."""
+    """Average thresholded confidence (Garg et al. 2022), for accuracy only; for the confusion matrix a row at or
+    above the threshold counts as right (all its mass on its predicted class) and a row below it as wrong, its mass
+    spread over the other classes in proportion to their calibrated probabilities (so per-class F1 follows too)."""
 
     name = "atc"
 
@@ -123,8 +123,8 @@ class _DoCState:
 
 
 class DoC(Estimator):
-    """Difference of confidences, per predicted class: the reference's realised ``P(true | predicted)`` moved by
-    the change of the expected one (calibrated probabilities) from the reference to the window."""
+    """Difference of confidences (Guillory et al. 2021), per predicted class: the reference's realised ``P(true |
+    predicted)`` moved by the change of the expected one (calibrated probabilities) from the reference to the window."""
 
     name = "doc"
 
@@ -144,7 +144,7 @@ class DoC(Estimator):
 
 
 def bbse_weights(confusion: np.ndarray, predicted_share: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """Black-box shift estimation: class weights ``w_y = q(y) / p(y)`` solving ``C w = mu`` where
+    """Black-box shift estimation (Lipton et al. 2018): ``(K,)`` weights ``w_y = q(y) / p(y)`` solving ``C w = mu``,
     ``C[i, j] = P_ref(predicted = i, true = j)`` and ``mu`` is the window's share of each predicted class.
     Negative solutions (sampling noise, or a shift that is not label shift) are clipped to 0 and the weights
     rescaled so that the implied label mix ``w * prior`` sums to 1."""
@@ -162,7 +162,7 @@ class _BBSEState:
 
 
 class BBSE(Estimator):
-    """CBPE on label-shift-corrected probabilities: ``q(y | x) ∝ w_y p(y | x)`` with BBSE's weights."""
+    """CBPE on label-shift-corrected probabilities, ``q(y | x) ∝ w_y p(y | x)``, with BBSE's (Lipton et al. 2018)."""
 
     name = "bbse"
 
@@ -173,7 +173,7 @@ class BBSE(Estimator):
         return _BBSEState(calibrate, joint, prior)
 
     def label_weights(self, probabilities: Any) -> np.ndarray:
-        """The estimated ``q(y) / p(y)`` of a window (``LABELS`` order)."""
+        """The estimated ``q(y) / p(y)`` of a window of ``(n, K)`` probabilities: ``(K,)``, ``LABELS`` order."""
         probs = _probabilities(probabilities, "window probabilities")
         share = np.bincount(probs.argmax(axis=1), minlength=K) / len(probs)
         return bbse_weights(self._state.joint, share, self._state.prior)
@@ -215,8 +215,8 @@ class BBSEDoC(Estimator):
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> tuple[np.ndarray, float]:
-    """L2-regularised binary logistic regression (weights, intercept) by L-BFGS; ``l2`` is the penalty on the
-    weights per row (the intercept is free). ``y`` in {0, 1}."""
+    """L2-regularised binary logistic regression of ``x`` ``(n, d)`` on ``y`` ``(n,)`` in {0, 1}: ``(d,)`` weights and
+    the intercept, by scipy's L-BFGS-B; ``l2`` is the penalty on the weights per row (the intercept is free)."""
     n, d = x.shape
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -255,7 +255,7 @@ class ImportanceWeighted(Estimator):
         return _IWState(calibrate, reference)
 
     def importance_weights(self, reference_embeddings: np.ndarray, window_embeddings: np.ndarray) -> np.ndarray:
-        """``p(window | x) / p(reference | x)`` for each reference row, normalised to mean 1 and capped."""
+        """``p(window | x) / p(reference | x)`` of each reference row from ``(n, d)`` embeddings: mean 1, capped."""
         both = np.vstack([reference_embeddings, window_embeddings])
         mean, std = both.mean(axis=0), both.std(axis=0) + 1e-9
         x = (both - mean) / std
@@ -282,7 +282,7 @@ ESTIMATORS: dict[str, type[Estimator]] = {cls.name: cls for cls in (CBPE, ATC, D
 
 
 def make_estimator(method: str, reference: LabelledReference, **options: Any) -> Estimator:
-    """The estimator registered as ``method``, fitted on ``reference``."""
+    """The estimator registered as ``method``, fitted on ``reference``; ``EstimationInputError`` for an unknown one."""
     if method not in ESTIMATORS:
         raise EstimationInputError(f"unknown estimator {method!r}; known: {', '.join(ESTIMATORS)}")
     return ESTIMATORS[method](reference, **options)
