@@ -91,7 +91,7 @@ def test_a_check_grades_shifts_and_refuses_to_judge_a_tiny_window() -> None:
     assert same.status == "ok"
     longer = check_drift(reference, _frame(500, 200, [0.3, 0.3, 0.4], RNG))
     assert longer.status == "drift"
-    levels = {(r["feature"], r["test"]): r["level"] for r in longer.results}
+    levels = {(r.feature, r.test): r.level for r in longer.results}
     assert levels[("text_length", "ks")] == "drift" and levels[("label", "chi2")] == "ok"
     tiny = check_drift(reference, _frame(20, 200, [1.0, 0.0, 0.0], RNG), min_window=100)
-    assert tiny.status == "insufficient_data" and tiny.results == []
+    assert tiny.status == "insufficient_data" and tiny.results == ()

@@ -166,6 +166,7 @@ def test_a_visitors_evaluation_keeps_its_figures_when_the_history_cannot_store_t
     and the gauges move; only a scheduled run fails (and is counted) on a store error."""
     with fault(kind, service.evaluation.store):
         report = service.evaluation.evaluate("vader", "vader_tweets", sample_size=30)
-    assert report["id"] is None and "not saved" in report["warning"] and report["metrics"]["accuracy"] > 0
-    assert _value(service, "model_accuracy", dataset="vader_tweets") == report["metrics"]["accuracy"]
+    assert report.id is None and "not saved" in (report.warning or "") and report.result.metrics.accuracy > 0
+    assert report.as_dict()["id"] is None and report.as_dict()["warning"] == report.warning
+    assert _value(service, "model_accuracy", dataset="vader_tweets") == report.result.metrics.accuracy
     assert service.evaluation.history() == []

@@ -8,6 +8,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from sentiment.evaluation.report import EvaluationReport
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS evaluations (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -54,20 +56,21 @@ class EvaluationStore:
         conn.execute("PRAGMA journal_mode=WAL")
         return conn
 
-    def add(self, report: dict[str, Any], source: str = "user") -> int:
-        """Store one evaluation report (as produced by ``EvaluationResult.as_dict``); returns its id."""
+    def add(self, report: EvaluationReport) -> int:
+        """Store one evaluation report (its ``stored()`` JSON, and the columns listings read); returns its id."""
+        result = report.result
         row = (
-            report["created_at"],
-            report["model"],
-            report["model_revision"],
-            report["dataset"],
-            report["split"],
-            report["n"],
-            report["seed"],
-            report["metrics"]["accuracy"],
-            report["metrics"]["macro_f1"],
-            source,
-            json.dumps(report),
+            result.created_at,
+            result.model,
+            result.model_revision,
+            result.dataset,
+            result.split,
+            result.n,
+            result.seed,
+            result.metrics.accuracy,
+            result.metrics.macro_f1,
+            report.source,
+            json.dumps(report.stored()),
         )
         with self._lock, self._connect() as conn:
             cursor = conn.execute(
