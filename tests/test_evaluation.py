@@ -136,7 +136,7 @@ def test_evaluations_are_stored_exposed_as_gauges_and_reproducible(evaluation, s
     )
     assert cells == 120
     history = service.history()
-    assert [h["seed"] for h in history[:3]] == [4, 3, 3]
+    assert [h.seed for h in history[:3]] == [4, 3, 3]
     reopened = EvaluationService(settings, ServiceMetrics(CollectorRegistry()).evaluation)
     assert len(reopened.history()) == 3  # the store survives a restart
 
@@ -229,7 +229,7 @@ def test_a_minus_one_zero_one_file_is_read_as_polarity_and_evaluated_whole(  # t
         "rule": "polarity",
         "map": {"-1": "negative", "0": "neutral", "1": "positive"},
     }
-    assert service.history()[0]["n"] == 9  # the stored report says the same
+    assert service.history()[0].n == 9  # the stored report says the same
 
 
 def test_a_file_evaluated_on_part_of_its_rows_says_which_and_why(evaluation, polarity_file: Path) -> None:  # type: ignore[no-untyped-def]

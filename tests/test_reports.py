@@ -137,7 +137,20 @@ def test_the_history_stores_the_served_json_but_its_own_id(tmp_path: Path) -> No
         kept == report.stored() == {k: v for k, v in PINNED_EVALUATION.items() if k != "id"} | {"source": "scheduler"}
     )
     (row,) = store.recent()
-    assert (row["id"], row["source"], row["accuracy"], row["macro_f1"], row["n"]) == (
+    assert list(row.as_dict()) == [  # the columns /evaluations lists, in order
+        "id",
+        "created_at",
+        "model",
+        "model_revision",
+        "dataset",
+        "split",
+        "n",
+        "seed",
+        "accuracy",
+        "macro_f1",
+        "source",
+    ]
+    assert (row.id, row.source, row.accuracy, row.macro_f1, row.n) == (
         stored_id,
         "scheduler",
         0.75,

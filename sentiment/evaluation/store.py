@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +28,29 @@ CREATE TABLE IF NOT EXISTS evaluations (
 );
 CREATE INDEX IF NOT EXISTS evaluations_created ON evaluations (created_at);
 """
-COLUMNS = (
-    "id",
-    "created_at",
-    "model",
-    "model_revision",
-    "dataset",
-    "split",
-    "n",
-    "seed",
-    "accuracy",
-    "macro_f1",
-    "source",
-)
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    """One evaluation in the history listing; the full report it stored is ``EvaluationStore.report(id)``."""
+
+    id: int
+    created_at: float
+    model: str
+    model_revision: str
+    dataset: str
+    split: str
+    n: int
+    seed: int
+    accuracy: float
+    macro_f1: float
+    source: str  # user, scheduler or cli
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+COLUMNS = tuple(f.name for f in fields(EvaluationRecord))
 
 
 class EvaluationStore:
@@ -80,14 +91,16 @@ class EvaluationStore:
             )
             return int(cursor.lastrowid or 0)
 
-    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+    def recent(self, limit: int = 50) -> list[EvaluationRecord]:
+        """The newest ``limit`` evaluations, newest first."""
         with self._lock, self._connect() as conn:
             rows = conn.execute(
                 f"SELECT {', '.join(COLUMNS)} FROM evaluations ORDER BY id DESC LIMIT ?", (limit,)
             ).fetchall()
-        return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+        return [EvaluationRecord(*row) for row in rows]
 
     def report(self, evaluation_id: int) -> dict[str, Any] | None:
+        """The report as stored (``EvaluationReport.stored()``, JSON), or None for an unknown id."""
         with self._lock, self._connect() as conn:
             row = conn.execute("SELECT report FROM evaluations WHERE id = ?", (evaluation_id,)).fetchone()
         return json.loads(row[0]) if row else None

@@ -9,13 +9,12 @@ import logging
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from sentiment.datasets import DATASETS
 from sentiment.datasets.feedback import FeedbackStore
 from sentiment.evaluation.report import Comparison, ComparisonReport, EvaluationReport, EvaluationResult
 from sentiment.evaluation.runner import Evaluator, ProgressFn
-from sentiment.evaluation.store import EvaluationStore
+from sentiment.evaluation.store import EvaluationRecord, EvaluationStore
 from sentiment.inference.pool import ModelPool
 from sentiment.models.runs import visitor_spec
 from sentiment.monitoring.prediction_log import PredictionLog
@@ -149,5 +148,5 @@ class EvaluationService:
             return outcome
         return self._record(outcome, PRODUCTION, "scheduler")
 
-    def history(self, limit: int = 50) -> list[dict[str, Any]]:
+    def history(self, limit: int = 50) -> list[EvaluationRecord]:
         return self.store.recent(limit)

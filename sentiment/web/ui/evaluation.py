@@ -178,11 +178,12 @@ def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> Non
         return evaluation.compare(model_a, model_b, dataset, split, _size(sample_size), int(seed or 0)).as_dict()
 
     def past_evaluations(limit: int = 50) -> list[dict[str, Any]]:
-        return evaluation.history(limit)
+        return [record.as_dict() for record in evaluation.history(limit)]
 
     def history() -> pd.DataFrame:
         try:
-            frame = pd.DataFrame(evaluation.history(50), columns=list(HISTORY_COLUMNS))
+            records = [record.as_dict() for record in evaluation.history(50)]
+            frame = pd.DataFrame(records, columns=list(HISTORY_COLUMNS))
         except sqlite3.Error as exc:  # an unreadable store must not hide the evaluation just run
             logger.error("evaluation history unreadable (%s)", exc)
             return pd.DataFrame({"history unavailable": [f"{type(exc).__name__}: {exc}"]})

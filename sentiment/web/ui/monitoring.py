@@ -152,7 +152,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
         run_job("evaluation")
         # this run's reports: one per dataset, and the production one unless it had too few labels
         recent = service.evaluation.history(len(service.settings.evaluation_datasets) + 1)
-        return [row for row in recent if row["created_at"] >= started]
+        return [record.as_dict() for record in recent if record.created_at >= started]
 
     @wrap
     def pin_reference(admin_token: str, rows: int = 0) -> dict[str, Any]:
