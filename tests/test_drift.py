@@ -11,7 +11,7 @@ from scipy import stats
 
 from sentiment.monitoring.drift import Check, check_drift
 from sentiment.monitoring.features import surface_kind
-from sentiment.monitoring.stat_tests import DRIFT_TESTS, holm, psi_value, register
+from sentiment.monitoring.stat_tests import DRIFT_TESTS, StatTest, holm, psi_value, register
 
 RNG = np.random.default_rng(11)
 
@@ -159,6 +159,9 @@ def test_a_test_whose_thresholds_contradict_its_reading_is_refused() -> None:
     with pytest.raises(ValueError, match="drift threshold"):
         register("backwards", reading="distance", threshold=0.1, warning_threshold=0.25)
     assert "backwards" not in DRIFT_TESTS
+    silent = StatTest("silent", "p_value", 0.01, 0.05, lambda **_: (1.0, None))
+    with pytest.raises(ValueError, match="read by its p-value but computed none"):
+        silent(reference=[1.0, 2.0], current=[2.0, 3.0])
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)

@@ -254,14 +254,10 @@ def check_drift(
         )
         for check in checks
     ]
-    tested = [i for i, (check, result) in enumerate(zip(checks, results, strict=True)) if _has_p(check, result)]
+    tested = [i for i, check in enumerate(checks) if DRIFT_TESTS[check.test].uses_p_value]
     adjusted: list[float | None] = [None] * len(results)
     for i, p in zip(tested, holm([results[i].p_value or 0.0 for i in tested]), strict=True):
-        adjusted[i] = p
+        adjusted[i] = p  # a p-value test always has one (``StatTest.__call__``)
     rows = tuple(_graded(c, r, a) for c, r, a in zip(checks, results, adjusted, strict=True))
     status = max((row.level for row in rows), key=LEVELS.index, default="ok")
     return DriftReport(status, len(current), min_window, now, reference_info, rows)
-
-
-def _has_p(check: Check, result: DriftResult) -> bool:
-    return DRIFT_TESTS[check.test].uses_p_value and result.p_value is not None

@@ -67,6 +67,8 @@ class StatTest:
     ) -> DriftResult:
         limit = self.threshold if threshold is None else threshold
         statistic, p_value = self.compute(reference=reference, current=current, **options)
+        if self.uses_p_value and p_value is None:
+            raise ValueError(f"the drift test {self.kind!r} is read by its p-value but computed none")
         value = p_value if self.uses_p_value and p_value is not None else statistic
         return DriftResult(
             statistic, p_value, self.beyond(value, limit), limit, self.kind, len(reference), len(current)
