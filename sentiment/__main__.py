@@ -98,7 +98,7 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _print_result(r: EvaluationResult) -> None:
     """One model's figures as the terminal shows them (``--json`` writes them at full precision)."""
-    m, acc, f1 = r.metrics, r.intervals["accuracy"], r.intervals["macro_f1"]
+    m, acc, f1 = r.metrics, r.intervals.accuracy, r.intervals.macro_f1
     print(f"{r.model} on {r.dataset}/{r.split} (n={r.n}, seed={r.seed}, {round(r.seconds, 3):.1f} s)")
     print(f"  rows        {r.rows.used} of {r.rows.total}: {r.rows.why}")
     if r.label_mapping is not None:

@@ -21,6 +21,7 @@ from sentiment.evaluation.report import (
     EvaluationReport,
     EvaluationResult,
     FileRead,
+    Intervals,
     RowsUsed,
 )
 from sentiment.evaluation.store import EvaluationStore
@@ -44,7 +45,7 @@ def _result(matrix: np.ndarray = MATRIX, **changes: object) -> EvaluationResult:
         "n": int(matrix.sum()),
         "seed": 7,
         "metrics": report_from_confusion(matrix),
-        "intervals": {"accuracy": Interval(0.5, 0.9), "macro_f1": Interval(0.45, 0.85)},
+        "intervals": Intervals(Interval(0.5, 0.9), Interval(0.45, 0.85)),
         "seconds": 1.23456,
         "created_at": 1795000000.0,
         "row_ids": [0, 1, 2],

@@ -7,6 +7,7 @@ modules reads those dicts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -60,6 +61,21 @@ class FileRead:
 
 
 @dataclass(frozen=True)
+class Intervals:
+    """Bootstrap confidence intervals of accuracy and macro-F1 (``uncertainty.bootstrap_intervals``)."""
+
+    accuracy: Interval
+    macro_f1: Interval
+
+    @classmethod
+    def of(cls, intervals: Mapping[str, Interval]) -> Intervals:
+        return cls(intervals["accuracy"], intervals["macro_f1"])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"accuracy": asdict(self.accuracy), "macro_f1": asdict(self.macro_f1)}
+
+
+@dataclass(frozen=True)
 class EvaluationResult:
     """One model on one set of labelled rows: its metrics (accuracy, macro/weighted F1, per-class precision,
     recall, F1 and support, the confusion matrix), bootstrap intervals for accuracy and macro-F1, and the rows."""
@@ -71,7 +87,7 @@ class EvaluationResult:
     n: int
     seed: int
     metrics: ClassificationReport
-    intervals: dict[str, Interval]  # "accuracy", "macro_f1"
+    intervals: Intervals
     seconds: float
     created_at: float
     row_ids: list[int]  # positions in the split: shows which rows a seed drew
@@ -92,7 +108,7 @@ class EvaluationResult:
             "n": self.n,
             "seed": self.seed,
             "metrics": self.metrics.as_dict(),
-            "intervals": {name: asdict(interval) for name, interval in self.intervals.items()},
+            "intervals": self.intervals.as_dict(),
             "seconds": round(self.seconds, 3),
             "created_at": self.created_at,
             "row_ids": self.row_ids,

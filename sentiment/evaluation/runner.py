@@ -16,7 +16,7 @@ import pandas as pd
 from sentiment.datasets import labelled_file_path, load_split, read_labelled_file
 from sentiment.datasets.splits import FRACTIONS, split_frame
 from sentiment.evaluation.metrics import ClassificationReport, classification_report
-from sentiment.evaluation.report import EvaluationResult, FileRead, RowsUsed
+from sentiment.evaluation.report import EvaluationResult, FileRead, Intervals, RowsUsed
 from sentiment.evaluation.uncertainty import PairedComparison, bootstrap_intervals, paired_comparison
 from sentiment.inference.pool import ModelPool
 from sentiment.inference.predictor import Predictor
@@ -151,7 +151,7 @@ class Evaluator:
             n=len(rows),
             seed=seed,
             metrics=classification_report(truth, predictions),
-            intervals=bootstrap_intervals(y_true, y_pred, seed=seed),
+            intervals=Intervals.of(bootstrap_intervals(y_true, y_pred, seed=seed)),
             seconds=time.perf_counter() - started,
             created_at=time.time(),
             row_ids=rows["row_id"].tolist(),

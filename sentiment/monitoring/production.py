@@ -18,7 +18,7 @@ import pandas as pd
 
 from sentiment.datasets.feedback import FeedbackStore
 from sentiment.evaluation.metrics import classification_report
-from sentiment.evaluation.report import EvaluationResult, RowsUsed
+from sentiment.evaluation.report import EvaluationResult, Intervals, RowsUsed
 from sentiment.evaluation.uncertainty import bootstrap_intervals
 from sentiment.labels import LABEL_TO_ID
 from sentiment.monitoring.prediction_log import PredictionLog
@@ -124,7 +124,7 @@ def evaluate_production(
         n=n,
         seed=seed,
         metrics=classification_report(truth, predicted),
-        intervals=bootstrap_intervals(y_true, y_pred, seed=seed),
+        intervals=Intervals.of(bootstrap_intervals(y_true, y_pred, seed=seed)),
         seconds=time.perf_counter() - started,
         created_at=time.time(),
         row_ids=list(range(n)),

@@ -78,7 +78,7 @@ def _mapping_text(mapping: LabelMapping | None) -> str:
 def metrics_table(results: list[EvaluationResult]) -> pd.DataFrame:
     rows = []
     for r in results:
-        m, acc, f1 = r.metrics, r.intervals["accuracy"], r.intervals["macro_f1"]
+        m, acc, f1 = r.metrics, r.intervals.accuracy, r.intervals.macro_f1
         rows.append(
             {
                 "model": r.model,
