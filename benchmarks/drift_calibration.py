@@ -59,8 +59,8 @@ def main() -> None:
             report = check_drift(reference, pool.iloc[rows].reset_index(drop=True))
             levels[report.status] += 1
             for row in report.results:
-                if row["level"] != "ok":
-                    key = f"{row['feature']}/{row['test']}"
+                if row.level != "ok":
+                    key = f"{row.feature}/{row.test}"
                     flagged[key] = flagged.get(key, 0) + 1
         n = args.windows
         print(f"{name}: {n} windows of {size} ({time.perf_counter() - started:.1f} s)")

@@ -7,9 +7,13 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sentiment.logs import configure_logging
 from sentiment.settings import Settings
+
+if TYPE_CHECKING:
+    from sentiment.evaluation.report import EvaluationResult
 
 
 def _predict(args: argparse.Namespace, settings: Settings) -> int:
@@ -62,48 +66,54 @@ def _score(args: argparse.Namespace, settings: Settings) -> int:
 def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from prometheus_client import CollectorRegistry
 
+    from sentiment.evaluation.report import ComparisonReport, EvaluationReport
     from sentiment.service.evaluation import EvaluationService
     from sentiment.service.quality_metrics import EvaluationMetrics
 
     service = EvaluationService(settings, EvaluationMetrics(CollectorRegistry()))
     dataset, uploaded = (args.dataset, None) if not Path(args.dataset).exists() else ("", Path(args.dataset))
     common = {"uploaded": uploaded, "source": "cli", "label_map": args.label_map}
+    report: ComparisonReport | EvaluationReport
     if args.compare:
         report = service.compare(
             args.model or "embedded", args.compare, dataset, args.split, args.sample_size, args.seed, **common
         )
-        reports = [report["a"], report["b"]]
+        results = [report.a.result, report.b.result]
     else:
         report = service.evaluate(args.model or "embedded", dataset, args.split, args.sample_size, args.seed, **common)
-        reports = [report]
-    for r in reports:
-        m, ci = r["metrics"], r["intervals"]
-        print(f"{r['model']} on {r['dataset']}/{r['split']} (n={r['n']}, seed={r['seed']}, {r['seconds']:.1f} s)")
-        rows = r["rows"]
-        print(f"  rows        {rows['used']} of {rows['total']}: {rows['why']}")
-        if r["label_mapping"]:
-            mapping = r["label_mapping"]
-            pairs = ", ".join(f"{k} -> {v}" for k, v in mapping["map"].items())
-            print(f"  labels      column {mapping['column']!r} by {mapping['rule']}: {pairs}")
-        print(f"  accuracy    {m['accuracy']:.4f}  95% CI {ci['accuracy']['low']:.4f}-{ci['accuracy']['high']:.4f}")
-        print(f"  macro-F1    {m['macro_f1']:.4f}  95% CI {ci['macro_f1']['low']:.4f}-{ci['macro_f1']['high']:.4f}")
-        print(f"  weighted-F1 {m['weighted_f1']:.4f}")
-        print(f"  {'class':<9} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}")
-        for label, c in m["per_class"].items():
-            print(f"  {label:<9} {c['precision']:>9.4f} {c['recall']:>7.4f} {c['f1']:>7.4f} {c['support']:>8}")
-        print("  confusion (rows true, columns predicted: negative, neutral, positive)")
-        for label, row in zip(m["per_class"], m["confusion"], strict=True):
-            print(f"  {label:<9} " + " ".join(f"{v:>7}" for v in row))
-    if args.compare:
-        c = report["comparison"]
+        results = [report.result]
+    for r in results:
+        _print_result(r)
+    if isinstance(report, ComparisonReport):
+        c = report.comparison.paired
         print(
-            f"B - A macro-F1 {c['macro_f1_difference']:+.4f} (95% CI {c['macro_f1_interval']['low']:+.4f} to "
-            f"{c['macro_f1_interval']['high']:+.4f}, paired bootstrap p={c['bootstrap_p_value']:.4f}); "
-            f"McNemar p={c['mcnemar_p_value']:.4g}; significant: {c['significant']}"
+            f"B - A macro-F1 {c.macro_f1_difference:+.4f} (95% CI {c.macro_f1_interval.low:+.4f} to "
+            f"{c.macro_f1_interval.high:+.4f}, paired bootstrap p={c.bootstrap_p_value:.4f}); "
+            f"McNemar p={c.mcnemar_p_value:.4g}; significant: {c.significant}"
         )
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2))
+        Path(args.json).write_text(json.dumps(report.as_dict(), indent=2))
     return 0
+
+
+def _print_result(r: EvaluationResult) -> None:
+    """One model's figures as the terminal shows them (``--json`` writes them at full precision)."""
+    m, acc, f1 = r.metrics, r.intervals.accuracy, r.intervals.macro_f1
+    print(f"{r.model} on {r.dataset}/{r.split} (n={r.n}, seed={r.seed}, {round(r.seconds, 3):.1f} s)")
+    print(f"  rows        {r.rows.used} of {r.rows.total}: {r.rows.why}")
+    if r.label_mapping is not None:
+        mapping = r.label_mapping
+        pairs = ", ".join(f"{k} -> {v}" for k, v in sorted(mapping.mapping.items()))
+        print(f"  labels      column {mapping.column!r} by {mapping.rule}: {pairs}")
+    print(f"  accuracy    {m.accuracy:.4f}  95% CI {acc.low:.4f}-{acc.high:.4f}")
+    print(f"  macro-F1    {m.macro_f1:.4f}  95% CI {f1.low:.4f}-{f1.high:.4f}")
+    print(f"  weighted-F1 {m.weighted_f1:.4f}")
+    print(f"  {'class':<9} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}")
+    for label, c in m.per_class.items():
+        print(f"  {label:<9} {c.precision:>9.4f} {c.recall:>7.4f} {c.f1:>7.4f} {c.support:>8}")
+    print("  confusion (rows true, columns predicted: negative, neutral, positive)")
+    for label, row in zip(m.per_class, m.confusion, strict=True):
+        print(f"  {label:<9} " + " ".join(f"{v:>7}" for v in row))
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:

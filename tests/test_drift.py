@@ -5,17 +5,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
-from sentiment.monitoring.drift import check_drift
+from sentiment.monitoring.drift import Check, check_drift
 from sentiment.monitoring.features import surface_kind
-from sentiment.monitoring.stat_tests import DRIFT_TESTS, holm, psi_value
+from sentiment.monitoring.stat_tests import DRIFT_TESTS, StatTest, holm, psi_value, register
 
 RNG = np.random.default_rng(11)
 
 
-def test_tests_are_registered_by_name() -> None:
+def test_tests_are_registered_by_name_with_their_kind_reading_and_thresholds() -> None:
     assert {"ks", "chi2", "psi"} <= set(DRIFT_TESTS)
+    described = {
+        kind: (test.kind, test.reading, test.threshold, test.warning_threshold) for kind, test in DRIFT_TESTS.items()
+    }
+    assert described["ks"] == ("ks", "p_value", 0.01, 0.05)
+    assert described["chi2"] == ("chi2", "p_value", 0.01, 0.05)
+    assert described["psi"] == ("psi", "distance", 0.25, 0.1)
 
 
 def test_ks_equals_scipy() -> None:
@@ -91,7 +99,75 @@ def test_a_check_grades_shifts_and_refuses_to_judge_a_tiny_window() -> None:
     assert same.status == "ok"
     longer = check_drift(reference, _frame(500, 200, [0.3, 0.3, 0.4], RNG))
     assert longer.status == "drift"
-    levels = {(r["feature"], r["test"]): r["level"] for r in longer.results}
+    levels = {(r.feature, r.test): r.level for r in longer.results}
     assert levels[("text_length", "ks")] == "drift" and levels[("label", "chi2")] == "ok"
     tiny = check_drift(reference, _frame(20, 200, [1.0, 0.0, 0.0], RNG), min_window=100)
-    assert tiny.status == "insufficient_data" and tiny.results == []
+    assert tiny.status == "insufficient_data" and tiny.results == ()
+
+
+def test_a_new_distance_test_is_graded_by_its_own_thresholds_without_touching_drift(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Registering is all a new test needs: check_drift reads its reading and thresholds, and a distance is neither
+    Holm-adjusted nor read as a p-value."""
+    monkeypatch.setitem(DRIFT_TESTS, "mean_shift", DRIFT_TESTS["psi"])  # so the registration is undone afterwards
+
+    @register("mean_shift", reading="distance", threshold=20.0, warning_threshold=5.0)
+    def mean_shift(*, reference: list[float], current: list[float]) -> tuple[float, float | None]:
+        return abs(float(np.mean(current)) - float(np.mean(reference))), None
+
+    checks = (Check("text_length", "mean_shift", "n_chars"),)
+    reference = _frame(2000, 80, [0.3, 0.3, 0.4], RNG)
+    for length, level in ((80, "ok"), (90, "warning"), (130, "drift")):
+        report = check_drift(reference, _frame(500, length, [0.3, 0.3, 0.4], RNG), checks=checks)
+        (row,) = report.results
+        assert (row.test, row.method, row.threshold, row.p_value, row.adjusted_p_value) == (
+            "mean_shift",
+            "mean_shift",
+            20.0,
+            None,
+            None,
+        )
+        assert row.level == level and report.status == level and row.drifted == (level == "drift")
+
+
+def test_a_new_p_value_test_is_holm_adjusted_with_the_others_and_read_below_its_thresholds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(DRIFT_TESTS, "fixed_p", DRIFT_TESTS["ks"])
+
+    @register("fixed_p", reading="p_value", threshold=0.05, warning_threshold=0.2)
+    def fixed_p(*, reference: list[float], current: list[float], p: float) -> tuple[float, float | None]:
+        return 1.0, p
+
+    reference = _frame(500, 80, [0.3, 0.3, 0.4], RNG)
+    alone = check_drift(reference, reference, checks=(Check("confidence", "fixed_p", "confidence", {"p": 0.03}),))
+    assert alone.results[0].level == "drift"  # 0.03 < its own 0.05 (ks's 0.01 would only warn)
+    both = check_drift(
+        reference,
+        reference,
+        checks=(Check("confidence", "fixed_p", "confidence", {"p": 0.03}), Check("text_length", "ks", "n_chars")),
+    )
+    custom, ks = both.results
+    assert custom.adjusted_p_value == pytest.approx(0.06)  # Holm over two tests: 2 x 0.03
+    assert custom.level == "warning" and ks.level == "ok" and both.status == "warning"
+
+
+def test_a_test_whose_thresholds_contradict_its_reading_is_refused() -> None:
+    with pytest.raises(ValueError, match="drift threshold"):
+        register("backwards", reading="p_value", threshold=0.1, warning_threshold=0.05)
+    with pytest.raises(ValueError, match="drift threshold"):
+        register("backwards", reading="distance", threshold=0.1, warning_threshold=0.25)
+    assert "backwards" not in DRIFT_TESTS
+    silent = StatTest("silent", "p_value", 0.01, 0.05, lambda **_: (1.0, None))
+    with pytest.raises(ValueError, match="read by its p-value but computed none"):
+        silent(reference=[1.0, 2.0], current=[2.0, 3.0])
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.floats(0.0, 1.0), st.sampled_from(["ks", "chi2", "psi"]))
+def test_a_level_is_drift_past_the_threshold_warning_past_the_warning_one_else_ok(value: float, kind: str) -> None:
+    test = DRIFT_TESTS[kind]
+    past = (lambda t: value < t) if test.reading == "p_value" else (lambda t: value > t)
+    expected = "drift" if past(test.threshold) else "warning" if past(test.warning_threshold) else "ok"
+    assert test.level(value) == expected

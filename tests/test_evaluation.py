@@ -117,9 +117,9 @@ def evaluation(settings: Settings) -> tuple[EvaluationService, ServiceMetrics]:
 @pytest.mark.slow
 def test_evaluations_are_stored_exposed_as_gauges_and_reproducible(evaluation, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     service, metrics = evaluation
-    first = service.evaluate("vader", "vader_tweets", "test", sample_size=120, seed=3)
-    again = service.evaluate("vader", "vader_tweets", "test", sample_size=120, seed=3)
-    other = service.evaluate("vader", "vader_tweets", "test", sample_size=120, seed=4)
+    first = service.evaluate("vader", "vader_tweets", "test", sample_size=120, seed=3).as_dict()
+    again = service.evaluate("vader", "vader_tweets", "test", sample_size=120, seed=3).as_dict()
+    other = service.evaluate("vader", "vader_tweets", "test", sample_size=120, seed=4).as_dict()
     assert first["row_ids"] == again["row_ids"] and first["row_ids"] != other["row_ids"]
     assert first["n"] == 120 and first["seed"] == 3
     text = metrics.render().decode()
@@ -136,7 +136,7 @@ def test_evaluations_are_stored_exposed_as_gauges_and_reproducible(evaluation, s
     )
     assert cells == 120
     history = service.history()
-    assert [h["seed"] for h in history[:3]] == [4, 3, 3]
+    assert [h.seed for h in history[:3]] == [4, 3, 3]
     reopened = EvaluationService(settings, ServiceMetrics(CollectorRegistry()).evaluation)
     assert len(reopened.history()) == 3  # the store survives a restart
 
@@ -144,7 +144,7 @@ def test_evaluations_are_stored_exposed_as_gauges_and_reproducible(evaluation, s
 @pytest.mark.slow
 def test_comparison_loads_each_model_from_its_own_spec(evaluation) -> None:  # type: ignore[no-untyped-def]
     service, _ = evaluation
-    result = service.compare("embedded", "vader", "vader_amazon", "test", sample_size=200, seed=0)
+    result = service.compare("embedded", "vader", "vader_amazon", "test", sample_size=200, seed=0).as_dict()
     assert result["a"]["model"] == "embedded" and result["b"]["model"] == "vader"
     assert result["a"]["row_ids"] == result["b"]["row_ids"]
     assert result["a"]["metrics"] != result["b"]["metrics"]
@@ -155,7 +155,7 @@ def test_a_visitors_evaluation_never_moves_the_scheduled_series(evaluation) -> N
     """Dashboards and alerts read source="scheduled": a visitor's 3-row sample of the same dataset and split, or an
     uploaded file, writes its own source="visitor" series and leaves the scheduled one as it was."""
     service, metrics = evaluation
-    scheduled = service.evaluate("vader", "vader_tweets", "test", sample_size=60, seed=5, source="scheduler")
+    scheduled = service.evaluate("vader", "vader_tweets", "test", sample_size=60, seed=5, source="scheduler").result
     key = {"model": "vader", "dataset": "vader_tweets", "split": "test"}
 
     def series(source: str) -> dict[str, float]:
@@ -165,11 +165,11 @@ def test_a_visitors_evaluation_never_moves_the_scheduled_series(evaluation) -> N
 
     before = series("scheduled")
     assert before["model_evaluation_samples"] == 60
-    assert before["model_accuracy"] == pytest.approx(scheduled["metrics"]["accuracy"])
-    visitor = service.evaluate("vader", "vader_tweets", "test", sample_size=3, seed=1)
+    assert before["model_accuracy"] == pytest.approx(scheduled.metrics.accuracy)
+    visitor = service.evaluate("vader", "vader_tweets", "test", sample_size=3, seed=1).result
     assert series("scheduled") == before
     assert series("visitor")["model_evaluation_samples"] == 3
-    assert series("visitor")["model_accuracy"] == pytest.approx(visitor["metrics"]["accuracy"])
+    assert series("visitor")["model_accuracy"] == pytest.approx(visitor.metrics.accuracy)
     sources = {
         sample.labels.get("source")
         for family in text_string_to_metric_families(metrics.render().decode())
@@ -220,7 +220,7 @@ def test_a_minus_one_zero_one_file_is_read_as_polarity_and_evaluated_whole(  # t
     """The reported case: this file scored accuracy 0.33 (0 read as negative, 1 as neutral) on n=2 of its 9 rows."""
     service, _ = evaluation
     service.evaluator.pool.add("embedded", embedded_predictor)
-    report = service.evaluate("embedded", "", uploaded=polarity_file)
+    report = service.evaluate("embedded", "", uploaded=polarity_file).as_dict()
     assert report["metrics"]["accuracy"] == 1.0
     assert (report["n"], report["split"]) == (9, "all")
     assert report["rows"] == {"used": 9, "total": 9, "why": "the whole file"}
@@ -229,16 +229,16 @@ def test_a_minus_one_zero_one_file_is_read_as_polarity_and_evaluated_whole(  # t
         "rule": "polarity",
         "map": {"-1": "negative", "0": "neutral", "1": "positive"},
     }
-    assert service.history()[0]["n"] == 9  # the stored report says the same
+    assert service.history()[0].n == 9  # the stored report says the same
 
 
 def test_a_file_evaluated_on_part_of_its_rows_says_which_and_why(evaluation, polarity_file: Path) -> None:  # type: ignore[no-untyped-def]
     service, _ = evaluation
-    split = service.evaluate("vader", "", split="test", uploaded=polarity_file)
+    split = service.evaluate("vader", "", split="test", uploaded=polarity_file).as_dict()
     assert split["rows"]["used"] == split["n"] < 9 and split["rows"]["total"] == 9
     assert "split 'test' asked for" in split["rows"]["why"]
     assert len(split["rows"]["file_rows"]) == split["n"]
-    sample = service.evaluate("vader", "", sample_size=6, seed=1, uploaded=polarity_file)
+    sample = service.evaluate("vader", "", sample_size=6, seed=1, uploaded=polarity_file).as_dict()
     assert (sample["n"], sample["split"], sample["rows"]["total"]) == (6, "all", 9)
     assert sample["rows"]["why"] == "stratified sample of 6 rows (seed 1)"
     assert set(sample["rows"]["file_rows"]) < set(range(1, 10))
@@ -250,8 +250,8 @@ def test_a_file_whose_labels_need_a_map_is_refused_then_follows_the_map(evaluati
     path.write_text("review,stars\ngreat,5\nawful,1\nok,3\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"holds 1, 3, 5.*label_map="):
         service.evaluate("vader", "", uploaded=path)
-    report = service.evaluate("vader", "", uploaded=path, label_map="1:negative,3:neutral,5:positive")
-    assert report["label_mapping"]["rule"] == "label_map" and report["n"] == 3
+    report = service.evaluate("vader", "", uploaded=path, label_map="1:negative,3:neutral,5:positive").result
+    assert report.label_mapping is not None and report.label_mapping.rule == "label_map" and report.n == 3
 
 
 def test_the_cli_evaluates_a_file_whole_and_prints_rows_and_mapping(

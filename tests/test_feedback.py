@@ -127,16 +127,18 @@ def test_the_production_evaluation_needs_enough_accepted_labels_and_uses_the_log
     predictions = service.predict_many(texts)
     for p in predictions[:3]:
         service.feedback.give(p.prediction_id or "", p.label or "", "s1")  # agrees with the model
-    (report,) = evaluation_job(service)
+    (outcome,) = evaluation_job(service)
+    report = outcome.as_dict()
     assert report["status"] == INSUFFICIENT and report["n"] == 0  # unreviewed feedback does not count
 
     rows = service.feedback.store.rows()
     service.feedback.review(rows["id"].tolist(), "accepted")
-    assert evaluation_job(service)[0]["status"] == INSUFFICIENT  # 3 accepted, 4 needed
+    assert evaluation_job(service)[0].as_dict()["status"] == INSUFFICIENT  # 3 accepted, 4 needed
     wrong = next(label for label in LABELS if label != predictions[3].label)
     service.feedback.give(predictions[3].prediction_id or "", wrong, "s1")
     service.feedback.review(service.feedback.store.rows(states=("unreviewed",))["id"].tolist(), "accepted")
-    (report,) = evaluation_job(service)
+    (outcome,) = evaluation_job(service)
+    report = outcome.as_dict()
     assert report["dataset"] == "production" and report["n"] == 4
     assert report["metrics"]["accuracy"] == pytest.approx(0.75)
     assert set(report["intervals"]) >= {"accuracy", "macro_f1"}
@@ -150,7 +152,8 @@ def test_the_production_evaluation_needs_enough_accepted_labels_and_uses_the_log
     other = next(label for label in LABELS if label != predictions[0].label)
     service.feedback.give(predictions[0].prediction_id or "", other, "s2")
     service.feedback.review(service.feedback.store.rows(states=("unreviewed",))["id"].tolist(), "accepted")
-    (report,) = evaluation_job(service)
+    (outcome,) = evaluation_job(service)
+    report = outcome.as_dict()
     assert report["status"] == INSUFFICIENT and "conflicting" in report["rows"]["why"]
     assert 'dataset="production"' not in service.metrics.render().decode()
 

@@ -44,8 +44,10 @@ def test_the_reference_itself_as_traffic_is_estimated_at_its_realised_figures(se
         service.predict_many(texts[start : start + 200])
     report = service.monitoring.check_drift()
     assert report.window_size == len(texts)
-    estimate = service.monitoring.overview()["estimate"]
-    assert estimate is not None and estimate["n"] == len(texts)
+    window = service.monitoring.overview().estimate
+    assert window is not None
+    estimate = window.as_dict()  # as /monitoring serves it
+    assert estimate["n"] == len(texts)
     realised = estimate["reference"]
     assert estimate["accuracy"] == pytest.approx(realised["accuracy"], abs=1e-4)
     assert estimate["macro_f1"] == pytest.approx(realised["macro_f1"], abs=1e-4)
@@ -73,7 +75,7 @@ def test_a_window_too_small_to_estimate_blanks_the_gauges(service: SentimentServ
     service.monitoring.settings = small
     report = service.monitoring.check_drift()
     assert report.status == "insufficient_data"
-    assert service.monitoring.overview()["estimate"] is None
+    assert service.monitoring.overview().estimate is None
     assert math.isnan(_gauge(service, "model_estimated_accuracy", method="doc", bound="estimate"))
     assert math.isnan(_gauge(service, "model_estimated_f1", method="doc", class_label="positive", bound="high"))
 

@@ -65,9 +65,9 @@ def test_the_evaluation_job_runs_on_its_interval_and_moves_its_gauges(service: S
     assert _value(service, "model_evaluation_samples", **key) == 30
     assert _value(service, "model_accuracy", **key) > 0
     assert _value(service, "scheduler_job_duration_seconds", job="evaluation") > 0
-    scheduled = [row for row in service.evaluation.history() if row["source"] == "scheduler"]
+    scheduled = [row for row in service.evaluation.history() if row.source == "scheduler"]
     assert len(scheduled) >= 2  # two runs, each stored with its own fresh sample seed
-    assert all(row["dataset"] == "vader_tweets" and row["n"] == 30 for row in scheduled)
+    assert all(row.dataset == "vader_tweets" and row.n == 30 for row in scheduled)
 
 
 def test_a_failing_job_is_counted_and_the_next_run_still_happens(tmp_path: Path) -> None:
@@ -119,13 +119,13 @@ def test_only_one_process_runs_the_scheduler(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_the_drift_job_reads_the_log_of_the_serving_model(service: SentimentService) -> None:
-    assert drift_job(service)["status"] == "insufficient_data"
+    assert drift_job(service).status == "insufficient_data"
     service.predict_many([f"what a great day number {i}" for i in range(40)])
     report = drift_job(service)
-    assert report["status"] in {"ok", "warning", "drift"} and report["window_size"] == 40
+    assert report.status in {"ok", "warning", "drift"} and report.window_size == 40
     assert _value(service, "sentiment_drift_window_size") == 40
     assert _value(service, "sentiment_prediction_log_rows_total", outcome="written") == 40
-    assert evaluation_job(service)[0]["n"] == 30
+    assert evaluation_job(service)[0].as_dict()["n"] == 30
 
 
 def test_a_window_of_production_traffic_can_be_pinned_as_the_reference(service: SentimentService) -> None:
@@ -133,7 +133,7 @@ def test_a_window_of_production_traffic_can_be_pinned_as_the_reference(service: 
     pinned = service.monitoring.pin_reference(rows=50)
     assert (pinned.dataset, len(pinned.frame)) == ("production", 50)
     report = service.monitoring.check_drift()
-    assert report.reference["dataset"] == "production"
+    assert report.reference is not None and report.reference.dataset == "production"
     assert report.status == "ok"  # the window is the reference itself
     from sentiment.service.monitoring import MonitoringService
 

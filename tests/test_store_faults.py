@@ -155,7 +155,7 @@ def test_a_failing_evaluation_store_fails_only_the_evaluation_counted_and_logged
 
     assert runner.run("evaluation", lambda: evaluation_job(service)) == "success"
     history = service.evaluation.history()
-    assert [(row["dataset"], row["n"], row["source"]) for row in history] == [("vader_movies", 1000, "scheduler")]
+    assert [(row.dataset, row.n, row.source) for row in history] == [("vader_movies", 1000, "scheduler")]
 
 
 @pytest.mark.parametrize("kind", ["locked"])
@@ -166,6 +166,7 @@ def test_a_visitors_evaluation_keeps_its_figures_when_the_history_cannot_store_t
     and the gauges move; only a scheduled run fails (and is counted) on a store error."""
     with fault(kind, service.evaluation.store):
         report = service.evaluation.evaluate("vader", "vader_tweets", sample_size=30)
-    assert report["id"] is None and "not saved" in report["warning"] and report["metrics"]["accuracy"] > 0
-    assert _value(service, "model_accuracy", dataset="vader_tweets") == report["metrics"]["accuracy"]
+    assert report.id is None and "not saved" in (report.warning or "") and report.result.metrics.accuracy > 0
+    assert report.as_dict()["id"] is None and report.as_dict()["warning"] == report.warning
+    assert _value(service, "model_accuracy", dataset="vader_tweets") == report.result.metrics.accuracy
     assert service.evaluation.history() == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import itertools
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sentiment.evaluation.uncertainty import Interval, PairedComparison
 from sentiment.service.monitoring import CONFIDENCE_CENTRES
 from sentiment.tables.reading import sniff
 from sentiment.web.ui.api import api_endpoint
@@ -83,17 +85,16 @@ def test_the_file_note_names_separator_and_encoding_as_people_do(
     assert file_note(fmt, guess) == note
 
 
-COMPARISON = {
-    "macro_f1_difference": -0.05816870367879523,
-    "macro_f1_interval": {"low": -0.11297590591751384, "high": -0.005917545187110437, "level": 0.95},
-    "bootstrap_p_value": 0.038,
-    "accuracy_difference": 0.015999999999999903,
-    "mcnemar_p_value": 0.5007663934164358,
-    "only_a_correct": 50,
-    "only_b_correct": 58,
-    "significant": True,
-    "better": "embedded",
-}
+COMPARISON = PairedComparison(
+    macro_f1_difference=-0.05816870367879523,
+    macro_f1_interval=Interval(-0.11297590591751384, -0.005917545187110437, 0.95),
+    bootstrap_p_value=0.038,
+    accuracy_difference=0.015999999999999903,
+    mcnemar_p_value=0.5007663934164358,
+    only_a_correct=50,
+    only_b_correct=58,
+    significant=True,
+)
 
 
 def test_the_comparison_is_a_rounded_table_that_names_each_test_and_its_verdict() -> None:
@@ -117,7 +118,7 @@ def test_the_comparison_is_a_rounded_table_that_names_each_test_and_its_verdict(
             "verdict": "no significant difference",
         },
     ]
-    tiny = comparison_table({**COMPARISON, "bootstrap_p_value": 0.0, "mcnemar_p_value": 1e-9}, "a", "b")
+    tiny = comparison_table(replace(COMPARISON, bootstrap_p_value=0.0, mcnemar_p_value=1e-9), "a", "b")
     assert list(tiny["p-value"]) == ["< 0.001", "< 0.001"] and tiny["verdict"][1] == "b is better"
     assert list(comparison_table(None, "a", "b").columns) == COMPARISON_COLUMNS
 

@@ -1,1 +1,1 @@
-"""Evaluation: classification metrics, their uncertainty, the evaluation runner and its SQLite store."""
+"""Evaluation: classification metrics, their uncertainty, the evaluation runner, its typed reports and SQLite store."""

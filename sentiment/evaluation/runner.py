@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -17,6 +16,7 @@ import pandas as pd
 from sentiment.datasets import labelled_file_path, load_split, read_labelled_file
 from sentiment.datasets.splits import FRACTIONS, split_frame
 from sentiment.evaluation.metrics import ClassificationReport, classification_report
+from sentiment.evaluation.report import EvaluationResult, FileRead, Intervals, RowsUsed
 from sentiment.evaluation.uncertainty import PairedComparison, bootstrap_intervals, paired_comparison
 from sentiment.inference.pool import ModelPool
 from sentiment.inference.predictor import Predictor
@@ -61,56 +61,11 @@ def stratified_sample(frame: pd.DataFrame, size: int | None, seed: int) -> pd.Da
 
 @dataclass(frozen=True)
 class RowSelection:
-    """The rows an evaluation scores (``text, label, row_id``) and, in words, which rows those are and why: a
-    report that says n=2 must say of how many and what left the rest out."""
+    """The rows an evaluation scores (``text, label, row_id``) and what the report says of them."""
 
     frame: pd.DataFrame
-    total: int  # rows of the file (a user's file) or of the split (a registry dataset)
-    why: str
-    file: dict[str, Any] | None = None  # a user's file: columns, label mapping, rows skipped
-    file_rows: list[int] | None = None  # a user's file: its 1-based data rows used, when not all of them
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"used": len(self.frame), "total": self.total, "why": self.why}
-        if self.file_rows is not None:
-            out["file_rows"] = self.file_rows
-        return out
-
-
-@dataclass(frozen=True)
-class EvaluationResult:
-    model: str
-    model_revision: str
-    dataset: str
-    split: str
-    n: int
-    seed: int
-    report: ClassificationReport
-    intervals: dict[str, Any]
-    seconds: float
-    created_at: float
-    row_ids: list[int]  # positions in the split: shows which rows a seed drew
-    predictions: list[str]  # per row, for paired comparisons (not part of the stored report)
-    rows: dict[str, Any] | None = None  # RowSelection.as_dict: rows used, of how many, and why
-    file: dict[str, Any] | None = None  # a user's file: columns, label mapping used, rows skipped
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "model_revision": self.model_revision,
-            "dataset": self.dataset,
-            "split": self.split,
-            "n": self.n,
-            "seed": self.seed,
-            "metrics": self.report.as_dict(),
-            "intervals": self.intervals,
-            "seconds": round(self.seconds, 3),
-            "created_at": self.created_at,
-            "row_ids": self.row_ids,
-            "rows": self.rows,
-            "label_mapping": self.file["label_mapping"] if self.file else None,
-            "file": self.file,
-        }
+    rows: RowsUsed
+    file: FileRead | None = None  # a user's file: columns, label mapping, rows skipped
 
 
 class Evaluator:
@@ -131,7 +86,7 @@ class Evaluator:
             why = f"split {split!r} of {dataset}"
             if len(rows) < len(frame):
                 why = f"stratified sample of {len(rows)} rows (seed {seed}) of {why}"
-            return RowSelection(rows, len(frame), why)
+            return RowSelection(rows, RowsUsed(len(rows), len(frame), why))
         labelled = read_labelled_file(path, label_map=label_map)
         frame = labelled.frame
         reasons = []
@@ -151,13 +106,8 @@ class Evaluator:
             reasons.append(f"stratified sample of {len(rows)} rows (seed {seed})")
         whole = len(rows) == labelled.rows_in_file
         why = "the whole file" if whole else "; ".join(reasons)
-        return RowSelection(
-            rows,
-            labelled.rows_in_file,
-            why,
-            file=labelled.as_dict(),
-            file_rows=None if whole else sorted(int(r) for r in rows["row"]),
-        )
+        file_rows = None if whole else tuple(sorted(int(r) for r in rows["row"]))
+        return RowSelection(rows, RowsUsed(len(rows), labelled.rows_in_file, why, file_rows), FileRead.of(labelled))
 
     def _run(self, spec: str, rows: pd.DataFrame, progress: ProgressFn | None) -> tuple[Predictor, list[str]]:
         predictor = self.pool.get(spec)
@@ -193,7 +143,6 @@ class Evaluator:
         truth = rows["label"].tolist()
         y_true = np.array([LABEL_TO_ID[y] for y in truth])
         y_pred = np.array([LABEL_TO_ID[y] for y in predictions])
-        intervals = {k: asdict(v) for k, v in bootstrap_intervals(y_true, y_pred, seed=seed).items()}
         return EvaluationResult(
             model=predictor.info.name,
             model_revision=predictor.info.revision,
@@ -201,13 +150,13 @@ class Evaluator:
             split=split,
             n=len(rows),
             seed=seed,
-            report=classification_report(truth, predictions),
-            intervals=intervals,
+            metrics=classification_report(truth, predictions),
+            intervals=Intervals.of(bootstrap_intervals(y_true, y_pred, seed=seed)),
             seconds=time.perf_counter() - started,
             created_at=time.time(),
             row_ids=rows["row_id"].tolist(),
             predictions=predictions,
-            rows=selection.as_dict(),
+            rows=selection.rows,
             file=selection.file,
         )
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from sentiment.evaluation.report import EvaluationReport
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS evaluations (
@@ -25,19 +28,29 @@ CREATE TABLE IF NOT EXISTS evaluations (
 );
 CREATE INDEX IF NOT EXISTS evaluations_created ON evaluations (created_at);
 """
-COLUMNS = (
-    "id",
-    "created_at",
-    "model",
-    "model_revision",
-    "dataset",
-    "split",
-    "n",
-    "seed",
-    "accuracy",
-    "macro_f1",
-    "source",
-)
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    """One evaluation in the history listing; the full report it stored is ``EvaluationStore.report(id)``."""
+
+    id: int
+    created_at: float
+    model: str
+    model_revision: str
+    dataset: str
+    split: str
+    n: int
+    seed: int
+    accuracy: float
+    macro_f1: float
+    source: str  # user, scheduler or cli
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+COLUMNS = tuple(f.name for f in fields(EvaluationRecord))
 
 
 class EvaluationStore:
@@ -54,20 +67,21 @@ class EvaluationStore:
         conn.execute("PRAGMA journal_mode=WAL")
         return conn
 
-    def add(self, report: dict[str, Any], source: str = "user") -> int:
-        """Store one evaluation report (as produced by ``EvaluationResult.as_dict``); returns its id."""
+    def add(self, report: EvaluationReport) -> int:
+        """Store one evaluation report (its ``stored()`` JSON, and the columns listings read); returns its id."""
+        result = report.result
         row = (
-            report["created_at"],
-            report["model"],
-            report["model_revision"],
-            report["dataset"],
-            report["split"],
-            report["n"],
-            report["seed"],
-            report["metrics"]["accuracy"],
-            report["metrics"]["macro_f1"],
-            source,
-            json.dumps(report),
+            result.created_at,
+            result.model,
+            result.model_revision,
+            result.dataset,
+            result.split,
+            result.n,
+            result.seed,
+            result.metrics.accuracy,
+            result.metrics.macro_f1,
+            report.source,
+            json.dumps(report.stored()),
         )
         with self._lock, self._connect() as conn:
             cursor = conn.execute(
@@ -77,14 +91,16 @@ class EvaluationStore:
             )
             return int(cursor.lastrowid or 0)
 
-    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+    def recent(self, limit: int = 50) -> list[EvaluationRecord]:
+        """The newest ``limit`` evaluations, newest first."""
         with self._lock, self._connect() as conn:
             rows = conn.execute(
                 f"SELECT {', '.join(COLUMNS)} FROM evaluations ORDER BY id DESC LIMIT ?", (limit,)
             ).fetchall()
-        return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+        return [EvaluationRecord(*row) for row in rows]
 
     def report(self, evaluation_id: int) -> dict[str, Any] | None:
+        """The report as stored (``EvaluationReport.stored()``, JSON), or None for an unknown id."""
         with self._lock, self._connect() as conn:
             row = conn.execute("SELECT report FROM evaluations WHERE id = ?", (evaluation_id,)).fetchone()
         return json.loads(row[0]) if row else None

@@ -2,9 +2,9 @@
 
 The reference holds the same per-text features as the prediction log, computed with the serving model on a
 reference dataset; it is stored with the model it belongs to and rebuilt when the model changes. A drift check
-runs every registered test on the last window of the log against it, corrects the p-values for running several
-tests at once (Holm), and reduces them to one level: ok, warning or drift (or insufficient_data below the minimum
-window, which is not the same as "no drift").
+runs every check's registered test on the last window of the log against it, corrects the p-values for running
+several tests at once (Holm), grades each result by its test's own thresholds and reduces them to one level: ok,
+warning or drift (or insufficient_data below the minimum window, which is not the same as "no drift").
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,19 +24,20 @@ from sentiment.datasets import load_split
 from sentiment.inference.predictor import Predictor
 from sentiment.labels import LABELS
 from sentiment.monitoring.features import SURFACE_KINDS, surface_kind
-from sentiment.monitoring.stat_tests import DRIFT_TESTS, holm
+from sentiment.monitoring.stat_tests import DRIFT_TESTS, LEVELS, DriftResult, holm
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 PROFILE_VERSION = 1
-LEVELS = ("ok", "warning", "drift")
 DRIFT_NO_VERDICT = -1  # sentiment_drift_status before the first check, or when the window is too small
 STATUS_CODES = {"ok": 0, "warning": 1, "drift": 2, "insufficient_data": DRIFT_NO_VERDICT}
 
 
 @dataclass(frozen=True)
 class Check:
+    """One feature (``column`` of the log) compared by the test registered as ``test`` in ``DRIFT_TESTS``."""
+
     feature: str
     test: str
     column: str
@@ -68,6 +70,22 @@ def features_of(texts: list[str], predictor: Predictor) -> pd.DataFrame:
     )[keep].reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class ReferenceSummary:
+    """Which reference a drift check compared with: the model it belongs to, where its rows came from, when."""
+
+    model: str
+    model_revision: str
+    dataset: str
+    split: str
+    rows: int
+    created_at: float
+    version: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass
 class ReferenceProfile:
     model: str
@@ -95,16 +113,10 @@ class ReferenceProfile:
         frame = pd.DataFrame(data.pop("rows"))
         return cls(frame=frame, **data)
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "model_revision": self.model_revision,
-            "dataset": self.dataset,
-            "split": self.split,
-            "rows": len(self.frame),
-            "created_at": self.created_at,
-            "version": self.version,
-        }
+    def summary(self) -> ReferenceSummary:
+        return ReferenceSummary(
+            self.model, self.model_revision, self.dataset, self.split, len(self.frame), self.created_at, self.version
+        )
 
 
 def reference_key(model: str, revision: str, dataset: str, split: str) -> str:
@@ -170,16 +182,56 @@ def reference_profile(predictor: Predictor, settings: Settings) -> ReferenceProf
 
 
 @dataclass(frozen=True)
+class FeatureDrift:
+    """One check's graded result: the test's raw result, its Holm-adjusted p-value (None for a distance) and the
+    level its test's thresholds give; ``drifted`` is that level being "drift"."""
+
+    feature: str
+    test: str  # the test's kind, as registered
+    statistic: float
+    p_value: float | None
+    drifted: bool
+    threshold: float
+    method: str
+    n_reference: int
+    n_current: int
+    adjusted_p_value: float | None
+    level: str  # ok | warning | drift
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class DriftReport:
     status: str  # ok | warning | drift | insufficient_data
     window_size: int
     min_window: int
     checked_at: float
-    reference: dict[str, Any]
-    results: list[dict[str, Any]]
+    reference: ReferenceSummary | None
+    results: tuple[FeatureDrift, ...]
+
+    @property
+    def status_code(self) -> int:
+        """The value of the ``sentiment_drift_status`` gauge."""
+        return STATUS_CODES[self.status]
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "status": self.status,
+            "window_size": self.window_size,
+            "min_window": self.min_window,
+            "checked_at": self.checked_at,
+            "reference": self.reference.as_dict() if self.reference else {},
+            "results": [row.as_dict() for row in self.results],
+        }
+
+
+def _graded(check: Check, result: DriftResult, adjusted: float | None) -> FeatureDrift:
+    test = DRIFT_TESTS[check.test]
+    level = test.level(adjusted if adjusted is not None else result.statistic)
+    raw = {**asdict(result), "drifted": level == "drift"}
+    return FeatureDrift(check.feature, check.test, **raw, adjusted_p_value=adjusted, level=level)
 
 
 def check_drift(
@@ -187,37 +239,25 @@ def check_drift(
     current: pd.DataFrame,
     *,
     min_window: int = 100,
-    warning_alpha: float = 0.05,
-    drift_alpha: float = 0.01,
-    psi_warning: float = 0.1,
-    psi_drift: float = 0.25,
-    reference_info: dict[str, Any] | None = None,
+    reference_info: ReferenceSummary | None = None,
+    checks: Sequence[Check] = CHECKS,
 ) -> DriftReport:
-    """Run every check of ``CHECKS`` on ``current`` against ``reference`` and grade the outcome."""
+    """Run every check of ``checks`` on ``current`` against ``reference`` and grade each by its own test: a
+    p-value test by its Holm-adjusted p-value (corrected over all p-value tests of the check), a distance by its
+    statistic, each against the test's default thresholds."""
     now = time.time()
     if len(current) < min_window:
-        return DriftReport("insufficient_data", len(current), min_window, now, reference_info or {}, [])
-    rows: list[dict[str, Any]] = []
-    for check in CHECKS:
-        test = DRIFT_TESTS[check.test]
-        options = dict(check.options)
-        if check.test == "psi":
-            options["threshold"] = psi_drift
-        elif "alpha" not in options:
-            options["alpha"] = drift_alpha
-        result = test(reference=reference[check.column].tolist(), current=current[check.column].tolist(), **options)
-        rows.append({"feature": check.feature, "test": check.test, **result.as_dict()})
-    tested = [i for i, row in enumerate(rows) if row["p_value"] is not None]
-    adjusted = holm([rows[i]["p_value"] for i in tested])
-    for i, p in zip(tested, adjusted, strict=True):
-        rows[i]["adjusted_p_value"] = p
-        rows[i]["level"] = "drift" if p < drift_alpha else "warning" if p < warning_alpha else "ok"
-        rows[i]["drifted"] = p < drift_alpha
-    for row in rows:
-        if row["p_value"] is None:
-            row["adjusted_p_value"] = None
-            row["level"] = (
-                "drift" if row["statistic"] > psi_drift else "warning" if row["statistic"] > psi_warning else "ok"
-            )
-    status = max((row["level"] for row in rows), key=LEVELS.index)
-    return DriftReport(status, len(current), min_window, now, reference_info or {}, rows)
+        return DriftReport("insufficient_data", len(current), min_window, now, reference_info, ())
+    results = [
+        DRIFT_TESTS[check.test](
+            reference=reference[check.column].tolist(), current=current[check.column].tolist(), **check.options
+        )
+        for check in checks
+    ]
+    tested = [i for i, check in enumerate(checks) if DRIFT_TESTS[check.test].uses_p_value]
+    adjusted: list[float | None] = [None] * len(results)
+    for i, p in zip(tested, holm([results[i].p_value or 0.0 for i in tested]), strict=True):
+        adjusted[i] = p  # a p-value test always has one (``StatTest.__call__``)
+    rows = tuple(_graded(c, r, a) for c, r, a in zip(checks, results, adjusted, strict=True))
+    status = max((row.level for row in rows), key=LEVELS.index, default="ok")
+    return DriftReport(status, len(current), min_window, now, reference_info, rows)

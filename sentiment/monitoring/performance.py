@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,20 @@ from sentiment.settings import Settings
 logger = logging.getLogger(__name__)
 
 PROBABILITY_COLUMNS = tuple(f"p_{label}" for label in LABELS)  # as the prediction log names them
+
+
+@dataclass(frozen=True)
+class RealisedReference:
+    """The labelled reference rows and the serving model's realised accuracy and macro-F1 on them."""
+
+    dataset: str
+    split: str
+    rows: int
+    accuracy: float
+    macro_f1: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -71,15 +85,9 @@ class EstimationReference:
             labels=np.asarray(data["labels"], dtype=np.int64),
         )
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> RealisedReference:
         realised = confusion_metrics(realised_confusion(self.labels, self.probabilities.argmax(axis=1)))
-        return {
-            "dataset": self.dataset,
-            "split": self.split,
-            "rows": len(self.labels),
-            "accuracy": realised.accuracy,
-            "macro_f1": realised.macro_f1,
-        }
+        return RealisedReference(self.dataset, self.split, len(self.labels), realised.accuracy, realised.macro_f1)
 
 
 def estimation_reference(predictor: Predictor, settings: Settings) -> EstimationReference:
@@ -118,7 +126,7 @@ class WindowEstimate:
     estimate: PerformanceEstimate
     reference_accuracy: float
     reference_macro_f1: float
-    reference: dict[str, Any]
+    reference: RealisedReference
     checked_at: float
 
     def as_dict(self) -> dict[str, Any]:
@@ -126,7 +134,7 @@ class WindowEstimate:
             **self.estimate.as_dict(),
             "reference_accuracy": self.reference_accuracy,
             "reference_macro_f1": self.reference_macro_f1,
-            "reference": self.reference,
+            "reference": self.reference.as_dict(),
             "checked_at": self.checked_at,
         }
 

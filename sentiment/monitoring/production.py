@@ -10,7 +10,7 @@ rows the answer is "insufficient labels", never figures from a handful of clicks
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ import pandas as pd
 
 from sentiment.datasets.feedback import FeedbackStore
 from sentiment.evaluation.metrics import classification_report
-from sentiment.evaluation.runner import EvaluationResult
+from sentiment.evaluation.report import EvaluationResult, Intervals, RowsUsed
 from sentiment.evaluation.uncertainty import bootstrap_intervals
 from sentiment.labels import LABEL_TO_ID
 from sentiment.monitoring.prediction_log import PredictionLog
@@ -27,6 +27,46 @@ from sentiment.settings import Settings
 DATASET = "production"  # the fixed ``dataset`` label of the production gauges (what the accuracy alerts watch)
 SPLIT = "window"
 INSUFFICIENT = "insufficient labels"
+NO_LOG = "no prediction log (SENTIMENT_LOG_PREDICTIONS)"
+
+
+@dataclass(frozen=True)
+class InsufficientLabels:
+    """The production evaluation's answer below ``production_min_labels``: how many labels there are, how many
+    are needed, and which rows counted. Its gauges are removed rather than left stale."""
+
+    model: str
+    n: int
+    min_labels: int
+    rows: RowsUsed
+    created_at: float
+    dataset: str = DATASET
+    split: str = SPLIT
+    status: str = INSUFFICIENT
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "dataset": self.dataset,
+            "split": self.split,
+            "status": self.status,
+            "n": self.n,
+            "min_labels": self.min_labels,
+            "rows": self.rows.as_dict(),
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class NoPredictionLog:
+    """No production evaluation at all: the app keeps no prediction log, so no label can be joined to one."""
+
+    model: str
+    dataset: str = DATASET
+    status: str = NO_LOG
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "dataset": self.dataset, "status": self.status}
 
 
 @dataclass(frozen=True)
@@ -64,27 +104,18 @@ def production_rows(store: FeedbackStore, log: PredictionLog, model: str, settin
 
 def evaluate_production(
     store: FeedbackStore, log: PredictionLog, model: str, revision: str, settings: Settings, seed: int = 0
-) -> EvaluationResult | dict[str, Any]:
-    """The report of the serving model on production labels, or a dict saying why there is none yet."""
+) -> EvaluationResult | InsufficientLabels:
+    """The report of the serving model on production labels, or why there is none yet."""
     started = time.perf_counter()
     rows = production_rows(store, log, model, settings)
     n = len(rows.frame)
     if n < settings.production_min_labels:
-        return {
-            "model": model,
-            "dataset": DATASET,
-            "split": SPLIT,
-            "status": INSUFFICIENT,
-            "n": n,
-            "min_labels": settings.production_min_labels,
-            "rows": {"used": n, "total": n, "why": rows.why()},
-            "created_at": time.time(),
-        }
+        used = RowsUsed(n, n, rows.why())
+        return InsufficientLabels(model, n, settings.production_min_labels, used, time.time())
     truth = rows.frame["label"].tolist()
     predicted = rows.frame["predicted"].tolist()
     y_true = np.array([LABEL_TO_ID[y] for y in truth])
     y_pred = np.array([LABEL_TO_ID[y] for y in predicted])
-    intervals = {k: asdict(v) for k, v in bootstrap_intervals(y_true, y_pred, seed=seed).items()}
     return EvaluationResult(
         model=model,
         model_revision=revision,
@@ -92,11 +123,11 @@ def evaluate_production(
         split=SPLIT,
         n=n,
         seed=seed,
-        report=classification_report(truth, predicted),
-        intervals=intervals,
+        metrics=classification_report(truth, predicted),
+        intervals=Intervals.of(bootstrap_intervals(y_true, y_pred, seed=seed)),
         seconds=time.perf_counter() - started,
         created_at=time.time(),
         row_ids=list(range(n)),
         predictions=predicted,
-        rows={"used": n, "total": n + rows.conflicting, "why": rows.why()},
+        rows=RowsUsed(n, n + rows.conflicting, rows.why()),
     )

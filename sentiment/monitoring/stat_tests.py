@@ -1,16 +1,21 @@
-"""Drift tests: each a plain function ``(reference, current) -> DriftResult``, registered by name.
+"""Drift tests: each a ``StatTest`` that knows its kind, how its statistic is read and its default thresholds.
 
 Always called by keyword as ``test(reference=..., current=...)``. A p-value based test reports its raw p-value;
-``sentiment.monitoring.drift`` corrects for running several at once (Holm) and turns the results into a level.
+``sentiment.monitoring.drift`` corrects for running several at once (Holm) and grades every result through the
+test's own ``level`` (so a new test needs no branch there). Registered by kind in ``DRIFT_TESTS``, the names that
+settings and checks use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+
+Reading = Literal["p_value", "distance"]  # a p-value drifts below its threshold, a distance above it
+LEVELS = ("ok", "warning", "drift")
 
 
 @dataclass(frozen=True)
@@ -27,33 +32,84 @@ class DriftResult:
         return asdict(self)
 
 
-DriftTest = Callable[..., DriftResult]
-DRIFT_TESTS: dict[str, DriftTest] = {}
+# (reference, current, **options) -> (statistic, p-value or None)
+Compute = Callable[..., tuple[float, float | None]]
 
 
-def register(name: str) -> Callable[[DriftTest], DriftTest]:
-    def add(fn: DriftTest) -> DriftTest:
-        DRIFT_TESTS[name] = fn
-        return fn
+@dataclass(frozen=True)
+class StatTest:
+    """One drift test: ``kind`` (its registry name and ``method``), whether its statistic is read as a
+    ``p_value`` or a ``distance``, the threshold past which it means drift and the one past which it is a
+    warning (for a p-value: below; for a distance: above)."""
+
+    kind: str
+    reading: Reading
+    threshold: float
+    warning_threshold: float
+    compute: Compute
+
+    @property
+    def uses_p_value(self) -> bool:
+        return self.reading == "p_value"
+
+    def beyond(self, value: float, threshold: float) -> bool:
+        """Whether ``value`` (a p-value or the statistic, as the test reads) is past ``threshold``."""
+        return value < threshold if self.uses_p_value else value > threshold
+
+    def level(self, value: float) -> str:
+        """ok, warning or drift for ``value``: the (adjusted) p-value of a p-value test, else the statistic."""
+        if self.beyond(value, self.threshold):
+            return "drift"
+        return "warning" if self.beyond(value, self.warning_threshold) else "ok"
+
+    def __call__(
+        self, *, reference: Sequence[Any], current: Sequence[Any], threshold: float | None = None, **options: Any
+    ) -> DriftResult:
+        limit = self.threshold if threshold is None else threshold
+        statistic, p_value = self.compute(reference=reference, current=current, **options)
+        if self.uses_p_value and p_value is None:
+            raise ValueError(f"the drift test {self.kind!r} is read by its p-value but computed none")
+        value = p_value if self.uses_p_value and p_value is not None else statistic
+        return DriftResult(
+            statistic, p_value, self.beyond(value, limit), limit, self.kind, len(reference), len(current)
+        )
+
+
+DRIFT_TESTS: dict[str, StatTest] = {}
+
+
+def register(
+    kind: str, *, reading: Reading, threshold: float, warning_threshold: float
+) -> Callable[[Compute], StatTest]:
+    """Register ``compute`` as the test ``kind`` with its reading and default thresholds."""
+    if reading == "p_value" and not threshold <= warning_threshold:
+        raise ValueError(f"{kind}: a p-value's drift threshold must not exceed its warning threshold")
+    if reading == "distance" and not threshold >= warning_threshold:
+        raise ValueError(f"{kind}: a distance's drift threshold must not be below its warning threshold")
+
+    def add(compute: Compute) -> StatTest:
+        test = StatTest(kind, reading, threshold, warning_threshold, compute)
+        DRIFT_TESTS[kind] = test
+        return test
 
     return add
 
 
-@register("ks")
-def ks_test(*, reference: Sequence[float], current: Sequence[float], alpha: float = 0.05) -> DriftResult:
+# p-value tests: drift below 0.01 and a warning below 0.05, read after Holm's correction.
+@register("ks", reading="p_value", threshold=0.01, warning_threshold=0.05)
+def ks_test(*, reference: Sequence[float], current: Sequence[float]) -> tuple[float, float | None]:
     """Two-sample Kolmogorov-Smirnov: the largest gap between the two empirical distribution functions."""
     from scipy import stats  # here, not at import: slows start-up (benchmarks/README.md#import-scipy-late)
 
     ref, cur = np.asarray(reference, dtype=float), np.asarray(current, dtype=float)
     result = stats.ks_2samp(ref, cur, alternative="two-sided", method="auto")
-    p = float(result.pvalue)
-    return DriftResult(float(result.statistic), p, p < alpha, alpha, "ks", len(ref), len(cur))
+    return float(result.statistic), float(result.pvalue)
 
 
-@register("chi2")
+@register("chi2", reading="p_value", threshold=0.01, warning_threshold=0.05)
 def chi_square_test(
-    *, reference: Sequence[str], current: Sequence[str], alpha: float = 0.05, categories: Sequence[str] | None = None
-) -> DriftResult:
+    *, reference: Sequence[str], current: Sequence[str], categories: Sequence[str] | None = None
+) -> tuple[float, float | None]:
     """Chi-square test of homogeneity on category counts (e.g. predicted labels) of the two samples.
 
     Categories absent from both samples are dropped (they carry no information and would make expected counts
@@ -65,11 +121,11 @@ def chi_square_test(
     keep = (ref_counts + cur_counts) > 0
     table = np.stack([ref_counts[keep], cur_counts[keep]])
     if table.shape[1] < 2:
-        return DriftResult(0.0, 1.0, False, alpha, "chi2", len(reference), len(current))
+        return 0.0, 1.0
     from scipy import stats
 
     statistic, p, _, _ = stats.chi2_contingency(table, correction=False)
-    return DriftResult(float(statistic), float(p), float(p) < alpha, alpha, "chi2", len(reference), len(current))
+    return float(statistic), float(p)
 
 
 def psi_value(reference: np.ndarray, current: np.ndarray, bins: int = 10, epsilon: float = 1e-4) -> float:
@@ -85,14 +141,11 @@ def psi_value(reference: np.ndarray, current: np.ndarray, bins: int = 10, epsilo
     return float(np.sum((c - r) * np.log(c / r)))
 
 
-@register("psi")
-def psi_test(
-    *, reference: Sequence[float], current: Sequence[float], threshold: float = 0.25, bins: int = 10
-) -> DriftResult:
-    """PSI with the usual reading: below 0.1 stable, 0.1-0.25 moderate shift, above 0.25 major shift."""
-    ref, cur = np.asarray(reference, dtype=float), np.asarray(current, dtype=float)
-    value = psi_value(ref, cur, bins)
-    return DriftResult(value, None, value > threshold, threshold, "psi", len(ref), len(cur))
+# The usual reading of PSI: below 0.1 stable, 0.1-0.25 moderate shift, above 0.25 major shift.
+@register("psi", reading="distance", threshold=0.25, warning_threshold=0.1)
+def psi_test(*, reference: Sequence[float], current: Sequence[float], bins: int = 10) -> tuple[float, float | None]:
+    """PSI of ``current`` against quantile bins of ``reference`` (no p-value: judged by its thresholds)."""
+    return psi_value(np.asarray(reference, dtype=float), np.asarray(current, dtype=float), bins), None
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -7,20 +7,20 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from sentiment.datasets import DATASETS
 from sentiment.datasets.feedback import FeedbackStore
-from sentiment.evaluation.runner import EvaluationResult, Evaluator, ProgressFn
-from sentiment.evaluation.store import EvaluationStore
+from sentiment.evaluation.report import Comparison, ComparisonReport, EvaluationReport, EvaluationResult
+from sentiment.evaluation.runner import Evaluator, ProgressFn
+from sentiment.evaluation.store import EvaluationRecord, EvaluationStore
 from sentiment.inference.pool import ModelPool
 from sentiment.models.runs import visitor_spec
 from sentiment.monitoring.prediction_log import PredictionLog
 from sentiment.monitoring.production import DATASET as PRODUCTION
-from sentiment.monitoring.production import INSUFFICIENT, evaluate_production
 from sentiment.monitoring.production import SPLIT as PRODUCTION_SPLIT
+from sentiment.monitoring.production import InsufficientLabels, NoPredictionLog, evaluate_production
 from sentiment.service.quality_metrics import EvaluationMetrics
 from sentiment.settings import Settings
 
@@ -30,6 +30,7 @@ UPLOADED = "uploaded"  # the dataset label of a user's labelled file (file names
 # "scheduled": a visitor's 3-row sample or uploaded file must never move, fire or clear them. The CLI's
 # evaluations are not exported (nothing scrapes a CLI process).
 METRIC_SOURCES = {"scheduler": "scheduled", "user": "visitor"}
+ProductionOutcome = EvaluationReport | InsufficientLabels | NoPredictionLog
 
 
 class EvaluationService:
@@ -58,23 +59,21 @@ class EvaluationService:
         offered = {"embedded", "vader", self.settings.hub_model.split("@")[0]}
         return name if name in offered else "other"
 
-    def _record(self, result: EvaluationResult, label: str, source: str) -> dict[str, Any]:
-        report = result.as_dict()
-        report["dataset"] = label
-        report["source"] = source
+    def _record(self, result: EvaluationResult, label: str, source: str) -> EvaluationReport:
+        """Set the gauges (scheduled and visitor runs) and keep ``result`` in the history under ``label``."""
+        result = replace(result, dataset=label)  # a user's file is "uploaded", never its path
         if source in METRIC_SOURCES:
             model = result.model if source == "scheduler" else self._visitor_model_label(result.model)
-            metrics, when = report["metrics"], result.created_at
-            self.metrics.record(model, label, result.split, metrics, when, METRIC_SOURCES[source])
+            self.metrics.record(model, label, result.split, result.metrics, result.created_at, METRIC_SOURCES[source])
+        report = EvaluationReport(result, source)
         try:
-            report["id"] = self.store.add(report, source=source)
+            report = replace(report, id=self.store.add(report))
         except sqlite3.Error as exc:
             if source != "user":
                 raise  # a scheduled run fails, counted and logged by the scheduler
             # A visitor waited for these figures: show them, say they were not kept.
             logger.error("evaluation history not saved (%s)", exc)
-            report["id"] = None
-            report["warning"] = f"not saved to the evaluation history ({type(exc).__name__}: {exc})"
+            report = replace(report, warning=f"not saved to the evaluation history ({type(exc).__name__}: {exc})")
         logger.info(
             "evaluated %s on %s/%s (n=%d, seed=%d): accuracy %.3f, macro-F1 %.3f",
             result.model,
@@ -82,8 +81,8 @@ class EvaluationService:
             result.split,
             result.n,
             result.seed,
-            result.report.accuracy,
-            result.report.macro_f1,
+            result.metrics.accuracy,
+            result.metrics.macro_f1,
         )
         return report
 
@@ -98,7 +97,7 @@ class EvaluationService:
         progress: ProgressFn | None = None,
         source: str = "user",
         label_map: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> EvaluationReport:
         """Evaluate one model; ``split`` None means "test" of a registry dataset, all of an uploaded file.
         Callers other than visitors (``source`` "scheduler" or "cli") may name a local folder, such as the
         serving model's own. ``label_map`` says what an uploaded file's labels mean when they are not
@@ -122,33 +121,32 @@ class EvaluationService:
         progress: ProgressFn | None = None,
         source: str = "user",
         label_map: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> ComparisonReport:
         """Two models on the same rows (see ``evaluate`` for the arguments); always checked as a visitor's specs."""
         spec_a, spec_b = self.check_spec(spec_a), self.check_spec(spec_b)
         target, label, split = self.check_dataset(dataset, uploaded, split)
         a, b, paired = self.evaluator.compare(
             spec_a, spec_b, target, split, sample_size or None, seed, progress, label_map=label_map or None
         )
-        comparison = asdict(paired)
-        comparison["better"] = (b.model if paired.macro_f1_difference > 0 else a.model) if paired.significant else None
-        return {"a": self._record(a, label, source), "b": self._record(b, label, source), "comparison": comparison}
+        comparison = Comparison.of(paired, a.model, b.model)
+        return ComparisonReport(self._record(a, label, source), self._record(b, label, source), comparison)
 
     def production(
         self, feedback: FeedbackStore, log: PredictionLog | None, model: str, revision: str, seed: int = 0
-    ) -> dict[str, Any]:
+    ) -> ProductionOutcome:
         """The serving model on its own labelled traffic (``sentiment.monitoring.production``): recorded like a
         scheduled evaluation under ``dataset="production"``, or "insufficient labels" (its gauges then removed)."""
         if log is None:
             self.metrics.clear(model, PRODUCTION, PRODUCTION_SPLIT, METRIC_SOURCES["scheduler"])
-            return {"model": model, "dataset": PRODUCTION, "status": "no prediction log (SENTIMENT_LOG_PREDICTIONS)"}
+            return NoPredictionLog(model)
         outcome = evaluate_production(feedback, log, model, revision, self.settings, seed)
-        if isinstance(outcome, dict):
+        if isinstance(outcome, InsufficientLabels):
             self.metrics.clear(model, PRODUCTION, PRODUCTION_SPLIT, METRIC_SOURCES["scheduler"])
             logger.info(
-                "production evaluation of %s: %s (%d of %d)", model, INSUFFICIENT, outcome["n"], outcome["min_labels"]
+                "production evaluation of %s: %s (%d of %d)", model, outcome.status, outcome.n, outcome.min_labels
             )
             return outcome
         return self._record(outcome, PRODUCTION, "scheduler")
 
-    def history(self, limit: int = 50) -> list[dict[str, Any]]:
+    def history(self, limit: int = 50) -> list[EvaluationRecord]:
         return self.store.recent(limit)

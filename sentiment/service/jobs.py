@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from sentiment.datasets import DATASETS
+from sentiment.evaluation.report import EvaluationReport
+from sentiment.monitoring.drift import DriftReport
+from sentiment.service.evaluation import ProductionOutcome
 from sentiment.service.serving import SentimentService
 
 logger = logging.getLogger(__name__)
 
 
-def evaluation_job(service: SentimentService) -> list[dict[str, Any]]:
+def evaluation_job(service: SentimentService) -> list[EvaluationReport | ProductionOutcome]:
     """Evaluate the serving model on a fresh random sample of each configured dataset, then on the labels people
     gave its logged predictions (``dataset="production"``; "insufficient labels" below the minimum). Gauges move."""
     settings = service.settings
     serving = service.predictor.info
     model = serving.name
     seed = int(time.time())  # a new sample every run: over the hours the whole split gets covered
-    reports = []
+    reports: list[EvaluationReport | ProductionOutcome] = []
     for dataset in settings.evaluation_datasets:
         info = DATASETS.get(dataset)
         split = "all" if info is not None and not info.trainable else "test"
@@ -35,6 +37,6 @@ def evaluation_job(service: SentimentService) -> list[dict[str, Any]]:
     return reports
 
 
-def drift_job(service: SentimentService) -> dict[str, Any]:
+def drift_job(service: SentimentService) -> DriftReport:
     """Compare the newest window of production predictions with the reference profile."""
-    return service.monitoring.check_drift().as_dict()
+    return service.monitoring.check_drift()

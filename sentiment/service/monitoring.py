@@ -8,14 +8,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from sentiment.inference.predictor import Predictor
 from sentiment.monitoring.drift import (
-    STATUS_CODES,
     DriftReport,
     ReferenceProfile,
     check_drift,
@@ -34,6 +33,24 @@ CONFIDENCE_BINS = np.linspace(1 / 3, 1.0, 11)
 CONFIDENCE_CENTRES = [round(float(low + high) / 2, 3) for low, high in itertools.pairwise(CONFIDENCE_BINS)]
 # A check waits this long for queued log rows: it runs in a job thread, so waiting costs no request anything.
 _JOB_FLUSH_S = 60.0
+
+
+@dataclass(frozen=True)
+class MonitoringOverview:
+    """What the Monitoring tab shows: traffic per minute and label (``PredictionLog.traffic``), the label mix and
+    the confidence histogram (share per bin, current vs reference) of the newest window, the last drift report
+    and the estimated performance of its window (None before the first check, or a window too small)."""
+
+    traffic: pd.DataFrame
+    labels: pd.DataFrame  # label, count
+    confidence: pd.DataFrame  # confidence (bin centre), share, sample (current | reference)
+    report: DriftReport | None
+    estimate: WindowEstimate | None
+    logged: int
+
+    @property
+    def has_reference(self) -> bool:
+        return not self.confidence.empty and "reference" in set(self.confidence["sample"])
 
 
 class MonitoringService:
@@ -142,9 +159,9 @@ class MonitoringService:
             reference.frame, current, min_window=s.drift_min_window, reference_info=reference.summary()
         )
         self.last_report = report
-        self.metrics.record_drift(STATUS_CODES[report.status], report.window_size, report.results)
+        self.metrics.record_drift(report)
         self.last_estimate = self._estimate(current) if len(current) >= s.drift_min_window else None
-        self.metrics.record_estimate(self.last_estimate.as_dict() if self.last_estimate else None)
+        self.metrics.record_estimate(self.last_estimate)
         self.sync_log_metrics()
         logger.info("drift check: %s on %d predictions", report.status, report.window_size)
         return report
@@ -168,18 +185,11 @@ class MonitoringService:
         )
         return found
 
-    def overview(self, hours: float = 24.0) -> dict[str, Any]:
-        """Figures for the Monitoring tab: traffic, label mix, confidence now vs reference, last drift report and
-        the estimated performance of its window (``WindowEstimate.as_dict()``, or None)."""
+    def overview(self, hours: float = 24.0) -> MonitoringOverview:
+        """Figures for the Monitoring tab over the last ``hours`` of traffic and the newest drift window."""
         if self.log is None:
-            return {
-                "traffic": pd.DataFrame(),
-                "labels": pd.DataFrame(),
-                "confidence": pd.DataFrame(),
-                "report": None,
-                "estimate": None,
-                "logged": 0,
-            }
+            empty = pd.DataFrame()
+            return MonitoringOverview(empty, empty, empty, None, None, 0)
         self.log.flush(2)
         traffic = self.log.traffic(time.time() - hours * 3600)
         window = self.log.window(last=self.settings.drift_window)
@@ -193,11 +203,6 @@ class MonitoringService:
             share = counts / max(counts.sum(), 1)
             for centre, value in zip(CONFIDENCE_CENTRES, share, strict=True):
                 rows.append({"confidence": centre, "share": float(value), "sample": name})
-        return {
-            "traffic": traffic,
-            "labels": labels,
-            "confidence": pd.DataFrame(rows),
-            "report": self.last_report.as_dict() if self.last_report else None,
-            "estimate": self.last_estimate.as_dict() if self.last_estimate else None,
-            "logged": self.log.count(),
-        }
+        return MonitoringOverview(
+            traffic, labels, pd.DataFrame(rows), self.last_report, self.last_estimate, self.log.count()
+        )

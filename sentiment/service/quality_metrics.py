@@ -6,12 +6,12 @@ sources ``scheduled``/``visitor``), never from user text.
 
 from __future__ import annotations
 
-from typing import Any
-
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from sentiment.evaluation.metrics import ClassificationReport
 from sentiment.labels import LABELS
-from sentiment.monitoring.drift import DRIFT_NO_VERDICT
+from sentiment.monitoring.drift import DRIFT_NO_VERDICT, DriftReport
+from sentiment.monitoring.performance import WindowEstimate
 
 FEEDBACK_OUTCOMES = (
     "recorded",  # stored, awaiting review (a visitor's) or accepted (the owner's bulk file)
@@ -78,28 +78,28 @@ class EvaluationMetrics:
         )
 
     def record(
-        self, model: str, dataset: str, split: str, report: dict[str, Any], created_at: float, source: str
+        self, model: str, dataset: str, split: str, report: ClassificationReport, created_at: float, source: str
     ) -> None:
         if source not in EVALUATION_SOURCES:
             raise ValueError(f"unknown evaluation source {source!r}; expected one of {', '.join(EVALUATION_SOURCES)}")
         key = {"model": model[:200], "dataset": dataset, "split": split, "source": source}
-        self.accuracy.labels(**key).set(report["accuracy"])
-        for label, metrics in report["per_class"].items():
+        self.accuracy.labels(**key).set(report.accuracy)
+        for label, metrics in report.per_class.items():
             cls = {**key, "class_label": label, "average": "none"}
-            self.f1.labels(**cls).set(metrics["f1"])
-            self.precision.labels(**cls).set(metrics["precision"])
-            self.recall.labels(**cls).set(metrics["recall"])
+            self.f1.labels(**cls).set(metrics.f1)
+            self.precision.labels(**cls).set(metrics.precision)
+            self.recall.labels(**cls).set(metrics.recall)
         macro = {**key, "class_label": "all", "average": "macro"}
-        self.f1.labels(**macro).set(report["macro_f1"])
-        self.precision.labels(**macro).set(report["macro_precision"])
-        self.recall.labels(**macro).set(report["macro_recall"])
-        self.f1.labels(**{**key, "class_label": "all", "average": "weighted"}).set(report["weighted_f1"])
+        self.f1.labels(**macro).set(report.macro_f1)
+        self.precision.labels(**macro).set(report.macro_precision)
+        self.recall.labels(**macro).set(report.macro_recall)
+        self.f1.labels(**{**key, "class_label": "all", "average": "weighted"}).set(report.weighted_f1)
         for i, true_label in enumerate(LABELS):
             for j, predicted in enumerate(LABELS):
                 self.confusion.labels(**key, true_label=true_label, predicted_label=predicted).set(
-                    report["confusion"][i][j]
+                    report.confusion[i][j]
                 )
-        self.samples.labels(**key).set(report["n"])
+        self.samples.labels(**key).set(report.n)
         self.timestamp.labels(**key).set(created_at)
 
     def clear(self, model: str, dataset: str, split: str, source: str) -> None:
@@ -190,35 +190,38 @@ class MonitoringMetrics:
         for outcome in ("written", "dropped", "failed"):
             self.log_rows.labels(outcome=outcome)
 
-    def record_drift(self, status_code: int, window: int, results: list[dict[str, Any]]) -> None:
-        self.drift_status.set(status_code)
-        self.drift_window.set(window)
-        for row in results:
-            key = {"feature": row["feature"], "test": row["test"]}
-            self.drift_statistic.labels(**key).set(row["statistic"])
-            if row["adjusted_p_value"] is not None:
-                self.drift_p_value.labels(**key).set(row["adjusted_p_value"])
-            self.drift_detected.labels(**key).set(1 if row["level"] == "drift" else 0)
+    def record_drift(self, report: DriftReport) -> None:
+        self.drift_status.set(report.status_code)
+        self.drift_window.set(report.window_size)
+        for row in report.results:
+            key = {"feature": row.feature, "test": row.test}
+            self.drift_statistic.labels(**key).set(row.statistic)
+            if row.adjusted_p_value is not None:
+                self.drift_p_value.labels(**key).set(row.adjusted_p_value)
+            self.drift_detected.labels(**key).set(1 if row.level == "drift" else 0)
 
-    def record_estimate(self, estimate: dict[str, Any] | None) -> None:
-        """Set the estimated-performance gauges from ``WindowEstimate.as_dict()``; ``None`` (a window too small to
+    def record_estimate(self, window: WindowEstimate | None) -> None:
+        """Set the estimated-performance gauges from a window's estimate; ``None`` (a window too small to
         estimate) sets every series of the last method to NaN, so no alert reads a stale estimate."""
-        if estimate is None:
+        if window is None:
             for gauge in (self.estimated_accuracy, self.estimated_macro_f1, self.estimated_f1):
                 for metric in gauge.collect():
                     for sample in metric.samples:
                         gauge.labels(**sample.labels).set(float("nan"))
             return
-        method = estimate["method"]
-        for gauge, key in ((self.estimated_accuracy, "accuracy"), (self.estimated_macro_f1, "macro_f1")):
-            gauge.labels(method=method, bound="estimate").set(estimate[key])
-            low, high = estimate[f"{key}_band"]
+        estimate = window.estimate
+        method = estimate.method
+        for gauge, value, (low, high) in (
+            (self.estimated_accuracy, estimate.accuracy, estimate.accuracy_band),
+            (self.estimated_macro_f1, estimate.macro_f1, estimate.macro_f1_band),
+        ):
+            gauge.labels(method=method, bound="estimate").set(value)
             gauge.labels(method=method, bound="low").set(low)
             gauge.labels(method=method, bound="high").set(high)
-        for label, value in estimate["f1"].items():
+        for label, value in estimate.f1.items():
             self.estimated_f1.labels(method=method, class_label=label, bound="estimate").set(value)
-            low, high = estimate["f1_band"][label]
+            low, high = estimate.f1_band[label]
             self.estimated_f1.labels(method=method, class_label=label, bound="low").set(low)
             self.estimated_f1.labels(method=method, class_label=label, bound="high").set(high)
-        self.estimated_reference.labels(method=method, metric="accuracy").set(estimate["reference_accuracy"])
-        self.estimated_reference.labels(method=method, metric="macro_f1").set(estimate["reference_macro_f1"])
+        self.estimated_reference.labels(method=method, metric="accuracy").set(window.reference_accuracy)
+        self.estimated_reference.labels(method=method, metric="macro_f1").set(window.reference_macro_f1)

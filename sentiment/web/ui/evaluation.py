@@ -17,7 +17,10 @@ import gradio as gr
 import pandas as pd
 
 from sentiment.datasets import DATASETS, SPLITS
+from sentiment.datasets.label_map import LabelMapping
+from sentiment.evaluation.report import EvaluationResult
 from sentiment.evaluation.store import COLUMNS as HISTORY_COLUMNS
+from sentiment.evaluation.uncertainty import PairedComparison
 from sentiment.labels import LABELS
 from sentiment.service.serving import SentimentService
 from sentiment.web.ui.api import PRIVATE, api_endpoint
@@ -27,9 +30,9 @@ DEFAULT_SAMPLE = 500  # rows of a registry dataset when no sample size is given;
 logger = logging.getLogger(__name__)
 
 
-def confusion_html(report: dict[str, Any], title: str) -> str:
+def confusion_html(result: EvaluationResult, title: str) -> str:
     """A confusion matrix as an HTML heatmap: rows are true classes, columns predictions, shade is the row share."""
-    matrix = report["metrics"]["confusion"]
+    matrix = result.metrics.confusion
     head = "".join(f"<th>{label}</th>" for label in LABELS)
     rows = []
     for i, label in enumerate(LABELS):
@@ -66,47 +69,47 @@ COMPARISON_COLUMNS = ["metric", "B minus A", "95% interval", "test", "p-value", 
 SIGNIFICANCE = 0.05
 
 
-def _mapping_text(mapping: dict[str, Any] | None) -> str:
-    if not mapping:
+def _mapping_text(mapping: LabelMapping | None) -> str:
+    if mapping is None:
         return "dataset's own"
-    return f"{mapping['rule']}: " + ", ".join(f"{k} -> {v}" for k, v in mapping["map"].items())
+    return f"{mapping.rule}: " + ", ".join(f"{k} -> {v}" for k, v in sorted(mapping.mapping.items()))
 
 
-def metrics_table(reports: list[dict[str, Any]]) -> pd.DataFrame:
+def metrics_table(results: list[EvaluationResult]) -> pd.DataFrame:
     rows = []
-    for r in reports:
-        m, ci = r["metrics"], r["intervals"]
+    for r in results:
+        m, acc, f1 = r.metrics, r.intervals.accuracy, r.intervals.macro_f1
         rows.append(
             {
-                "model": r["model"],
-                "dataset": r["dataset"],
-                "split": r["split"],
-                "n": r["n"],
-                "rows used": f"{r['rows']['used']} of {r['rows']['total']}: {r['rows']['why']}",
-                "labels": _mapping_text(r.get("label_mapping")),
-                "seed": r["seed"],
-                "accuracy": round(m["accuracy"], 4),
-                "accuracy 95% CI": f"{ci['accuracy']['low']:.3f}-{ci['accuracy']['high']:.3f}",
-                "macro-F1": round(m["macro_f1"], 4),
-                "macro-F1 95% CI": f"{ci['macro_f1']['low']:.3f}-{ci['macro_f1']['high']:.3f}",
-                "weighted-F1": round(m["weighted_f1"], 4),
+                "model": r.model,
+                "dataset": r.dataset,
+                "split": r.split,
+                "n": r.n,
+                "rows used": f"{r.rows.used} of {r.rows.total}: {r.rows.why}",
+                "labels": _mapping_text(r.label_mapping),
+                "seed": r.seed,
+                "accuracy": round(m.accuracy, 4),
+                "accuracy 95% CI": f"{acc.low:.3f}-{acc.high:.3f}",
+                "macro-F1": round(m.macro_f1, 4),
+                "macro-F1 95% CI": f"{f1.low:.3f}-{f1.high:.3f}",
+                "weighted-F1": round(m.weighted_f1, 4),
             }
         )
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
-def per_class_table(reports: list[dict[str, Any]]) -> pd.DataFrame:
+def per_class_table(results: list[EvaluationResult]) -> pd.DataFrame:
     rows = []
-    for r in reports:
-        for label, c in r["metrics"]["per_class"].items():
+    for r in results:
+        for label, c in r.metrics.per_class.items():
             rows.append(
                 {
-                    "model": r["model"],
+                    "model": r.model,
                     "class": label,
-                    "precision": round(c["precision"], 4),
-                    "recall": round(c["recall"], 4),
-                    "F1": round(c["f1"], 4),
-                    "support": c["support"],
+                    "precision": round(c.precision, 4),
+                    "recall": round(c.recall, 4),
+                    "F1": round(c.f1, 4),
+                    "support": c.support,
                 }
             )
     return pd.DataFrame(rows, columns=CLASS_COLUMNS)
@@ -122,7 +125,7 @@ def _verdict(difference: float, significant: bool, model_a: str, model_b: str) -
     return f"{model_b if difference > 0 else model_a} is better"
 
 
-def comparison_table(comparison: dict[str, Any] | None, model_a: str, model_b: str) -> pd.DataFrame:
+def comparison_table(comparison: PairedComparison | None, model_a: str, model_b: str) -> pd.DataFrame:
     """The paired comparison for reading: one row per metric with the test that decided it, rounded. Programs get
     the full-precision figures from ``/compare``.
 
@@ -130,23 +133,23 @@ def comparison_table(comparison: dict[str, Any] | None, model_a: str, model_b: s
     accuracy when the exact McNemar test on the rows only one model got right gives p < 0.05."""
     if not comparison:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
-    interval = comparison["macro_f1_interval"]
-    f1_diff, acc_diff = comparison["macro_f1_difference"], comparison["accuracy_difference"]
-    mcnemar = comparison["mcnemar_p_value"]
+    interval = comparison.macro_f1_interval
+    f1_diff, acc_diff = comparison.macro_f1_difference, comparison.accuracy_difference
+    mcnemar = comparison.mcnemar_p_value
     rows = [
         [
             "macro-F1",
             f"{f1_diff:+.3f}",
-            f"{interval['low']:+.3f} to {interval['high']:+.3f}",
+            f"{interval.low:+.3f} to {interval.high:+.3f}",
             "paired bootstrap",
-            _p_value(comparison["bootstrap_p_value"]),
-            _verdict(f1_diff, comparison["significant"], model_a, model_b),
+            _p_value(comparison.bootstrap_p_value),
+            _verdict(f1_diff, comparison.significant, model_a, model_b),
         ],
         [
             "accuracy",
             f"{acc_diff:+.3f}",
             "-",
-            f"exact McNemar ({comparison['only_a_correct']} rows only A right, {comparison['only_b_correct']} only B)",
+            f"exact McNemar ({comparison.only_a_correct} rows only A right, {comparison.only_b_correct} only B)",
             _p_value(mcnemar),
             _verdict(acc_diff, mcnemar < SIGNIFICANCE, model_a, model_b),
         ],
@@ -166,20 +169,21 @@ def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> Non
     # API-only endpoints: gr.api builds their inputs from the type hints (it takes no gr.Progress).
     @wrap
     def evaluate(model: str, dataset: str, split: str = "test", sample_size: int = 0, seed: int = 0) -> dict[str, Any]:
-        return evaluation.evaluate(model, dataset, split, _size(sample_size), int(seed or 0))
+        return evaluation.evaluate(model, dataset, split, _size(sample_size), int(seed or 0)).as_dict()
 
     @wrap
     def compare(
         model_a: str, model_b: str, dataset: str, split: str = "test", sample_size: int = 0, seed: int = 0
     ) -> dict[str, Any]:
-        return evaluation.compare(model_a, model_b, dataset, split, _size(sample_size), int(seed or 0))
+        return evaluation.compare(model_a, model_b, dataset, split, _size(sample_size), int(seed or 0)).as_dict()
 
     def past_evaluations(limit: int = 50) -> list[dict[str, Any]]:
-        return evaluation.history(limit)
+        return [record.as_dict() for record in evaluation.history(limit)]
 
     def history() -> pd.DataFrame:
         try:
-            frame = pd.DataFrame(evaluation.history(50), columns=list(HISTORY_COLUMNS))
+            records = [record.as_dict() for record in evaluation.history(50)]
+            frame = pd.DataFrame(records, columns=list(HISTORY_COLUMNS))
         except sqlite3.Error as exc:  # an unreadable store must not hide the evaluation just run
             logger.error("evaluation history unreadable (%s)", exc)
             return pd.DataFrame({"history unavailable": [f"{type(exc).__name__}: {exc}"]})
@@ -212,17 +216,18 @@ def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> Non
             "label_map": label_map,
         }
         if model_b and model_b != NONE:
-            result = evaluation.compare(model_a, model_b, dataset, **rows)
-            reports = [result["a"], result["b"]]
-            comparison = comparison_table(result["comparison"], reports[0]["model"], reports[1]["model"])
+            pair = evaluation.compare(model_a, model_b, dataset, **rows)
+            reports = [pair.a, pair.b]
+            comparison = comparison_table(pair.comparison.paired, pair.a.result.model, pair.b.result.model)
         else:
             reports = [evaluation.evaluate(model_a, dataset, **rows)]
             comparison = comparison_table(None, model_a, model_b)
         for report in reports:
-            if report.get("warning"):
-                gr.Warning(report["warning"])  # the figures are shown; the history could not keep them
-        heatmaps = "".join(confusion_html(r, r["model"]) for r in reports)
-        return metrics_table(reports), per_class_table(reports), heatmaps, comparison, history()
+            if report.warning:
+                gr.Warning(report.warning)  # the figures are shown; the history could not keep them
+        results = [report.result for report in reports]
+        heatmaps = "".join(confusion_html(r, r.model) for r in results)
+        return metrics_table(results), per_class_table(results), heatmaps, comparison, history()
 
     with gr.Tab("Evaluate"):
         with gr.Row():

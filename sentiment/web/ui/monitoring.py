@@ -13,6 +13,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from sentiment.monitoring.drift import DriftReport
+from sentiment.monitoring.performance import WindowEstimate
+from sentiment.service.monitoring import MonitoringOverview
 from sentiment.service.serving import SentimentService
 from sentiment.web.ui.api import PRIVATE, api_endpoint, on_open
 from sentiment.web.ui.charts import confidence_lines, traffic_bars
@@ -57,43 +60,42 @@ def _jobs_frame(service: SentimentService) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _drift_frame(report: dict[str, Any] | None) -> pd.DataFrame:
-    if not report or not report["results"]:
+def _drift_frame(report: DriftReport | None) -> pd.DataFrame:
+    if report is None or not report.results:
         return pd.DataFrame(columns=["feature", "test", "statistic", "p_value", "adjusted_p_value", "level"])
-    frame = pd.DataFrame(report["results"])[
+    frame = pd.DataFrame([row.as_dict() for row in report.results])[
         ["feature", "test", "statistic", "p_value", "adjusted_p_value", "level", "n_reference", "n_current"]
     ]
     return frame.round({"statistic": 4, "p_value": 6, "adjusted_p_value": 6})
 
 
-def _status_markdown(overview: dict[str, Any], bar_minutes: int) -> str:
-    report = overview["report"]
+def _status_markdown(overview: MonitoringOverview, feedback: dict[str, int] | None, bar_minutes: int) -> str:
+    report = overview.report
     if report is None:
         drift = "no drift check yet"
-    elif report["status"] == "insufficient_data":
-        drift = f"**not enough data**: {report['window_size']} predictions, {report['min_window']} needed"
+    elif report.status == "insufficient_data":
+        drift = f"**not enough data**: {report.window_size} predictions, {report.min_window} needed"
     else:
-        drift = f"**{report['status']}** on the last {report['window_size']} predictions"
+        drift = f"**{report.status}** on the last {report.window_size} predictions"
     bars = "one bar per minute" if bar_minutes == 1 else f"one bar per {bar_minutes} minutes"
-    line = f"Logged predictions: **{overview['logged']:,}** - drift: {drift} - traffic chart: {bars}"
-    confidence = overview["confidence"]
-    if confidence.empty or "reference" not in set(confidence["sample"]):
+    line = f"Logged predictions: **{overview.logged:,}** - drift: {drift} - traffic chart: {bars}"
+    if not overview.has_reference:
         line += " - no reference sample yet (the first drift check makes it)"
-    feedback = overview.get("feedback")
     if feedback:
         line += "  \n" + feedback_line(feedback)
-    return line + _estimate_line(overview.get("estimate"))
+    return line + _estimate_line(overview.estimate)
 
 
-def _estimate_line(estimate: dict[str, Any] | None) -> str:
+def _estimate_line(window: WindowEstimate | None) -> str:
     """'Is my model still right?' without labels: the last window's estimated accuracy and its band, against the
     same estimator on the reference."""
-    if not estimate:
+    if window is None:
         return "  \nEstimated accuracy: after the first drift check with enough predictions"
-    low, high = estimate["accuracy_band"]
+    estimate = window.estimate
+    low, high = estimate.accuracy_band
     return (
-        f"  \nEstimated accuracy now **{estimate['accuracy']:.2f}** ({low:.2f}-{high:.2f}, {estimate['n']} "
-        f"predictions, {estimate['method']}) vs {estimate['reference_accuracy']:.2f} at the reference"
+        f"  \nEstimated accuracy now **{estimate.accuracy:.2f}** ({low:.2f}-{high:.2f}, {estimate.n} "
+        f"predictions, {estimate.method}) vs {window.reference_accuracy:.2f} at the reference"
     )
 
 
@@ -112,14 +114,14 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
     admin = service.admin_enabled
 
     def refresh() -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        overview = {**service.monitoring.overview(), "feedback": service.feedback.store.counts()}
-        traffic, minutes = traffic_bars(overview["traffic"], time.time())
+        overview = service.monitoring.overview()
+        traffic, minutes = traffic_bars(overview.traffic, time.time())
         return (
-            _status_markdown(overview, minutes),
+            _status_markdown(overview, service.feedback.store.counts(), minutes),
             traffic,
-            overview["labels"],
-            confidence_lines(overview["confidence"]),
-            _drift_frame(overview["report"]),
+            overview.labels,
+            confidence_lines(overview.confidence),
+            _drift_frame(overview.report),
             _jobs_frame(service),
         )
 
@@ -150,21 +152,21 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
         run_job("evaluation")
         # this run's reports: one per dataset, and the production one unless it had too few labels
         recent = service.evaluation.history(len(service.settings.evaluation_datasets) + 1)
-        return [row for row in recent if row["created_at"] >= started]
+        return [record.as_dict() for record in recent if record.created_at >= started]
 
     @wrap
     def pin_reference(admin_token: str, rows: int = 0) -> dict[str, Any]:
         """Freeze the newest ``rows`` production predictions (0: one drift window) as the reference."""
         service.check_admin(admin_token)
-        return service.monitoring.pin_reference(rows or None).summary()
+        return service.monitoring.pin_reference(rows or None).summary().as_dict()
 
     def monitoring() -> dict[str, Any]:
         overview = service.monitoring.overview()
         return {
-            "logged": overview["logged"],
-            "drift": overview["report"],
-            "estimate": overview.get("estimate"),
-            "label_mix": overview["labels"].to_dict(orient="records"),
+            "logged": overview.logged,
+            "drift": overview.report.as_dict() if overview.report else None,
+            "estimate": overview.estimate.as_dict() if overview.estimate else None,
+            "label_mix": overview.labels.to_dict(orient="records"),
             "jobs": _jobs_frame(service).to_dict(orient="records"),
             "feedback": service.feedback.store.counts(),
         }
