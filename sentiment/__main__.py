@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from sentiment.logs import configure_logging
+from sentiment.runtime import configure_process
 from sentiment.settings import Settings
 
 
@@ -222,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     configure_logging(logging.WARNING)
+    configure_process(settings)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args, settings))

@@ -12,7 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from sentiment.inference.calibration import Calibration
 from sentiment.inference.preprocessing import get_preprocessor
@@ -75,8 +74,6 @@ class Predictor:
     def load(cls, spec: str, settings: Settings, calibrated: bool = True) -> Predictor:
         """The predictor of a model spec, with the calibration map stored beside the model when there is one
         (``calibrated=False``: the raw probabilities, e.g. to fit a new map)."""
-        if settings.torch_threads:
-            torch.set_num_threads(settings.torch_threads)
         model = load_model(spec, settings)
         calibration = Calibration.load(folder) if calibrated and (folder := model_folder(model.info)) else None
         return cls(model, batch_size=settings.batch_size, calibration=calibration)

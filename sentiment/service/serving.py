@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from sentiment.errors import AccessDeniedError, BatchInputError, ModelUnavailableError
+from sentiment.inference.memory import release_free_memory
 from sentiment.inference.micro_batcher import MicroBatcher
 from sentiment.inference.pool import ModelPool
 from sentiment.inference.predictor import InvalidTextError, Predictor
 from sentiment.models.runs import visitor_spec
 from sentiment.results import BatchResult, ModelInfo, Prediction
-from sentiment.runtime import release_free_memory
 from sentiment.service.evaluation import EvaluationService
 from sentiment.service.feedback import FeedbackService
 from sentiment.service.files import JobFolders

@@ -147,7 +147,6 @@ def score_file(
 ) -> ScoreSummary:
     """Score ``path`` into ``out_path`` (same delimiter, UTF-8), chunk by chunk; returns what happened per row."""
     started = time.perf_counter()
-    csv.field_size_limit(max(max_bytes or 0, 1 << 27))
     fmt = sniff(path, max_bytes)
     index = resolve_text_column(fmt, text_column, path.name)
     summary = ScoreSummary(text_column=fmt.columns[index], input_format=fmt.describe())
