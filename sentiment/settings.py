@@ -7,7 +7,7 @@ any configuration explicitly and nothing deep in the code depends on global stat
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         ge=0,
         le=1000,
         description="How long a single prediction waits for others to share its forward pass (dynamic batching).",
+    )
+    model_pool_size: int = Field(
+        2,
+        ge=0,
+        le=16,
+        description="Loaded models kept besides the serving one (evaluations, switching back); roberta-base: ~500 MB.",
     )
     predict_concurrency: int = Field(16, ge=1, le=256, description="Single predictions handled at once.")
     concurrency_limit: int = Field(2, ge=1, le=64, description="Events of one kind that run at once.")
@@ -143,3 +149,9 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+
+def setting_default(field: str) -> Any:
+    """The default of a ``Settings`` field, for constructor defaults: one source, so a library default never
+    disagrees with the app's (``MicroBatcher(max_batch=...)``, ``TransformerModel.token_budget``, ...)."""
+    return Settings.model_fields[field].default

@@ -19,7 +19,7 @@ from sentiment.labels import LABELS
 from sentiment.models.registry import EMBEDDED_DIR, load_model
 from sentiment.models.transformer import SentimentModel
 from sentiment.results import BatchResult, ModelInfo, Prediction
-from sentiment.settings import Settings
+from sentiment.settings import Settings, setting_default
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,12 @@ def validate_text(text: object) -> str:
 class Predictor:
     """Scores texts with one loaded model; thread-safe for concurrent callers (inference is stateless)."""
 
-    def __init__(self, model: SentimentModel, batch_size: int = 32, calibration: Calibration | None = None) -> None:
+    def __init__(
+        self,
+        model: SentimentModel,
+        batch_size: int = setting_default("batch_size"),
+        calibration: Calibration | None = None,
+    ) -> None:
         self.model = model
         self.batch_size = batch_size
         self.calibration = calibration
