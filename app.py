@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 import gradio as gr
 import uvicorn
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from scheduler import build_scheduler
 from sentiment.logs import configure_logging
@@ -57,7 +58,10 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
 
 
 def main() -> None:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # a bad combination stops the app at once, naming the variables
+        raise SystemExit(f"invalid settings: {exc}") from None
     configure_logging(settings.log_level)
     configure_process(settings, web=True)  # the GIL interval, threads, Gradio patches: here, never in create_app
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -135,20 +135,3 @@ def test_the_service_stop_closes_its_batcher_and_start_opens_a_new_one(
         assert service.predict("back again").label in {"negative", "neutral", "positive"}
     finally:
         service.stop()
-
-
-def test_constructor_defaults_are_the_settings_defaults() -> None:
-    """One source: a library user who builds a batcher or a predictor by hand gets the app's defaults."""
-    import inspect
-
-    from sentiment.models.transformer import TransformerModel
-
-    defaults = Settings.model_fields
-    batcher = inspect.signature(MicroBatcher).parameters
-    assert batcher["max_batch"].default == defaults["batch_size"].default
-    assert batcher["max_wait_s"].default == defaults["batch_wait_ms"].default / 1000
-    assert inspect.signature(Predictor).parameters["batch_size"].default == defaults["batch_size"].default
-    fields = TransformerModel.__dataclass_fields__
-    assert fields["token_budget"].default == defaults["token_budget"].default
-    assert fields["pack_texts"].default == defaults["packing"].default
-    assert fields["trace"].default == defaults["torchscript"].default

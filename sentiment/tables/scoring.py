@@ -37,6 +37,7 @@ import pandas as pd
 from sentiment.errors import BatchInputError
 from sentiment.labels import LABELS
 from sentiment.results import BatchResult
+from sentiment.settings import setting_default
 from sentiment.tables.cells import neutralise
 from sentiment.tables.reading import MALFORMED, Record, fit_row, records, resolve_text_column, sniff
 
@@ -141,7 +142,7 @@ def score_file(
     out_path: Path,
     score: Scorer,
     text_column: str | None = None,
-    chunk_rows: int = 2000,
+    chunk_rows: int = setting_default("csv_chunk_rows"),
     max_bytes: int | None = None,
     progress: ProgressFn | None = None,
 ) -> ScoreSummary:
