@@ -41,7 +41,7 @@ def main() -> None:
     configure_logging("WARNING")
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), cache_override=Settings().cache_dir.resolve())
-        configure_process(settings)  # as the app does: GIL interval, SENTIMENT_TORCH_THREADS
+        configure_process(settings)  # honours SENTIMENT_TORCH_THREADS
         predictor = Predictor.load(args.model, settings)
         reference = reference_profile(predictor, settings).frame
         held_out_texts = load_split(settings.reference_dataset, "validation", settings)["text"].tolist()

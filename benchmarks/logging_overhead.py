@@ -35,7 +35,7 @@ def main() -> None:
     configure_logging("WARNING")
     with tempfile.TemporaryDirectory() as tmp:
         base = Settings(data_dir=Path(tmp), cache_override=Settings().cache_dir.resolve())
-        configure_process(base)  # as the app does: GIL interval, SENTIMENT_TORCH_THREADS
+        configure_process(base)  # honours SENTIMENT_TORCH_THREADS
         texts = load_split("vader_tweets", "test", base)["text"].tolist()
         predictor = Predictor.load(args.model, base)
         services = {}

@@ -276,7 +276,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     configure_logging("WARNING")
-    configure_process(Settings())  # as the app does: GIL interval, SENTIMENT_TORCH_THREADS
+    configure_process(Settings())  # honours SENTIMENT_TORCH_THREADS
     scored = load_or_score(args.cache, max_rows=args.max_rows)
     cells = run(scored, args.windows, args.seed, tuple(args.sizes))
     chosen = leave_one_out(cells)

@@ -110,7 +110,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")  # deprecation notices from torch's dynamic quantisation
     with tempfile.TemporaryDirectory() as tmp:
         base = Settings(data_dir=Path(tmp), cache_override=Settings().cache_dir.resolve())
-        configure_process(base)  # as the app does: GIL interval, SENTIMENT_TORCH_THREADS
+        configure_process(base)  # honours SENTIMENT_TORCH_THREADS
         tweets = load_split("vader_tweets", "all", base)["text"].sample(frac=1.0, random_state=0).tolist()
         texts = tweets[: args.texts]
         roberta = str(build_roberta_base(Path(tmp) / "roberta", tweets))

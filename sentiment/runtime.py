@@ -4,11 +4,11 @@ changes nothing global.
 
 ``configure_process(settings)`` is the one place. Each step is idempotent and callable alone, and the library does
 not depend on it for correctness: ``codec_for`` registers the decode handler it names, ``records`` raises the csv
-field limit to the file it reads. What the set-up adds is tuning for a long-running server (the GIL switch interval,
-torch threads, lazy Gradio sessions, no per-event matplotlib search) and the metrics' exposition format.
+field limit to the file it reads. What the set-up adds is torch's thread count, the metrics' exposition format, and for
+the app's server the GIL switch interval, lazy Gradio sessions and no per-event matplotlib search.
 
-Logging is configured apart (``sentiment.logs.configure_logging``): each entry point picks its own level (the server
-INFO, the CLI WARNING), and its output format is not a resource the process shares.
+Logging stays apart (``sentiment.logs.configure_logging``, also called by entry points only): each entry point picks
+its own level (the server INFO, the CLI WARNING, fine-tuning INFO) and some configure it before they have settings.
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ logger = logging.getLogger(__name__)
 def configure_process(settings: Settings, *, web: bool = False) -> None:
     """Apply every process-wide setting of ``settings`` (idempotent: twice is once).
 
-    ``web=True`` adds the patches that only a process serving the Gradio app needs (lazy sessions, the matplotlib
-    marker); the CLIs leave Gradio unimported.
+    ``web=True`` adds what only the app's server needs (the GIL switch interval for its event loop beside the model
+    thread, lazy Gradio sessions, the matplotlib marker); the CLIs and benchmarks leave the GIL and Gradio alone.
     """
-    share_the_gil_quickly(settings.gil_switch_interval_ms)  # the model thread and the event loop share the GIL
     if settings.torch_threads:
         import torch  # here, not at import: a process that never sets threads need not load torch for it
 
@@ -43,6 +42,8 @@ def configure_process(settings: Settings, *, web: bool = False) -> None:
     prometheus_client.disable_created_metrics()
     if web:
         from sentiment.web import gradio_sessions
+
+        share_the_gil_quickly(settings.gil_switch_interval_ms)  # the model thread and the event loop share the GIL
 
         gradio_sessions.install()  # API calls must not pay for a full UI config each
         skip_absent_matplotlib()  # nor for a failed import

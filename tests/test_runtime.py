@@ -85,11 +85,13 @@ built = state()
 
 from sentiment.runtime import configure_process
 
+configure_process(settings)
+plain = state()
 configure_process(settings, web=True)
 once = state()
 configure_process(settings, web=True)
 twice = state()
-print(json.dumps({"before": before, "built": built, "once": once, "twice": twice, "threads": threads}))
+print(json.dumps({"before": before, "built": built, "plain": plain, "once": once, "twice": twice, "threads": threads}))
 """
 
 
@@ -105,10 +107,14 @@ def _run_fresh(code: str, *args: str) -> str:
 
 def test_building_an_app_changes_nothing_process_wide_and_configure_process_does(tmp_path: Path) -> None:
     """Importing the app and building one (as tests do) must leave the process as it was; only the entry point's
-    ``configure_process`` changes it, and a second call changes nothing more."""
+    ``configure_process`` changes it (the server's part only with ``web=True``), and a second call changes nothing
+    more."""
     seen = json.loads(_run_fresh(_PROBE, str(tmp_path)).strip().splitlines()[-1])
-    before, built, once, twice = seen["before"], seen["built"], seen["once"], seen["twice"]
+    before, built, plain, once, twice = (seen[k] for k in ("before", "built", "plain", "once", "twice"))
     assert built == before
+    server_only = ("switch_interval", "gradio_sessions_patched", "matplotlib_marked")
+    assert all(plain[k] == before[k] for k in server_only)  # a CLI leaves the GIL and Gradio alone
+    assert all(plain[k] == once[k] for k in plain if k not in server_only)
     assert before["prometheus_created"] and not before["gradio_sessions_patched"] and not before["codec_handler"]
     assert once["switch_interval"] == pytest.approx(Settings().gil_switch_interval_ms / 1000)
     assert once["torch_threads"] == seen["threads"] != before["torch_threads"]
