@@ -13,13 +13,13 @@ from contextlib import asynccontextmanager
 import gradio as gr
 import uvicorn
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from scheduler import build_scheduler
 from sentiment.logs import configure_logging
-from sentiment.runtime import share_the_gil_quickly, skip_absent_matplotlib
+from sentiment.runtime import configure_process
 from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
-from sentiment.web import gradio_sessions
 from sentiment.web.busy import BusyRetryMiddleware
 from sentiment.web.routes import add_routes
 from sentiment.web.ui.blocks import TITLE, build_blocks
@@ -28,6 +28,8 @@ logger = logging.getLogger("app")
 
 
 def create_app(settings: Settings | None = None, service: SentimentService | None = None) -> FastAPI:
+    """The FastAPI app: routes, then the Gradio UI mounted at ``/``. Changes nothing process-wide (``main`` calls
+    ``configure_process`` for that), so a test can build as many as it likes."""
     settings = settings or Settings()
     service = service or SentimentService(settings)
 
@@ -47,8 +49,6 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
 
     add_routes(app, service)  # before Gradio is mounted at "/", which would otherwise answer them
 
-    gradio_sessions.install()  # API calls must not pay for a full UI config each
-    skip_absent_matplotlib()  # nor for a failed import
     demo = build_blocks(service)
     demo.state_session_capacity = settings.session_capacity  # read when mounted; Gradio keeps 10,000 by default
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.queue_size)
@@ -58,9 +58,12 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
 
 
 def main() -> None:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # a bad combination stops the app at once, naming the variables
+        raise SystemExit(f"invalid settings: {exc}") from None
     configure_logging(settings.log_level)
-    share_the_gil_quickly(settings.gil_switch_interval_ms)  # the model thread and the event loop share the GIL
+    configure_process(settings, web=True)  # the GIL interval, threads, Gradio patches: here, never in create_app
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logger.info("starting on http://%s:%d (model %r)", settings.host, settings.port, settings.model)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")

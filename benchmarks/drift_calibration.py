@@ -27,6 +27,7 @@ from sentiment.datasets import load_split
 from sentiment.inference.predictor import Predictor
 from sentiment.logs import configure_logging
 from sentiment.monitoring.drift import check_drift, features_of, reference_profile
+from sentiment.runtime import configure_process
 from sentiment.settings import Settings
 
 
@@ -40,6 +41,7 @@ def main() -> None:
     configure_logging("WARNING")
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), cache_override=Settings().cache_dir.resolve())
+        configure_process(settings)  # honours SENTIMENT_TORCH_THREADS
         predictor = Predictor.load(args.model, settings)
         reference = reference_profile(predictor, settings).frame
         held_out_texts = load_split(settings.reference_dataset, "validation", settings)["text"].tolist()

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from sentiment.datasets import load_split
 from sentiment.inference.predictor import Predictor
 from sentiment.logs import configure_logging
+from sentiment.runtime import configure_process
 from sentiment.service.metrics import ServiceMetrics
 from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
@@ -34,6 +35,7 @@ def main() -> None:
     configure_logging("WARNING")
     with tempfile.TemporaryDirectory() as tmp:
         base = Settings(data_dir=Path(tmp), cache_override=Settings().cache_dir.resolve())
+        configure_process(base)  # honours SENTIMENT_TORCH_THREADS
         texts = load_split("vader_tweets", "test", base)["text"].tolist()
         predictor = Predictor.load(args.model, base)
         services = {}

@@ -37,6 +37,7 @@ from sentiment.monitoring.estimation import (
     random_projection,
     realised_confusion,
 )
+from sentiment.runtime import configure_process
 from sentiment.settings import Settings
 
 logger = logging.getLogger("performance_estimation")
@@ -275,6 +276,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     configure_logging("WARNING")
+    configure_process(Settings())  # honours SENTIMENT_TORCH_THREADS
     scored = load_or_score(args.cache, max_rows=args.max_rows)
     cells = run(scored, args.windows, args.seed, tuple(args.sizes))
     chosen = leave_one_out(cells)

@@ -33,6 +33,7 @@ from roberta_model import build_roberta_base
 from sentiment.datasets import load_split
 from sentiment.inference.predictor import Predictor
 from sentiment.logs import configure_logging
+from sentiment.runtime import configure_process
 from sentiment.settings import Settings
 
 Runner = Callable[[list[str]], object]
@@ -109,6 +110,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")  # deprecation notices from torch's dynamic quantisation
     with tempfile.TemporaryDirectory() as tmp:
         base = Settings(data_dir=Path(tmp), cache_override=Settings().cache_dir.resolve())
+        configure_process(base)  # honours SENTIMENT_TORCH_THREADS
         tweets = load_split("vader_tweets", "all", base)["text"].sample(frac=1.0, random_state=0).tolist()
         texts = tweets[: args.texts]
         roberta = str(build_roberta_base(Path(tmp) / "roberta", tweets))

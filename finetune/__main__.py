@@ -18,6 +18,7 @@ from finetune.runs import list_runs, write_summary
 from finetune.tracking import log_to_mlflow
 from finetune.train import train
 from sentiment.logs import configure_logging
+from sentiment.runtime import configure_process
 from sentiment.settings import Settings
 
 logger = logging.getLogger("finetune")
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(logging.INFO)
     argv = list(sys.argv[1:] if argv is None else argv)
     settings = Settings()
+    configure_process(settings)
     commands = {"runs": _runs, "publish": _publish}
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:], settings)

@@ -25,6 +25,7 @@ from sentiment.inference.calibration import METHODS, Calibration
 from sentiment.inference.predictor import Predictor, model_folder
 from sentiment.labels import LABELS
 from sentiment.logs import configure_logging
+from sentiment.runtime import configure_process
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging("WARNING")
     settings = Settings(model=args.model)
+    configure_process(settings)
     predictor = Predictor.load(args.model, settings, calibrated=False)
     maps, rows = fit(predictor, tuple(args.datasets), settings)
     print(table(maps, rows))  # the report is this command's output

@@ -13,7 +13,7 @@ from sentiment.datasets import DATASETS, load_split
 from sentiment.evaluation.runner import evaluate_frame
 from sentiment.inference.calibration import CALIBRATION_FILE, Calibration
 from sentiment.inference.predictor import Predictor
-from sentiment.settings import Settings
+from sentiment.settings import Settings, setting_default
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def write_card(
     seconds: float,
     best_epoch: int,
     comparison: list[dict[str, Any]] | None = None,
-    split_seed: int = 42,
+    split_seed: int = setting_default("seed"),
 ) -> None:
     licences = sorted({DATASETS[d].licence if d in DATASETS else "user data" for d in args.datasets})
     table = "\n".join(

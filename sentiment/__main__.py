@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sentiment.logs import configure_logging
+from sentiment.runtime import configure_process
 from sentiment.settings import Settings
 
 if TYPE_CHECKING:
@@ -232,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     configure_logging(logging.WARNING)
+    configure_process(settings)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args, settings))

@@ -1,4 +1,14 @@
-"""Process-level tuning for a long-running server on a small CPU machine; called once by entry points.
+"""Process-wide set-up, done once by entry points (``app.py``, ``python -m sentiment``, ``python -m finetune``, the
+benchmarks): never at import and never inside ``create_app``, so importing the package or building an app in a test
+changes nothing global.
+
+``configure_process(settings)`` is the one place. Each step is idempotent and callable alone, and the library does
+not depend on it for correctness: ``codec_for`` registers the decode handler it names, ``records`` raises the csv
+field limit to the file it reads. What the set-up adds is torch's thread count, the metrics' exposition format, and for
+the app's server the GIL switch interval, lazy Gradio sessions and no per-event matplotlib search.
+
+Logging stays apart (``sentiment.logs.configure_logging``, also called by entry points only): each entry point picks
+its own level (the server INFO, the CLI WARNING, fine-tuning INFO) and some configure it before they have settings.
 
 Memory of a long-running server: in bf16 the CPU kernels are generated and kept per input shape, so passes are
 padded to multiples of 16 (``sentiment/models/packing.py``), which keeps memory flat, and oneDNN's primitive cache is
@@ -8,8 +18,41 @@ benchmarks/README.md#widths-in-multiples-of-16.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+import csv
+import logging
+import sys
+
+import prometheus_client
+
+from sentiment.settings import Settings
+from sentiment.tables.encoding import register_codec_handlers
+from sentiment.tables.reading import allow_csv_fields
+
+logger = logging.getLogger(__name__)
+
+
+def configure_process(settings: Settings, *, web: bool = False) -> None:
+    """Apply every process-wide setting of ``settings`` (idempotent: twice is once).
+
+    ``web=True`` adds what only the app's server needs (the GIL switch interval for its event loop beside the model
+    thread, lazy Gradio sessions, the matplotlib marker); the CLIs and benchmarks leave the GIL and Gradio alone.
+    """
+    if settings.torch_threads:
+        import torch  # here, not at import: a process that never sets threads need not load torch for it
+
+        torch.set_num_threads(settings.torch_threads)
+    allow_csv_fields(settings.max_upload_bytes)  # a field of an accepted upload is never a rejected row
+    register_codec_handlers()
+    # No *_created series: they double the series count and no panel reads them.
+    prometheus_client.disable_created_metrics()
+    if web:
+        from sentiment.web import gradio_sessions
+
+        share_the_gil_quickly(settings.gil_switch_interval_ms)  # the model thread and the event loop share the GIL
+
+        gradio_sessions.install()  # API calls must not pay for a full UI config each
+        skip_absent_matplotlib()  # nor for a failed import
+    logger.debug("process configured (csv field limit %d)", csv.field_size_limit())
 
 
 def share_the_gil_quickly(interval_ms: float) -> None:
@@ -20,8 +63,6 @@ def share_the_gil_quickly(interval_ms: float) -> None:
     slows every forward pass under concurrent clients (measured in benchmarks/README.md#hand-the-gil-over-quickly).
     Pure-Python threads pay a few microseconds per extra switch.
     """
-    import sys
-
     sys.setswitchinterval(interval_ms / 1000)
 
 
@@ -35,39 +76,8 @@ def skip_absent_matplotlib() -> bool:
     Nothing changes where matplotlib is installed. Returns True when the marker was set.
     """
     import importlib.util
-    import sys
 
     if "matplotlib" in sys.modules or importlib.util.find_spec("matplotlib") is not None:
         return False
     sys.modules["matplotlib"] = None  # type: ignore[assignment]
     return True
-
-
-def release_free_memory() -> bool:
-    """Hand the heap's free pages back to the OS (glibc ``malloc_trim``); False where there is no glibc.
-
-    A large job (a CSV of thousands of rows) leaves hundreds of MB of freed activation and parsing buffers inside
-    the heap, which glibc keeps: resident memory stays at the job's peak. Trimming once after such a job costs a few
-    milliseconds; doing it per allocation (mallopt thresholds) costs throughput on large batches (measured in
-    benchmarks/README.md#trim-the-heap-after-large-jobs-not-per-allocation).
-    """
-    trim = _malloc_trim()
-    if trim is None:
-        return False
-    trim(0)
-    return True
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, looked up once (``find_library`` runs ``ldconfig`` in a subprocess)."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name:
-        return None
-    try:
-        return ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):
-        return None

@@ -1,18 +1,35 @@
 """All configuration in one validated place, read from the environment (prefix ``SENTIMENT_``).
 
 Constructors receive a ``Settings`` instance rather than reading the environment themselves, so tests can build
-any configuration explicitly and nothing deep in the code depends on global state.
+any configuration explicitly and nothing deep in the code depends on global state. Rules between fields (a minimum
+window not above the window, datasets that exist) are checked when the settings are read, so a bad combination
+stops the app at start with a message naming the variables, not hours later in a scheduled job.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HUB_MODEL = "cardiffnlp/twitter-roberta-base-sentiment-latest"
+# The dataset names and splits ``sentiment.datasets.load_split`` knows. Settings is the lowest layer and cannot
+# import the registry, so the names are listed here and ``sentiment.datasets`` checks at import that its registry
+# (plus ``production-feedback``) is exactly this list.
+KNOWN_DATASETS = (
+    "vader_tweets",
+    "vader_amazon",
+    "vader_movies",
+    "vader_nyt",
+    "airline_tweets",
+    "tweet_eval",
+    "amazon_reviews",
+    "production-feedback",
+)
+KNOWN_SPLITS = ("train", "validation", "test", "all")
+DATASET_FILE_SUFFIXES = (".csv", ".tsv", ".txt")  # a dataset may also be the path of a labelled file
 
 
 class Settings(BaseSettings):
@@ -72,6 +89,12 @@ class Settings(BaseSettings):
         ge=0,
         le=1000,
         description="How long a single prediction waits for others to share its forward pass (dynamic batching).",
+    )
+    model_pool_size: int = Field(
+        2,
+        ge=0,
+        le=16,
+        description="Loaded models kept besides the serving one (evaluations, switching back); roberta-base: ~500 MB.",
     )
     predict_concurrency: int = Field(16, ge=1, le=256, description="Single predictions handled at once.")
     concurrency_limit: int = Field(2, ge=1, le=64, description="Events of one kind that run at once.")
@@ -135,6 +158,34 @@ class Settings(BaseSettings):
         description="Where downloads and parsed datasets are cached; default: <data_dir>/cache.",
     )
 
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Settings:
+        """Every rule between fields that is broken, in one message naming the environment variables."""
+        problems: list[str] = []
+        if self.drift_min_window > self.drift_window:
+            problems.append(
+                f"{_env('drift_min_window')}={self.drift_min_window} is above {_env('drift_window')}="
+                f"{self.drift_window}: every drift check would say 'insufficient data'"
+            )
+        if self.drift_window > self.log_max_rows:
+            problems.append(
+                f"{_env('drift_window')}={self.drift_window} is above {_env('log_max_rows')}={self.log_max_rows}: "
+                "the prediction log never holds a full drift window"
+            )
+        for field, names in (
+            ("reference_dataset", [self.reference_dataset]),
+            ("evaluation_datasets", self.evaluation_datasets),
+        ):
+            problems += [f"{_env(field)}: {problem}" for problem in map(_dataset_problem, names) if problem]
+        if self.reference_split not in KNOWN_SPLITS:
+            problems.append(
+                f"{_env('reference_split')}={self.reference_split!r} is not a split; "
+                f"use one of {', '.join(KNOWN_SPLITS)}"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     @property
     def cache_dir(self) -> Path:
         """Where downloaded and derived files (dataset archives, parsed tables) are kept."""
@@ -143,3 +194,27 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+
+def setting_default(field: str) -> Any:
+    """The default of a ``Settings`` field, for constructor defaults: one source, so a library default never
+    disagrees with the app's (``MicroBatcher(max_batch=...)``, ``TransformerModel.token_budget``, ...)."""
+    return Settings.model_fields[field].default
+
+
+def _env(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    return f"SENTIMENT_{field.upper()}"
+
+
+def _dataset_problem(name: str) -> str | None:
+    """Why ``name`` is not a dataset ``load_split`` can read (None if it is): a known name or an existing labelled
+    file."""
+    if name in KNOWN_DATASETS:
+        return None
+    path = Path(name)
+    if path.suffix.lower() in DATASET_FILE_SUFFIXES:
+        return None if path.is_file() else f"{name!r} is not a file"
+    return (
+        f"unknown dataset {name!r}; known: {', '.join(KNOWN_DATASETS)}, or the path of a labelled .csv/.tsv/.txt file"
+    )

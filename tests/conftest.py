@@ -38,6 +38,16 @@ def session_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def configured_process(session_settings: Settings) -> Settings:
+    """The process set up as ``python app.py`` sets it up (GIL interval, Gradio patches, no ``*_created`` series), for
+    tests that serve an app in this process. ``create_app`` itself changes nothing global (tests/test_runtime.py)."""
+    from sentiment.runtime import configure_process
+
+    configure_process(session_settings, web=True)
+    return session_settings
+
+
+@pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tiny_models import build_tiny_bert
 

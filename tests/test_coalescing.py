@@ -7,10 +7,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from sentiment.errors import ModelUnavailableError
 from sentiment.inference.micro_batcher import MicroBatcher
 from sentiment.inference.predictor import Predictor
 from sentiment.settings import Settings
+from waiting import wait_until
 
 
 def test_concurrent_requests_share_forward_passes_and_get_their_own_rows(
@@ -69,3 +72,66 @@ def test_a_failing_forward_pass_fails_its_callers_and_the_batcher_goes_on() -> N
     else:
         raise AssertionError("the error must reach the caller")
     assert batcher.submit("b").errors == [None]
+
+
+def _uniform(texts):  # type: ignore[no-untyped-def]
+    from sentiment.results import BatchResult
+
+    n = len(texts)
+    return BatchResult(np.full((n, 3), 1 / 3, dtype=np.float32), np.zeros(n, bool), [None] * n, np.ones(n, int))
+
+
+def test_close_answers_the_queued_requests_ends_the_thread_and_refuses_later_ones() -> None:
+    """Requests queued before ``close`` get their rows (the forward pass in progress is not cut short); the thread
+    ends; a request after ``close`` fails at once, saying the service is stopping. Twice is once."""
+    release = threading.Event()
+    entered = threading.Event()
+
+    def slow(texts):  # type: ignore[no-untyped-def]
+        entered.set()
+        release.wait(30)
+        return _uniform(texts)
+
+    batcher = MicroBatcher(slow, max_batch=1, max_wait_s=0.0)
+    results: list[object] = []
+    callers = [threading.Thread(target=lambda i=i: results.append(batcher.submit(f"t{i}"))) for i in range(3)]
+    for t in callers:
+        t.start()
+    assert entered.wait(30)  # the first pass is running
+    wait_until(lambda: batcher._waiting == 3, "the other two requests queued behind it")
+    closer = threading.Thread(target=batcher.close)
+    closer.start()
+    wait_until(lambda: batcher.closed, "close to begin")
+    with pytest.raises(ModelUnavailableError, match="stopping"):
+        batcher.submit("too late")
+    release.set()
+    closer.join(30)
+    for t in callers:
+        t.join(30)
+    assert len(results) == 3 and batcher.items == 3
+    assert not batcher._thread.is_alive()
+    assert batcher.close() is True
+
+
+def test_the_service_stop_closes_its_batcher_and_start_opens_a_new_one(
+    tiny_model_dir: Path, settings: Settings
+) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from sentiment.service.metrics import ServiceMetrics
+    from sentiment.service.serving import SentimentService
+
+    service = SentimentService(
+        settings, ServiceMetrics(CollectorRegistry()), predictor=Predictor.load(str(tiny_model_dir), settings)
+    )
+    thread = service._batcher._thread
+    service.predict("fine")
+    service.stop()
+    assert not thread.is_alive()
+    with pytest.raises(ModelUnavailableError, match="stopping"):
+        service.predict("after stop")
+    service.start()
+    try:
+        assert service.predict("back again").label in {"negative", "neutral", "positive"}
+    finally:
+        service.stop()

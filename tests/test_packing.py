@@ -147,7 +147,7 @@ def test_many_different_text_lengths_do_not_grow_memory_in_bf16(tiny_roberta_dir
     big = type(model)(config).to(torch.bfloat16)  # wide enough for the kernels to matter, still quick
     tokenizer = AutoTokenizer.from_pretrained(tiny_roberta_dir)
     tm = TransformerModel(tokenizer, big, [0, 1, 2], ModelInfo("t", "local", "x"), 1024, 8192)
-    from sentiment.runtime import release_free_memory
+    from sentiment.inference.memory import release_free_memory
 
     rng = random.Random(0)
     ids = [[5 + rng.randrange(150) for _ in range(n)] for n in range(401)]

@@ -30,7 +30,7 @@ def service(tiny_model_dir: Path, session_settings: Settings) -> SentimentServic
     return SentimentService(session_settings, ServiceMetrics(CollectorRegistry()), predictor=predictor)
 
 
-def test_metrics_can_require_a_bearer_token(settings: Settings) -> None:
+def test_metrics_can_require_a_bearer_token(settings: Settings, configured_process: Settings) -> None:
     protected = settings.model_copy(
         update={"metrics_token": SecretStr("m-token"), "model": "vader", "scheduler_enabled": False}
     )

@@ -20,7 +20,7 @@ from sentiment.datasets.hub import HUB_DATASETS, load_hub_dataset
 from sentiment.datasets.splits import SPLITS, split_frame
 from sentiment.datasets.user_csv import LabelledFile, read_labelled_file
 from sentiment.datasets.vader import VADER_FILES, load_vader
-from sentiment.settings import Settings
+from sentiment.settings import DATASET_FILE_SUFFIXES, KNOWN_DATASETS, Settings
 
 __all__ = [
     "DATASETS",
@@ -34,7 +34,7 @@ __all__ = [
     "load_split",
     "read_labelled_file",
 ]
-FILE_SUFFIXES = {".csv", ".tsv", ".txt"}
+FILE_SUFFIXES = set(DATASET_FILE_SUFFIXES)
 FEEDBACK_DATASET = (
     "production-feedback"  # feedback people gave with their text (sentiment.datasets.feedback.training_frame)
 )
@@ -71,6 +71,11 @@ DATASETS: dict[str, DatasetInfo] = {
     ),
 }
 OFFLINE_DATASETS = [name for name, info in DATASETS.items() if info.source == "pypi"]
+if set(KNOWN_DATASETS) != {*DATASETS, FEEDBACK_DATASET}:  # Settings validates names against its own list
+    raise RuntimeError(
+        f"sentiment.settings.KNOWN_DATASETS {sorted(KNOWN_DATASETS)} must name exactly the registered datasets "
+        f"{sorted({*DATASETS, FEEDBACK_DATASET})}: add the new name there too"
+    )
 
 _cache: dict[tuple[str, float], pd.DataFrame] = {}
 _lock = threading.Lock()

@@ -23,6 +23,7 @@ from typing import Literal
 import pandas as pd
 
 from sentiment.labels import LABELS
+from sentiment.settings import setting_default
 
 STATES = ("unreviewed", "accepted", "dropped")
 SOURCES = ("visitor", "bulk")  # visitor: the UI and /feedback; bulk: the owner's labelled file
@@ -107,7 +108,13 @@ class Recorded:
 class FeedbackStore:
     """One SQLite file; a text keeps its first ``MAX_TEXT_CHARS`` characters; times in Unix seconds, timeouts in s."""
 
-    def __init__(self, path: Path, *, per_session_limit: int = 30, busy_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        per_session_limit: int = setting_default("feedback_per_session_hour"),
+        busy_timeout_s: float = 5.0,
+    ) -> None:
         self.path = path
         self.per_session_limit = per_session_limit
         self.busy_timeout_s = busy_timeout_s

@@ -12,6 +12,7 @@ import pandas as pd
 from sentiment.datasets.fetch import DatasetUnavailableError
 from sentiment.labels import LABELS
 from sentiment.models.hub import hub_status
+from sentiment.settings import setting_default
 
 # name -> (repo id, config, text column, label column, label -> canonical)
 HUB_DATASETS: dict[str, tuple[str, str | None, str, str, dict[int, str]]] = {
@@ -28,7 +29,9 @@ HUB_DATASETS: dict[str, tuple[str, str | None, str, str, dict[int, str]]] = {
 _HUB_SPLITS = {"train": "train", "validation": "validation", "test": "test"}
 
 
-def load_hub_dataset(name: str, split: str, offline_names: list[str], timeout_s: float = 3.0) -> pd.DataFrame:
+def load_hub_dataset(
+    name: str, split: str, offline_names: list[str], timeout_s: float = setting_default("hub_timeout_s")
+) -> pd.DataFrame:
     """One split of a Hub dataset as ``text, label``; the Hub's own splits are used (``all`` joins them).
 
     Raises ``DatasetUnavailableError`` naming ``offline_names`` when the Hub does not answer within ``timeout_s``

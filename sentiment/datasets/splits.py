@@ -10,11 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-SPLITS: tuple[str, ...] = ("train", "validation", "test", "all")
+from sentiment.settings import KNOWN_SPLITS, setting_default
+
+SPLITS: tuple[str, ...] = KNOWN_SPLITS  # listed in settings, which validates SENTIMENT_REFERENCE_SPLIT
 FRACTIONS: dict[str, float] = {"train": 0.70, "validation": 0.15, "test": 0.15}
 
 
-def split_frame(frame: pd.DataFrame, split: str, seed: int = 42) -> pd.DataFrame:
+def split_frame(frame: pd.DataFrame, split: str, seed: int = setting_default("seed")) -> pd.DataFrame:
     """Rows of ``frame`` (columns ``text``, ``label``) that belong to ``split``; ``all`` returns every row.
 
     Per class 70% train, 15% validation, 15% test (rounded per class). Raises ``ValueError`` for another split."""

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sentiment.datasets.fetch import VADER_SDIST, fetch
+from sentiment.settings import setting_default
 
 VADER_FILES: dict[str, str] = {
     "vader_tweets": "tweets_GroundTruth.txt",
@@ -46,7 +47,7 @@ def extract_ground_truth(cache_dir: Path) -> Path:
     return folder
 
 
-def parse_ground_truth(text: str, neutral_band: float = 0.5) -> pd.DataFrame:
+def parse_ground_truth(text: str, neutral_band: float = setting_default("dataset_neutral_band")) -> pd.DataFrame:
     """Parse one ground-truth file into ``text, label, rating, id``; lines without three fields are skipped.
     ``neutral_band`` is on the raters' -4..+4 scale: a mean rating within +-band is neutral."""
     ids, ratings, texts = [], [], []
@@ -68,7 +69,9 @@ def parse_ground_truth(text: str, neutral_band: float = 0.5) -> pd.DataFrame:
     return pd.DataFrame({"text": texts, "label": labels, "rating": rating_arr, "id": ids})
 
 
-def load_vader(name: str, cache_dir: Path, neutral_band: float = 0.5) -> pd.DataFrame:
+def load_vader(
+    name: str, cache_dir: Path, neutral_band: float = setting_default("dataset_neutral_band")
+) -> pd.DataFrame:
     """One of ``VADER_FILES`` (Hutto & Gilbert 2014) as ``text, label, rating, id``; undecodable bytes replaced."""
     folder = extract_ground_truth(cache_dir)
     raw = (folder / VADER_FILES[name]).read_bytes().decode("utf-8", errors="replace")

@@ -12,7 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from sentiment.inference.calibration import Calibration
 from sentiment.inference.preprocessing import get_preprocessor
@@ -20,7 +19,7 @@ from sentiment.labels import LABELS
 from sentiment.models.registry import EMBEDDED_DIR, load_model
 from sentiment.models.transformer import SentimentModel
 from sentiment.results import BatchResult, ModelInfo, Prediction
-from sentiment.settings import Settings
+from sentiment.settings import Settings, setting_default
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +58,12 @@ class Predictor:
     ``batch_size`` is the most texts per forward pass; ``max_chars`` the characters a text keeps before tokenising.
     """
 
-    def __init__(self, model: SentimentModel, batch_size: int = 32, calibration: Calibration | None = None) -> None:
+    def __init__(
+        self,
+        model: SentimentModel,
+        batch_size: int = setting_default("batch_size"),
+        calibration: Calibration | None = None,
+    ) -> None:
         self.model = model
         self.batch_size = batch_size
         self.calibration = calibration
@@ -79,8 +83,6 @@ class Predictor:
         """The predictor of a model spec, with the calibration map stored beside the model when there is one
         (``calibrated=False``: the raw probabilities, e.g. to fit a new map). Raises what ``load_model`` raises
         (``ModelLoadError``, ``LabelMappingError``, ``ValueError`` for a bad spec); a damaged map is ignored."""
-        if settings.torch_threads:
-            torch.set_num_threads(settings.torch_threads)
         model = load_model(spec, settings)
         calibration = Calibration.load(folder) if calibrated and (folder := model_folder(model.info)) else None
         return cls(model, batch_size=settings.batch_size, calibration=calibration)

@@ -12,6 +12,8 @@ import os
 
 import httpx
 
+from sentiment.settings import setting_default
+
 logger = logging.getLogger(__name__)
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -27,7 +29,7 @@ def hub_endpoint() -> str:
     return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
 
 
-def hub_status(timeout_s: float = 3.0) -> tuple[bool, str]:
+def hub_status(timeout_s: float = setting_default("hub_timeout_s")) -> tuple[bool, str]:
     """Return ``(reachable, reason)``; the reason explains a ``False`` in words a user can act on. One HEAD request
     that gives up after ``timeout_s`` seconds; an HTTP 5xx counts as unreachable. Never raises."""
     if hub_offline_flag():

@@ -16,6 +16,7 @@ import torch
 from sentiment.labels import LABELS
 from sentiment.models import packing
 from sentiment.results import ForwardOutput, ModelInfo
+from sentiment.settings import setting_default
 
 
 class SentimentModel(Protocol):
@@ -41,10 +42,10 @@ class TransformerModel:
     label_order: list[int]
     info: ModelInfo
     max_length: int
-    token_budget: int = 8192  # padded tokens per forward pass: many short texts or few long ones
-    pack_texts: bool = True  # pack texts of mixed lengths into shared rows where the model's family allows it
+    token_budget: int = setting_default("token_budget")  # padded tokens per pass: many short texts or few long ones
+    pack_texts: bool = setting_default("packing")  # texts of mixed lengths share rows where the family allows it
     pad_token_id: int = field(init=False)
-    trace: bool = True  # run the packed encoder as a TorchScript trace (see packing.PackedClassifier)
+    trace: bool = setting_default("torchscript")  # run the packed encoder as a TorchScript trace (packing.py)
     _packed: packing.PackedClassifier | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:

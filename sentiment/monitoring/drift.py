@@ -25,7 +25,7 @@ from sentiment.inference.predictor import Predictor
 from sentiment.labels import LABELS
 from sentiment.monitoring.features import SURFACE_KINDS, surface_kind
 from sentiment.monitoring.stat_tests import DRIFT_TESTS, LEVELS, DriftResult, holm
-from sentiment.settings import Settings
+from sentiment.settings import Settings, setting_default
 
 logger = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ def check_drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     *,
-    min_window: int = 100,
+    min_window: int = setting_default("drift_min_window"),
     reference_info: ReferenceSummary | None = None,
     checks: Sequence[Check] = CHECKS,
 ) -> DriftReport:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from sentiment.monitoring.features import surface_kind
 from sentiment.results import BatchResult
+from sentiment.settings import setting_default
 
 logger = logging.getLogger(__name__)
 
@@ -79,10 +80,10 @@ class PredictionLog:
         self,
         path: Path,
         *,
-        capacity: int = 50_000,
+        capacity: int = setting_default("log_queue_rows"),
         store_text: bool = False,
-        max_rows: int = 1_000_000,
-        max_age_days: float = 30.0,
+        max_rows: int = setting_default("log_max_rows"),
+        max_age_days: float = setting_default("log_max_days"),
         busy_timeout_s: float = 5.0,
     ) -> None:
         self.path = path

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from sentiment.labels import LABELS
@@ -25,7 +25,6 @@ ERROR_REASONS = (
     "internal",  # anything unexpected (a bug): logged with its traceback
 )
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # the classic text format every Prometheus scrapes
-disable_created_metrics()  # no *_created series: they double the series count and no panel reads them
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 _LENGTH_BUCKETS = (10, 25, 50, 100, 140, 200, 280, 500, 1000, 2000, 5000, 10000, 100000)

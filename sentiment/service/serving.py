@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from sentiment.errors import AccessDeniedError, BatchInputError, ModelUnavailableError
+from sentiment.inference.memory import release_free_memory
 from sentiment.inference.micro_batcher import MicroBatcher
 from sentiment.inference.pool import ModelPool
 from sentiment.inference.predictor import InvalidTextError, Predictor
 from sentiment.models.runs import visitor_spec
 from sentiment.results import BatchResult, ModelInfo, Prediction
-from sentiment.runtime import release_free_memory
 from sentiment.service.evaluation import EvaluationService
 from sentiment.service.feedback import FeedbackService
 from sentiment.service.files import JobFolders
@@ -57,12 +57,7 @@ class SentimentService:
         self.evaluation = EvaluationService(settings, self.metrics.evaluation, self.pool)
         self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor)
         self.feedback = FeedbackService(settings, self.metrics.feedback, lambda: self.monitoring.log)
-        self._batcher = MicroBatcher(
-            lambda texts: self.predictor.predict_batch(texts),
-            max_batch=settings.batch_size,
-            max_wait_s=settings.batch_wait_ms / 1000,
-            on_batch=self.metrics.coalesced_batch_size.observe,
-        )
+        self._batcher = self._new_batcher()
         self._switch_lock = threading.Lock()
         self.served: list[str] = []  # specs served before the current one, oldest first (for rollback)
         self.serving_spec = settings.model
@@ -73,8 +68,18 @@ class SentimentService:
             self._install(predictor)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
+    def _new_batcher(self) -> MicroBatcher:
+        return MicroBatcher(
+            lambda texts: self.predictor.predict_batch(texts),
+            max_batch=self.settings.batch_size,
+            max_wait_s=self.settings.batch_wait_ms / 1000,
+            on_batch=self.metrics.coalesced_batch_size.observe,
+        )
+
     def start(self) -> None:
-        """Load and warm up the configured model in the background (idempotent)."""
+        """Load and warm up the configured model in the background (idempotent; restarts a stopped service)."""
+        if self._batcher.closed:
+            self._batcher = self._new_batcher()
         self.monitoring.start()
         self.files.start()
         if self._ready.is_set() or self._loader is not None:
@@ -83,7 +88,9 @@ class SentimentService:
         self._loader.start()
 
     def stop(self) -> None:
-        """Flush and close what runs in the background (the prediction log writer, the scored-file sweeper)."""
+        """Flush and close what runs in the background: the micro-batcher (queued predictions are answered, later
+        ones refused), the prediction log writer, the scored-file sweeper."""
+        self._batcher.close()
         self.files.stop()
         self.monitoring.stop()
 
@@ -102,8 +109,7 @@ class SentimentService:
     def _install(self, predictor: Predictor) -> None:
         predictor.warm_up()
         self._predictor = predictor
-        self.pool.add(self.settings.model, predictor)  # evaluating the serving spec reuses the loaded model
-        self.pool.add(predictor.info.name, predictor)
+        self.pool.pin(predictor, self.settings.model, predictor.info.name)  # evaluating it reuses the loaded model
         self.metrics.set_model(predictor.info)
         self.metrics.model_ready.set(1)
         self.ready_at = time.time()
@@ -170,8 +176,7 @@ class SentimentService:
             new.warm_up()
             old = self._predictor
             self._predictor = new  # one reference assignment: every request sees either the old or the new model
-            self.pool.add(resolved, new)
-            self.pool.add(new.info.name, new)
+            self.pool.pin(new, resolved, new.info.name)  # the old one stays only while the pool's size allows
             self.metrics.set_model(new.info)
             if old is not None:
                 self.served.append(self.serving_spec)

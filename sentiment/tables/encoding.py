@@ -4,6 +4,7 @@ or UTF-8 and Latin-1 rows mixed in one file. Never fails: every byte sequence de
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from pathlib import Path
 
@@ -21,7 +22,14 @@ def _latin1_fallback(error: UnicodeError) -> tuple[str, int]:
     return error.object[error.start : error.end].decode("latin-1"), error.end
 
 
-codecs.register_error(_MIXED_ERRORS, _latin1_fallback)
+@functools.cache
+def register_codec_handlers() -> None:
+    """Register the UTF-8-else-Latin-1 decode error handler that ``MIXED`` files are read with (idempotent).
+
+    Error handlers are process-wide (``codecs.register_error``), so this is not done at import: ``codec_for`` calls it
+    before it names the handler, and ``sentiment.runtime.configure_process`` calls it with the rest of the set-up. A
+    library user who only reads files therefore never meets an unknown handler."""
+    codecs.register_error(_MIXED_ERRORS, _latin1_fallback)
 
 
 def _utf16_without_bom(head: bytes) -> str | None:
@@ -76,5 +84,9 @@ def detect_encoding(path: Path) -> str:
 
 
 def codec_for(encoding: str) -> tuple[str, str]:
-    """Python codec and error handler that read a file of the detected ``encoding``."""
-    return ("utf-8-sig", _MIXED_ERRORS) if encoding == MIXED else (encoding, "replace")
+    """Python codec and error handler that read a file of the detected ``encoding`` (registering the handler of
+    ``MIXED`` files on first use)."""
+    if encoding != MIXED:
+        return encoding, "replace"
+    register_codec_handlers()
+    return "utf-8-sig", _MIXED_ERRORS

@@ -157,10 +157,21 @@ class _NulStripper:
         return removed
 
 
+def allow_csv_fields(max_chars: int) -> None:
+    """Let the ``csv`` module read fields of up to ``max_chars`` characters (idempotent; never lowers the limit).
+
+    The limit is process-wide (``csv.field_size_limit``, 128 KiB by default: one long review in a cell would be a
+    rejected row). ``records`` raises it to the size of the file it reads, which bounds any field in it, and
+    ``sentiment.runtime.configure_process`` raises it to the largest upload at start."""
+    if csv.field_size_limit() < max_chars:
+        csv.field_size_limit(max_chars)
+
+
 def records(path: Path, fmt: TableFormat) -> Iterator[Record]:
     """The header as written (``["text"]`` for one text per line), then every data row, each with the offset in
     bytes reached (for progress) and the number of NUL characters removed from it; ``None`` cells for a row the CSV
     parser rejects (it is reported, and the rows after it are still read)."""
+    allow_csv_fields(path.stat().st_size)  # no field holds more characters than the file has bytes
     raw = path.open("rb")
     codec, errors = codec_for(fmt.encoding)
     with io.TextIOWrapper(raw, encoding=codec, errors=errors, newline="") as text:

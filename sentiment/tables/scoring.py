@@ -37,6 +37,7 @@ import pandas as pd
 from sentiment.errors import BatchInputError
 from sentiment.labels import LABELS
 from sentiment.results import BatchResult
+from sentiment.settings import setting_default
 from sentiment.tables.cells import neutralise
 from sentiment.tables.reading import MALFORMED, Record, fit_row, records, resolve_text_column, sniff
 
@@ -145,7 +146,7 @@ def score_file(
     out_path: Path,
     score: Scorer,
     text_column: str | None = None,
-    chunk_rows: int = 2000,
+    chunk_rows: int = setting_default("csv_chunk_rows"),
     max_bytes: int | None = None,
     progress: ProgressFn | None = None,
 ) -> ScoreSummary:
@@ -157,7 +158,6 @@ def score_file(
     data rows; no partial output is left then.
     """
     started = time.perf_counter()
-    csv.field_size_limit(max(max_bytes or 0, 1 << 27))
     fmt = sniff(path, max_bytes)
     index = resolve_text_column(fmt, text_column, path.name)
     summary = ScoreSummary(text_column=fmt.columns[index], input_format=fmt.describe())
