@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from sentiment.errors import InvalidTextError
 from sentiment.labels import LABELS
 
 
@@ -75,7 +76,9 @@ class Prediction:
 class BatchResult:
     """Array form of a batch, for callers that handle thousands of rows (CSV scoring, evaluation).
 
-    ``probabilities`` rows of invalid texts are NaN and their ``labels`` are ``""``; ``errors`` says why.
+    ``probabilities`` rows of invalid texts are NaN and their ``labels`` are ``""``; ``errors`` says why, and
+    ``error_reasons`` under which ``sentiment_errors_total`` reason the row counts (the error's ``reason``), so
+    that counting never reads the message.
     """
 
     probabilities: np.ndarray
@@ -85,12 +88,20 @@ class BatchResult:
     model: str = ""  # name of the model that scored the batch
     # One id per row ("" for an invalid text) once the service has given them; empty when nobody has (evaluation).
     prediction_ids: tuple[str, ...] = ()
+    # One metric reason per row (None for a scored row); empty when the maker gave none (every error: invalid_input).
+    error_reasons: tuple[str | None, ...] = ()
 
     def with_new_ids(self) -> BatchResult:
         """A copy with a fresh random id per scored row: 128 random bits (``uuid4``), so that nobody can guess the
         id of someone else's prediction and label it (ids are the only key feedback needs)."""
         ids = tuple("" if err is not None else uuid.uuid4().hex for err in self.errors)
         return replace(self, prediction_ids=ids)
+
+    def error_reason(self, i: int) -> str | None:
+        """The metric reason of row ``i``'s error (``None`` for a scored row)."""
+        if self.errors[i] is None:
+            return None
+        return (self.error_reasons[i] if self.error_reasons else None) or InvalidTextError.reason
 
     def prediction_id(self, i: int) -> str:
         return self.prediction_ids[i] if self.prediction_ids else ""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sentiment.errors import DatasetError
+
 SPLITS: tuple[str, ...] = ("train", "validation", "test", "all")
 FRACTIONS: dict[str, float] = {"train": 0.70, "validation": 0.15, "test": 0.15}
 
@@ -17,7 +19,7 @@ FRACTIONS: dict[str, float] = {"train": 0.70, "validation": 0.15, "test": 0.15}
 def split_frame(frame: pd.DataFrame, split: str, seed: int = 42) -> pd.DataFrame:
     """Rows of ``frame`` (columns ``text``, ``label``) that belong to ``split``; ``all`` returns every row."""
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        raise DatasetError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     if split == "all":
         return frame.reset_index(drop=True)
     ordered = frame.sort_values(["label", "text"], kind="stable").reset_index(drop=True)

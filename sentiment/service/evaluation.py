@@ -13,6 +13,7 @@ from typing import Any
 
 from sentiment.datasets import DATASETS
 from sentiment.datasets.feedback import FeedbackStore
+from sentiment.errors import DatasetError
 from sentiment.evaluation.runner import EvaluationResult, Evaluator, ProgressFn
 from sentiment.evaluation.store import EvaluationStore
 from sentiment.inference.pool import ModelPool
@@ -49,7 +50,7 @@ class EvaluationService:
         if uploaded is not None:
             return str(uploaded), UPLOADED, split or "all"
         if dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+            raise DatasetError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
         return dataset, dataset, split or "test"
 
     def _visitor_model_label(self, name: str) -> str:
