@@ -80,6 +80,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
         """The text just classified, for feedback given with its text (the box may be edited afterwards)."""
         return classified
 
+    @user_errors
     def model_info() -> str:
         return _model_markdown(service)
 

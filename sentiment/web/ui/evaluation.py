@@ -174,9 +174,11 @@ def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> Non
     ) -> dict[str, Any]:
         return evaluation.compare(model_a, model_b, dataset, split, _size(sample_size), int(seed or 0))
 
+    @wrap
     def past_evaluations(limit: int = 50) -> list[dict[str, Any]]:
         return evaluation.history(limit)
 
+    @wrap
     def history() -> pd.DataFrame:
         try:
             frame = pd.DataFrame(evaluation.history(50), columns=list(HISTORY_COLUMNS))
