@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+from sentiment.errors import SentimentError
 from sentiment.models.registry import METADATA_FILE, load_local
 from sentiment.settings import Settings
 
@@ -25,8 +26,8 @@ PUBLISHED_FILES = (
 REQUIRED = ("adapter_config.json", "adapter_model.safetensors", METADATA_FILE, "README.md")
 
 
-class PublishError(RuntimeError):
-    pass
+class PublishError(SentimentError):
+    """A run that cannot be published as asked (unfinished, no token, the upload failed); says what to do."""
 
 
 def build_folder(run: Path, target: Path, settings: Settings) -> list[str]:

@@ -9,12 +9,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sentiment.errors import FeedbackError, SentimentError
 from sentiment.logs import configure_logging
 from sentiment.runtime import configure_process
 from sentiment.settings import Settings
 
 if TYPE_CHECKING:
     from sentiment.evaluation.report import EvaluationResult
+
+logger = logging.getLogger(__name__)
 
 
 def _predict(args: argparse.Namespace, settings: Settings) -> int:
@@ -161,7 +164,7 @@ def _feedback(args: argparse.Namespace, settings: Settings) -> int:
 
     path = settings.data_dir / "predictions.sqlite"
     if not path.exists():
-        raise ValueError(f"no prediction log at {path}: set SENTIMENT_DATA_DIR to the app's data folder")
+        raise FeedbackError(f"no prediction log at {path}: set SENTIMENT_DATA_DIR to the app's data folder")
     log = PredictionLog(path)
     service = FeedbackService(settings, FeedbackMetrics(CollectorRegistry()), lambda: log)
     summary = service.import_file(Path(args.file), args.label_column)
@@ -237,8 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args, settings))
-    except (ValueError, RuntimeError) as exc:
+    except SentimentError as exc:  # the input was wrong: the message says how to fix it
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, RuntimeError) as exc:  # a bug (or a library's complaint): its traceback, same exit code
+        logger.exception("internal error")
+        print(f"error: internal error ({type(exc).__name__}: {exc}); the traceback is above", file=sys.stderr)
         return 2
 
 

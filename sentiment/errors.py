@@ -1,19 +1,103 @@
-"""The project's domain errors: each says what was wrong with the input and how to fix it."""
+"""The project's domain errors, in one hierarchy: each says what was wrong with the input and how to fix it.
+
+Every error the project raises on purpose is a ``SentimentError`` (a ``ValueError``: the caller's input or request
+was wrong, not the code). The UI shows its message as it is; any other exception that reaches the UI is a bug,
+logged with its traceback and shown as an internal error (``sentiment.web.ui.errors``).
+
+``reason`` is the ``sentiment_errors_total{reason}`` label the serving path counts the error under when it refuses a
+text or a file with it (``sentiment.service.metrics.ERROR_REASONS``). ``None``: the error is not a refusal of
+something to score (an admin action, feedback, a dataset, an evaluation) and is not counted there, so the error
+ratio of the alerts stays "refused or failed inputs per text scored".
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class ModelLoadError(RuntimeError):
+
+class SentimentError(ValueError):
+    """Base of every domain error; the message is shown to the user as it is."""
+
+    reason: ClassVar[str | None] = None
+
+
+# --- refusals of a text or a file to score: counted by reason ---------------------------------------------------
+class InvalidTextError(SentimentError):
+    """A text that cannot be scored (not a string), or a request with too many texts."""
+
+    reason = "invalid_input"
+
+
+class EmptyTextError(InvalidTextError):
+    """A text that is empty or only whitespace."""
+
+    reason = "empty_text"
+
+
+class BatchInputError(SentimentError):
+    """A file that cannot be scored at all (binary, empty, no such column); says what to change."""
+
+    reason = "bad_file"
+
+
+class FileTooLargeError(BatchInputError):
+    """A file over the upload limit (``SENTIMENT_MAX_UPLOAD_MB``)."""
+
+    reason = "file_too_large"
+
+
+class ModelUnavailableError(SentimentError):
+    """The model is still loading, or failed to load; the message says which and why."""
+
+    reason = "model_unavailable"
+
+
+# --- everything else: shown to the user, not counted in sentiment_errors_total ------------------------------------
+class ModelLoadError(SentimentError):
     """A model spec that could not be turned into a working model; the message says why and what to do."""
 
 
-class BatchInputError(ValueError):
-    """A file that cannot be scored at all (too large, binary, empty, no such column); says what to change."""
-
-
-class AccessDeniedError(PermissionError):
+class AccessDeniedError(SentimentError):
     """An admin action without the right token (or with admin actions switched off)."""
 
 
-class ModelUnavailableError(RuntimeError):
-    """The model is still loading, or failed to load; the message says which and why."""
+class DatasetError(SentimentError):
+    """A dataset name, split or labelled file that cannot be used as asked (unknown name, missing column)."""
+
+
+class DatasetUnavailableError(DatasetError):
+    """A registry dataset that is not cached here and could not be fetched."""
+
+
+class LabelMappingError(DatasetError):
+    """Label values that do not map onto the three classes; the message gives a ``label_map`` that would."""
+
+
+class EvaluationInputError(SentimentError):
+    """An evaluation that cannot run as asked (a sample size below 1)."""
+
+
+class FeedbackError(SentimentError):
+    """Feedback that cannot be recorded or reviewed as given."""
+
+
+class RateLimitedError(FeedbackError):
+    """Too much feedback from one visitor in a short time."""
+
+
+class MonitoringError(SentimentError):
+    """A monitoring action that cannot run here (the prediction log is off, too few predictions to pin)."""
+
+
+class EstimationInputError(MonitoringError):
+    """Inputs a performance estimator cannot use; the message says what shape or content it needs."""
+
+
+class CalibrationError(SentimentError):
+    """A calibration map that cannot be fitted or used (unknown method, too few labelled rows, wrong shape)."""
+
+
+def text_error(message: str, reason: str | None) -> InvalidTextError:
+    """The exception of a row error recorded as (message, reason) in a ``BatchResult``: the same class that
+    ``validate_text`` raised for it, so one text is refused exactly as each row of a batch is."""
+    return EmptyTextError(message) if reason == EmptyTextError.reason else InvalidTextError(message)

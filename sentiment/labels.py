@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from sentiment.errors import LabelMappingError
+
 LABELS: tuple[str, str, str] = ("negative", "neutral", "positive")
 LABEL_TO_ID: dict[str, int] = {label: i for i, label in enumerate(LABELS)}
 
@@ -27,10 +29,6 @@ _ALIASES: dict[str, str] = {
     "label_2": "positive",
     "2": "positive",
 }
-
-
-class LabelMappingError(ValueError):
-    """A label (or a model's label set) that cannot be mapped onto negative / neutral / positive."""
 
 
 def canonical_label(value: object) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from sentiment.errors import InvalidTextError
 from sentiment.labels import LABELS
 
 
@@ -87,6 +88,8 @@ class BatchResult:
     For ``n`` texts: ``probabilities`` ``(n, 3)`` float32 in ``LABELS`` order, ``truncated`` ``(n,)`` bool,
     ``tokens`` ``(n,)`` int64 (tokens the model saw; words for the lexicon), ``errors`` one entry per text. Rows of
     invalid texts are NaN, their ``labels`` ``""`` and their ``errors`` say why.
+    ``error_reasons`` says under which ``sentiment_errors_total`` reason each row counts (the error's ``reason``),
+    so that counting never reads the message.
     """
 
     probabilities: np.ndarray
@@ -96,12 +99,20 @@ class BatchResult:
     model: str = ""  # name of the model that scored the batch
     # One id per row ("" for an invalid text) once the service has given them; empty when nobody has (evaluation).
     prediction_ids: tuple[str, ...] = ()
+    # One metric reason per row (None for a scored row); empty when the maker gave none (every error: invalid_input).
+    error_reasons: tuple[str | None, ...] = ()
 
     def with_new_ids(self) -> BatchResult:
         """A copy with a fresh random id per scored row: 128 random bits (``uuid4``), so that nobody can guess the
         id of someone else's prediction and label it (ids are the only key feedback needs)."""
         ids = tuple("" if err is not None else uuid.uuid4().hex for err in self.errors)
         return replace(self, prediction_ids=ids)
+
+    def error_reason(self, i: int) -> str | None:
+        """The metric reason of row ``i``'s error (``None`` for a scored row)."""
+        if self.errors[i] is None:
+            return None
+        return (self.error_reasons[i] if self.error_reasons else None) or InvalidTextError.reason
 
     def prediction_id(self, i: int) -> str:
         """The id of row ``i``; ``""`` when ids were not given or the row is invalid."""

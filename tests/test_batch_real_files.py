@@ -20,8 +20,8 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from sentiment.__main__ import main
-from sentiment.errors import BatchInputError
-from sentiment.inference.predictor import InvalidTextError, Predictor, validate_text
+from sentiment.errors import BatchInputError, InvalidTextError
+from sentiment.inference.predictor import Predictor, validate_text
 from sentiment.labels import LABELS
 from sentiment.results import BatchResult
 from sentiment.settings import Settings

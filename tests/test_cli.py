@@ -104,3 +104,31 @@ def test_finetune_runs_refuses_arguments_it_does_not_take(data_dir: Path, capsys
     assert refused.value.code == 2 and "unrecognized arguments: --model vader" in capsys.readouterr().err
     assert finetune_main(["runs"]) == 0
     assert "no runs in" in capsys.readouterr().out
+
+
+def test_a_wrong_input_prints_its_message_and_a_bug_its_traceback_both_exit_2(
+    data_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A ``SentimentError`` is the user's to fix: one line, no traceback. A library's bare ``ValueError`` is a bug:
+    the traceback is logged. The exit code stays 2 for both, as before the error hierarchy."""
+    empty = data_dir / "empty.csv"
+    empty.write_text("")
+    assert main(["score", str(empty), str(data_dir / "out.csv"), "--model", "vader"]) == 2
+    assert capsys.readouterr().err.strip() == "error: empty.csv is empty"
+    assert not [r for r in caplog.records if r.exc_info]
+
+    import sentiment.tables.scoring
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(sentiment.tables.scoring, "score_file", broken)
+    source = data_dir / "in.csv"
+    source.write_text("text\nfine\n")
+    assert main(["score", str(source), str(data_dir / "out.csv"), "--model", "vader"]) == 2
+    assert "error: internal error (ValueError: boom)" in capsys.readouterr().err
+    (record,) = [r for r in caplog.records if r.exc_info]
+    assert record.name == "sentiment.__main__" and "boom" in str(record.exc_info[1])

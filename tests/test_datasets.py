@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sentiment.datasets import DatasetUnavailableError, load_split, read_labelled_file
+from sentiment.datasets import load_split, read_labelled_file
 from sentiment.datasets.splits import split_frame
 from sentiment.datasets.vader import parse_ground_truth
-from sentiment.labels import LabelMappingError
+from sentiment.errors import DatasetUnavailableError, LabelMappingError
 from sentiment.settings import Settings
 
 pytestmark = pytest.mark.slow

@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sentiment.errors import EstimationInputError
 from sentiment.monitoring.estimation import (
     ATC,
     BBSE,
     CBPE,
     ESTIMATORS,
-    EstimationInputError,
     ImportanceWeighted,
     LabelledReference,
     atc_threshold,

@@ -15,7 +15,8 @@ from prometheus_client import CollectorRegistry
 
 from appserver import metric_value
 from scheduler import evaluation_job
-from sentiment.datasets.feedback import FeedbackError, FeedbackStore, RateLimitedError
+from sentiment.datasets.feedback import FeedbackStore
+from sentiment.errors import FeedbackError, RateLimitedError
 from sentiment.inference.predictor import Predictor
 from sentiment.labels import LABELS
 from sentiment.monitoring.production import INSUFFICIENT

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sentiment.datasets.label_map import LabelMapping, infer_label_mapping, normalise, parse_label_map
-from sentiment.labels import LABELS, LabelMappingError, canonical_label, canonical_labels, model_label_order
+from sentiment.errors import LabelMappingError
+from sentiment.labels import LABELS, canonical_label, canonical_labels, model_label_order
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from sentiment.errors import ModelLoadError
+from sentiment.errors import LabelMappingError, ModelLoadError
 from sentiment.inference.predictor import Predictor
-from sentiment.labels import LabelMappingError
 from sentiment.models.registry import load_model
 from sentiment.models.spec import ModelSpec
 from sentiment.settings import Settings

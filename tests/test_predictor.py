@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sentiment.inference.predictor import InvalidTextError, Predictor
+from sentiment.errors import InvalidTextError
+from sentiment.inference.predictor import Predictor
 from sentiment.labels import LABELS
 from sentiment.settings import Settings
 

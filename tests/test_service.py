@@ -8,8 +8,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from appserver import metric_value
-from sentiment.errors import ModelUnavailableError
-from sentiment.inference.predictor import InvalidTextError, Predictor
+from sentiment.errors import InvalidTextError, ModelUnavailableError
+from sentiment.inference.predictor import Predictor
 from sentiment.service.metrics import ServiceMetrics
 from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings

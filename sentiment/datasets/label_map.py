@@ -24,7 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sentiment.labels import LABELS, LabelMappingError
+from sentiment.errors import LabelMappingError
+from sentiment.labels import LABELS
 
 RULES = {
     "names": "class names or their abbreviations",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sentiment.errors import DatasetError
 from sentiment.settings import KNOWN_SPLITS, setting_default
 
 SPLITS: tuple[str, ...] = KNOWN_SPLITS  # listed in settings, which validates SENTIMENT_REFERENCE_SPLIT
@@ -21,7 +22,7 @@ def split_frame(frame: pd.DataFrame, split: str, seed: int = setting_default("se
 
     Per class 70% train, 15% validation, 15% test (rounded per class). Raises ``ValueError`` for another split."""
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        raise DatasetError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     if split == "all":
         return frame.reset_index(drop=True)
     ordered = frame.sort_values(["label", "text"], kind="stable").reset_index(drop=True)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from sentiment.datasets.label_map import LabelMapping, infer_label_mapping
-from sentiment.labels import LabelMappingError
+from sentiment.errors import DatasetError, LabelMappingError
 
 TEXT_COLUMNS = ("text", "tweet", "sentence", "review", "content", "body", "message")
 LABEL_COLUMNS = ("label", "sentiment", "class", "polarity", "target", "stars", "rating")
@@ -18,13 +18,13 @@ LABEL_COLUMNS = ("label", "sentiment", "class", "polarity", "target", "stars", "
 def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], role: str) -> str:
     if wanted is not None:
         if wanted not in columns:
-            raise ValueError(f"no column {wanted!r}; columns are: {', '.join(columns)}")
+            raise DatasetError(f"no column {wanted!r}; columns are: {', '.join(columns)}")
         return wanted
     lowered = {c.lower().strip(): c for c in columns}
     for name in candidates:
         if name in lowered:
             return lowered[name]
-    raise ValueError(
+    raise DatasetError(
         f"cannot tell which column holds the {role}; columns are: {', '.join(columns)}; pass {role}_column=..."
     )
 
@@ -81,7 +81,7 @@ def read_labelled_file(
     keep = [bool(ok) and label is not None for ok, label in zip(has_text, labels, strict=True)]
     out = pd.DataFrame({"text": texts, "label": labels, "row": range(1, len(frame) + 1)})[keep]
     if out.empty:
-        raise ValueError(f"{path.name} has no rows with both a text and a label")
+        raise DatasetError(f"{path.name} has no rows with both a text and a label")
     return LabelledFile(
         frame=out.reset_index(drop=True),
         mapping=mapping,

@@ -15,6 +15,7 @@ import pandas as pd
 
 from sentiment.datasets import labelled_file_path, load_split, read_labelled_file
 from sentiment.datasets.splits import FRACTIONS, split_frame
+from sentiment.errors import DatasetError, EvaluationInputError
 from sentiment.evaluation.metrics import ClassificationReport, classification_report
 from sentiment.evaluation.report import EvaluationResult, FileRead, Intervals, RowsUsed
 from sentiment.evaluation.uncertainty import PairedComparison, bootstrap_intervals, paired_comparison
@@ -33,7 +34,7 @@ def evaluate_frame(predictor: Predictor, frame: pd.DataFrame) -> tuple[Classific
     result = predictor.predict_batch(frame["text"].tolist())
     bad = [i for i, err in enumerate(result.errors) if err]
     if bad:
-        raise ValueError(f"{len(bad)} rows cannot be scored, first: row {bad[0]} ({result.errors[bad[0]]})")
+        raise DatasetError(f"{len(bad)} rows cannot be scored, first: row {bad[0]} ({result.errors[bad[0]]})")
     predictions = result.labels
     return classification_report(frame["label"].tolist(), predictions), predictions
 
@@ -43,7 +44,7 @@ def stratified_sample(frame: pd.DataFrame, size: int | None, seed: int) -> pd.Da
     if size is None or size >= len(frame):
         return frame.reset_index(drop=True)
     if size < 1:
-        raise ValueError(f"sample size must be at least 1, got {size}")
+        raise EvaluationInputError(f"sample size must be at least 1, got {size}")
     rng = np.random.default_rng(seed)
     counts = frame["label"].value_counts().sort_index()
     exact = counts / counts.sum() * size
@@ -118,7 +119,7 @@ class Evaluator:
             result = predictor.predict_batch(texts[start : start + step])
             if any(result.errors):
                 bad = next(e for e in result.errors if e)
-                raise ValueError(f"the dataset has rows that cannot be scored ({bad})")
+                raise DatasetError(f"the dataset has rows that cannot be scored ({bad})")
             predictions.extend(result.labels)
             if progress is not None:
                 progress(min(1.0, (start + step) / len(texts)), f"{spec}: {min(start + step, len(texts))} rows")

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from sentiment.errors import CalibrationError
 from sentiment.labels import LABELS
 
 logger = logging.getLogger(__name__)
@@ -87,11 +88,11 @@ class Calibration:
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise ValueError(f"unknown calibration method {self.method!r}; known: {', '.join(METHODS)}")
+            raise CalibrationError(f"unknown calibration method {self.method!r}; known: {', '.join(METHODS)}")
         w, b = np.asarray(self.weights, dtype=np.float64), np.asarray(self.bias, dtype=np.float64)
         k = len(LABELS)
         if w.shape != (k, k) or b.shape != (k,) or not (np.isfinite(w).all() and np.isfinite(b).all()):
-            raise ValueError(f"a calibration needs a finite {k}x{k} weight matrix and {k} biases")
+            raise CalibrationError(f"a calibration needs a finite {k}x{k} weight matrix and {k} biases")
 
     @property
     def temperature(self) -> float | None:
@@ -117,7 +118,7 @@ class Calibration:
 
         probs, y = as_arrays(probabilities, labels)
         if len(y) < 50:
-            raise ValueError(f"{len(y)} labelled rows; at least 50 are needed to fit a calibration map")
+            raise CalibrationError(f"{len(y)} labelled rows; at least 50 are needed to fit a calibration map")
         k, rows, logits = len(LABELS), np.arange(len(y)), _log(probs)
 
         def nll(w: np.ndarray, b: np.ndarray) -> float:
@@ -142,7 +143,7 @@ class Calibration:
             found = minimize(objective, np.r_[eye, np.zeros(k)], method="L-BFGS-B")
             weights, bias = found.x[: k * k].reshape(k, k), found.x[k * k :]
         else:
-            raise ValueError(f"unknown calibration method {method!r}; known: {', '.join(METHODS)}")
+            raise CalibrationError(f"unknown calibration method {method!r}; known: {', '.join(METHODS)}")
         return cls(
             method=method,
             weights=tuple(tuple(round(float(v), 6) for v in row) for row in weights),

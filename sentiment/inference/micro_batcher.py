@@ -27,6 +27,7 @@ def row_of(result: BatchResult, i: int) -> BatchResult:
         probabilities=result.probabilities[i : i + 1],
         truncated=result.truncated[i : i + 1],
         errors=[result.errors[i]],
+        error_reasons=result.error_reasons[i : i + 1],
         tokens=result.tokens[i : i + 1],
         model=result.model,
     )

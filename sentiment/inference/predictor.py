@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sentiment.errors import EmptyTextError, InvalidTextError
 from sentiment.inference.calibration import Calibration
 from sentiment.inference.preprocessing import get_preprocessor
 from sentiment.labels import LABELS
@@ -30,10 +31,6 @@ CHARS_PER_TOKEN = 10
 MAX_TEXT_CHARS = 100_000  # characters, for models without a token limit (the lexicon)
 
 
-class InvalidTextError(ValueError):
-    """A text that cannot be scored (not a string, empty, whitespace only)."""
-
-
 def model_folder(info: ModelInfo) -> Path | None:
     """The folder a loaded model came from (where its calibration map lives), or ``None`` (Hub, lexicon)."""
     if info.source == "embedded":
@@ -44,11 +41,12 @@ def model_folder(info: ModelInfo) -> Path | None:
 
 
 def validate_text(text: object) -> str:
-    """Return the text if it can be scored, else raise ``InvalidTextError`` saying what is wrong with it."""
+    """Return the text if it can be scored, else raise ``EmptyTextError`` (empty or whitespace only) or
+    ``InvalidTextError`` (not a string) saying what is wrong with it."""
     if not isinstance(text, str):
         raise InvalidTextError(f"expected text, got {type(text).__name__}")
     if not text.strip():
-        raise InvalidTextError("empty text" if not text else "text is only whitespace")
+        raise EmptyTextError("empty text" if not text else "text is only whitespace")
     return text
 
 
@@ -106,6 +104,7 @@ class Predictor:
         truncated = np.zeros(n, dtype=bool)
         tokens = np.zeros(n, dtype=np.int64)
         errors: list[str | None] = [None] * n
+        reasons: list[str | None] = [None] * n  # each error's metric reason, so nobody reads it from the message
         good: list[int] = []
         cleaned: list[str] = []
         cut: list[int] = []
@@ -113,7 +112,7 @@ class Predictor:
             try:
                 text = validate_text(text)
             except InvalidTextError as exc:
-                errors[i] = str(exc)
+                errors[i], reasons[i] = str(exc), exc.reason
                 continue
             if len(text) > self.max_chars:
                 text = text[: self.max_chars]
@@ -128,7 +127,12 @@ class Predictor:
             tokens[good] = output.tokens
             truncated[cut] = True
         return BatchResult(
-            probabilities=probabilities, truncated=truncated, errors=errors, tokens=tokens, model=self.info.name
+            probabilities=probabilities,
+            truncated=truncated,
+            errors=errors,
+            tokens=tokens,
+            model=self.info.name,
+            error_reasons=tuple(reasons),
         )
 
     def predict(self, texts: Sequence[object]) -> list[Prediction]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from sentiment.errors import ModelLoadError
+
 Preprocessor = Callable[[str], str]
 
 # A token is a maximal run of non-whitespace, whitespace being every character ``str.isspace`` accepts (tab,
@@ -48,4 +50,4 @@ def get_preprocessor(name: str) -> Preprocessor:
     try:
         return PREPROCESSORS[name]
     except KeyError:
-        raise ValueError(f"unknown preprocessing {name!r}; known: {', '.join(sorted(PREPROCESSORS))}") from None
+        raise ModelLoadError(f"unknown preprocessing {name!r}; known: {', '.join(sorted(PREPROCESSORS))}") from None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from sentiment.errors import ModelLoadError
+
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
@@ -14,7 +16,7 @@ def resolve_precision(precision: str) -> str:
     agreement with fp32): ``benchmarks/README.md``, ``throughput.py``.
     """
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+        raise ModelLoadError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
     if precision != "auto":
         return precision
     cpu = torch.cpu

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sentiment.errors import ModelLoadError
 from sentiment.models.spec import ModelSpec
 
 RUN_FILE = "run.json"
@@ -55,5 +56,5 @@ def visitor_spec(spec: str, data_dir: Path) -> str:
     if folder is not None:
         return str(folder)
     if ModelSpec.parse(spec).kind == "local":
-        raise ValueError(f"{spec!r} is a local path, not a registry model, a Hub id or a fine-tuning run name")
+        raise ModelLoadError(f"{spec!r} is a local path, not a registry model, a Hub id or a fine-tuning run name")
     return spec

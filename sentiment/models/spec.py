@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sentiment.errors import ModelLoadError
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -22,7 +24,7 @@ class ModelSpec:
         """
         text = spec.strip()
         if not text:
-            raise ValueError("empty model spec; use 'auto', 'embedded', 'vader', a Hub id or a local folder")
+            raise ModelLoadError("empty model spec; use 'auto', 'embedded', 'vader', a Hub id or a local folder")
         lowered = text.lower()
         if lowered in {"auto", "embedded", "vader"}:
             return cls(kind=lowered, name=lowered)
@@ -30,7 +32,7 @@ class ModelSpec:
             return cls(kind="local", name=str(Path(text).expanduser()))
         name, _, revision = text.partition("@")
         if name.count("/") != 1 or not all(name.split("/")):
-            raise ValueError(
+            raise ModelLoadError(
                 f"model spec {spec!r} is neither a known name, an existing folder nor a Hub id 'owner/name'"
             )
         return cls(kind="hub", name=name, revision=revision or None)

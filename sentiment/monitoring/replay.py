@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from sentiment.datasets import load_split
+from sentiment.errors import MonitoringError
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def replay(
     from gradio_client import Client
 
     if rate <= 0:
-        raise ValueError("rate must be > 0 texts per second")
+        raise MonitoringError("rate must be > 0 texts per second")
     first = load_split(dataset, split, settings)["text"].sample(frac=1.0, random_state=0).tolist()
     if shift_to:
         second = load_split(shift_to, split, settings)["text"].sample(frac=1.0, random_state=0).tolist()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sentiment.datasets import DATASETS
 from sentiment.datasets.feedback import FeedbackStore
+from sentiment.errors import DatasetError
 from sentiment.evaluation.report import Comparison, ComparisonReport, EvaluationReport, EvaluationResult
 from sentiment.evaluation.runner import Evaluator, ProgressFn
 from sentiment.evaluation.store import EvaluationRecord, EvaluationStore
@@ -50,7 +51,7 @@ class EvaluationService:
         if uploaded is not None:
             return str(uploaded), UPLOADED, split or "all"
         if dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+            raise DatasetError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
         return dataset, dataset, split or "test"
 
     def _visitor_model_label(self, name: str) -> str:

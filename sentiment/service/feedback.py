@@ -9,14 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sentiment.datasets.feedback import (
-    Decision,
-    FeedbackError,
-    FeedbackStore,
-    RateLimitedError,
-    check_label,
-    check_prediction_id,
-)
+from sentiment.datasets.feedback import Decision, FeedbackStore, check_label, check_prediction_id
+from sentiment.errors import FeedbackError, RateLimitedError
 from sentiment.monitoring.prediction_log import PredictionLog
 from sentiment.service.quality_metrics import FeedbackMetrics
 from sentiment.settings import Settings

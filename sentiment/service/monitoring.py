@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sentiment.errors import EstimationInputError, MonitoringError
 from sentiment.inference.predictor import Predictor
 from sentiment.monitoring.drift import (
     DriftReport,
@@ -21,7 +22,6 @@ from sentiment.monitoring.drift import (
     pin_production_reference,
     reference_profile,
 )
-from sentiment.monitoring.estimation import EstimationInputError
 from sentiment.monitoring.performance import PerformanceMonitor, WindowEstimate
 from sentiment.monitoring.prediction_log import PredictionLog
 from sentiment.results import BatchResult
@@ -130,12 +130,12 @@ class MonitoringService:
         """Freeze the newest ``rows`` production predictions of the serving model as its reference."""
         size = rows or self.settings.drift_window
         if self.log is None:
-            raise RuntimeError("the prediction log is off: there is no production traffic to pin")
+            raise MonitoringError("the prediction log is off: there is no production traffic to pin")
         self._flush(_JOB_FLUSH_S, "pinning a reference")
         predictor = self._predictor()
         frame = self.log.window(last=size, model=predictor.info.name)
         if len(frame) < self.settings.drift_min_window:
-            raise ValueError(
+            raise MonitoringError(
                 f"only {len(frame)} logged predictions of {predictor.info.name}; "
                 f"at least {self.settings.drift_min_window} are needed for a reference"
             )
@@ -145,7 +145,7 @@ class MonitoringService:
 
     def window(self) -> pd.DataFrame:
         if self.log is None:
-            raise RuntimeError("the prediction log is off (SENTIMENT_LOG_PREDICTIONS=false): nothing to check")
+            raise MonitoringError("the prediction log is off (SENTIMENT_LOG_PREDICTIONS=false): nothing to check")
         self._flush(_JOB_FLUSH_S, "the drift check")
         model = self._predictor().info.name
         return self.log.window(last=self.settings.drift_window, model=model)

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sentiment.errors import AccessDeniedError, BatchInputError, ModelUnavailableError
+from sentiment.errors import AccessDeniedError, BatchInputError, InvalidTextError, ModelUnavailableError, text_error
 from sentiment.inference.memory import release_free_memory
 from sentiment.inference.micro_batcher import MicroBatcher
 from sentiment.inference.pool import ModelPool
-from sentiment.inference.predictor import InvalidTextError, Predictor
+from sentiment.inference.predictor import Predictor
 from sentiment.models.runs import visitor_spec
 from sentiment.results import BatchResult, ModelInfo, Prediction
 from sentiment.service.evaluation import EvaluationService
@@ -191,14 +191,11 @@ class SentimentService:
         gauge = self.metrics.in_progress.labels(endpoint=endpoint)
         gauge.inc()
         started = time.perf_counter()
-        try:
+        try:  # a failure here is a bug: the UI edge logs it with an incident id and counts it as "internal"
             if coalesce and len(texts) == 1:
                 result = self._batcher.submit(texts[0])
             else:
                 result = predictor.predict_batch(texts)
-        except Exception:
-            self.metrics.error("internal")
-            raise
         finally:
             gauge.dec()
         elapsed = time.perf_counter() - started
@@ -215,9 +212,9 @@ class SentimentService:
         m.latency.labels(endpoint=endpoint, unit="request").observe(elapsed)
         if n_valid:
             m.latency.labels(endpoint=endpoint, unit="text").observe(elapsed / n_valid)
-        for error in result.errors:
-            if error is not None:
-                m.error("empty_text" if "empty" in error or "whitespace" in error else "invalid_input")
+        for i in range(len(texts)):
+            if (reason := result.error_reason(i)) is not None:
+                m.error(reason)
         labels = result.labels
         confidences = result.probabilities.max(axis=1)
         for i in range(len(texts)):
@@ -231,11 +228,11 @@ class SentimentService:
             m.truncated.inc(truncated)
 
     def predict(self, text: object) -> Prediction:
-        """One text; raises ``InvalidTextError`` (counted) for empty or non-text input."""
+        """One text; raises ``EmptyTextError`` or ``InvalidTextError`` (counted) for empty or non-text input."""
         result = self._score("predict", [text], coalesce=True)
         error = result.errors[0]
         if error is not None:
-            raise InvalidTextError(error)
+            raise text_error(error, result.error_reason(0))
         return result.predictions()[0]
 
     def predict_many(self, texts: Sequence[object]) -> list[Prediction]:
@@ -287,7 +284,7 @@ class SentimentService:
 
     def _refused_file(self, exc: BatchInputError) -> None:
         """An expected refusal (the caller gets the message): counted, and one log line, no traceback."""
-        reason = "file_too_large" if "limit" in str(exc) else "bad_file"
+        reason = exc.reason or "bad_file"  # the precise subclass says which (FileTooLargeError: file_too_large)
         self.metrics.error(reason)
         logger.info("refused a file (%s): %s", reason, exc)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentiment.errors import BatchInputError
+from sentiment.errors import BatchInputError, FileTooLargeError
 from sentiment.tables.encoding import BOMS_UTF16, SAMPLE_BYTES, codec_for, detect_encoding
 from sentiment.tables.layout import MAX_NOT_TEXT_SHARE, binary_signature, decide_layout, not_text_share
 
@@ -76,7 +76,7 @@ def sniff(path: Path, max_bytes: int | None = None) -> TableFormat:
     """
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
-        raise BatchInputError(f"{path.name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB")
+        raise FileTooLargeError(f"{path.name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB")
     if size == 0:
         raise BatchInputError(f"{path.name} is empty")
     with path.open("rb") as handle:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from sentiment.errors import EstimationInputError
 from sentiment.inference.calibration import Calibration
 from sentiment.labels import LABELS
 
@@ -19,10 +20,6 @@ K = len(LABELS)
 BAND = 0.90  # the band's nominal coverage
 MIN_REFERENCE = 50  # fewer labelled reference rows cannot fit a calibration map
 CALIBRATIONS = ("none", "temperature", "matrix")
-
-
-class EstimationInputError(ValueError):
-    """Probabilities, labels or embeddings that an estimator cannot read; the message says what to pass."""
 
 
 def _probabilities(values: Any, what: str) -> np.ndarray:

@@ -2,33 +2,27 @@
 
 Every public event has an explicit ``api_name`` so programs call the same actions a person clicks (``/predict``,
 ``/predict_batch``, ``/model_info`` here; the tabs' modules add theirs); page-only events are private. The public API
-is pinned by ``tests/test_api_contract.py`` and documented in the README. Domain errors become ``gr.Error`` here and
-only here, so the browser and ``gradio_client`` both receive the message.
+is pinned by ``tests/test_api_contract.py`` and documented in the README. Every handler runs inside the error edge
+(``sentiment.web.ui.errors``), the only place where exceptions become ``gr.Error``, so the browser and
+``gradio_client`` both receive a domain error's message, and a bug's incident id.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 import gradio as gr
 import pandas as pd
 
-from sentiment.datasets import DatasetUnavailableError
-from sentiment.datasets.feedback import FeedbackError
-from sentiment.errors import AccessDeniedError, BatchInputError, ModelLoadError, ModelUnavailableError
-from sentiment.inference.predictor import InvalidTextError
+from sentiment.errors import InvalidTextError
 from sentiment.labels import LABELS
 from sentiment.service.serving import SentimentService
 from sentiment.web.ui.batch import batch_tab
+from sentiment.web.ui.errors import error_edge
 from sentiment.web.ui.evaluation import evaluation_tab
 from sentiment.web.ui.feedback import feedback_api, feedback_row
 from sentiment.web.ui.models import models_tab
 from sentiment.web.ui.monitoring import monitoring_tab
-
-logger = logging.getLogger(__name__)
 
 EXAMPLES = [
     "I love how friendly the staff were, best flight I've had in years!",
@@ -37,35 +31,6 @@ EXAMPLES = [
 ]
 TITLE = "Sentiment analysis: negative / neutral / positive"
 PREDICTION_COLUMNS = ["text", "label", *(f"score_{x}" for x in LABELS), "truncated", "error", "prediction_id"]
-F = TypeVar("F", bound=Callable[..., Any])
-_USER_ERRORS = (
-    InvalidTextError,
-    BatchInputError,
-    ModelUnavailableError,
-    ModelLoadError,
-    DatasetUnavailableError,
-    AccessDeniedError,
-    FeedbackError,
-    ValueError,
-)
-
-
-def user_errors(fn: F) -> F:
-    """Turn domain errors into ``gr.Error`` (shown in the UI, raised by ``gradio_client``); log real bugs."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except _USER_ERRORS as exc:
-            raise gr.Error(str(exc), print_exception=False) from exc
-        except Exception as exc:
-            logger.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"internal error ({type(exc).__name__}); it has been logged") from exc
-
-    return wrapper  # type: ignore[return-value]
 
 
 def model_headline(health: dict[str, Any], spec: str, hub_model: str) -> str:
@@ -86,6 +51,8 @@ def _model_markdown(service: SentimentService) -> str:
 
 
 def build_blocks(service: SentimentService) -> gr.Blocks:
+    user_errors = error_edge(service.metrics)
+
     @user_errors
     def predict(text: str) -> tuple[dict[str, float], dict[str, Any]]:
         prediction = service.predict(text)
@@ -113,6 +80,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
         """The text just classified, for feedback given with its text (the box may be edited afterwards)."""
         return classified
 
+    @user_errors
     def model_info() -> str:
         return _model_markdown(service)
 

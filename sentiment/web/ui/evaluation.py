@@ -177,9 +177,11 @@ def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> Non
     ) -> dict[str, Any]:
         return evaluation.compare(model_a, model_b, dataset, split, _size(sample_size), int(seed or 0)).as_dict()
 
+    @wrap
     def past_evaluations(limit: int = 50) -> list[dict[str, Any]]:
         return [record.as_dict() for record in evaluation.history(limit)]
 
+    @wrap
     def history() -> pd.DataFrame:
         try:
             records = [record.as_dict() for record in evaluation.history(50)]

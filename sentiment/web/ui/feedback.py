@@ -11,7 +11,7 @@ from typing import Any
 
 import gradio as gr
 
-from sentiment.datasets.feedback import FeedbackError
+from sentiment.errors import FeedbackError
 from sentiment.labels import LABELS
 from sentiment.service.serving import SentimentService
 from sentiment.web.ui.api import PRIVATE, api_endpoint

@@ -36,6 +36,7 @@ def models_tab(service: SentimentService, wrap: Any) -> None:
         ]
         return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
+    @wrap
     def serving() -> dict[str, Any]:
         info = service.model_info
         return {
@@ -57,6 +58,7 @@ def models_tab(service: SentimentService, wrap: Any) -> None:
             *(r["run"] for r in list_runs(service.settings.data_dir)),
         ]
 
+    @wrap
     def tab_view() -> tuple[dict[str, Any], pd.DataFrame]:
         return serving(), runs_frame()
 

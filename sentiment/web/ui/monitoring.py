@@ -113,6 +113,7 @@ def feedback_line(counts: dict[str, int]) -> str:
 def monitoring_tab(service: SentimentService, wrap: Any) -> None:
     admin = service.admin_enabled
 
+    @wrap
     def refresh() -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         overview = service.monitoring.overview()
         traffic, minutes = traffic_bars(overview.traffic, time.time())
@@ -160,6 +161,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
         service.check_admin(admin_token)
         return service.monitoring.pin_reference(rows or None).summary().as_dict()
 
+    @wrap
     def monitoring() -> dict[str, Any]:
         overview = service.monitoring.overview()
         return {
