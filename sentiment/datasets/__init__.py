@@ -109,7 +109,7 @@ def load_split(name: str, split: str, settings: Settings, label_map: str | None 
     """Rows of one split of a registered dataset, of ``production-feedback``, or of a labelled CSV path, as
     ``text, label`` (the split rule: ``splits.split_frame``, seeded by ``settings.seed``).
 
-    Raises ``ValueError`` for an unknown split or dataset, ``DatasetUnavailableError`` when the files or the Hub
+    Raises ``DatasetError`` for an unknown split or dataset, ``DatasetUnavailableError`` when the files or the Hub
     cannot be reached, and what ``read_labelled_file`` raises for a user's file."""
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")

@@ -20,7 +20,7 @@ FRACTIONS: dict[str, float] = {"train": 0.70, "validation": 0.15, "test": 0.15}
 def split_frame(frame: pd.DataFrame, split: str, seed: int = setting_default("seed")) -> pd.DataFrame:
     """Rows of ``frame`` (columns ``text``, ``label``) that belong to ``split``; ``all`` returns every row.
 
-    Per class 70% train, 15% validation, 15% test (rounded per class). Raises ``ValueError`` for another split."""
+    Per class 70% train, 15% validation, 15% test (rounded per class). Raises ``DatasetError`` for another split."""
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     if split == "all":

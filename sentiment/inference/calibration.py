@@ -113,7 +113,8 @@ class Calibration:
         """Fit ``method`` on held-out ``(n, 3)`` probabilities and their labels (names or class ids), with scipy:
         a bounded scalar search on ``log T``, or L-BFGS-B over ``W`` and ``b``.
 
-        Raises ``ValueError`` for an unknown method, bad shapes or fewer than 50 rows (too few to fit)."""
+        Raises ``CalibrationError`` for an unknown method or fewer than 50 rows (too few to fit), ``ValueError`` for
+        bad shapes."""
         from scipy.optimize import minimize, minimize_scalar
 
         probs, y = as_arrays(probabilities, labels)

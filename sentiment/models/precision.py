@@ -12,7 +12,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 def resolve_precision(precision: str) -> str:
     """``auto``: bf16 on CPUs with native bf16 matrix instructions (AVX512-BF16 or AMX), else fp32.
 
-    Raises ``ValueError`` for a name outside ``PRECISIONS``. Why bf16 by default and never int8 automatically (its
+    Raises ``ModelLoadError`` for a name outside ``PRECISIONS``. Why bf16 by default and never int8 automatically (its
     agreement with fp32): ``benchmarks/README.md``, ``throughput.py``.
     """
     if precision not in PRECISIONS:

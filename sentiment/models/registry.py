@@ -35,7 +35,7 @@ TWITTER_PREPROCESSED = {"cardiffnlp/"}  # Hub owners whose models expect @user/h
 def load_model(spec: str, settings: Settings) -> SentimentModel:
     """Load the model a spec names; ``auto`` never fails while the lexicon can load, it falls back and says why.
 
-    Raises ``ValueError`` for a spec that names nothing, ``ModelLoadError`` for a model that cannot be loaded, and
+    Raises ``ModelLoadError`` for a spec that names nothing or a model that cannot be loaded, and
     ``LabelMappingError`` for one whose labels are not negative/neutral/positive.
     """
     parsed = ModelSpec.parse(spec)

@@ -50,7 +50,7 @@ def visitor_spec(spec: str, data_dir: Path) -> str:
     """A model spec a visitor may use (UI or API): registry names, Hub ids and fine-tuning runs by name (resolved
     to their folder); never a path on this machine. Trusted callers (jobs, CLIs) do not go through this.
 
-    Raises ``ValueError`` for a local path, or (from ``ModelSpec.parse``) for a spec that names nothing."""
+    Raises ``ModelLoadError`` for a local path, or (from ``ModelSpec.parse``) for a spec that names nothing."""
     spec = (spec or "").strip()
     folder = run_path(data_dir, spec)
     if folder is not None:

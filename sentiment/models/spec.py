@@ -20,7 +20,7 @@ class ModelSpec:
     def parse(cls, spec: str) -> ModelSpec:
         """Registry names first (any case), then an existing folder or a path-like string, then ``owner/name[@rev]``.
 
-        Raises ``ValueError`` for an empty spec or one that is none of these (e.g. a Hub id without its owner).
+        Raises ``ModelLoadError`` for an empty spec or one that is none of these (e.g. a Hub id without its owner).
         """
         text = spec.strip()
         if not text:
