@@ -13,6 +13,7 @@ from typing import Any
 
 from sentiment.datasets.label_map import LabelMapping
 from sentiment.datasets.user_csv import LabelledFile
+from sentiment.evaluation.calibration import ECE_BINS, ReliabilityBin, expected_calibration_error, reliability_bins
 from sentiment.evaluation.metrics import ClassificationReport
 from sentiment.evaluation.uncertainty import Interval, PairedComparison
 
@@ -76,6 +77,38 @@ class Intervals:
 
 
 @dataclass(frozen=True)
+class CalibrationSummary:
+    """How far the model's confidence is from its accuracy on these rows: top-label ECE over ``ECE_BINS``
+    equal-width bins and the reliability table behind it (``evaluation.calibration``; Guo et al. 2017)."""
+
+    ece: float
+    bins: tuple[ReliabilityBin, ...]
+
+    @classmethod
+    def of(cls, probabilities: Any, labels: Any) -> CalibrationSummary:
+        """From ``(n, 3)`` probabilities in ``LABELS`` order and ``(n,)`` class ids or names."""
+        bins = tuple(reliability_bins(probabilities, labels, ECE_BINS))
+        return cls(expected_calibration_error(probabilities, labels, ECE_BINS), bins)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Empty bins keep their edges and count, with ``None`` confidence and accuracy (JSON has no NaN)."""
+        return {
+            "ece": self.ece,
+            "n_bins": len(self.bins),
+            "bins": [
+                {
+                    "lower": b.lower,
+                    "upper": b.upper,
+                    "count": b.count,
+                    "confidence": b.confidence if b.count else None,
+                    "accuracy": b.accuracy if b.count else None,
+                }
+                for b in self.bins
+            ],
+        }
+
+
+@dataclass(frozen=True)
 class EvaluationResult:
     """One model on one set of labelled rows: its metrics (accuracy, macro/weighted F1, per-class precision,
     recall, F1 and support, the confusion matrix), bootstrap intervals for accuracy and macro-F1, and the rows."""
@@ -94,6 +127,7 @@ class EvaluationResult:
     predictions: list[str]  # per row, for paired comparisons (not part of the stored report)
     rows: RowsUsed
     file: FileRead | None = None  # a user's file: columns, label mapping used, rows skipped
+    calibration: CalibrationSummary | None = None  # None where no probabilities were kept (production labels)
 
     @property
     def label_mapping(self) -> LabelMapping | None:
@@ -115,6 +149,7 @@ class EvaluationResult:
             "rows": self.rows.as_dict(),
             "label_mapping": self.label_mapping.as_dict() if self.label_mapping else None,
             "file": self.file.as_dict() if self.file else None,
+            "calibration": self.calibration.as_dict() if self.calibration else None,
         }
 
 

@@ -17,11 +17,11 @@ from sentiment.datasets import labelled_file_path, load_split, read_labelled_fil
 from sentiment.datasets.splits import FRACTIONS, split_frame
 from sentiment.errors import DatasetError, EvaluationInputError
 from sentiment.evaluation.metrics import ClassificationReport, classification_report
-from sentiment.evaluation.report import EvaluationResult, FileRead, Intervals, RowsUsed
+from sentiment.evaluation.report import CalibrationSummary, EvaluationResult, FileRead, Intervals, RowsUsed
 from sentiment.evaluation.uncertainty import PairedComparison, bootstrap_intervals, paired_comparison
 from sentiment.inference.pool import ModelPool
 from sentiment.inference.predictor import Predictor
-from sentiment.labels import LABEL_TO_ID
+from sentiment.labels import LABEL_TO_ID, LABELS
 from sentiment.settings import Settings
 
 ProgressFn = Callable[[float, str], None]
@@ -110,10 +110,13 @@ class Evaluator:
         file_rows = None if whole else tuple(sorted(int(r) for r in rows["row"]))
         return RowSelection(rows, RowsUsed(len(rows), labelled.rows_in_file, why, file_rows), FileRead.of(labelled))
 
-    def _run(self, spec: str, rows: pd.DataFrame, progress: ProgressFn | None) -> tuple[Predictor, list[str]]:
+    def _run(
+        self, spec: str, rows: pd.DataFrame, progress: ProgressFn | None
+    ) -> tuple[Predictor, list[str], np.ndarray]:
         predictor = self.pool.get(spec)
         texts = rows["text"].tolist()
         predictions: list[str] = []
+        probabilities: list[np.ndarray] = []
         step = max(256, len(texts) // 20)
         for start in range(0, len(texts), step):
             result = predictor.predict_batch(texts[start : start + step])
@@ -121,9 +124,11 @@ class Evaluator:
                 bad = next(e for e in result.errors if e)
                 raise DatasetError(f"the dataset has rows that cannot be scored ({bad})")
             predictions.extend(result.labels)
+            probabilities.append(result.probabilities)
             if progress is not None:
                 progress(min(1.0, (start + step) / len(texts)), f"{spec}: {min(start + step, len(texts))} rows")
-        return predictor, predictions
+        stacked = np.concatenate(probabilities) if probabilities else np.empty((0, len(LABELS)), dtype=np.float32)
+        return predictor, predictions, stacked
 
     def evaluate(
         self,
@@ -140,7 +145,7 @@ class Evaluator:
         if selection is None:
             selection = self.select(dataset, split, sample_size, seed, label_map)
         rows = selection.frame
-        predictor, predictions = self._run(spec, rows, progress)
+        predictor, predictions, probabilities = self._run(spec, rows, progress)
         truth = rows["label"].tolist()
         y_true = np.array([LABEL_TO_ID[y] for y in truth])
         y_pred = np.array([LABEL_TO_ID[y] for y in predictions])
@@ -159,6 +164,7 @@ class Evaluator:
             predictions=predictions,
             rows=selection.rows,
             file=selection.file,
+            calibration=CalibrationSummary.of(probabilities, y_true) if len(rows) else None,
         )
 
     def compare(

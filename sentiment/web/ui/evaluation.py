@@ -1,5 +1,6 @@
-"""The Evaluate tab: pick models, a dataset (or a labelled upload), split, sample size and seed; see metrics,
-per-class tables, confusion-matrix heatmaps, the paired comparison and past evaluations.
+"""The Evaluate tab: pick models, a dataset (or a labelled upload), split, sample size and seed; see metrics (ECE
+included), per-class tables, confusion-matrix heatmaps, reliability diagrams, the paired comparison and past
+evaluations.
 
 API endpoints: ``/evaluate_models`` returns what the tab shows (rounded tables); ``/evaluate`` and ``/compare``
 return the reports as JSON at full precision; ``/evaluations`` lists past runs.
@@ -7,7 +8,6 @@ return the reports as JSON at full precision; ``/evaluations`` lists past runs.
 
 from __future__ import annotations
 
-import html
 import logging
 import sqlite3
 from pathlib import Path
@@ -21,33 +21,13 @@ from sentiment.datasets.label_map import LabelMapping
 from sentiment.evaluation.report import EvaluationResult
 from sentiment.evaluation.store import COLUMNS as HISTORY_COLUMNS
 from sentiment.evaluation.uncertainty import PairedComparison
-from sentiment.labels import LABELS
 from sentiment.service.serving import SentimentService
 from sentiment.web.ui.api import PRIVATE, api_endpoint
+from sentiment.web.ui.figures import confusion_html, reliability_svg
 
 NONE = "(none)"
 DEFAULT_SAMPLE = 500  # rows of a registry dataset when no sample size is given; an upload is evaluated whole
 logger = logging.getLogger(__name__)
-
-
-def confusion_html(result: EvaluationResult, title: str) -> str:
-    """A confusion matrix as an HTML heatmap: rows are true classes, columns predictions, shade is the row share."""
-    matrix = result.metrics.confusion
-    head = "".join(f"<th>{label}</th>" for label in LABELS)
-    rows = []
-    for i, label in enumerate(LABELS):
-        total = max(sum(matrix[i]), 1)
-        cells = []
-        for count in matrix[i]:
-            share = count / total
-            color = f"rgba(37, 99, 235, {0.08 + 0.85 * share:.2f})"
-            text = "#fff" if share > 0.5 else "inherit"
-            cells.append(f'<td style="background:{color};color:{text};text-align:center;padding:6px">{count}</td>')
-        rows.append(f"<tr><th style='text-align:right;padding:6px'>{label}</th>{''.join(cells)}</tr>")
-    return (
-        f"<div><b>{html.escape(title)}</b> (rows: true, columns: predicted)"
-        f"<table class='confusion'><tr><th></th>{head}</tr>{''.join(rows)}</table></div>"
-    )
 
 
 METRIC_COLUMNS = [
@@ -63,6 +43,7 @@ METRIC_COLUMNS = [
     "macro-F1",
     "macro-F1 95% CI",
     "weighted-F1",
+    "ECE",
 ]
 CLASS_COLUMNS = ["model", "class", "precision", "recall", "F1", "support"]
 COMPARISON_COLUMNS = ["metric", "B minus A", "95% interval", "test", "p-value", "verdict"]
@@ -93,6 +74,7 @@ def metrics_table(results: list[EvaluationResult]) -> pd.DataFrame:
                 "macro-F1": round(m.macro_f1, 4),
                 "macro-F1 95% CI": f"{f1.low:.3f}-{f1.high:.3f}",
                 "weighted-F1": round(m.weighted_f1, 4),
+                "ECE": round(r.calibration.ece, 4) if r.calibration else None,
             }
         )
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
@@ -228,7 +210,7 @@ def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> Non
             if report.warning:
                 gr.Warning(report.warning)  # the figures are shown; the history could not keep them
         results = [report.result for report in reports]
-        heatmaps = "".join(confusion_html(r, r.model) for r in results)
+        heatmaps = "".join(confusion_html(r, r.model) + reliability_svg(r) for r in results)
         return metrics_table(results), per_class_table(results), heatmaps, comparison, history()
 
     with gr.Tab("Evaluate"):
@@ -250,7 +232,7 @@ def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> Non
         button = gr.Button("Evaluate", variant="primary", elem_id="evaluate-button")
         table = gr.Dataframe(metrics_table([]), label="Metrics", elem_id="evaluation-metrics")
         classes = gr.Dataframe(per_class_table([]), label="Per class", elem_id="evaluation-classes")
-        heatmap = gr.HTML(label="Confusion matrix", elem_id="evaluation-confusion")
+        heatmap = gr.HTML(label="Confusion matrix and reliability diagram", elem_id="evaluation-confusion")
         comparison = gr.Dataframe(
             comparison_table(None, "", ""),
             label="Comparison: B minus A on the same rows (significance level 5%)",
