@@ -2,7 +2,7 @@
 
 Every public event has an explicit ``api_name`` so programs call the same actions a person clicks (``/predict``,
 ``/predict_batch``, ``/model_info`` here; the tabs' modules add theirs); page-only events are private. The public API
-is pinned by ``tests/test_api_contract.py`` and documented in the README. Domain errors become ``gr.Error`` here and
+is pinned by ``tests/e2e/test_api_contract.py`` and documented in the README. Domain errors become ``gr.Error`` here and
 only here, so the browser and ``gradio_client`` both receive the message.
 """
 
