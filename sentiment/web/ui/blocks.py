@@ -2,8 +2,8 @@
 
 Every public event has an explicit ``api_name`` so programs call the same actions a person clicks (``/predict``,
 ``/predict_batch``, ``/model_info`` here; the tabs' modules add theirs); page-only events are private. The public API
-is pinned by ``tests/test_api_contract.py`` and documented in the README. Every handler runs inside the error edge
-(``sentiment.web.ui.errors``), the only place where exceptions become ``gr.Error``, so the browser and
+is pinned by ``tests/e2e/test_api_contract.py`` and documented in the README. Every handler runs inside the error
+edge (``sentiment.web.ui.errors``), the only place where exceptions become ``gr.Error``, so the browser and
 ``gradio_client`` both receive a domain error's message, and a bug's incident id.
 """
 

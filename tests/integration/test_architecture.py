@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "sentiment"
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 MAX_LINES = 300

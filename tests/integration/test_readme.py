@@ -63,8 +63,8 @@ RUNS: dict[str, Run] = {
             "--max_length",
             "32",
         ),
-        why="two epochs of MiniLM on four datasets take ~15 min (tests/test_finetune.py trains MiniLM itself); "
-        "the preset's own output_dir would overwrite sentiment/embedded",
+        why="two epochs of MiniLM on four datasets take ~15 min (tests/integration/test_finetune.py trains MiniLM "
+        "itself); the preset's own output_dir would overwrite sentiment/embedded",
         outputs=("embedded-retrained/adapter_model.safetensors", "embedded-retrained/README.md"),
         slow=True,
     ),

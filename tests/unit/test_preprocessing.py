@@ -1,4 +1,5 @@
-"""Tweet preprocessing replaces mentions and links and loses nothing else, whatever whitespace separates words."""
+"""Tweet preprocessing replaces mentions and links and loses nothing else, whatever whitespace separates words (the
+shipped model on the reported case: tests/integration/test_preprocessing_embedded.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sentiment.inference.predictor import Predictor
 from sentiment.inference.preprocessing import get_preprocessor, twitter
 
 WHITESPACE = [" ", "\t", "\n", "\r", "\r\n", "\u00a0", "\u2003", "\u3000", "\u2028", "\x0b", "\x0c"]
@@ -59,16 +59,6 @@ def test_every_other_token_and_all_whitespace_survive_in_order(case: tuple[str, 
 )
 def test_known_inputs(text: str, expected: str) -> None:
     assert twitter(text) == expected
-
-
-@pytest.mark.slow
-def test_a_mention_before_a_newline_no_longer_hides_the_word(embedded_predictor: Predictor) -> None:
-    """The reported case: '@shop\\nawful' was scored as '@user' alone (neutral 0.94)."""
-    assert embedded_predictor.info.preprocessing == "twitter"
-    newline = embedded_predictor.predict_one("@shop\nawful")
-    space = embedded_predictor.predict_one("@shop awful")
-    assert newline.label == "negative"
-    assert newline.scores["negative"] == pytest.approx(space.scores["negative"], abs=0.02)
 
 
 def test_training_uses_the_same_preprocessing_function_as_serving() -> None:

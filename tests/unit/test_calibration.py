@@ -1,5 +1,5 @@
 """Calibration maths against known answers, the maps' guarantees as properties, and the map applied where the model
-serves (predictor, revision, /health)."""
+serves (predictor, revision); /health's side is in tests/e2e/test_app_calibration.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import logging
 import shutil
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from hypothesis import given
@@ -15,7 +14,6 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from appserver import RunningApp
 from sentiment.evaluation.calibration import ece_of_a_calibrated_model, expected_calibration_error, reliability_bins
 from sentiment.inference.calibration import CALIBRATION_FILE, Calibration, negative_log_likelihood
 from sentiment.inference.predictor import Predictor
@@ -136,9 +134,3 @@ def test_a_model_folder_with_a_map_serves_calibrated_scores_under_a_new_revision
         damaged = Predictor.load(str(folder), settings)
     assert damaged.info.revision == raw.info.revision and not damaged.info.as_dict()["calibrated"]
     assert "ignoring" in caplog.text
-
-
-def test_the_shipped_embedded_model_is_calibrated_and_health_says_so(running_app: RunningApp) -> None:
-    model = httpx.get(f"{running_app.url}/health", timeout=10).json()["model"]
-    assert model["calibrated"] is True and "matrix scaling" in model["calibration"]
-    assert "+cal:" in model["revision"]
