@@ -37,7 +37,7 @@ from sentiment.settings import Settings
 from sentiment.web.ui.blocks import build_blocks
 from sentiment.web.ui.errors import error_edge
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 INCIDENT = re.compile(r"internal error \(id ([0-9a-f]{8})\); it has been logged")
 
 

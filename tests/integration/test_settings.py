@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from sentiment.settings import KNOWN_DATASETS, KNOWN_SPLITS, Settings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 BAD = {
     "min window above window": (

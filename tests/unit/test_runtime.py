@@ -39,7 +39,7 @@ def test_an_absent_matplotlib_is_refused_without_searching_the_path(monkeypatch:
 
 
 # --- configure_process: the one process-wide set-up ----------------------------------------------------------------
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 _PROBE = """
 import codecs, csv, json, sys
