@@ -194,6 +194,9 @@ def test_evaluate_tab_shows_real_headers_then_a_readable_comparison(page: Any, r
     assert re.search(r"(is better|no significant difference)", text)
     expect(page.locator("#evaluation-metrics")).to_contain_text("vader")
     expect(page.locator("#evaluation-confusion")).to_contain_text("rows: true")
+    expect(page.get_by_role("img", name="Reliability diagram of vader")).to_be_visible()
+    expect(page.locator("#evaluation-confusion")).to_contain_text("ECE")
+    expect(page.locator("#evaluation-metrics")).to_contain_text("ECE")
     _shot(page, "evaluate")
 
 

@@ -176,3 +176,26 @@ def test_the_cli_evaluates_a_file_whole_and_prints_rows_and_mapping(
     assert "rows        9 of 9: the whole file" in printed
     assert "column 'label' by polarity: -1 -> negative, 0 -> neutral, 1 -> positive" in printed
     assert json.loads(out.read_text())["rows"]["used"] == 9
+
+
+@pytest.mark.slow
+def test_a_report_carries_the_ece_and_reliability_table_of_the_rows_it_scored(evaluation, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """The report's ECE is the ECE of the same model's probabilities on the same rows, computed apart; the bins
+    account for every row; the history keeps it; the production report (no probabilities) says null."""
+    from sentiment.datasets import load_split
+    from sentiment.evaluation.calibration import expected_calibration_error
+    from sentiment.inference.predictor import Predictor
+
+    service, _ = evaluation
+    report = service.evaluate("vader", "vader_tweets", "test", sample_size=150, seed=5)
+    calibration = report.result.calibration
+    assert calibration is not None and len(calibration.bins) == 15
+    assert sum(b.count for b in calibration.bins) == 150
+    rows = load_split("vader_tweets", "test", settings).iloc[report.result.row_ids]
+    probabilities = Predictor.load("vader", settings).predict_batch(rows["text"].tolist()).probabilities
+    assert calibration.ece == pytest.approx(expected_calibration_error(probabilities, rows["label"].tolist()))
+    stored = json.loads(json.dumps(report.as_dict()))["calibration"]
+    assert stored["ece"] == pytest.approx(calibration.ece) and stored["n_bins"] == 15
+    empty = [b for b in stored["bins"] if b["count"] == 0]
+    assert all(b["accuracy"] is None and b["confidence"] is None for b in empty)
+    assert service.history()[0].id == report.id

@@ -56,7 +56,7 @@ def _result(matrix: np.ndarray = MATRIX, **changes: object) -> EvaluationResult:
 
 
 # What /evaluate returned for this evaluation before the report was typed (the previous commit's as_dict, plus the
-# "source" and "id" the service added).
+# "source" and "id" the service added), and since then "calibration" (null here: the result kept no probabilities).
 PINNED_EVALUATION = {
     "model": "vader",
     "model_revision": "3.3.2",
@@ -94,6 +94,7 @@ PINNED_EVALUATION = {
     "rows": {"used": 20, "total": 840, "why": WHY},
     "label_mapping": None,
     "file": None,
+    "calibration": None,
     "source": "user",
     "id": 4,
 }

@@ -98,3 +98,45 @@ def test_a_seed_decides_which_rows_a_sample_holds_and_keeps_the_class_mix() -> N
     assert set(a1["text"]) != set(b["text"])
     assert a1["label"].value_counts().to_dict() == {"negative": 50, "neutral": 20, "positive": 30}
     assert len(stratified_sample(frame, None, 0)) == 1000
+
+
+def test_a_calibration_summary_matches_a_hand_worked_ece_and_draws_one_bar_per_filled_bin() -> None:
+    """Two rows at confidence 0.9, one right: one filled bin with accuracy 0.5, so ECE = |0.5 - 0.9| = 0.4 (by
+    hand); four rows at 0.5 and 0.9 split 2/2, all right: ECE = 0.5 * 0.5 + 0.5 * 0.1 = 0.3."""
+    from sentiment.evaluation.report import CalibrationSummary
+    from sentiment.web.ui.figures import reliability_svg
+
+    summary = CalibrationSummary.of([[0.9, 0.05, 0.05], [0.9, 0.05, 0.05]], [0, 1])
+    assert summary.ece == pytest.approx(0.4)
+    assert [b.count for b in summary.bins if b.count] == [2]
+    both = CalibrationSummary.of([[0.5, 0.3, 0.2]] * 2 + [[0.05, 0.05, 0.9]] * 2, [0, 0, 2, 2])
+    assert both.ece == pytest.approx(0.3)
+    result = _result_with(both)
+    svg = reliability_svg(result)
+    assert svg.count('class="reliability-bin"') == 2 and "ECE 0.300" in svg and "<svg" in svg
+    assert reliability_svg(_result_with(None)) == ""
+
+
+def _result_with(calibration):  # type: ignore[no-untyped-def]
+    from sentiment.evaluation.metrics import classification_report
+    from sentiment.evaluation.report import EvaluationResult, Intervals, RowsUsed
+    from sentiment.evaluation.uncertainty import bootstrap_intervals
+
+    truth = ["negative", "negative", "positive", "positive"]
+    ids = np.array([0, 0, 2, 2])
+    return EvaluationResult(
+        model="m <b>",
+        model_revision="r",
+        dataset="d",
+        split="test",
+        n=4,
+        seed=0,
+        metrics=classification_report(truth, truth),
+        intervals=Intervals.of(bootstrap_intervals(ids, ids, seed=0)),
+        seconds=0.0,
+        created_at=0.0,
+        row_ids=[0, 1, 2, 3],
+        predictions=truth,
+        rows=RowsUsed(4, 4, "all"),
+        calibration=calibration,
+    )
