@@ -163,3 +163,19 @@ def test_vader_probabilities_follow_the_documented_rule() -> None:
     assert probs.argmax(axis=1).tolist() == [0, 0, 1, 1, 1, 2, 2]
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
     assert probs[6, 2] > 0.95 and probs[0, 0] > 0.9
+
+
+@pytest.mark.parametrize("size", [0, 1, (1 << 20) + 7])  # empty, tiny, and past one read block
+def test_file_digests_are_the_sha256_of_the_whole_content(tmp_path: Path, size: int) -> None:
+    import hashlib
+
+    from sentiment.datasets.fetch import sha256_of
+    from sentiment.models.adapters import file_digest
+
+    content = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
+    path = tmp_path / "weights.bin"
+    path.write_bytes(content)
+    expected = hashlib.sha256(content).hexdigest()
+    assert sha256_of(path) == expected
+    assert file_digest(path) == expected[:12]
+    assert file_digest(path, length=64) == expected

@@ -43,11 +43,9 @@ def minilm_path() -> Path:
 
 
 def file_digest(path: Path, length: int = 12) -> str:
-    digest = hashlib.sha256()
+    """The first ``length`` hex digits of the file's SHA-256: a short, stable name for a weights file's content."""
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:length]
+        return hashlib.file_digest(handle, "sha256").hexdigest()[:length]
 
 
 def resolve_base(name: str) -> Path | str:
