@@ -179,3 +179,31 @@ def test_file_digests_are_the_sha256_of_the_whole_content(tmp_path: Path, size: 
     assert sha256_of(path) == expected
     assert file_digest(path) == expected[:12]
     assert file_digest(path, length=64) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "offline"),
+    [
+        ({"HF_HUB_OFFLINE": "1"}, True),
+        ({"TRANSFORMERS_OFFLINE": "yes"}, True),  # transformers' own variable counts too, as in huggingface_hub
+        ({"HF_HUB_OFFLINE": "0"}, False),
+    ],
+)
+def test_offline_mode_and_endpoint_are_huggingface_hubs_own(env: dict[str, str], offline: bool) -> None:
+    """Each process reads the variables when huggingface_hub is first imported: set them per subprocess."""
+    import os
+
+    base = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}}
+    code = (
+        "from sentiment.models.hub import hub_endpoint, hub_offline_flag, hub_status\n"
+        "print(hub_offline_flag(), hub_endpoint(), hub_status(0.5)[0] if hub_offline_flag() else '-')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**base, **env, "HF_ENDPOINT": "http://127.0.0.1:9/"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    assert out == [str(offline), "http://127.0.0.1:9", "False" if offline else "-"]
