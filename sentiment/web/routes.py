@@ -21,7 +21,6 @@ def add_routes(app: FastAPI, service: SentimentService) -> None:
         expected = f"Bearer {token}".encode()
         if token and not hmac.compare_digest((authorization or "").encode(), expected):
             return Response("metrics need a bearer token\n", status_code=401, headers={"WWW-Authenticate": "Bearer"})
-        service.monitoring.sync_log_metrics()
         return Response(service.metrics.render(), media_type=CONTENT_TYPE)
 
     @app.get("/health")
