@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from scipy.special import softmax
 
 from appserver import RunningApp
 from sentiment.evaluation.calibration import ece_of_a_calibrated_model, expected_calibration_error, reliability_bins
@@ -23,8 +24,7 @@ from sentiment.settings import Settings
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    return softmax(z, axis=1)
 
 
 def _draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:

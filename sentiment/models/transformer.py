@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+from scipy.special import softmax
 
 from sentiment.labels import LABELS
 from sentiment.models import packing
@@ -80,12 +81,12 @@ class TransformerModel:
                 for rows in passes:
                     batch = self._packed.build(ids, rows)
                     logits = self._packed.logits(batch)
-                    probabilities[batch.texts] = _softmax(logits.float().numpy())[:, self.label_order]
+                    probabilities[batch.texts] = softmax(logits.float().numpy(), axis=1)[:, self.label_order]
             else:
                 for chosen in batches:
                     input_ids, attention_mask = self._pad([ids[i] for i in chosen])
                     logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-                    probabilities[chosen] = _softmax(logits.float().numpy())[:, self.label_order]
+                    probabilities[chosen] = softmax(logits.float().numpy(), axis=1)[:, self.label_order]
         tokens = np.fromiter(lengths, dtype=np.int64, count=len(ids))
         return ForwardOutput(probabilities, truncated, tokens)
 
@@ -108,12 +109,6 @@ class TransformerModel:
             input_ids[r, : len(row)] = row
             attention_mask[r, : len(row)] = 1
         return torch.from_numpy(input_ids), torch.from_numpy(attention_mask)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def count_parameters(model: torch.nn.Module) -> int:

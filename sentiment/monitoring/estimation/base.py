@@ -150,12 +150,6 @@ class PerformanceEstimate:
         }
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    logits = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(logits)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
 class Estimator(ABC):
     """Fitted on a labelled reference once; ``estimate`` reads one window of unlabelled predictions.
 
