@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from sentiment.errors import ModelLoadError
 from sentiment.inference.predictor import Predictor
@@ -207,3 +210,23 @@ def test_offline_mode_and_endpoint_are_huggingface_hubs_own(env: dict[str, str],
         timeout=60,
     ).stdout.split()
     assert out == [str(offline), "http://127.0.0.1:9", "False" if offline else "-"]
+
+
+@given(
+    rows=st.lists(st.lists(st.integers(0, 30_000), min_size=1, max_size=20), min_size=1, max_size=8),
+    extra=st.integers(0, 5),
+)
+@hsettings(max_examples=50, deadline=None, derandomize=True)
+def test_padding_keeps_every_row_and_masks_only_its_tokens(rows: list[list[int]], extra: int) -> None:
+    """One padding for serving and fine-tuning: the longest row by default, or a wider width the caller rounds to."""
+    from sentiment.models.transformer import pad_rows
+
+    longest = max(len(r) for r in rows)
+    for width in (None, longest + extra):
+        ids, mask = pad_rows(rows, pad_id=1, width=width)
+        assert ids.dtype == mask.dtype == torch.int64
+        assert tuple(ids.shape) == tuple(mask.shape) == (len(rows), width or longest)
+        for i, row in enumerate(rows):
+            assert ids[i, : len(row)].tolist() == row
+            assert set(ids[i, len(row) :].tolist()) <= {1}
+            assert mask[i].tolist() == [1] * len(row) + [0] * (ids.shape[1] - len(row))

@@ -103,12 +103,22 @@ class TransformerModel:
         """Right-pad to the longest row of this batch, rounded up (see ``packing.WIDTH_MULTIPLE``)."""
         longest = max(len(row) for row in rows)
         width = max(longest, min(packing.round_width(longest), self.max_length))  # pads get positions too
-        input_ids = np.full((len(rows), width), self.pad_token_id, dtype=np.int64)
-        attention_mask = np.zeros((len(rows), width), dtype=np.int64)
-        for r, row in enumerate(rows):
-            input_ids[r, : len(row)] = row
-            attention_mask[r, : len(row)] = 1
-        return torch.from_numpy(input_ids), torch.from_numpy(attention_mask)
+        return pad_rows(rows, self.pad_token_id, width)
+
+
+def pad_rows(rows: list[list[int]], pad_id: int, width: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token-id rows right-padded with ``pad_id`` to ``width`` (default: the longest row), and the attention mask.
+
+    Both are int64 tensors of shape ``(len(rows), width)``; the mask is 1 on real tokens, 0 on padding. Serving
+    and fine-tuning pad the same way, so a model trains on inputs shaped like the ones it will serve.
+    """
+    width = max(len(row) for row in rows) if width is None else width
+    input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    attention_mask = np.zeros((len(rows), width), dtype=np.int64)
+    for r, row in enumerate(rows):
+        input_ids[r, : len(row)] = row
+        attention_mask[r, : len(row)] = 1
+    return torch.from_numpy(input_ids), torch.from_numpy(attention_mask)
 
 
 def count_parameters(model: torch.nn.Module) -> int:
