@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 DELIMITERS = (",", "\t", ";", "|")
 # Words that name a column of free text (``Review Text``, ``comments``, ``tweet_body``): a first line made of them is a
-# header, not a text. Wider than the scorer's guess of *which* column to score (``batch.TEXT_COLUMN_NAMES``).
+# header, not a text. Wider than the scorer's guess of *which* column to score (``reading.TEXT_COLUMN_NAMES``).
 HEADER_WORDS = frozenset(
     {
         *("text", "tweet", "sentence", "review", "content", "body", "message", "comment", "feedback", "response"),
