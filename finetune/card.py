@@ -15,6 +15,7 @@ from sentiment.datasets import DATASETS, load_split
 from sentiment.evaluation.runner import evaluate_frame
 from sentiment.inference.calibration import CALIBRATION_FILE, Calibration
 from sentiment.inference.predictor import Predictor
+from sentiment.models.adapters import BASE_ENCODER_ALIASES
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def before_after(base: str, model_dir: Path, datasets: list[str], settings: Sett
     from sentiment.models.spec import ModelSpec
 
     spec = "embedded" if base == "embedded" else base
-    if base in {"embedded-base", "minilm"}:
+    if base in BASE_ENCODER_ALIASES:
         return []
     try:
         ModelSpec.parse(spec)

@@ -27,7 +27,7 @@ from sentiment.evaluation.metrics import ClassificationReport, classification_re
 from sentiment.inference.calibration import CALIBRATION_FILE
 from sentiment.inference.preprocessing import get_preprocessor
 from sentiment.labels import LABEL_TO_ID, LABELS
-from sentiment.models.adapters import MINILM_ID, peft_without_deprecation_noise, resolve_base
+from sentiment.models.adapters import BASE_ENCODER_ALIASES, MINILM_ID, peft_without_deprecation_noise, resolve_base
 from sentiment.models.registry import EMBEDDED_DIR, METADATA_FILE
 from sentiment.models.transformer import TransformerModel, pad_rows
 from sentiment.results import ModelInfo
@@ -93,7 +93,7 @@ def load_base(base: str) -> tuple[Any, Any, str]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     path = resolve_base(base)
-    recorded = MINILM_ID if isinstance(path, Path) and base in {"embedded-base", "minilm", MINILM_ID} else base
+    recorded = MINILM_ID if isinstance(path, Path) and base in {*BASE_ENCODER_ALIASES, MINILM_ID} else base
     local = isinstance(path, Path) or Path(base).exists()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local)
     model = AutoModelForSequenceClassification.from_pretrained(

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from sentiment.logs import configure_logging
+from sentiment.models.spec import NAMED_MODELS
 from sentiment.settings import Settings
 
 
@@ -134,7 +135,7 @@ def _global_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
     options.add_argument(
         "--model",
         default=default,
-        help="model spec: auto, embedded, vader, a Hub id[@revision] or a local folder "
+        help=f"model spec: {', '.join(NAMED_MODELS)}, a Hub id[@revision] or a local folder "
         "(default: SENTIMENT_MODEL, which defaults to auto; evaluate: embedded)",
     )
     return options

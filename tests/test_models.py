@@ -230,3 +230,18 @@ def test_padding_keeps_every_row_and_masks_only_its_tokens(rows: list[list[int]]
             assert ids[i, : len(row)].tolist() == row
             assert set(ids[i, len(row) :].tolist()) <= {1}
             assert mask[i].tolist() == [1] * len(row) + [0] * (ids.shape[1] - len(row))
+
+
+def test_one_list_of_named_models_for_specs_and_menus() -> None:
+    from sentiment.models.spec import NAMED_MODELS, PACKAGED_MODELS, offered_models
+
+    assert NAMED_MODELS == ("auto", "embedded", "vader")
+    for name in NAMED_MODELS:
+        assert ModelSpec.parse(f" {name.upper()} ") == ModelSpec(kind=name, name=name)
+    assert (
+        offered_models("owner/model@rev")
+        == [*PACKAGED_MODELS, "owner/model@rev"]
+        == ["embedded", "vader", "owner/model@rev"]
+    )
+    with pytest.raises(ValueError, match="use 'auto', 'embedded', 'vader', a Hub id"):
+        ModelSpec.parse("  ")

@@ -19,6 +19,8 @@ from sentiment.labels import LABELS
 logger = logging.getLogger(__name__)
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
+# Names of the bare MiniLM encoder (no sentiment head) that fine-tuning accepts as its base, besides MINILM_ID.
+BASE_ENCODER_ALIASES = ("embedded-base", "minilm")
 
 
 @contextmanager
@@ -50,7 +52,7 @@ def file_digest(path: Path, length: int = 12) -> str:
 
 def resolve_base(name: str) -> Path | str:
     """Map a base model id to something loadable offline when the project knows a packaged copy of it."""
-    if name in {MINILM_ID, "embedded-base", "minilm"} or name.endswith("all-MiniLM-L6-v2"):
+    if name in {MINILM_ID, *BASE_ENCODER_ALIASES} or name.endswith("all-MiniLM-L6-v2"):
         return minilm_path()
     return name
 

@@ -19,6 +19,7 @@ import pandas as pd
 from sentiment.datasets import DATASETS, SPLITS
 from sentiment.evaluation.store import COLUMNS as HISTORY_COLUMNS
 from sentiment.labels import LABELS
+from sentiment.models.spec import offered_models
 from sentiment.service.serving import SentimentService
 from sentiment.web.ui.api import PRIVATE, api_endpoint
 
@@ -157,7 +158,7 @@ def comparison_table(comparison: dict[str, Any] | None, model_a: str, model_b: s
 def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> None:
     """Build the tab inside ``demo``; ``wrap`` turns domain errors into ``gr.Error``."""
     evaluation = service.evaluation
-    models = ["embedded", "vader", service.settings.hub_model]
+    models = offered_models(service.settings.hub_model)
     serving = service.settings.model if service.settings.model != "auto" else "embedded"
 
     def _size(value: float | None) -> int | None:
