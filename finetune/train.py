@@ -27,9 +27,9 @@ from sentiment.evaluation.metrics import ClassificationReport, classification_re
 from sentiment.inference.calibration import CALIBRATION_FILE
 from sentiment.inference.preprocessing import get_preprocessor
 from sentiment.labels import LABEL_TO_ID, LABELS
-from sentiment.models.adapters import MINILM_ID, peft_without_deprecation_noise, resolve_base
+from sentiment.models.adapters import BASE_ENCODER_ALIASES, MINILM_ID, peft_without_deprecation_noise, resolve_base
 from sentiment.models.registry import EMBEDDED_DIR, METADATA_FILE
-from sentiment.models.transformer import TransformerModel
+from sentiment.models.transformer import TransformerModel, pad_rows
 from sentiment.results import ModelInfo
 from sentiment.settings import Settings
 
@@ -80,16 +80,6 @@ def _batches(lengths: list[int], batch_size: int, rng: np.random.Generator) -> l
     return batches
 
 
-def _pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row)
-        mask[i, : len(row)] = 1
-    return ids, mask
-
-
 def adapter_folder(base: str) -> Path | None:
     """The adapter folder a base spec names (``embedded`` or a folder with ``adapter_config.json``), if any."""
     if base == "embedded":
@@ -103,7 +93,7 @@ def load_base(base: str) -> tuple[Any, Any, str]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     path = resolve_base(base)
-    recorded = MINILM_ID if isinstance(path, Path) and base in {"embedded-base", "minilm", MINILM_ID} else base
+    recorded = MINILM_ID if isinstance(path, Path) and base in {*BASE_ENCODER_ALIASES, MINILM_ID} else base
     local = isinstance(path, Path) or Path(base).exists()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local)
     model = AutoModelForSequenceClassification.from_pretrained(
@@ -199,7 +189,7 @@ def train(args: TrainArgs, settings: Settings) -> TrainResult:
         epoch += 1
         running, seen, tick = 0.0, 0, time.perf_counter()
         for batch in _batches([len(r) for r in ids], args.batch_size, rng):
-            input_ids, mask = _pad([ids[i] for i in batch], pad_id)
+            input_ids, mask = pad_rows([ids[i] for i in batch], pad_id)
             logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits
             loss = loss_fn(logits, labels[batch].to(device))
             loss.backward()

@@ -2,22 +2,22 @@
 
 A job that raises is logged and counted and the next run still happens; a job that runs past its time limit is
 reported as failed (a Python thread cannot be killed, so a still-running job makes the next run skip, counted too).
-Reload modes and several workers each import the app: a non-blocking ``flock`` on a file in the data folder lets
-only the first process run the scheduler.
+Reload modes and several workers each import the app: a non-blocking file lock (``filelock``: ``flock`` on Unix)
+on a file in the data folder lets only the first process run the scheduler.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from filelock import FileLock, Timeout
 
 from sentiment.service.quality_metrics import MonitoringMetrics
 
@@ -101,7 +101,8 @@ class Scheduler:
     def __init__(self, runner: JobRunner, lock_path: Path) -> None:
         self.runner = runner
         self.lock_path = lock_path
-        self._lock_file: IO[str] | None = None
+        # Not thread-local: the app's shutdown may run on another thread than the one that started the scheduler.
+        self._lock = FileLock(lock_path, thread_local=False)
         self._scheduler = BackgroundScheduler(
             daemon=True, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
         )
@@ -130,14 +131,11 @@ class Scheduler:
 
     def start(self) -> bool:
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.lock_path.open("w")
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
+            self._lock.acquire(blocking=False)
+        except Timeout:
             logger.info("another process runs the scheduler (%s is locked); not starting one here", self.lock_path)
             return False
-        self._lock_file = handle
         self._scheduler.start()
         logger.info("scheduler started: %s", ", ".join(f"{n} every {i:g} s" for n, (_, i) in self.jobs.items()))
         return True
@@ -149,7 +147,5 @@ class Scheduler:
     def shutdown(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        if self._lock_file is not None:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
-            self._lock_file = None
+        if self._lock.is_locked:
+            self._lock.release()

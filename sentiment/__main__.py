@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sentiment.errors import FeedbackError, SentimentError
 from sentiment.logs import configure_logging
+from sentiment.models.spec import NAMED_MODELS
 from sentiment.runtime import configure_process
 from sentiment.settings import Settings
 
@@ -148,7 +149,7 @@ def _global_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
     options.add_argument(
         "--model",
         default=default,
-        help="model spec: auto, embedded, vader, a Hub id[@revision] or a local folder "
+        help=f"model spec: {', '.join(NAMED_MODELS)}, a Hub id[@revision] or a local folder "
         "(default: SENTIMENT_MODEL, which defaults to auto; evaluate: embedded)",
     )
     return options

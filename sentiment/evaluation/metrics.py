@@ -65,6 +65,32 @@ def confusion_matrix(y_true: Sequence[str], y_pred: Sequence[str]) -> np.ndarray
     return matrix
 
 
+def f1_per_class(confusions: np.ndarray) -> np.ndarray:
+    """F1 of each class, ``2 TP / (2 TP + FP + FN)``, of one confusion matrix or a stack of them.
+
+    ``confusions`` has shape ``(..., K, K)``, rows the true class and columns the predicted one, in counts or
+    shares; the result has shape ``(..., K)``. A class neither present nor predicted gets 0.0, as scikit-learn's
+    ``f1_score(zero_division=0)``.
+    """
+    c = np.asarray(confusions, dtype=float)
+    tp = np.diagonal(c, axis1=-2, axis2=-1)
+    denominator = c.sum(axis=-1) + c.sum(axis=-2)  # support + predicted = 2 TP + FP + FN
+    return np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+
+
+def macro_f1(confusions: np.ndarray) -> np.ndarray:
+    """Macro-F1 of one confusion matrix (a 0-d array) or of each of a stack (shape ``(...)``): the unweighted mean
+    of ``f1_per_class`` over the classes present in the data or the predictions.
+
+    This is scikit-learn's ``f1_score(average="macro", zero_division=0)`` when ``labels`` is not given: a class
+    absent from both carries no information about the model. Evaluation reports, bootstrap intervals and the
+    label-free estimates all use this one definition.
+    """
+    c = np.asarray(confusions, dtype=float)
+    present = (c.sum(axis=-1) + c.sum(axis=-2)) > 0
+    return np.asarray(f1_per_class(c).sum(axis=-1) / np.maximum(present.sum(axis=-1), 1))
+
+
 def report_from_confusion(matrix: np.ndarray) -> ClassificationReport:
     """The report of a ``(3, 3)`` confusion matrix. All metrics derive from it, so bootstrap resamples can reuse
     this cheaply; macro averages follow scikit-learn's defaults (see below)."""
@@ -73,10 +99,9 @@ def report_from_confusion(matrix: np.ndarray) -> ClassificationReport:
     predicted = matrix.sum(axis=0).astype(float)
     precision = _safe_div(tp, predicted)
     recall = _safe_div(tp, support)
-    f1 = _safe_div(2 * precision * recall, precision + recall)
+    f1 = f1_per_class(matrix)
     n = int(matrix.sum())
-    # Macro averages run over the classes present in the data or the predictions, as scikit-learn does by default
-    # when ``labels`` is not given: a class absent from both carries no information about the model.
+    # Macro averages run over the classes present in the data or the predictions (see ``macro_f1``).
     present = (support > 0) | (predicted > 0)
     n_present = max(int(present.sum()), 1)
     per_class = {
@@ -86,7 +111,7 @@ def report_from_confusion(matrix: np.ndarray) -> ClassificationReport:
     return ClassificationReport(
         n=n,
         accuracy=float(tp.sum() / n) if n else 0.0,
-        macro_f1=float(f1[present].sum() / n_present),
+        macro_f1=float(macro_f1(matrix)),
         weighted_f1=float((f1 * support).sum() / support.sum()) if support.sum() else 0.0,
         macro_precision=float(precision[present].sum() / n_present),
         macro_recall=float(recall[present].sum() / n_present),

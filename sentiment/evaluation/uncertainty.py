@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sentiment.evaluation.metrics import macro_f1
 from sentiment.labels import LABELS
 
 K = len(LABELS)
@@ -38,18 +39,6 @@ def accuracy_of(confusions: np.ndarray) -> np.ndarray:
     return np.trace(confusions, axis1=1, axis2=2) / np.maximum(totals, 1)
 
 
-def macro_f1_of(confusions: np.ndarray) -> np.ndarray:
-    """Macro-F1 of each of ``(B, K, K)`` matrices, ``(B,)`` floats, over the classes present in its data or its
-    predictions (as ``metrics.report_from_confusion``)."""
-    tp = np.diagonal(confusions, axis1=1, axis2=2).astype(float)
-    support = confusions.sum(axis=2)
-    predicted = confusions.sum(axis=1)
-    denom = support + predicted
-    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-    present = denom > 0
-    return f1.sum(axis=1) / np.maximum(present.sum(axis=1), 1)
-
-
 def bootstrap_intervals(
     y_true: np.ndarray, y_pred: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95
 ) -> dict[str, Interval]:
@@ -64,7 +53,7 @@ def bootstrap_intervals(
     confusions = _confusions(y_true, y_pred, samples)
     alpha = (1 - level) / 2
     out = {}
-    for name, values in (("accuracy", accuracy_of(confusions)), ("macro_f1", macro_f1_of(confusions))):
+    for name, values in (("accuracy", accuracy_of(confusions)), ("macro_f1", macro_f1(confusions))):
         low, high = np.quantile(values, [alpha, 1 - alpha])
         out[name] = Interval(float(low), float(high), level)
     return out
@@ -107,10 +96,8 @@ def paired_comparison(
     rng = np.random.default_rng(seed)
     samples = rng.integers(0, n, size=(n_boot, n))
     whole = np.arange(n)[None, :]
-    diff = float(
-        macro_f1_of(_confusions(y_true, pred_b, whole))[0] - macro_f1_of(_confusions(y_true, pred_a, whole))[0]
-    )
-    boot = macro_f1_of(_confusions(y_true, pred_b, samples)) - macro_f1_of(_confusions(y_true, pred_a, samples))
+    diff = float(macro_f1(_confusions(y_true, pred_b, whole))[0] - macro_f1(_confusions(y_true, pred_a, whole))[0])
+    boot = macro_f1(_confusions(y_true, pred_b, samples)) - macro_f1(_confusions(y_true, pred_a, samples))
     low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
     # Two-sided bootstrap p-value: how often the resampled difference falls on the other side of zero.
     p_boot = float(min(1.0, 2 * min((boot <= 0).mean(), (boot >= 0).mean())))

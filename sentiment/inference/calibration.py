@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import softmax
 
 from sentiment.errors import CalibrationError
 from sentiment.labels import LABELS
@@ -53,12 +54,6 @@ def negative_log_likelihood(probabilities: Any, labels: Any) -> float:
     """Mean ``-log p(true class)`` over the rows, in nats; probabilities clipped at 1e-12 so a 0 stays finite."""
     probs, y = as_arrays(probabilities, labels)
     return float(-np.log(np.clip(probs[np.arange(len(y)), y], _EPS, 1.0)).mean())
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    logits = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(logits)
-    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def _log(probs: np.ndarray) -> np.ndarray:
@@ -105,7 +100,7 @@ class Calibration:
         out = np.full(probs.shape, np.nan)
         ok = ~np.isnan(probs).any(axis=1) if probs.size else np.zeros(len(probs), dtype=bool)
         if ok.any():
-            out[ok] = _softmax(_log(probs[ok]) @ np.asarray(self.weights) + np.asarray(self.bias))
+            out[ok] = softmax(_log(probs[ok]) @ np.asarray(self.weights) + np.asarray(self.bias), axis=1)
         return out.astype(np.float32)
 
     @classmethod
@@ -123,7 +118,7 @@ class Calibration:
         k, rows, logits = len(LABELS), np.arange(len(y)), _log(probs)
 
         def nll(w: np.ndarray, b: np.ndarray) -> float:
-            return float(-np.log(np.clip(_softmax(logits @ w + b)[rows, y], _EPS, 1.0)).mean())
+            return float(-np.log(np.clip(softmax(logits @ w + b, axis=1)[rows, y], _EPS, 1.0)).mean())
 
         if method == "temperature":  # a bounded 1-D search on log T; the NLL is convex in 1/T
             found = minimize_scalar(

@@ -19,6 +19,8 @@ from sentiment.labels import LABELS
 logger = logging.getLogger(__name__)
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
+# Names of the bare MiniLM encoder (no sentiment head) that fine-tuning accepts as its base, besides MINILM_ID.
+BASE_ENCODER_ALIASES = ("embedded-base", "minilm")
 
 
 @contextmanager
@@ -45,17 +47,14 @@ def minilm_path() -> Path:
 
 
 def file_digest(path: Path, length: int = 12) -> str:
-    """The first ``length`` hex characters of the file's SHA-256, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
+    """The first ``length`` hex digits of the file's SHA-256: a short, stable name for a weights file's content."""
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:length]
+        return hashlib.file_digest(handle, "sha256").hexdigest()[:length]
 
 
 def resolve_base(name: str) -> Path | str:
     """Map a base model id to something loadable offline when the project knows a packaged copy of it."""
-    if name in {MINILM_ID, "embedded-base", "minilm"} or name.endswith("all-MiniLM-L6-v2"):
+    if name in {MINILM_ID, *BASE_ENCODER_ALIASES} or name.endswith("all-MiniLM-L6-v2"):
         return minilm_path()
     return name
 

@@ -3,12 +3,17 @@
 The Hub client retries for most of a minute before giving up on an unreachable host (measured in
 benchmarks/README.md#decide-hub-reachability-first); an app that starts cannot wait that long to choose its model.
 One short HTTP request with a hard timeout answers the question in seconds.
+
+Offline mode and the endpoint are huggingface_hub's own settings (``huggingface_hub.constants``), so this module
+and every library that loads from the Hub agree on them. huggingface_hub reads ``HF_HUB_OFFLINE`` /
+``TRANSFORMERS_OFFLINE`` and ``HF_ENDPOINT`` once, when it is first imported: an entry point that sets them must do
+so before that (``finetune.calibrate`` does). This module imports it only when asked, so importing it freezes
+nothing.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 
 import httpx
 
@@ -16,17 +21,20 @@ from sentiment.settings import setting_default
 
 logger = logging.getLogger(__name__)
 
-_TRUE = {"1", "true", "yes", "on"}
-
 
 def hub_offline_flag() -> bool:
-    """True when the user asked for offline mode (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``)."""
-    return any(os.environ.get(var, "").strip().lower() in _TRUE for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    """True when the user asked for offline mode (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``), as
+    huggingface_hub itself reads it."""
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
 
 
 def hub_endpoint() -> str:
-    """``HF_ENDPOINT`` (a mirror) or the public Hub, without a trailing slash."""
-    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    """The Hub's base URL without a trailing slash (``HF_ENDPOINT``, default https://huggingface.co)."""
+    from huggingface_hub import constants
+
+    return str(constants.ENDPOINT)
 
 
 def hub_status(timeout_s: float = setting_default("hub_timeout_s")) -> tuple[bool, str]:

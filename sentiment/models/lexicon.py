@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import softmax
 
-from sentiment.models.transformer import _softmax
 from sentiment.results import ForwardOutput, ModelInfo
 
 # VADER's compound score c lies in [-1, 1]; its authors call c >= 0.05 positive and c <= -0.05 negative.
@@ -19,7 +19,7 @@ def vader_probabilities(compound: np.ndarray) -> np.ndarray:
     by the thresholds of Hutto & Gilbert 2014 (see above)."""
     c = np.asarray(compound, dtype=np.float64)
     logits = VADER_SHARPNESS * np.stack([-c, np.full_like(c, VADER_TAU), c], axis=1)
-    return _softmax(logits).astype(np.float32)
+    return softmax(logits, axis=1).astype(np.float32)
 
 
 class LexiconModel:

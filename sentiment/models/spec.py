@@ -7,6 +7,17 @@ from pathlib import Path
 
 from sentiment.errors import ModelLoadError
 
+# The models that ship with the app and load with no network: every menu offers them, in this order.
+PACKAGED_MODELS = ("embedded", "vader")
+# The names a spec may use besides a Hub id or a folder: ``auto`` picks the Hub model or falls back to ``embedded``.
+NAMED_MODELS = ("auto", *PACKAGED_MODELS)
+
+
+def offered_models(hub_model: str) -> list[str]:
+    """The models the app offers by name (the packaged ones, then the configured Hub model), one list for the
+    model menus, the evaluation menus and the label values of visitors' evaluation metrics."""
+    return [*PACKAGED_MODELS, hub_model]
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -24,9 +35,10 @@ class ModelSpec:
         """
         text = spec.strip()
         if not text:
-            raise ModelLoadError("empty model spec; use 'auto', 'embedded', 'vader', a Hub id or a local folder")
+            named = ", ".join(f"'{n}'" for n in NAMED_MODELS)
+            raise ModelLoadError(f"empty model spec; use {named}, a Hub id or a local folder")
         lowered = text.lower()
-        if lowered in {"auto", "embedded", "vader"}:
+        if lowered in NAMED_MODELS:
             return cls(kind=lowered, name=lowered)
         if Path(text).expanduser().exists() or text.startswith((".", "/", "~")):
             return cls(kind="local", name=str(Path(text).expanduser()))

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+from scipy.special import softmax
 
 from sentiment.labels import LABELS
 from sentiment.models import packing
@@ -91,12 +92,12 @@ class TransformerModel:
                 for rows in passes:
                     batch = self._packed.build(ids, rows)
                     logits = self._packed.logits(batch)
-                    probabilities[batch.texts] = _softmax(logits.float().numpy())[:, self.label_order]
+                    probabilities[batch.texts] = softmax(logits.float().numpy(), axis=1)[:, self.label_order]
             else:
                 for chosen in batches:
                     input_ids, attention_mask = self._pad([ids[i] for i in chosen])
                     logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-                    probabilities[chosen] = _softmax(logits.float().numpy())[:, self.label_order]
+                    probabilities[chosen] = softmax(logits.float().numpy(), axis=1)[:, self.label_order]
         tokens = np.fromiter(lengths, dtype=np.int64, count=len(ids))
         return ForwardOutput(probabilities, truncated, tokens)
 
@@ -113,18 +114,22 @@ class TransformerModel:
         """Right-pad to the longest row of this batch, rounded up (see ``packing.WIDTH_MULTIPLE``)."""
         longest = max(len(row) for row in rows)
         width = max(longest, min(packing.round_width(longest), self.max_length))  # pads get positions too
-        input_ids = np.full((len(rows), width), self.pad_token_id, dtype=np.int64)
-        attention_mask = np.zeros((len(rows), width), dtype=np.int64)
-        for r, row in enumerate(rows):
-            input_ids[r, : len(row)] = row
-            attention_mask[r, : len(row)] = 1
-        return torch.from_numpy(input_ids), torch.from_numpy(attention_mask)
+        return pad_rows(rows, self.pad_token_id, width)
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
+def pad_rows(rows: list[list[int]], pad_id: int, width: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token-id rows right-padded with ``pad_id`` to ``width`` (default: the longest row), and the attention mask.
+
+    Both are int64 tensors of shape ``(len(rows), width)``; the mask is 1 on real tokens, 0 on padding. Serving
+    and fine-tuning pad the same way, so a model trains on inputs shaped like the ones it will serve.
+    """
+    width = max(len(row) for row in rows) if width is None else width
+    input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    attention_mask = np.zeros((len(rows), width), dtype=np.int64)
+    for r, row in enumerate(rows):
+        input_ids[r, : len(row)] = row
+        attention_mask[r, : len(row)] = 1
+    return torch.from_numpy(input_ids), torch.from_numpy(attention_mask)
 
 
 def count_parameters(model: torch.nn.Module) -> int:

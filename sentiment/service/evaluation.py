@@ -18,6 +18,7 @@ from sentiment.evaluation.runner import Evaluator, ProgressFn
 from sentiment.evaluation.store import EvaluationRecord, EvaluationStore
 from sentiment.inference.pool import ModelPool
 from sentiment.models.runs import visitor_spec
+from sentiment.models.spec import offered_models
 from sentiment.monitoring.prediction_log import PredictionLog
 from sentiment.monitoring.production import DATASET as PRODUCTION
 from sentiment.monitoring.production import SPLIT as PRODUCTION_SPLIT
@@ -57,7 +58,7 @@ class EvaluationService:
     def _visitor_model_label(self, name: str) -> str:
         """A visitor may evaluate any Hub model or fine-tuning run: only the offered models keep their name as a
         label value, the rest are "other", so visitors cannot add series without bound."""
-        offered = {"embedded", "vader", self.settings.hub_model.split("@")[0]}
+        offered = set(offered_models(self.settings.hub_model.split("@")[0]))
         return name if name in offered else "other"
 
     def _record(self, result: EvaluationResult, label: str, source: str) -> EvaluationReport:

@@ -72,7 +72,7 @@ class MonitoringService:
         self.performance = PerformanceMonitor(settings)
         self._reference: ReferenceProfile | None = None
         self._lock = threading.Lock()
-        self._seen = {"written": 0, "dropped": 0, "failed": 0}
+        metrics.log_rows.watch(self.log.counters if self.log is not None else None)
 
     def start(self) -> None:
         if self.log is not None:
@@ -99,21 +99,6 @@ class MonitoringService:
     def record(self, source: str, model: str, texts: Sequence[object], result: BatchResult) -> None:
         if self.log is not None:
             self.log.record(source, model, texts, result)
-
-    def sync_log_metrics(self) -> None:
-        """Move the log's plain counters into Prometheus (called at each scrape and check)."""
-        if self.log is None:
-            return
-        counters = self.log.counters
-        for outcome, value in (
-            ("written", counters.written),
-            ("dropped", counters.dropped),
-            ("failed", counters.failures),
-        ):
-            delta = value - self._seen[outcome]
-            if delta > 0:
-                self.metrics.log_rows.labels(outcome=outcome).inc(delta)
-                self._seen[outcome] = value
 
     def reference(self) -> ReferenceProfile:
         """The reference of the serving model, rebuilt when the model (name or revision) changes."""
@@ -162,7 +147,6 @@ class MonitoringService:
         self.metrics.record_drift(report)
         self.last_estimate = self._estimate(current) if len(current) >= s.drift_min_window else None
         self.metrics.record_estimate(self.last_estimate)
-        self.sync_log_metrics()
         logger.info("drift check: %s on %d predictions", report.status, report.window_size)
         return report
 

@@ -6,12 +6,18 @@ sources ``scheduled``/``visitor``), never from user text.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from sentiment.evaluation.metrics import ClassificationReport
 from sentiment.labels import LABELS
 from sentiment.monitoring.drift import DRIFT_NO_VERDICT, DriftReport
 from sentiment.monitoring.performance import WindowEstimate
+from sentiment.monitoring.prediction_log import LogCounters
 
 FEEDBACK_OUTCOMES = (
     "recorded",  # stored, awaiting review (a visitor's) or accepted (the owner's bulk file)
@@ -120,6 +126,37 @@ class EvaluationMetrics:
                     gauge.remove(*labels)
 
 
+class PredictionLogCollector(Collector):
+    """``sentiment_prediction_log_rows_total`` read from the prediction log's own counters at each collection.
+
+    The log counts rows in plain integers (it has no Prometheus dependency); a collector exports them as they are
+    when scraped, instead of copying them into a second counter that lags until someone syncs it. With no log
+    watched (logging off) every outcome reads 0, so ``rate()`` and the dashboards see the series from the start.
+    """
+
+    NAME = "sentiment_prediction_log_rows"
+    HELP = "Prediction-log rows by outcome (written, dropped when the queue was full, failed)."
+    OUTCOMES = ("written", "dropped", "failed")
+
+    def __init__(self) -> None:
+        self._counters: LogCounters | None = None
+
+    def watch(self, counters: LogCounters | None) -> None:
+        """Export these counters from now on (the log of the monitoring service that owns this registry)."""
+        self._counters = counters
+
+    def describe(self) -> list[Metric]:
+        return [CounterMetricFamily(self.NAME, self.HELP, labels=["outcome"])]
+
+    def collect(self) -> Iterator[Metric]:
+        c = self._counters
+        values = (c.written, c.dropped, c.failures) if c is not None else (0, 0, 0)
+        family = CounterMetricFamily(self.NAME, self.HELP, labels=["outcome"])
+        for outcome, value in zip(self.OUTCOMES, values, strict=True):
+            family.add_metric([outcome], float(value))
+        yield family
+
+
 class MonitoringMetrics:
     """Drift results, prediction-log health and scheduled-job health."""
 
@@ -144,12 +181,8 @@ class MonitoringMetrics:
         self.drift_window = Gauge(
             "sentiment_drift_window_size", "Predictions in the last drift window.", registry=registry
         )
-        self.log_rows = Counter(
-            "sentiment_prediction_log_rows_total",
-            "Prediction-log rows by outcome (written, dropped when the queue was full, failed).",
-            ["outcome"],
-            registry=registry,
-        )
+        self.log_rows = PredictionLogCollector()
+        registry.register(self.log_rows)
         self.job_runs = Counter(
             "scheduler_job_runs_total", "Scheduled job runs by outcome.", ["job", "outcome"], registry=registry
         )
@@ -187,8 +220,6 @@ class MonitoringMetrics:
             ["method", "metric"],
             registry=registry,
         )
-        for outcome in ("written", "dropped", "failed"):
-            self.log_rows.labels(outcome=outcome)
 
     def record_drift(self, report: DriftReport) -> None:
         self.drift_status.set(report.status_code)

@@ -16,6 +16,8 @@ from sentiment.errors import BatchInputError, FileTooLargeError
 from sentiment.tables.encoding import BOMS_UTF16, SAMPLE_BYTES, codec_for, detect_encoding
 from sentiment.tables.layout import MAX_NOT_TEXT_SHARE, binary_signature, decide_layout, not_text_share
 
+# Column names that hold the text, in order of preference: the one list for scoring a file and for reading a
+# labelled one (``sentiment.datasets.user_csv``).
 TEXT_COLUMN_NAMES = ("text", "tweet", "tweet_text", "sentence", "review", "content", "body", "message", "comment")
 
 

@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
-from fastapi import FastAPI, Header, Response
+from fastapi import Depends, FastAPI, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from sentiment.service.metrics import CONTENT_TYPE
 from sentiment.service.serving import SentimentService
+
+# auto_error=False: with no token configured /metrics stays open, so the route itself decides and answers the 401.
+_BEARER = HTTPBearer(auto_error=False)
 
 
 def add_routes(app: FastAPI, service: SentimentService) -> None:
@@ -16,12 +21,11 @@ def add_routes(app: FastAPI, service: SentimentService) -> None:
     settings = service.settings
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics(authorization: str | None = Header(default=None)) -> Response:
+    def metrics(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> Response:
         token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
-        expected = f"Bearer {token}".encode()
-        if token and not hmac.compare_digest((authorization or "").encode(), expected):
+        given = credentials.credentials if credentials is not None else ""
+        if token and not hmac.compare_digest(given.encode(), token.encode()):  # constant time: no timing oracle
             return Response("metrics need a bearer token\n", status_code=401, headers={"WWW-Authenticate": "Bearer"})
-        service.monitoring.sync_log_metrics()
         return Response(service.metrics.render(), media_type=CONTENT_TYPE)
 
     @app.get("/health")

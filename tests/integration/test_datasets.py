@@ -12,6 +12,7 @@ from sentiment.datasets.splits import split_frame
 from sentiment.datasets.vader import parse_ground_truth
 from sentiment.errors import DatasetUnavailableError, LabelMappingError
 from sentiment.settings import Settings
+from sentiment.tables.reading import TEXT_COLUMN_NAMES, guess_text_column
 
 pytestmark = pytest.mark.slow
 
@@ -72,6 +73,17 @@ def test_a_users_labelled_csv_in_any_spelling(tmp_path: Path, settings: Settings
     path.write_text("tweet;Sentiment\nlove it;POS\nhate it;NEG\nit is;Neutral\nfine;positive\n", encoding="utf-8")
     frame = load_split(str(path), "all", settings)
     assert frame["label"].tolist() == ["positive", "negative", "neutral", "positive"]
+
+
+@pytest.mark.parametrize("name", TEXT_COLUMN_NAMES)
+def test_a_labelled_file_finds_its_text_column_by_the_names_the_scorer_knows(tmp_path: Path, name: str) -> None:
+    """One list of text-column names: a column the file scorer would pick is the text of a labelled file too."""
+    path = tmp_path / "mine.csv"
+    path.write_text(f"id,{name.upper()},label\n1,good,positive\n2,bad,negative\n", encoding="utf-8")
+    assert guess_text_column(["id", name.upper(), "label"]) == name.upper()
+    labelled = read_labelled_file(path)
+    assert labelled.text_column == name.upper()
+    assert labelled.frame["text"].tolist() == ["good", "bad"]
 
 
 def test_a_polarity_column_maps_as_a_whole_and_rows_without_text_or_label_are_counted(tmp_path: Path) -> None:

@@ -28,6 +28,43 @@ def test_arguments_are_validated_with_a_clear_message() -> None:
         parse(["--preset", "nope"])
 
 
+def test_the_model_card_is_a_hub_model_card_with_eval_results(tmp_path: Path) -> None:
+    """Written with huggingface_hub's ModelCard: the header parses back, and every test figure is an EvalResult."""
+    from huggingface_hub import ModelCard
+
+    from finetune.args import TrainArgs
+    from finetune.card import write_card
+
+    (tmp_path / "sentiment.json").write_text(json.dumps({"base_model": "sentence-transformers/all-MiniLM-L6-v2"}))
+    results = [
+        {"dataset": "vader_tweets", "split": "test", "n": 630, "macro_f1": 0.71, "accuracy": 0.74,
+         "vader_macro_f1": 0.55, "vader_accuracy": 0.58},
+        {"dataset": "airline_tweets", "split": "all", "n": 14638, "macro_f1": 0.52, "accuracy": 0.6,
+         "vader_macro_f1": 0.41, "vader_accuracy": 0.45},
+    ]  # fmt: skip
+    history = [{"epoch": 1, "step": 50, "train_loss": 0.9, "val_macro_f1": 0.7}]
+    write_card(tmp_path, TrainArgs(datasets=["vader_tweets"]), ["python", "-m", "finetune"], results, history,
+               1000, 100000, 60.0, 1)  # fmt: skip
+    card = ModelCard.load(tmp_path / "README.md")
+    data = card.data.to_dict()
+    assert data["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert (data["license"], data["library_name"], data["pipeline_tag"]) == ("mit", "peft", "text-classification")
+    assert data["tags"] == ["sentiment-analysis", "lora", "peft"]
+    found = {
+        (e.dataset_type, e.dataset_split, e.metric_type, e.metric_config): e.metric_value
+        for e in card.data.eval_results or []
+    }
+    assert {e.task_type for e in card.data.eval_results or []} == {"text-classification"}
+    assert found == {
+        ("vader_tweets", "test", "accuracy", None): 0.74,
+        ("vader_tweets", "test", "f1", "macro"): 0.71,
+        ("airline_tweets", "all", "accuracy", None): 0.6,
+        ("airline_tweets", "all", "f1", "macro"): 0.52,
+    }
+    assert "| vader_tweets | test | 630 | 0.710 | 0.550 | +0.160 | 0.740 | 0.580 |" in card.text
+    assert json.loads((tmp_path / "metrics.json").read_text()) == results
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory, session_settings: Settings) -> tuple[Path, float, Settings]:
     data = tmp_path_factory.mktemp("finetune")
@@ -95,5 +132,9 @@ def test_publish_dry_run_builds_a_folder_whose_card_parses_and_adapter_loads(
     assert {"adapter_model.safetensors", "README.md", "sentiment.json"} <= set(files)
     card = ModelCard.load(tmp_path / "out" / "README.md")
     assert card.data.to_dict()["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert {(e.dataset_type, e.metric_type) for e in card.data.eval_results or []} == {
+        ("vader_tweets", "accuracy"),
+        ("vader_tweets", "f1"),
+    }
     with pytest.raises(PublishError, match="not a finished run"):
         build_folder(tmp_path, tmp_path / "x", settings)

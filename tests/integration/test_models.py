@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from sentiment.errors import LabelMappingError, ModelLoadError
 from sentiment.inference.predictor import Predictor
@@ -162,3 +165,82 @@ def test_vader_probabilities_follow_the_documented_rule() -> None:
     assert probs.argmax(axis=1).tolist() == [0, 0, 1, 1, 1, 2, 2]
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
     assert probs[6, 2] > 0.95 and probs[0, 0] > 0.9
+
+
+@pytest.mark.parametrize("size", [0, 1, (1 << 20) + 7])  # empty, tiny, and past one read block
+def test_file_digests_are_the_sha256_of_the_whole_content(tmp_path: Path, size: int) -> None:
+    import hashlib
+
+    from sentiment.datasets.fetch import sha256_of
+    from sentiment.models.adapters import file_digest
+
+    content = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
+    path = tmp_path / "weights.bin"
+    path.write_bytes(content)
+    expected = hashlib.sha256(content).hexdigest()
+    assert sha256_of(path) == expected
+    assert file_digest(path) == expected[:12]
+    assert file_digest(path, length=64) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "offline"),
+    [
+        ({"HF_HUB_OFFLINE": "1"}, True),
+        ({"TRANSFORMERS_OFFLINE": "yes"}, True),  # transformers' own variable counts too, as in huggingface_hub
+        ({"HF_HUB_OFFLINE": "0"}, False),
+    ],
+)
+def test_offline_mode_and_endpoint_are_huggingface_hubs_own(env: dict[str, str], offline: bool) -> None:
+    """Each process reads the variables when huggingface_hub is first imported: set them per subprocess."""
+    import os
+
+    base = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}}
+    code = (
+        "from sentiment.models.hub import hub_endpoint, hub_offline_flag, hub_status\n"
+        "print(hub_offline_flag(), hub_endpoint(), hub_status(0.5)[0] if hub_offline_flag() else '-')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**base, **env, "HF_ENDPOINT": "http://127.0.0.1:9/"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    assert out == [str(offline), "http://127.0.0.1:9", "False" if offline else "-"]
+
+
+@given(
+    rows=st.lists(st.lists(st.integers(0, 30_000), min_size=1, max_size=20), min_size=1, max_size=8),
+    extra=st.integers(0, 5),
+)
+@hsettings(max_examples=50, deadline=None, derandomize=True)
+def test_padding_keeps_every_row_and_masks_only_its_tokens(rows: list[list[int]], extra: int) -> None:
+    """One padding for serving and fine-tuning: the longest row by default, or a wider width the caller rounds to."""
+    from sentiment.models.transformer import pad_rows
+
+    longest = max(len(r) for r in rows)
+    for width in (None, longest + extra):
+        ids, mask = pad_rows(rows, pad_id=1, width=width)
+        assert ids.dtype == mask.dtype == torch.int64
+        assert tuple(ids.shape) == tuple(mask.shape) == (len(rows), width or longest)
+        for i, row in enumerate(rows):
+            assert ids[i, : len(row)].tolist() == row
+            assert set(ids[i, len(row) :].tolist()) <= {1}
+            assert mask[i].tolist() == [1] * len(row) + [0] * (ids.shape[1] - len(row))
+
+
+def test_one_list_of_named_models_for_specs_and_menus() -> None:
+    from sentiment.models.spec import NAMED_MODELS, PACKAGED_MODELS, offered_models
+
+    assert NAMED_MODELS == ("auto", "embedded", "vader")
+    for name in NAMED_MODELS:
+        assert ModelSpec.parse(f" {name.upper()} ") == ModelSpec(kind=name, name=name)
+    assert (
+        offered_models("owner/model@rev")
+        == [*PACKAGED_MODELS, "owner/model@rev"]
+        == ["embedded", "vader", "owner/model@rev"]
+    )
+    with pytest.raises(ValueError, match="use 'auto', 'embedded', 'vader', a Hub id"):
+        ModelSpec.parse("  ")

@@ -117,6 +117,46 @@ def test_only_one_process_runs_the_scheduler(tmp_path: Path) -> None:
     second.shutdown()
 
 
+def test_a_lock_held_by_another_process_keeps_the_scheduler_off_until_released(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    lock = tmp_path / "scheduler.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys; f = open(sys.argv[1], 'w'); fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True);"
+            " sys.stdin.read()",
+            str(lock),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        scheduler = Scheduler(JobRunner(ServiceMetrics(CollectorRegistry()).monitoring, 5), lock)
+        assert not scheduler.start()
+    finally:
+        holder.communicate("", timeout=30)  # closing stdin ends the holder, which releases its lock
+    assert scheduler.start()
+    scheduler.shutdown()
+
+
+def test_shutdown_on_another_thread_releases_the_lock(tmp_path: Path) -> None:
+    import threading
+
+    first = Scheduler(JobRunner(ServiceMetrics(CollectorRegistry()).monitoring, 5), tmp_path / "scheduler.lock")
+    assert first.start()
+    stopper = threading.Thread(target=first.shutdown)
+    stopper.start()
+    stopper.join(30)
+    second = Scheduler(JobRunner(ServiceMetrics(CollectorRegistry()).monitoring, 5), tmp_path / "scheduler.lock")
+    assert second.start()
+    second.shutdown()
+
+
 @pytest.mark.slow
 def test_the_drift_job_reads_the_log_of_the_serving_model(service: SentimentService) -> None:
     assert drift_job(service).status == "insufficient_data"

@@ -38,10 +38,27 @@ def test_metrics_can_require_a_bearer_token(settings: Settings, configured_proce
         protected, ServiceMetrics(CollectorRegistry()), predictor=Predictor.load("vader", protected)
     )
     client = TestClient(create_app(protected, service))
-    assert client.get("/metrics").status_code == 401
-    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "Basic m-token"},
+        {"Authorization": "m-token"},
+    ):
+        refused = client.get("/metrics", headers=headers)
+        assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer", headers
+        assert "sentiment_predictions_total" not in refused.text
     ok = client.get("/metrics", headers={"Authorization": "Bearer m-token"})
     assert ok.status_code == 200 and "sentiment_predictions_total" in ok.text
+
+
+def test_metrics_are_open_when_no_token_is_configured(settings: Settings) -> None:
+    open_settings = settings.model_copy(update={"metrics_token": None, "model": "vader", "scheduler_enabled": False})
+    service = SentimentService(
+        open_settings, ServiceMetrics(CollectorRegistry()), predictor=Predictor.load("vader", open_settings)
+    )
+    client = TestClient(create_app(open_settings, service))
+    for headers in ({}, {"Authorization": "Bearer anything"}, {"Authorization": "Basic x"}):
+        assert client.get("/metrics", headers=headers).status_code == 200, headers
 
 
 def test_admin_actions_are_off_without_a_token(service: SentimentService) -> None:

@@ -41,6 +41,23 @@ def test_counters_move_by_exactly_the_texts_scored(service: SentimentService, tm
     assert _value(service, "sentiment_requests_in_progress") == 0
 
 
+def test_the_in_progress_gauge_counts_a_request_while_it_scores_and_after_it_fails(
+    service: SentimentService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[float] = []
+
+    def failing(texts: object) -> None:
+        seen.append(_value(service, "sentiment_requests_in_progress", endpoint="predict_batch"))
+        raise RuntimeError("model crashed")
+
+    monkeypatch.setattr(service.predictor, "predict_batch", failing)
+    with pytest.raises(RuntimeError, match="model crashed"):
+        service.predict_many(["a", "b"])
+    assert seen == [1]
+    assert _value(service, "sentiment_requests_in_progress", endpoint="predict_batch") == 0
+    assert _value(service, "sentiment_errors_total", reason="internal") == 1
+
+
 def test_no_user_text_ever_becomes_a_label_value(service: SentimentService) -> None:
     secret = "my-very-private-text-4242"
     service.predict(secret)
@@ -108,3 +125,23 @@ def test_expired_results_are_deleted_on_a_timer_and_a_running_job_never_is(
         wait_until(lambda: not slow.path.parent.exists(), "the sweeper to delete the expired result", timeout=60)
     finally:
         service.stop()
+
+
+def test_prediction_log_rows_are_the_logs_own_counters_at_every_scrape() -> None:
+    """A collector reads the log's counters when scraped: nothing to sync, and every outcome exists from the start."""
+    from sentiment.monitoring.prediction_log import LogCounters
+
+    metrics = ServiceMetrics(CollectorRegistry())
+    text = metrics.render().decode()
+    assert "# TYPE sentiment_prediction_log_rows_total counter" in text
+    for outcome in ("written", "dropped", "failed"):
+        assert metric_value(text, "sentiment_prediction_log_rows_total", {"outcome": outcome}) == 0
+    counters = LogCounters()
+    metrics.monitoring.log_rows.watch(counters)
+    counters.written, counters.dropped, counters.failures = 7, 2, 1
+    text = metrics.render().decode()
+    found = {
+        o: metric_value(text, "sentiment_prediction_log_rows_total", {"outcome": o})
+        for o in ("written", "dropped", "failed")
+    }
+    assert found == {"written": 7, "dropped": 2, "failed": 1}

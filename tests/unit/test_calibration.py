@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from scipy.special import softmax
 
 from sentiment.evaluation.calibration import ece_of_a_calibrated_model, expected_calibration_error, reliability_bins
 from sentiment.inference.calibration import CALIBRATION_FILE, Calibration, negative_log_likelihood
@@ -21,8 +22,7 @@ from sentiment.settings import Settings
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    return softmax(z, axis=1)
 
 
 def _draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 from sklearn import metrics as skm
 
-from sentiment.evaluation.metrics import classification_report
+from sentiment.evaluation.metrics import classification_report, confusion_matrix, macro_f1
 from sentiment.evaluation.runner import stratified_sample
-from sentiment.evaluation.uncertainty import bootstrap_intervals, macro_f1_of, mcnemar_exact, paired_comparison
+from sentiment.evaluation.uncertainty import bootstrap_intervals, mcnemar_exact, paired_comparison
 from sentiment.labels import LABELS
 
 RNG = np.random.default_rng(7)
@@ -61,13 +64,45 @@ def test_absent_classes_give_zeros_not_nan() -> None:
     )
 
 
+_PAIRS = st.lists(st.tuples(st.sampled_from(LABELS), st.sampled_from(LABELS)), min_size=1, max_size=60)
+
+
+@given(pairs=st.lists(_PAIRS, min_size=1, max_size=4))
+@hsettings(max_examples=60, deadline=None, derandomize=True)
+def test_one_macro_f1_for_reports_bootstraps_and_estimates_equals_scikit_learns(
+    pairs: list[list[tuple[str, str]]],
+) -> None:
+    """Reports, bootstrap stacks and label-free estimates share ``macro_f1``: scikit-learn's macro average over the
+    classes present in the labels or the predictions (absent classes included: small samples lack some)."""
+    from sentiment.monitoring.estimation import confusion_metrics
+
+    stack = np.stack([confusion_matrix([t for t, _ in p], [q for _, q in p]) for p in pairs])
+    batched = macro_f1(stack)
+    assert batched.shape == (len(pairs),)
+    for sample, matrix, value in zip(pairs, stack, batched, strict=True):
+        y_true, y_pred = [t for t, _ in sample], [q for _, q in sample]
+        expected = skm.f1_score(y_true, y_pred, average="macro", zero_division=0)
+        report = classification_report(y_true, y_pred)
+        assert report.macro_f1 == pytest.approx(expected, abs=1e-12)
+        assert value == pytest.approx(expected, abs=1e-12)
+        assert confusion_metrics(matrix).macro_f1 == pytest.approx(expected, abs=1e-12)
+        per_class = skm.f1_score(y_true, y_pred, labels=list(LABELS), average=None, zero_division=0)
+        assert [report.per_class[label].f1 for label in LABELS] == pytest.approx(list(per_class), abs=1e-12)
+
+
+def test_macro_f1_by_hand_skips_a_class_absent_from_labels_and_predictions() -> None:
+    # negative: TP 2, FP 1, FN 0 -> 4/5; positive: TP 1, FP 0, FN 1 -> 2/3; neutral never seen -> not averaged
+    matrix = np.array([[2, 0, 0], [0, 0, 0], [1, 0, 1]])
+    assert float(macro_f1(matrix)) == pytest.approx((4 / 5 + 2 / 3) / 2)
+
+
 def test_bootstrap_matrices_agree_with_the_report_and_intervals_cover_the_estimate() -> None:
     y_true = RNG.integers(0, 3, 400)
     y_pred = np.where(RNG.random(400) < 0.7, y_true, RNG.integers(0, 3, 400))
     report = classification_report([LABELS[i] for i in y_true], [LABELS[i] for i in y_pred])
     full = np.zeros((1, 3, 3), dtype=int)
     np.add.at(full, (0, y_true, y_pred), 1)
-    assert macro_f1_of(full)[0] == pytest.approx(report.macro_f1)
+    assert macro_f1(full)[0] == pytest.approx(report.macro_f1)
     ci = bootstrap_intervals(y_true, y_pred, seed=1)
     assert ci["accuracy"].low < report.accuracy < ci["accuracy"].high
     assert ci["macro_f1"].low < report.macro_f1 < ci["macro_f1"].high

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sentiment.errors import EstimationInputError
+from sentiment.evaluation.metrics import f1_per_class, macro_f1
 from sentiment.inference.calibration import Calibration
 from sentiment.labels import LABELS
 
@@ -91,15 +92,13 @@ class Metrics:
 
 
 def confusion_metrics(confusion: np.ndarray) -> Metrics:
-    """Metrics of a ``(K, K)`` confusion matrix (rows: true class, columns: predicted class; counts or shares). F1
-    of a class that is neither present nor predicted is 0, as ``sklearn.metrics.f1_score(zero_division=0)`` has it;
-    accuracy of an empty matrix is NaN."""
+    """Metrics of a confusion matrix (rows: true class, columns: predicted class; counts or shares), with the
+    F1 and macro-F1 of ``sentiment.evaluation.metrics``, so an estimate and an evaluation mean the same thing."""
     c = np.asarray(confusion, dtype=np.float64)
     total = c.sum()
-    tp = np.diag(c)
-    denominator = c.sum(axis=0) + c.sum(axis=1)  # 2 TP + FP + FN
-    f1 = np.divide(2 * tp, denominator, out=np.zeros(K), where=denominator > 0)
-    return Metrics(float(tp.sum() / total) if total else float("nan"), tuple(float(v) for v in f1), float(f1.mean()))
+    f1 = f1_per_class(c)
+    accuracy = float(np.trace(c) / total) if total else float("nan")
+    return Metrics(accuracy, tuple(float(v) for v in f1), float(macro_f1(c)))
 
 
 def expected_confusion(true_probabilities: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -154,12 +153,6 @@ class PerformanceEstimate:
             "f1": dict(self.f1),
             "f1_band": {k: list(v) for k, v in self.f1_band.items()},
         }
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    logits = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(logits)
-    return exp / exp.sum(axis=1, keepdims=True)
 
 
 class Estimator(ABC):

@@ -37,9 +37,9 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
+from sentiment.errors import EstimationInputError
 from sentiment.inference.calibration import Calibration
 from sentiment.monitoring.estimation.base import (
-    EstimationInputError,
     Estimator,
     K,
     LabelledReference,

@@ -21,6 +21,7 @@ from sentiment.datasets.label_map import LabelMapping
 from sentiment.evaluation.report import EvaluationResult
 from sentiment.evaluation.store import COLUMNS as HISTORY_COLUMNS
 from sentiment.evaluation.uncertainty import PairedComparison
+from sentiment.models.spec import offered_models
 from sentiment.service.serving import SentimentService
 from sentiment.web.ui.api import PRIVATE, api_endpoint
 from sentiment.web.ui.figures import confusion_html, reliability_svg
@@ -142,7 +143,7 @@ def comparison_table(comparison: PairedComparison | None, model_a: str, model_b:
 def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> None:
     """Build the tab inside ``demo``; ``wrap`` turns domain errors into ``gr.Error``."""
     evaluation = service.evaluation
-    models = ["embedded", "vader", service.settings.hub_model]
+    models = offered_models(service.settings.hub_model)
     serving = service.settings.model if service.settings.model != "auto" else "embedded"
 
     def _size(value: float | None) -> int | None:

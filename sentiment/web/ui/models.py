@@ -12,6 +12,7 @@ import gradio as gr
 import pandas as pd
 
 from sentiment.models.runs import list_runs
+from sentiment.models.spec import offered_models
 from sentiment.service.serving import SentimentService
 from sentiment.web.ui.api import PRIVATE, api_endpoint, on_open
 
@@ -51,12 +52,7 @@ def models_tab(service: SentimentService, wrap: Any) -> None:
         return serving()
 
     def choices() -> list[str]:
-        return [
-            "embedded",
-            "vader",
-            service.settings.hub_model,
-            *(r["run"] for r in list_runs(service.settings.data_dir)),
-        ]
+        return [*offered_models(service.settings.hub_model), *(r["run"] for r in list_runs(service.settings.data_dir))]
 
     @wrap
     def tab_view() -> tuple[dict[str, Any], pd.DataFrame]:
