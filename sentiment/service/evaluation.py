@@ -41,6 +41,7 @@ class EvaluationService:
         self.metrics = metrics
         self.evaluator = Evaluator(settings, pool or ModelPool(settings))
         self.store = EvaluationStore(settings.data_dir / "evaluations.sqlite")
+        self.last_production: ProductionOutcome | None = None  # this process's newest, "insufficient" included
 
     def check_spec(self, spec: str) -> str:
         return visitor_spec(spec, self.settings.data_dir)
@@ -138,6 +139,12 @@ class EvaluationService:
     ) -> ProductionOutcome:
         """The serving model on its own labelled traffic (``sentiment.monitoring.production``): recorded like a
         scheduled evaluation under ``dataset="production"``, or "insufficient labels" (its gauges then removed)."""
+        self.last_production = self._production(feedback, log, model, revision, seed)
+        return self.last_production
+
+    def _production(
+        self, feedback: FeedbackStore, log: PredictionLog | None, model: str, revision: str, seed: int
+    ) -> ProductionOutcome:
         if log is None:
             self.metrics.clear(model, PRODUCTION, PRODUCTION_SPLIT, METRIC_SOURCES["scheduler"])
             return NoPredictionLog(model)
@@ -149,6 +156,10 @@ class EvaluationService:
             )
             return outcome
         return self._record(outcome, PRODUCTION, "scheduler")
+
+    def last_realised(self, model: str) -> EvaluationRecord | None:
+        """The newest production evaluation of ``model`` the history holds (it survives restarts), or None."""
+        return next((r for r in self.store.recent(200) if r.dataset == PRODUCTION and r.model == model), None)
 
     def history(self, limit: int = 50) -> list[EvaluationRecord]:
         return self.store.recent(limit)

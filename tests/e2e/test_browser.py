@@ -273,3 +273,74 @@ def test_without_an_admin_token_jobs_and_switching_are_disabled_and_say_why(
     expect(page.locator("#switch-button")).to_be_disabled()
     expect(page.locator("#switch-note")).to_contain_text("no admin token is set")
     _shot(page, "models-no-admin")
+
+
+@pytest.fixture(scope="module")
+def shifted_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """An app whose drift window is small enough for a short replay, and whose production evaluation counts a few
+    visitors' labels (unreviewed), so every reading of the answer card can be filled in a test."""
+    from conftest import CACHE
+
+    from appserver import start_app
+
+    app = start_app(
+        tmp_path_factory.mktemp("shifted-app"),
+        {
+            "SENTIMENT_MODEL": "embedded",
+            "SENTIMENT_ADMIN_TOKEN": ADMIN_TOKEN,
+            "SENTIMENT_CACHE_DIR": str(CACHE),
+            "SENTIMENT_SCHEDULER_ENABLED": "false",
+            "SENTIMENT_DRIFT_WINDOW": "200",
+            "SENTIMENT_DRIFT_MIN_WINDOW": "100",
+            "SENTIMENT_PRODUCTION_MIN_LABELS": "5",
+            "SENTIMENT_PRODUCTION_UNREVIEWED": "true",
+            "SENTIMENT_EVALUATION_DATASETS": '["vader_tweets"]',
+            "SENTIMENT_EVALUATION_SAMPLE_SIZE": "30",
+        },
+    )
+    yield app
+    app.stop()
+
+
+def test_the_monitoring_tab_answers_first_after_a_replay_of_shifted_traffic(page: Any, shifted_app: RunningApp) -> None:
+    """Replay tweets then news sentences (``python -m sentiment replay --shift-to``), label five predictions, run the
+    drift check and the evaluation: the card at the top of the Monitoring tab gives the headline, the realised
+    accuracy from those 5 labels, the estimated accuracy against the reference, the drift verdict and the feature
+    that moved most; /monitoring returns the same answer as JSON."""
+    from conftest import CACHE
+    from playwright.sync_api import expect
+
+    from sentiment.monitoring.replay import replay
+    from sentiment.settings import Settings
+
+    stats = replay(
+        shifted_app.url, "vader_tweets", Settings(cache_dir=CACHE), rate=200, max_texts=300, shift_to="vader_nyt"
+    )
+    assert stats.sent == 300 and stats.failed == 0
+    for text, label in [("I love it", "positive"), ("awful, just awful", "negative")] + [
+        ("it is a chair", "neutral")
+    ] * 3:
+        event, (_, details) = call_api(shifted_app.url, "predict", text)
+        assert event == "complete"
+        event, outcome = call_api(shifted_app.url, "feedback", details["prediction_id"], label, "")
+        assert event == "complete", outcome
+    event, report = call_api(shifted_app.url, "run_drift_check", ADMIN_TOKEN, timeout=LONG / 1000)
+    assert event == "complete" and report[0]["status"] in {"ok", "warning", "drift"}, report
+    event, _ = call_api(shifted_app.url, "run_evaluation", ADMIN_TOKEN, timeout=LONG / 1000)
+    assert event == "complete"
+
+    _open(page, shifted_app, "Monitoring")
+    card = page.locator("#monitoring-status")
+    expect(card.locator("h3")).to_contain_text("Measured on 5 labelled predictions: accuracy", timeout=LONG)
+    expect(card).to_contain_text("Realised accuracy:")
+    expect(card).to_contain_text("from 5 labels")
+    expect(card).to_contain_text(re.compile(r"Estimated accuracy now: \d\.\d\d \(\d\.\d\d-\d\.\d\d, 200 predictions"))
+    expect(card).to_contain_text(re.compile(r"vs \d\.\d\d at the reference"))
+    expect(card).to_contain_text(re.compile(r"Drift: (ok|warning|drift) on the last 200 predictions; moved most: \w+"))
+    expect(card).to_contain_text("Logged predictions")  # the details follow the answer
+    _shot(page, "monitoring-answer")
+
+    event, (overview,) = call_api(shifted_app.url, "monitoring")
+    answer = overview["answer"]
+    assert answer["realised"]["labels"] == 5 and answer["estimate"]["n"] == 200
+    assert answer["moved_most"]["feature"] in card.inner_text()

@@ -14,9 +14,10 @@ import gradio as gr
 import pandas as pd
 
 from sentiment.monitoring.drift import DriftReport
-from sentiment.monitoring.performance import WindowEstimate
+from sentiment.service.answer import answer
 from sentiment.service.monitoring import MonitoringOverview
 from sentiment.service.serving import SentimentService
+from sentiment.web.ui.answer import answer_markdown
 from sentiment.web.ui.api import PRIVATE, api_endpoint, on_open
 from sentiment.web.ui.charts import confidence_lines, traffic_bars
 
@@ -83,20 +84,7 @@ def _status_markdown(overview: MonitoringOverview, feedback: dict[str, int] | No
         line += " - no reference sample yet (the first drift check makes it)"
     if feedback:
         line += "  \n" + feedback_line(feedback)
-    return line + _estimate_line(overview.estimate)
-
-
-def _estimate_line(window: WindowEstimate | None) -> str:
-    """'Is my model still right?' without labels: the last window's estimated accuracy and its band, against the
-    same estimator on the reference."""
-    if window is None:
-        return "  \nEstimated accuracy: after the first drift check with enough predictions"
-    estimate = window.estimate
-    low, high = estimate.accuracy_band
-    return (
-        f"  \nEstimated accuracy now **{estimate.accuracy:.2f}** ({low:.2f}-{high:.2f}, {estimate.n} "
-        f"predictions, {estimate.method}) vs {window.reference_accuracy:.2f} at the reference"
-    )
+    return line
 
 
 def feedback_line(counts: dict[str, int]) -> str:
@@ -118,7 +106,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
         overview = service.monitoring.overview()
         traffic, minutes = traffic_bars(overview.traffic, time.time())
         return (
-            _status_markdown(overview, service.feedback.store.counts(), minutes),
+            answer_markdown(answer(service)) + _status_markdown(overview, service.feedback.store.counts(), minutes),
             traffic,
             overview.labels,
             confidence_lines(overview.confidence),
@@ -171,6 +159,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             "label_mix": overview.labels.to_dict(orient="records"),
             "jobs": _jobs_frame(service).to_dict(orient="records"),
             "feedback": service.feedback.store.counts(),
+            "answer": answer(service).as_dict(),
         }
 
     with gr.Tab("Monitoring") as tab:

@@ -1,0 +1,130 @@
+"""The owner's question, answered first: is the serving model still right on what people send it?
+
+Three independent readings, each with what it rests on: the *realised* accuracy from feedback labels (the newest
+production evaluation, with its interval and label count), the *estimated* accuracy of the newest drift window
+without labels (with its band, against the same estimator on the reference), and the drift verdict with the one
+feature that moved most. ``Answer.headline`` turns them into one sentence; the Monitoring tab shows it above the
+details and ``/monitoring`` returns it as JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from sentiment.monitoring.drift import DriftReport, FeatureDrift
+from sentiment.monitoring.performance import WindowEstimate
+from sentiment.monitoring.production import InsufficientLabels
+
+if TYPE_CHECKING:
+    from sentiment.service.serving import SentimentService
+
+
+@dataclass(frozen=True)
+class Realised:
+    """Accuracy measured on labelled production traffic: the point, its 95% bootstrap interval, the labels used."""
+
+    accuracy: float
+    low: float
+    high: float
+    labels: int
+    at: float  # Unix seconds of the evaluation
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Everything the Monitoring tab's first lines say; any reading may be missing, and then says what it waits for.
+
+    ``labels``/``labels_needed``: feedback labels the production evaluation found / needs (``labels_needed`` is 0
+    when a realised figure exists)."""
+
+    model: str
+    calibrated: bool
+    realised: Realised | None
+    labels: int
+    labels_needed: int
+    estimate: WindowEstimate | None
+    drift: DriftReport | None
+    moved_most: FeatureDrift | None
+
+    @property
+    def headline(self) -> str:
+        """One or two sentences: the most direct evidence first (labels), then what the unlabelled window says
+        when it points to a drop (labels lag: the estimate sees the newest traffic first)."""
+        estimate = ""
+        dropped = False
+        if self.estimate is not None:
+            low, high = self.estimate.estimate.accuracy_band
+            now, reference = self.estimate.estimate.accuracy, self.estimate.reference_accuracy
+            estimate = f"estimated accuracy {now:.2f} (band {low:.2f}-{high:.2f}) vs {reference:.2f} at the reference"
+            dropped = high < reference
+        if self.realised is not None:
+            r = self.realised
+            measured = (
+                f"Measured on {r.labels:,} labelled predictions: accuracy {r.accuracy:.2f} ({r.low:.2f}-{r.high:.2f})."
+            )
+            return f"{measured} Newest traffic suggests a drop: {estimate}." if dropped else measured
+        if estimate:
+            return (
+                f"Probably worse than at the reference: {estimate}." if dropped else f"No sign of a drop: {estimate}."
+            )
+        return "Not enough traffic yet to say: the first drift check with a full window gives an estimate."
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "headline": self.headline,
+            "model": self.model,
+            "calibrated": self.calibrated,
+            "realised": None if self.realised is None else asdict(self.realised),
+            "labels": self.labels,
+            "labels_needed": self.labels_needed,
+            "estimate": None if self.estimate is None else self.estimate.as_dict(),
+            "drift": None if self.drift is None else self.drift.status,
+            "moved_most": None if self.moved_most is None else self.moved_most.as_dict(),
+        }
+
+
+def severity(row: FeatureDrift) -> float:
+    """How far past its own drift threshold a result is (1.0 = at it; comparable across tests): a distance over its
+    threshold, or for a p-value test ``log p_adj / log threshold`` (p_adj = threshold gives 1, smaller p more)."""
+    if row.adjusted_p_value is None:
+        return row.statistic / row.threshold if row.threshold > 0 else math.inf
+    return math.log(max(row.adjusted_p_value, 1e-300)) / math.log(row.threshold)
+
+
+def moved_most(report: DriftReport | None) -> FeatureDrift | None:
+    """The result furthest past its threshold (ties: the first checked), or None without a graded report."""
+    if report is None or not report.results:
+        return None
+    return max(report.results, key=severity)
+
+
+def answer(service: SentimentService) -> Answer:
+    """The answer for the model serving now (``service.predictor`` is not waited for: a loading app answers too)."""
+    info = service.model_info
+    model = info.name if info is not None else service.settings.model
+    minimum = service.settings.production_min_labels
+    realised, labels, needed = None, 0, minimum
+    record = service.evaluation.last_realised(model)
+    if record is not None:
+        stored = service.evaluation.store.report(record.id) or {}
+        interval = stored.get("intervals", {}).get("accuracy", {})
+        low, high = interval.get("low", record.accuracy), interval.get("high", record.accuracy)
+        realised = Realised(record.accuracy, low, high, record.n, record.created_at)
+        labels, needed = record.n, 0
+    last = service.evaluation.last_production
+    newer = record is None or (last is not None and getattr(last, "created_at", 0.0) > record.created_at)
+    if isinstance(last, InsufficientLabels) and last.model == model and newer:
+        realised, labels, needed = None, last.n, last.min_labels
+    monitoring = service.monitoring
+    return Answer(
+        model=model,
+        calibrated=bool(info and info.calibration),
+        realised=realised,
+        labels=labels,
+        labels_needed=needed,
+        estimate=monitoring.last_estimate,
+        drift=monitoring.last_report,
+        moved_most=moved_most(monitoring.last_report),
+    )

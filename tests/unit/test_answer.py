@@ -1,0 +1,103 @@
+"""The answer the Monitoring tab gives first: which feature moved most (each test read against its own threshold),
+and a headline that puts labels first and still says when the newest unlabelled traffic points to a drop."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from sentiment.monitoring.drift import DriftReport, FeatureDrift
+from sentiment.monitoring.estimation import PerformanceEstimate
+from sentiment.monitoring.performance import RealisedReference, WindowEstimate
+from sentiment.service.answer import Answer, Realised, moved_most, severity
+from sentiment.web.ui.answer import answer_markdown
+
+
+def _row(feature: str, test: str, statistic: float, adjusted: float | None, threshold: float) -> FeatureDrift:
+    level = (
+        "drift"
+        if (adjusted is not None and adjusted < threshold) or (adjusted is None and statistic > threshold)
+        else "ok"
+    )
+    return FeatureDrift(
+        feature, test, statistic, adjusted, level == "drift", threshold, test, 600, 200, adjusted, level
+    )
+
+
+def _report(*rows: FeatureDrift) -> DriftReport:
+    status = "drift" if any(r.level == "drift" for r in rows) else "ok"
+    return DriftReport(status, 200, 100, 0.0, None, rows)
+
+
+def _estimate(accuracy: float, band: tuple[float, float], reference: float) -> WindowEstimate:
+    point = PerformanceEstimate("doc", 200, accuracy, band, accuracy, band, {}, {})
+    return WindowEstimate(point, reference, reference, RealisedReference("vader_tweets", "test", 630, 0.8, 0.8), 0.0)
+
+
+def _answer(**changes: object) -> Answer:
+    fields: dict[str, object] = {
+        "model": "embedded",
+        "calibrated": True,
+        "realised": None,
+        "labels": 3,
+        "labels_needed": 50,
+        "estimate": None,
+        "drift": None,
+        "moved_most": None,
+    }
+    return Answer(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+def test_a_result_at_its_threshold_has_severity_one_whatever_the_test() -> None:
+    assert severity(_row("confidence", "psi", 0.25, None, 0.25)) == pytest.approx(1.0)
+    assert severity(_row("label", "chi2", 9.0, 0.01, 0.01)) == pytest.approx(1.0)
+    assert severity(_row("label", "chi2", 9.0, 0.0, 0.01)) > 100  # p underflowed to 0: far past, still finite
+
+
+def test_the_feature_that_moved_most_is_the_one_furthest_past_its_own_threshold() -> None:
+    """A PSI of 0.5 (twice its 0.25) outranks a KS p of 0.005 (log 0.005 / log 0.01 = 1.15) but not a chi2 p of
+    1e-6 (3.0); a bigger raw statistic counts for nothing across tests."""
+    psi = _row("confidence", "psi", 0.5, None, 0.25)
+    ks = _row("text_length", "ks", 0.9, 0.005, 0.01)
+    chi2 = _row("label", "chi2", 3.0, 1e-6, 0.01)
+    assert moved_most(_report(psi, ks)) == psi
+    assert moved_most(_report(psi, ks, chi2)) == chi2
+    assert moved_most(None) is None and moved_most(_report()) is None
+
+
+@given(p=st.floats(1e-12, 1.0), q=st.floats(1e-12, 1.0))
+@hsettings(max_examples=50, deadline=None, derandomize=True)
+def test_a_smaller_adjusted_p_value_never_ranks_lower(p: float, q: float) -> None:
+    a, b = _row("a", "ks", 0.1, p, 0.01), _row("b", "ks", 0.1, q, 0.01)
+    assert (severity(a) >= severity(b)) == (p <= q) or p == q
+
+
+def test_the_headline_puts_labels_first_and_still_reports_a_drop_the_estimate_sees() -> None:
+    measured = Realised(0.81, 0.74, 0.87, 120, 0.0)
+    dropped = _estimate(0.70, (0.64, 0.75), 0.83)
+    steady = _estimate(0.82, (0.77, 0.86), 0.83)
+    assert _answer(realised=measured).headline == "Measured on 120 labelled predictions: accuracy 0.81 (0.74-0.87)."
+    both = _answer(realised=measured, estimate=dropped).headline
+    assert both.startswith("Measured on 120") and "Newest traffic suggests a drop: estimated accuracy 0.70" in both
+    assert _answer(estimate=dropped).headline.startswith("Probably worse than at the reference: estimated accuracy")
+    assert _answer(estimate=steady).headline.startswith("No sign of a drop: estimated accuracy 0.82")
+    assert _answer().headline.startswith("Not enough traffic yet")
+
+
+def test_the_card_says_what_each_missing_reading_waits_for() -> None:
+    card = answer_markdown(_answer())
+    assert "waiting for labels, 3 of 50 needed" in card
+    assert "Estimated accuracy now: after the first drift check" in card and "Drift: no check yet" in card
+    row = _row("surface", "chi2", 160.0, 2e-34, 0.01)
+    full = answer_markdown(
+        _answer(
+            realised=Realised(0.8, 0.7, 0.9, 60, 0.0),
+            estimate=_estimate(0.7, (0.6, 0.75), 0.83),
+            drift=_report(row),
+            moved_most=row,
+        )
+    )
+    assert "from 60 labels" in full and "200 predictions, doc) vs 0.83 at the reference" in full
+    assert "moved most: **surface** (chi2, adjusted p 2e-34 (threshold 0.01), drift)" in full
