@@ -27,7 +27,7 @@ import csv
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from sentiment.errors import BatchInputError
 from sentiment.labels import LABELS
 from sentiment.results import BatchResult
 from sentiment.tables.cells import neutralise
-from sentiment.tables.reading import MALFORMED, Record, fit_row, records, resolve_text_column, sniff
+from sentiment.tables.reading import MALFORMED, Record, TableFormat, fit_row, records, resolve_text_column, sniff
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +136,78 @@ def _chunks(rows: Iterator[Record], size: int, max_chars: int = CHUNK_CHARS) -> 
         yield chunk, offset
 
 
+@dataclass
+class PreparedChunk:
+    """A chunk of rows read, cleaned and fitted to the header, with the texts to score: everything about the rows
+    that does not need the model. Plain data, so an engine can score ``texts`` on another machine and bring the
+    result back to ``write_chunk``."""
+
+    rows: list[list[str]]  # every row, exactly as wide as the header
+    errors: list[str | None]  # why the reader could not score the row (``None``: its text goes to the model)
+    cleaned: list[tuple[str, ...]]  # what was changed in each row but kept ("nul_removed", "short_row_padded")
+    texts: list[str]  # the texts to score, for the rows in ``positions``
+    positions: list[int]
+    offset: int  # bytes of the input read up to the end of this chunk (for progress)
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """An input sniffed and its header read: what both engines need before the first chunk."""
+
+    path: Path
+    fmt: TableFormat
+    index: int  # of the text column
+    header: list[str]
+    size: int  # bytes, for progress
+
+    @property
+    def width(self) -> int:
+        return len(self.header)
+
+
+def plan_table(path: Path, text_column: str | None = None, max_bytes: int | None = None) -> TablePlan:
+    """Sniff ``path``, choose its text column and read its header (refusing, with the reason, what cannot be read)."""
+    csv.field_size_limit(max(max_bytes or 0, 1 << 27))
+    fmt = sniff(path, max_bytes)
+    index = resolve_text_column(fmt, text_column, path.name)
+    rows = records(path, fmt)
+    try:
+        header = next(rows)[0] or list(fmt.columns)
+    finally:
+        rows.close()  # closes the file now, not when the generator is collected
+    return TablePlan(path, fmt, index, header, path.stat().st_size)
+
+
+def prepared_chunks(plan: TablePlan, chunk_rows: int) -> Iterator[PreparedChunk]:
+    """Every data row of the planned input, in order, read and prepared chunk by chunk (bounded memory)."""
+    csv.field_size_limit(1 << 27)  # also in a process that did not plan (a Ray worker)
+    rows = records(plan.path, plan.fmt)
+    next(rows)  # the header
+    for chunk, offset in _chunks(rows, chunk_rows):
+        yield prepare_chunk(chunk, plan.index, plan.fmt.delimiter, plan.width, offset)
+
+
+def prepare_chunk(chunk: list[Record], index: int, delimiter: str, width: int, offset: int = 0) -> PreparedChunk:
+    """Fit each row to the header and pick the texts to score; touches no summary, so it may run anywhere."""
+    prepared = PreparedChunk([], [], [], [], [], offset)
+    for position, (maybe_row, _, nuls) in enumerate(chunk):
+        cleaned: list[str] = ["nul_removed"] if nuls else []
+        error: str | None
+        if maybe_row is None:  # unparseable: written as an empty row so the row count still matches
+            row, error = [""] * width, MALFORMED
+        else:
+            if len(maybe_row) < width:
+                cleaned.append("short_row_padded")
+            row, error = fit_row(maybe_row, width, delimiter)
+        prepared.rows.append(row)
+        prepared.errors.append(error)
+        prepared.cleaned.append(tuple(cleaned))
+        if error is None:
+            prepared.texts.append(row[index])
+            prepared.positions.append(position)
+    return prepared
+
+
 def score_file(
     path: Path,
     out_path: Path,
@@ -146,80 +218,72 @@ def score_file(
     progress: ProgressFn | None = None,
 ) -> ScoreSummary:
     """Score ``path`` into ``out_path`` (same delimiter, UTF-8), chunk by chunk; returns what happened per row."""
+    plan = plan_table(path, text_column, max_bytes)
+    scored = ((chunk, score(chunk.texts) if chunk.texts else None) for chunk in prepared_chunks(plan, chunk_rows))
+    return write_scored(plan, out_path, scored, progress)
+
+
+def write_scored(
+    plan: TablePlan,
+    out_path: Path,
+    scored: Iterable[tuple[PreparedChunk, BatchResult | None]],
+    progress: ProgressFn | None = None,
+) -> ScoreSummary:
+    """Write the scored chunks, in the order given, to ``out_path`` (via a ``.partial`` file renamed when complete)
+    and count what happened to every row. Every engine ends here, so the output and the summary are the same
+    whichever engine scored the texts."""
     started = time.perf_counter()
-    csv.field_size_limit(max(max_bytes or 0, 1 << 27))
-    fmt = sniff(path, max_bytes)
-    index = resolve_text_column(fmt, text_column, path.name)
-    summary = ScoreSummary(text_column=fmt.columns[index], input_format=fmt.describe())
-    size = path.stat().st_size
+    summary = ScoreSummary(text_column=plan.fmt.columns[plan.index], input_format=plan.fmt.describe())
     partial = out_path.with_name(out_path.name + ".partial")
     partial.parent.mkdir(parents=True, exist_ok=True)
     try:
         with partial.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, delimiter=fmt.output_delimiter)
-            rows = records(path, fmt)
-            header = next(rows)[0] or list(fmt.columns)
-            summary.columns_added = added_column_names(header)
-            writer.writerow([neutralise(c) for c in header] + list(summary.columns_added.values()))
-            for chunk, offset in _chunks(rows, chunk_rows):
-                _score_chunk(chunk, index, fmt.delimiter, len(header), score, writer, summary)
+            writer = csv.writer(handle, delimiter=plan.fmt.output_delimiter)
+            summary.columns_added = added_column_names(plan.header)
+            writer.writerow([neutralise(c) for c in plan.header] + list(summary.columns_added.values()))
+            for chunk, result in scored:
+                write_chunk(chunk, result, writer, summary)
                 if progress is not None:
-                    progress(min(offset / size, 1.0), f"{summary.rows:,} rows scored")
+                    progress(min(chunk.offset / plan.size, 1.0), f"{summary.rows:,} rows scored")
         os.replace(partial, out_path)
     finally:
         partial.unlink(missing_ok=True)
     if summary.rows == 0:
         out_path.unlink(missing_ok=True)
-        raise BatchInputError(f"{path.name} has a header but no data rows")
+        raise BatchInputError(f"{plan.path.name} has a header but no data rows")
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _score_chunk(
-    chunk: list[Record], index: int, delimiter: str, width: int, score: Scorer, writer: Any, summary: ScoreSummary
-) -> None:
+def write_chunk(chunk: PreparedChunk, result: BatchResult | None, writer: Any, summary: ScoreSummary) -> None:
+    """Write one prepared chunk with its scores (``result`` holds one row per text of ``chunk.texts``) and count
+    its rows in ``summary``, in input order."""
     first_row = summary.rows + 1
-    rows: list[list[str]] = []
     new_cells: list[list[str]] = []
-    texts: list[str] = []
-    positions: list[int] = []
-    for offset, (maybe_row, _, nuls) in enumerate(chunk):
-        number = first_row + offset
-        error: str | None
-        if nuls:
-            summary.clean("nul_removed", number)
-        if maybe_row is None:  # unparseable: written as an empty row so the row count still matches
-            row, error = [""] * width, MALFORMED
-        else:
-            if len(maybe_row) < width:
-                summary.clean("short_row_padded", number)
-            row, error = fit_row(maybe_row, width, delimiter)
-        rows.append(row)
+    for position, (error, cleaned) in enumerate(zip(chunk.errors, chunk.cleaned, strict=True)):
+        for kind in cleaned:
+            summary.clean(kind, first_row + position)
         cells = [""] * len(NEW_COLUMNS)
         cells[_ERROR] = error or ""
         new_cells.append(cells)
         if error is not None:
-            summary.skip(error, number)
-            continue
-        texts.append(row[index])
-        positions.append(offset)
-    result = score(texts) if texts else None
+            summary.skip(error, first_row + position)
     if result is not None:
         labels = result.labels
-        for j, offset in enumerate(positions):
+        for j, position in enumerate(chunk.positions):
             reason = result.errors[j]
             if reason is not None:
-                summary.skip(reason, first_row + offset)
-                new_cells[offset][_ERROR] = reason
+                summary.skip(reason, first_row + position)
+                new_cells[position][_ERROR] = reason
                 continue
             probs = result.probabilities[j]
-            new_cells[offset] = [labels[j], *(f"{p:.6f}" for p in probs), "", result.prediction_id(j)]
+            new_cells[position] = [labels[j], *(f"{p:.6f}" for p in probs), "", result.prediction_id(j)]
             summary.label_counts[labels[j]] += 1
             summary.scored += 1
             summary.truncated += int(result.truncated[j])
-    for row, cells in zip(rows, new_cells, strict=True):
+    for row, cells in zip(chunk.rows, new_cells, strict=True):
         writer.writerow([neutralise(c) for c in row] + cells)
-    summary.rows += len(chunk)
+    summary.rows += len(chunk.rows)
     summary.skipped_rows.sort()
 
 
