@@ -38,6 +38,7 @@ from sentiment.errors import BatchInputError
 from sentiment.labels import LABELS
 from sentiment.results import BatchResult
 from sentiment.tables.cells import neutralise
+from sentiment.tables.progress import describe_progress
 from sentiment.tables.reading import MALFORMED, Record, TableFormat, fit_row, records, resolve_text_column, sniff
 
 logger = logging.getLogger(__name__)
@@ -170,11 +171,7 @@ def plan_table(path: Path, text_column: str | None = None, max_bytes: int | None
     csv.field_size_limit(max(max_bytes or 0, 1 << 27))
     fmt = sniff(path, max_bytes)
     index = resolve_text_column(fmt, text_column, path.name)
-    rows = records(path, fmt)
-    try:
-        header = next(rows)[0] or list(fmt.columns)
-    finally:
-        rows.close()  # closes the file now, not when the generator is collected
+    header = next(records(path, fmt))[0] or list(fmt.columns)  # the reader, dropped here, closes the file
     return TablePlan(path, fmt, index, header, path.stat().st_size)
 
 
@@ -244,7 +241,8 @@ def write_scored(
             for chunk, result in scored:
                 write_chunk(chunk, result, writer, summary)
                 if progress is not None:
-                    progress(min(chunk.offset / plan.size, 1.0), f"{summary.rows:,} rows scored")
+                    fraction = min(chunk.offset / plan.size, 1.0)
+                    progress(fraction, describe_progress(fraction, summary.rows, time.perf_counter() - started))
         os.replace(partial, out_path)
     finally:
         partial.unlink(missing_ok=True)

@@ -1,0 +1,156 @@
+"""Score a table on a Ray cluster: Ray Data streams the file's chunks through a pool of actors that each load the
+model once, and the driver writes them back in input order.
+
+Only the model runs remotely. The rows are read and cleaned by ``prepared_chunks`` (the local engine's reader, run
+in one Ray Data read task on the driver's node, where the file is) and written by ``write_scored`` (the local
+engine's writer, on the driver), so both engines give the same bytes and the same summary. Memory stays bounded:
+Ray Data executes the read -> score -> iterate pipeline as a stream with backpressure, and the driver holds one
+chunk at a time.
+
+Ray is an optional dependency (``requirements-scale.txt``): it is imported inside the functions here, so nothing
+that merely imports ``sentiment`` needs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sentiment.results import BatchResult
+from sentiment.tables.scoring import (
+    PreparedChunk,
+    ProgressFn,
+    Scorer,
+    ScoreSummary,
+    TablePlan,
+    prepared_chunks,
+    write_scored,
+)
+
+logger = logging.getLogger(__name__)
+
+ScorerFactory = Callable[[], Scorer]  # picklable; called once in each actor (e.g. loads the model)
+
+
+@dataclass
+class RayRun:
+    """Where the chunks were scored: the id of the Ray node of every actor that scored at least one chunk."""
+
+    nodes: set[str] = field(default_factory=set)
+    chunks: int = 0
+
+
+def _blocks(plan: TablePlan, chunk_rows: int) -> Iterator[Any]:
+    """The read task's output: one Ray Data row per prepared chunk (pickled: rows are ragged lists of strings)."""
+    import pyarrow as pa
+
+    for chunk in prepared_chunks(plan, chunk_rows):
+        yield pa.table({"chunk": pa.array([pickle.dumps(chunk)], type=pa.binary())})
+
+
+def _chunk_source(plan: TablePlan, chunk_rows: int) -> Any:
+    """A Ray Data datasource of one read task: the file is read in order, by the same code as the local engine."""
+    from ray.data.block import BlockMetadata
+    from ray.data.datasource import Datasource, ReadTask
+
+    class ChunkSource(Datasource):
+        @property
+        def supports_distributed_reads(self) -> bool:
+            return False  # Ray Data then runs the read on the driver's node, where the file is
+
+        def estimate_inmemory_data_size(self) -> int:
+            return plan.size
+
+        def get_read_tasks(self, parallelism: int, *args: Any, **kwargs: Any) -> list[ReadTask]:
+            files = (str(plan.path),)
+            metadata = BlockMetadata(num_rows=None, size_bytes=plan.size, exec_stats=None, input_files=files)
+            return [ReadTask(lambda: _blocks(plan, chunk_rows), metadata)]
+
+    return ChunkSource()
+
+
+class ChunkScorer:
+    """A Ray Data actor: loads the model once, then scores the texts of each chunk it is given."""
+
+    def __init__(self, make_scorer: ScorerFactory) -> None:
+        import ray
+
+        self._score = make_scorer()
+        self._node = ray.get_runtime_context().get_node_id()
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
+        scored: list[bytes] = []
+        for blob in batch["chunk"]:
+            chunk: PreparedChunk = pickle.loads(blob)
+            result = self._score(chunk.texts) if chunk.texts else None
+            scored.append(pickle.dumps((chunk, result)))
+        return {"scored": scored, "node": [self._node] * len(scored)}
+
+
+@contextmanager
+def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
+    """Connect to the cluster at ``address`` (start a local one when ``None``) unless Ray is already initialised
+    (then use that, and leave it running). A remote cluster gets this checkout's ``sentiment`` package shipped to
+    its workers; their Python must have the requirements installed."""
+    import ray
+
+    # Ray Data warns that one read task cannot keep N actors busy; ours yields a block per chunk, and it does.
+    warnings.filterwarnings("ignore", message="The minimum number of concurrent actors", category=UserWarning)
+    if ray.is_initialized():
+        yield
+        return
+    os.environ.setdefault("RAY_DISABLE_USAGE_STATS", "1")
+    options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+    if address is None:
+        options["num_cpus"] = num_cpus
+    else:
+        import sentiment
+
+        options["runtime_env"] = {"py_modules": [sentiment]}
+    ray.init(address=address, **options)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def score_plan_on_ray(
+    plan: TablePlan,
+    out_path: Path,
+    make_scorer: ScorerFactory,
+    actors: int = 1,
+    chunk_rows: int = 2000,
+    progress: ProgressFn | None = None,
+) -> tuple[ScoreSummary, RayRun]:
+    """Score a planned table on the connected Ray cluster with ``actors`` model replicas (one CPU each)."""
+    import ray
+    from ray.data import ActorPoolStrategy, DataContext
+
+    if actors < 1:
+        raise ValueError(f"actors must be at least 1, not {actors}")
+    context = DataContext.get_current()
+    context.execution_options.preserve_order = True  # the output is in input order
+    context.enable_progress_bars = False  # the writer reports progress itself
+    pool = ActorPoolStrategy(size=actors)
+    dataset = ray.data.read_datasource(_chunk_source(plan, chunk_rows), num_cpus=0, override_num_blocks=1)
+    dataset = dataset.map_batches(
+        ChunkScorer, fn_constructor_args=(make_scorer,), batch_size=1, compute=pool, num_cpus=1
+    )
+    run = RayRun()
+
+    def scored() -> Iterator[tuple[PreparedChunk, BatchResult | None]]:
+        for row in dataset.iter_rows():
+            run.nodes.add(row["node"])
+            run.chunks += 1
+            yield pickle.loads(row["scored"])
+
+    summary = write_scored(plan, out_path, scored(), progress)
+    logger.info("scored %s on %d Ray node(s) in %d chunks", plan.path.name, len(run.nodes), run.chunks)
+    return summary, run
