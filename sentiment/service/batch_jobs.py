@@ -16,7 +16,7 @@ from sentiment.inference.predictor import Predictor
 from sentiment.settings import Settings
 from sentiment.tables.inputs import expand_inputs, output_paths
 from sentiment.tables.progress import ProgressLine
-from sentiment.tables.scoring import Scorer, ScoreSummary, plan_table, prepared_chunks, write_scored
+from sentiment.tables.scoring import Scorer, ScoreSummary, TablePlan, plan_table, scored_here, write_scored
 
 logger = logging.getLogger(__name__)
 
@@ -53,20 +53,18 @@ def score_inputs(
     outputs = output_paths(plans, output)
     scorer = PredictorScorer(spec, settings)
     chunk_rows = settings.csv_chunk_rows
-    done: list[tuple[Path, ScoreSummary]] = []
+
+    def report(plan: TablePlan) -> ProgressLine | None:
+        return ProgressLine(plan.path.name) if progress else None
+
     if engine == "local":
         score = scorer()
+        summaries = []
         for plan, out in zip(plans, outputs, strict=True):
-            report = ProgressLine(plan.path.name) if progress else None
-            scored = ((c, score(c.texts) if c.texts else None) for c in prepared_chunks(plan, chunk_rows))
-            done.append((out, write_scored(plan, out, scored, report)))
-        return done
-    from sentiment.tables.ray_engine import ray_session, score_plan_on_ray
+            summaries.append(write_scored(plan, out, scored_here(plan, score, chunk_rows), report(plan)))
+    else:
+        from sentiment.tables.ray_engine import ray_session, score_plans_on_ray
 
-    with ray_session(address, num_cpus=None if address else max(actors, 1)):
-        for plan, out in zip(plans, outputs, strict=True):
-            report = ProgressLine(plan.path.name) if progress else None
-            summary, run = score_plan_on_ray(plan, out, scorer, actors, chunk_rows, report)
-            logger.info("%s: %d chunks scored on %d node(s)", plan.path.name, run.chunks, len(run.nodes))
-            done.append((out, summary))
-    return done
+        with ray_session(address, num_cpus=None if address else actors):
+            summaries, _ = score_plans_on_ray(plans, outputs, scorer, actors, chunk_rows, report)
+    return list(zip(outputs, summaries, strict=True))

@@ -17,9 +17,11 @@ import logging
 import os
 import pickle
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -47,31 +49,33 @@ class RayRun:
     chunks: int = 0
 
 
-def _blocks(plan: TablePlan, chunk_rows: int) -> Iterator[Any]:
-    """The read task's output: one Ray Data row per prepared chunk (pickled: rows are ragged lists of strings)."""
+def _blocks(file: int, plan: TablePlan, chunk_rows: int) -> Iterator[Any]:
+    """A read task's output: one Ray Data row per prepared chunk (pickled: rows are ragged lists of strings)."""
     import pyarrow as pa
 
     for chunk in prepared_chunks(plan, chunk_rows):
-        yield pa.table({"chunk": pa.array([pickle.dumps(chunk)], type=pa.binary())})
+        yield pa.table({"file": pa.array([file], type=pa.int32()), "chunk": pa.array([pickle.dumps(chunk)])})
 
 
-def _chunk_source(plan: TablePlan, chunk_rows: int) -> Any:
-    """A Ray Data datasource of one read task: the file is read in order, by the same code as the local engine."""
+def _chunk_source(plans: Sequence[TablePlan], chunk_rows: int) -> Any:
+    """A Ray Data datasource of one read task per file: each file is read in order, by the local engine's code."""
     from ray.data.block import BlockMetadata
     from ray.data.datasource import Datasource, ReadTask
+
+    def task(file: int, plan: TablePlan) -> ReadTask:
+        metadata = BlockMetadata(num_rows=None, size_bytes=plan.size, exec_stats=None, input_files=(str(plan.path),))
+        return ReadTask(lambda: _blocks(file, plan, chunk_rows), metadata)
 
     class ChunkSource(Datasource):
         @property
         def supports_distributed_reads(self) -> bool:
-            return False  # Ray Data then runs the read on the driver's node, where the file is
+            return False  # Ray Data then runs the reads on the driver's node, where the files are
 
         def estimate_inmemory_data_size(self) -> int:
-            return plan.size
+            return sum(plan.size for plan in plans)
 
         def get_read_tasks(self, parallelism: int, *args: Any, **kwargs: Any) -> list[ReadTask]:
-            files = (str(plan.path),)
-            metadata = BlockMetadata(num_rows=None, size_bytes=plan.size, exec_stats=None, input_files=files)
-            return [ReadTask(lambda: _blocks(plan, chunk_rows), metadata)]
+            return [task(file, plan) for file, plan in enumerate(plans)]
 
     return ChunkSource()
 
@@ -91,7 +95,7 @@ class ChunkScorer:
             chunk: PreparedChunk = pickle.loads(blob)
             result = self._score(chunk.texts) if chunk.texts else None
             scored.append(pickle.dumps((chunk, result)))
-        return {"scored": scored, "node": [self._node] * len(scored)}
+        return {"file": batch["file"], "scored": scored, "node": [self._node] * len(scored)}
 
 
 @contextmanager
@@ -121,15 +125,16 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         ray.shutdown()
 
 
-def score_plan_on_ray(
-    plan: TablePlan,
-    out_path: Path,
+def score_plans_on_ray(
+    plans: Sequence[TablePlan],
+    outputs: Sequence[Path],
     make_scorer: ScorerFactory,
     actors: int = 1,
     chunk_rows: int = 2000,
-    progress: ProgressFn | None = None,
-) -> tuple[ScoreSummary, RayRun]:
-    """Score a planned table on the connected Ray cluster with ``actors`` model replicas (one CPU each)."""
+    progress: Callable[[TablePlan], ProgressFn | None] = lambda plan: None,
+) -> tuple[list[ScoreSummary], RayRun]:
+    """Score planned tables into ``outputs`` on the connected Ray cluster with ``actors`` model replicas (one CPU
+    each) shared by all the files; returns a summary per file, in order."""
     import ray
     from ray.data import ActorPoolStrategy, DataContext
 
@@ -138,19 +143,32 @@ def score_plan_on_ray(
     context = DataContext.get_current()
     context.execution_options.preserve_order = True  # the output is in input order
     context.enable_progress_bars = False  # the writer reports progress itself
+    # A block per chunk: by default Ray Data gathers a task's output into blocks of up to 128 MB, which would turn
+    # a read into one block holding the whole file, scored by one actor. (Set on the driver's current context:
+    # the dataset keeps a copy.)
+    context.target_max_block_size = 1
     pool = ActorPoolStrategy(size=actors)
-    dataset = ray.data.read_datasource(_chunk_source(plan, chunk_rows), num_cpus=0, override_num_blocks=1)
+    source = _chunk_source(plans, chunk_rows)
+    dataset = ray.data.read_datasource(source, num_cpus=0, override_num_blocks=len(plans))
     dataset = dataset.map_batches(
         ChunkScorer, fn_constructor_args=(make_scorer,), batch_size=1, compute=pool, num_cpus=1
     )
     run = RayRun()
 
-    def scored() -> Iterator[tuple[PreparedChunk, BatchResult | None]]:
+    def scored() -> Iterator[tuple[int, tuple[PreparedChunk, BatchResult | None]]]:
         for row in dataset.iter_rows():
             run.nodes.add(row["node"])
             run.chunks += 1
-            yield pickle.loads(row["scored"])
+            yield int(row["file"]), pickle.loads(row["scored"])
 
-    summary = write_scored(plan, out_path, scored(), progress)
-    logger.info("scored %s on %d Ray node(s) in %d chunks", plan.path.name, len(run.nodes), run.chunks)
-    return summary, run
+    summaries: list[ScoreSummary] = []
+    stream = groupby(scored(), key=itemgetter(0))
+    for file, chunks in stream:
+        while len(summaries) < file:  # a file with no data rows sends no chunk: its writer refuses it
+            summaries.append(write_scored(plans[len(summaries)], outputs[len(summaries)], ()))
+        plan = plans[file]
+        summaries.append(write_scored(plan, outputs[file], (item for _, item in chunks), progress(plan)))
+    while len(summaries) < len(plans):
+        summaries.append(write_scored(plans[len(summaries)], outputs[len(summaries)], ()))
+    logger.info("scored %d file(s) on %d Ray node(s) in %d chunks", len(plans), len(run.nodes), run.chunks)
+    return summaries, run

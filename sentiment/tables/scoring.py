@@ -216,8 +216,13 @@ def score_file(
 ) -> ScoreSummary:
     """Score ``path`` into ``out_path`` (same delimiter, UTF-8), chunk by chunk; returns what happened per row."""
     plan = plan_table(path, text_column, max_bytes)
-    scored = ((chunk, score(chunk.texts) if chunk.texts else None) for chunk in prepared_chunks(plan, chunk_rows))
-    return write_scored(plan, out_path, scored, progress)
+    return write_scored(plan, out_path, scored_here(plan, score, chunk_rows), progress)
+
+
+def scored_here(plan: TablePlan, score: Scorer, chunk_rows: int) -> Iterator[tuple[PreparedChunk, BatchResult | None]]:
+    """The local engine: each prepared chunk with its texts scored in this process."""
+    for chunk in prepared_chunks(plan, chunk_rows):
+        yield chunk, score(chunk.texts) if chunk.texts else None
 
 
 def write_scored(
