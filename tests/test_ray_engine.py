@@ -108,19 +108,25 @@ def test_two_nodes_score_a_20000_row_file_exactly_as_the_local_engine(
 
 
 def test_a_folder_of_inputs_becomes_a_folder_of_the_same_shards_on_either_engine(
-    two_nodes: list[str], awkward_file: Path, tiny_model_dir: Path, session_settings: Settings, tmp_path: Path
+    two_nodes: list[str],
+    tiny_model_dir: Path,
+    session_settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """``score_inputs`` (what the CLI runs) with a folder: one scored copy per input, named for its layout, equal
-    across engines. Uses the running cluster (the engine connects only when Ray is not initialised)."""
-    inputs = tmp_path / "in"
+    """``score_inputs`` (what the CLI runs) with a folder named relative to the current folder, which Ray's workers
+    do not share: one scored copy per input, named for its layout, equal across engines. Uses the running cluster
+    (the engine connects only when Ray is not initialised)."""
+    monkeypatch.chdir(tmp_path)
+    inputs = Path("in")
     inputs.mkdir()
     (inputs / "a.csv").write_bytes(awkward_table(700, seed=1))
     (inputs / "b.txt").write_text("what a great day\n\nworst service ever\n=1+1\n", encoding="latin-1")
     (inputs / "c.tsv").write_bytes("id\ttext\n1\tcafé\n2\tawful\n".encode("latin-1"))
     (inputs / "notes.md").write_text("not an input")
     spec = str(tiny_model_dir)
-    local = score_inputs(str(inputs), tmp_path / "local", spec, session_settings, engine="local", progress=False)
-    remote = score_inputs(str(inputs), tmp_path / "ray", spec, session_settings, engine="ray", actors=2)
+    local = score_inputs("in", Path("local"), spec, session_settings, engine="local", progress=False)
+    remote = score_inputs("in", Path("ray"), spec, session_settings, engine="ray", actors=2)
 
     assert [p.name for p, _ in local] == ["a_scored.csv", "b_scored.csv", "c_scored.tsv"]
     assert [p.name for p, _ in remote] == [p.name for p, _ in local]

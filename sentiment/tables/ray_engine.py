@@ -20,7 +20,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
@@ -64,6 +64,7 @@ def _chunk_source(plans: Sequence[TablePlan], chunk_rows: int) -> Any:
     from ray.data.datasource import Datasource, ReadTask
 
     def task(file: int, plan: TablePlan) -> ReadTask:
+        plan = replace(plan, path=plan.path.absolute())  # a worker's current folder is not the driver's
         metadata = BlockMetadata(num_rows=None, size_bytes=plan.size, exec_stats=None, input_files=(str(plan.path),))
         return ReadTask(lambda: _blocks(file, plan, chunk_rows), metadata)
 
