@@ -128,6 +128,13 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if stats.failed == 0 else 1
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
 def _global_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
     """Options that every subcommand takes, accepted before and after the subcommand's name.
 
@@ -194,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--address", default=None, help="Ray cluster to run on, e.g. ray://head:10001 or auto (default: start one)"
     )
-    s.add_argument("--actors", type=int, default=1, help="model replicas on Ray, one CPU each (default: 1)")
+    s.add_argument("--actors", type=_positive, default=1, help="model replicas on Ray, one CPU each (default: 1)")
     s.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     s.set_defaults(func=_score)
     e = sub.add_parser(

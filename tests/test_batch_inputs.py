@@ -104,3 +104,21 @@ def test_the_engine_and_its_options_are_checked_by_the_parser(capsys: pytest.Cap
     with pytest.raises(SystemExit):
         main(["score", "in.csv", "out.csv", "--engine", "spark"])
     assert "invalid choice: 'spark'" in capsys.readouterr().err
+
+
+def test_the_number_of_actors_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["score", "in.csv", "out.csv", "--engine", "ray", "--actors", "0"])
+    assert "must be at least 1, not 0" in capsys.readouterr().err
+
+
+def test_without_ray_the_ray_engine_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError, as where it is not installed
+    (tmp_path / "in.csv").write_text("id,text\n1,good\n")
+    assert main(["score", str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), "--engine", "ray", "--quiet"]) == 2
+    assert "pip install -r requirements-scale.txt" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()

@@ -48,6 +48,10 @@ def score_inputs(
     progress: bool = True,
 ) -> list[tuple[Path, ScoreSummary]]:
     """Score every input file into its output; returns each output with its summary, in input order."""
+    if engine == "ray":
+        from sentiment.tables.ray_engine import require_ray
+
+        require_ray()  # before reading anything
     paths = expand_inputs(inputs)
     plans = [plan_table(path, text_column) for path in paths]  # refuse a bad input before scoring any
     outputs = output_paths(plans, output)

@@ -100,11 +100,20 @@ class ChunkScorer:
         return {"file": batch["file"], "scored": scored, "node": [self._node] * len(scored)}
 
 
+def require_ray() -> None:
+    """Fail early, saying how to install it, when Ray is missing (it is an optional dependency)."""
+    try:
+        import ray  # noqa: F401
+    except ImportError as exc:
+        raise RuntimeError("--engine ray needs Ray: pip install -r requirements-scale.txt") from exc
+
+
 @contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
     """Connect to the cluster at ``address`` (start a local one when ``None``) unless Ray is already initialised
     (then use that, and leave it running). A remote cluster gets this checkout's ``sentiment`` package shipped to
     its workers; their Python must have the requirements installed."""
+    require_ray()
     import ray
 
     # Ray Data warns that one read task cannot keep N actors busy; ours yields a block per chunk, and it does.
