@@ -1,11 +1,11 @@
-"""Score a table on a Ray cluster: Ray Data streams the file's chunks through a pool of actors that each load the
+"""Score tables on a Ray cluster: Ray Data streams each file's chunks through a pool of actors that each load the
 model once, and the driver writes them back in input order.
 
 Only the model runs remotely. The rows are read and cleaned by ``prepared_chunks`` (the local engine's reader, run
-in one Ray Data read task on the driver's node, where the file is) and written by ``write_scored`` (the local
-engine's writer, on the driver), so both engines give the same bytes and the same summary. Memory stays bounded:
-Ray Data executes the read -> score -> iterate pipeline as a stream with backpressure, and the driver holds one
-chunk at a time.
+in one Ray Data read task per file on the driver's node, where the files are) and written by ``write_scored`` (the
+local engine's writer, on the driver), so both engines give the same bytes and the same summary. Memory stays
+bounded: Ray Data executes the read -> score -> iterate pipeline as a stream with backpressure, one block per chunk,
+and the driver holds a few chunks at a time.
 
 Ray is an optional dependency (``requirements-scale.txt``): it is imported inside the functions here, so nothing
 that merely imports ``sentiment`` needs it.
