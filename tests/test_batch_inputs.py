@@ -122,3 +122,25 @@ def test_without_ray_the_ray_engine_says_how_to_install_it(
     assert main(["score", str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), "--engine", "ray", "--quiet"]) == 2
     assert "pip install -r requirements-scale.txt" in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_parquet_file_is_read_by_its_content_with_nulls_as_empty_cells(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.setenv("SENTIMENT_DATA_DIR", str(tmp_path / "data"))
+    texts = ["what a great day", None, "=1+1 worst ever"]
+    table = pa.table({"id": [1, 2, 3], "text": texts, "stars": [5.0, None, 1.0]})
+    pq.write_table(table, tmp_path / "export.data")  # the name says nothing: the magic bytes do
+    assert main(["score", str(tmp_path / "export.data"), str(tmp_path / "out.csv"), "--model", "vader", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["rows"] == 3 and summary["scored"] == 2 and summary["input_format"]["encoding"] == "parquet"
+    rows = (tmp_path / "out.csv").read_text().splitlines()
+    assert rows[0].startswith("id,text,stars,label") and rows[2].startswith("2,,,,")
+    assert rows[3].startswith("3,'=1+1 worst ever,1.0,negative")
+    (tmp_path / "in").mkdir()
+    pq.write_table(table, tmp_path / "in" / "b.parquet")
+    (tmp_path / "export.data").rename(tmp_path / "in" / "a.data")
+    assert [p.name for p in expand_inputs(str(tmp_path / "in"))] == ["b.parquet"]  # a folder: by suffix

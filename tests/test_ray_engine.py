@@ -124,11 +124,13 @@ def test_a_folder_of_inputs_becomes_a_folder_of_the_same_shards_on_either_engine
     (inputs / "b.txt").write_text("what a great day\n\nworst service ever\n=1+1\n", encoding="latin-1")
     (inputs / "c.tsv").write_bytes("id\ttext\n1\tcafé\n2\tawful\n".encode("latin-1"))
     (inputs / "notes.md").write_text("not an input")
+    pa, pq = pytest.importorskip("pyarrow"), pytest.importorskip("pyarrow.parquet")
+    pq.write_table(pa.table({"text": ["love it", None, "@cmd awful"], "n": [1, 2, None]}), inputs / "d.parquet")
     spec = str(tiny_model_dir)
     local = score_inputs("in", Path("local"), spec, session_settings, engine="local", progress=False)
     remote = score_inputs("in", Path("ray"), spec, session_settings, engine="ray", actors=2)
 
-    assert [p.name for p, _ in local] == ["a_scored.csv", "b_scored.csv", "c_scored.tsv"]
+    assert [p.name for p, _ in local] == ["a_scored.csv", "b_scored.csv", "c_scored.tsv", "d_scored.csv"]
     assert [p.name for p, _ in remote] == [p.name for p, _ in local]
     for (local_path, local_summary), (ray_path, ray_summary) in zip(local, remote, strict=True):
         assert ray_path.read_bytes() == local_path.read_bytes()

@@ -11,7 +11,7 @@ from sentiment.tables.scoring import TablePlan
 
 # A folder holds other things too (a README, images): only these are read from it. A file named on its own, or
 # matched by a glob, is read whatever its name (the layout is decided from the content).
-TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".dat")
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".dat", ".parquet")
 
 
 def expand_inputs(spec: str) -> list[Path]:

@@ -38,8 +38,9 @@ from sentiment.errors import BatchInputError
 from sentiment.labels import LABELS
 from sentiment.results import BatchResult
 from sentiment.tables.cells import neutralise
+from sentiment.tables.parquet import table_format, table_records
 from sentiment.tables.progress import describe_progress
-from sentiment.tables.reading import MALFORMED, Record, TableFormat, fit_row, records, resolve_text_column, sniff
+from sentiment.tables.reading import MALFORMED, Record, TableFormat, fit_row, resolve_text_column
 
 logger = logging.getLogger(__name__)
 
@@ -169,16 +170,16 @@ class TablePlan:
 def plan_table(path: Path, text_column: str | None = None, max_bytes: int | None = None) -> TablePlan:
     """Sniff ``path``, choose its text column and read its header (refusing, with the reason, what cannot be read)."""
     csv.field_size_limit(max(max_bytes or 0, 1 << 27))
-    fmt = sniff(path, max_bytes)
+    fmt = table_format(path, max_bytes)
     index = resolve_text_column(fmt, text_column, path.name)
-    header = next(records(path, fmt))[0] or list(fmt.columns)  # the reader, dropped here, closes the file
+    header = next(table_records(path, fmt))[0] or list(fmt.columns)  # the reader, dropped here, closes the file
     return TablePlan(path, fmt, index, header, path.stat().st_size)
 
 
 def prepared_chunks(plan: TablePlan, chunk_rows: int) -> Iterator[PreparedChunk]:
     """Every data row of the planned input, in order, read and prepared chunk by chunk (bounded memory)."""
     csv.field_size_limit(1 << 27)  # also in a process that did not plan (a Ray worker)
-    rows = records(plan.path, plan.fmt)
+    rows = table_records(plan.path, plan.fmt)
     next(rows)  # the header
     for chunk, offset in _chunks(rows, chunk_rows):
         yield prepare_chunk(chunk, plan.index, plan.fmt.delimiter, plan.width, offset)
