@@ -52,19 +52,25 @@ def _datasets(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _score(args: argparse.Namespace, settings: Settings) -> int:
-    from sentiment.inference.predictor import Predictor
-    from sentiment.tables.scoring import score_file
+    from sentiment.service.batch_jobs import score_inputs
 
-    predictor = Predictor.load(args.model or settings.model, settings)
-    summary = score_file(
-        Path(args.input),
+    if not args.quiet:
+        logging.getLogger("sentiment.tables.progress").setLevel(logging.INFO)
+    done = score_inputs(
+        args.input,
         Path(args.output),
-        predictor.predict_batch,
-        args.text_column,
-        chunk_rows=settings.csv_chunk_rows,
-        max_bytes=None,
+        args.model or settings.model,
+        settings,
+        engine=args.engine,
+        text_column=args.text_column,
+        address=args.address,
+        actors=args.actors,
+        progress=not args.quiet,
     )
-    print(json.dumps(summary.as_dict(), indent=2))
+    if len(done) == 1:
+        print(json.dumps(done[0][1].as_dict(), indent=2))
+    else:
+        print(json.dumps({str(out): summary.as_dict() for out, summary in done}, indent=2))
     return 0
 
 
@@ -137,6 +143,13 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if stats.failed == 0 else 1
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
 def _global_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
     """Options that every subcommand takes, accepted before and after the subcommand's name.
 
@@ -190,9 +203,21 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "score", parents=common, help="score a CSV/TSV/text file into a copy with label and score columns"
     )
-    s.add_argument("input")
-    s.add_argument("output")
+    s.add_argument("input", help="a file, a folder of .csv/.tsv/.txt files, or a quoted glob ('exports/*.csv')")
+    s.add_argument("output", help="the scored file (one input), or a folder: one <name>_scored.csv per input")
     s.add_argument("--text-column", default=None)
+    s.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: this process; ray: a pool of model replicas on a Ray cluster (pip install -r "
+        "requirements-scale.txt)",
+    )
+    s.add_argument(
+        "--address", default=None, help="Ray cluster to run on, e.g. ray://head:10001 or auto (default: start one)"
+    )
+    s.add_argument("--actors", type=_positive, default=1, help="model replicas on Ray, one CPU each (default: 1)")
+    s.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     s.set_defaults(func=_score)
     e = sub.add_parser(
         "evaluate", parents=common, help="evaluate a model (and compare with another) on a labelled dataset"

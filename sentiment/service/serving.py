@@ -30,7 +30,8 @@ from sentiment.service.metrics import ServiceMetrics, default_metrics
 from sentiment.service.monitoring import MonitoringService
 from sentiment.settings import Settings
 from sentiment.tables.reading import TableFormat, guess_text_column, sniff
-from sentiment.tables.scoring import ProgressFn, ScoreSummary, score_file
+from sentiment.tables.scoring import ProgressFn, score_file
+from sentiment.tables.summary import ScoreSummary
 
 logger = logging.getLogger(__name__)
 

@@ -27,19 +27,20 @@ import csv
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from sentiment.errors import BatchInputError
 from sentiment.labels import LABELS
 from sentiment.results import BatchResult
 from sentiment.settings import setting_default
 from sentiment.tables.cells import neutralise
-from sentiment.tables.reading import MALFORMED, Record, fit_row, records, resolve_text_column, sniff
+from sentiment.tables.parquet import table_format, table_records
+from sentiment.tables.progress import describe_progress
+from sentiment.tables.reading import MALFORMED, Record, TableFormat, fit_row, resolve_text_column
+from sentiment.tables.summary import ScoreSummary
 
 logger = logging.getLogger(__name__)
 
@@ -50,61 +51,10 @@ _FALLBACK_NAMES = {"error": "scoring_error", "prediction_id": "sentiment_predict
 # A chunk also ends at this many characters: tokenising costs memory per token, so a file of a few huge cells must
 # not reach the scorer as one batch (rows of ordinary length reach ``chunk_rows`` long before).
 CHUNK_CHARS = 256 * 1024
-_REPORTED_ROWS = 20  # row numbers listed per reason in the summary
 
 
 Scorer = Callable[[list[str]], BatchResult]
 ProgressFn = Callable[[float, str], None]
-
-
-@dataclass
-class ScoreSummary:
-    """What happened to every row: how many scored, how many skipped and why, what was cleaned, the label mix,
-    and what the reader chose (layout, encoding, separator, text column, names of the added columns). Row numbers
-    are 1-based data rows (the header not counted); ``seconds`` is the wall-clock time of the whole job."""
-
-    rows: int = 0
-    scored: int = 0
-    truncated: int = 0
-    text_column: str = ""
-    label_counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LABELS, 0))
-    skipped: dict[str, int] = field(default_factory=dict)
-    skipped_rows: list[int] = field(default_factory=list)  # first few 1-based data-row numbers, for the report
-    cleaned: dict[str, int] = field(default_factory=dict)  # rows changed but kept: "nul_removed", "short_row_padded"
-    cleaned_rows: dict[str, list[int]] = field(default_factory=dict)  # first few row numbers per kind
-    columns_added: dict[str, str] = field(default_factory=dict)  # role -> column name written
-    input_format: dict[str, str | None] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, object]:
-        """The JSON form the UI and the API return."""
-        return {
-            "rows": self.rows,
-            "scored": self.scored,
-            "truncated": self.truncated,
-            "text_column": self.text_column,
-            "label_counts": dict(self.label_counts),
-            "skipped": dict(self.skipped),
-            "skipped_rows": list(self.skipped_rows),
-            "cleaned": dict(self.cleaned),
-            "cleaned_rows": {kind: list(rows) for kind, rows in self.cleaned_rows.items()},
-            "columns_added": dict(self.columns_added),
-            "input_format": dict(self.input_format),
-            "seconds": round(self.seconds, 3),
-        }
-
-    def skip(self, reason: str, row_number: int) -> None:
-        """Count a row not scored under ``reason``; the first 20 row numbers are kept."""
-        self.skipped[reason] = self.skipped.get(reason, 0) + 1
-        if len(self.skipped_rows) < _REPORTED_ROWS:
-            self.skipped_rows.append(row_number)
-
-    def clean(self, kind: str, row_number: int) -> None:
-        """Count a row changed but kept (``nul_removed``, ``short_row_padded``); the first 20 per kind are kept."""
-        self.cleaned[kind] = self.cleaned.get(kind, 0) + 1
-        rows = self.cleaned_rows.setdefault(kind, [])
-        if len(rows) < _REPORTED_ROWS:
-            rows.append(row_number)
 
 
 def added_column_names(columns: Sequence[str]) -> dict[str, str]:
@@ -141,6 +91,74 @@ def _chunks(rows: Iterator[Record], size: int, max_chars: int = CHUNK_CHARS) -> 
         yield chunk, offset
 
 
+@dataclass
+class PreparedChunk:
+    """A chunk of rows read, cleaned and fitted to the header, with the texts to score: everything about the rows
+    that does not need the model. Plain data, so an engine can score ``texts`` on another machine and bring the
+    result back to ``write_chunk``."""
+
+    rows: list[list[str]]  # every row, exactly as wide as the header
+    errors: list[str | None]  # why the reader could not score the row (``None``: its text goes to the model)
+    cleaned: list[tuple[str, ...]]  # what was changed in each row but kept ("nul_removed", "short_row_padded")
+    texts: list[str]  # the texts to score, for the rows in ``positions``
+    positions: list[int]
+    offset: int  # bytes of the input read up to the end of this chunk (for progress)
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """An input sniffed and its header read: what both engines need before the first chunk."""
+
+    path: Path
+    fmt: TableFormat
+    index: int  # of the text column
+    header: list[str]
+    size: int  # bytes, for progress
+
+    @property
+    def width(self) -> int:
+        return len(self.header)
+
+
+def plan_table(path: Path, text_column: str | None = None, max_bytes: int | None = None) -> TablePlan:
+    """Sniff ``path``, choose its text column and read its header (refusing, with the reason, what cannot be read)."""
+    csv.field_size_limit(max(max_bytes or 0, 1 << 27))
+    fmt = table_format(path, max_bytes)
+    index = resolve_text_column(fmt, text_column, path.name)
+    header = next(table_records(path, fmt))[0] or list(fmt.columns)  # the reader, dropped here, closes the file
+    return TablePlan(path, fmt, index, header, path.stat().st_size)
+
+
+def prepared_chunks(plan: TablePlan, chunk_rows: int) -> Iterator[PreparedChunk]:
+    """Every data row of the planned input, in order, read and prepared chunk by chunk (bounded memory)."""
+    csv.field_size_limit(1 << 27)  # also in a process that did not plan (a Ray worker)
+    rows = table_records(plan.path, plan.fmt)
+    next(rows)  # the header
+    for chunk, offset in _chunks(rows, chunk_rows):
+        yield prepare_chunk(chunk, plan.index, plan.fmt.delimiter, plan.width, offset)
+
+
+def prepare_chunk(chunk: list[Record], index: int, delimiter: str, width: int, offset: int = 0) -> PreparedChunk:
+    """Fit each row to the header and pick the texts to score; touches no summary, so it may run anywhere."""
+    prepared = PreparedChunk([], [], [], [], [], offset)
+    for position, (maybe_row, _, nuls) in enumerate(chunk):
+        cleaned: list[str] = ["nul_removed"] if nuls else []
+        error: str | None
+        if maybe_row is None:  # unparseable: written as an empty row so the row count still matches
+            row, error = [""] * width, MALFORMED
+        else:
+            if len(maybe_row) < width:
+                cleaned.append("short_row_padded")
+            row, error = fit_row(maybe_row, width, delimiter)
+        prepared.rows.append(row)
+        prepared.errors.append(error)
+        prepared.cleaned.append(tuple(cleaned))
+        if error is None:
+            prepared.texts.append(row[index])
+            prepared.positions.append(position)
+    return prepared
+
+
 def score_file(
     path: Path,
     out_path: Path,
@@ -157,82 +175,76 @@ def score_file(
     ``BatchInputError`` when the file is refused (see ``sniff``), its text column cannot be chosen, or it has no
     data rows; no partial output is left then.
     """
+    plan = plan_table(path, text_column, max_bytes)
+    return write_scored(plan, out_path, scored_here(plan, score, chunk_rows), progress)
+
+
+def scored_here(plan: TablePlan, score: Scorer, chunk_rows: int) -> Iterator[tuple[PreparedChunk, BatchResult | None]]:
+    """The local engine: each prepared chunk with its texts scored in this process."""
+    for chunk in prepared_chunks(plan, chunk_rows):
+        yield chunk, score(chunk.texts) if chunk.texts else None
+
+
+def write_scored(
+    plan: TablePlan,
+    out_path: Path,
+    scored: Iterable[tuple[PreparedChunk, BatchResult | None]],
+    progress: ProgressFn | None = None,
+) -> ScoreSummary:
+    """Write the scored chunks, in the order given, to ``out_path`` (via a ``.partial`` file renamed when complete)
+    and count what happened to every row. Every engine ends here, so the output and the summary are the same
+    whichever engine scored the texts."""
     started = time.perf_counter()
-    fmt = sniff(path, max_bytes)
-    index = resolve_text_column(fmt, text_column, path.name)
-    summary = ScoreSummary(text_column=fmt.columns[index], input_format=fmt.describe())
-    size = path.stat().st_size
+    summary = ScoreSummary(text_column=plan.fmt.columns[plan.index], input_format=plan.fmt.describe())
     partial = out_path.with_name(out_path.name + ".partial")
     partial.parent.mkdir(parents=True, exist_ok=True)
     try:
         with partial.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, delimiter=fmt.output_delimiter)
-            rows = records(path, fmt)
-            header = next(rows)[0] or list(fmt.columns)
-            summary.columns_added = added_column_names(header)
-            writer.writerow([neutralise(c) for c in header] + list(summary.columns_added.values()))
-            for chunk, offset in _chunks(rows, chunk_rows):
-                _score_chunk(chunk, index, fmt.delimiter, len(header), score, writer, summary)
+            writer = csv.writer(handle, delimiter=plan.fmt.output_delimiter)
+            summary.columns_added = added_column_names(plan.header)
+            writer.writerow([neutralise(c) for c in plan.header] + list(summary.columns_added.values()))
+            for chunk, result in scored:
+                write_chunk(chunk, result, writer, summary)
                 if progress is not None:
-                    progress(min(offset / size, 1.0), f"{summary.rows:,} rows scored")
+                    fraction = min(chunk.offset / plan.size, 1.0)
+                    progress(fraction, describe_progress(fraction, summary.rows, time.perf_counter() - started))
         os.replace(partial, out_path)
     finally:
         partial.unlink(missing_ok=True)
     if summary.rows == 0:
         out_path.unlink(missing_ok=True)
-        raise BatchInputError(f"{path.name} has a header but no data rows")
+        raise BatchInputError(f"{plan.path.name} has a header but no data rows")
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _score_chunk(
-    chunk: list[Record], index: int, delimiter: str, width: int, score: Scorer, writer: Any, summary: ScoreSummary
-) -> None:
+def write_chunk(chunk: PreparedChunk, result: BatchResult | None, writer: Any, summary: ScoreSummary) -> None:
+    """Write one prepared chunk with its scores (``result`` holds one row per text of ``chunk.texts``) and count
+    its rows in ``summary``, in input order."""
     first_row = summary.rows + 1
-    rows: list[list[str]] = []
     new_cells: list[list[str]] = []
-    texts: list[str] = []
-    positions: list[int] = []
-    for offset, (maybe_row, _, nuls) in enumerate(chunk):
-        number = first_row + offset
-        error: str | None
-        if nuls:
-            summary.clean("nul_removed", number)
-        if maybe_row is None:  # unparseable: written as an empty row so the row count still matches
-            row, error = [""] * width, MALFORMED
-        else:
-            if len(maybe_row) < width:
-                summary.clean("short_row_padded", number)
-            row, error = fit_row(maybe_row, width, delimiter)
-        rows.append(row)
+    for position, (error, cleaned) in enumerate(zip(chunk.errors, chunk.cleaned, strict=True)):
+        for kind in cleaned:
+            summary.clean(kind, first_row + position)
         cells = [""] * len(NEW_COLUMNS)
         cells[_ERROR] = error or ""
         new_cells.append(cells)
         if error is not None:
-            summary.skip(error, number)
-            continue
-        texts.append(row[index])
-        positions.append(offset)
-    result = score(texts) if texts else None
+            summary.skip(error, first_row + position)
     if result is not None:
         labels = result.labels
-        for j, offset in enumerate(positions):
+        for j, position in enumerate(chunk.positions):
             reason = result.errors[j]
             if reason is not None:
-                summary.skip(reason, first_row + offset)
-                new_cells[offset][_ERROR] = reason
+                summary.skip(reason, first_row + position)
+                new_cells[position][_ERROR] = reason
                 continue
             probs = result.probabilities[j]
-            new_cells[offset] = [labels[j], *(f"{p:.6f}" for p in probs), "", result.prediction_id(j)]
+            new_cells[position] = [labels[j], *(f"{p:.6f}" for p in probs), "", result.prediction_id(j)]
             summary.label_counts[labels[j]] += 1
             summary.scored += 1
             summary.truncated += int(result.truncated[j])
-    for row, cells in zip(rows, new_cells, strict=True):
+    for row, cells in zip(chunk.rows, new_cells, strict=True):
         writer.writerow([neutralise(c) for c in row] + cells)
-    summary.rows += len(chunk)
+    summary.rows += len(chunk.rows)
     summary.skipped_rows.sort()
-
-
-def label_counts_frame(summary: ScoreSummary) -> pd.DataFrame:
-    """Counts per class, in class order, for the summary chart."""
-    return pd.DataFrame({"label": list(LABELS), "count": [summary.label_counts[label] for label in LABELS]})

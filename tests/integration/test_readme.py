@@ -45,6 +45,16 @@ RUNS: dict[str, Run] = {
     "python -m sentiment score reviews.csv reviews_scored.csv --text-column text": Run(
         inputs=("reviews.csv",), outputs=("reviews_scored.csv",), slow=True
     ),
+    "python -m sentiment score reviews.csv reviews_scored.csv --engine ray --actors 2": Run(
+        inputs=("reviews.csv",), outputs=("reviews_scored.csv",), slow=True
+    ),
+    "python -m sentiment score 'exports/*.csv' scored/ --engine ray --address HEAD:6379 --actors 8": Run(
+        extra=("--address", "{ray_cluster}", "--actors", "2"),
+        why="HEAD:6379 stands for your cluster: here one of two nodes started on loopback, with a CPU each",
+        inputs=("exports/monday.csv", "exports/tuesday.csv"),
+        outputs=("scored/monday_scored.csv", "scored/tuesday_scored.csv"),
+        slow=True,
+    ),
     'python -m sentiment predict "what a day" "worst service ever"': Run(slow=True),
     'python -m sentiment predict --model vader "what a day"': Run(),
     "python -m sentiment datasets": Run(),
@@ -166,8 +176,15 @@ def _write_labelled(path: Path, stars: bool = False) -> None:
     frame.to_csv(path, index=False)
 
 
+def _write_export(path: Path) -> None:
+    path.parent.mkdir(exist_ok=True)
+    _write_reviews(path)
+
+
 INPUTS = {
     "reviews.csv": _write_reviews,
+    "exports/monday.csv": _write_export,
+    "exports/tuesday.csv": _write_export,
     "mine.csv": _write_labelled,
     "stars.csv": lambda path: _write_labelled(path, stars=True),
 }
@@ -195,6 +212,21 @@ def replay_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     yield app.url
     app.stop()
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[str]:
+    """The address of a Ray cluster of two nodes on this machine (head and worker, one CPU each)."""
+    cluster_utils = pytest.importorskip("ray.cluster_utils")
+    os.environ["RAY_DISABLE_USAGE_STATS"] = "1"
+    node = {"num_cpus": 1, "object_store_memory": 200 * 1024**2, "include_dashboard": False}
+    cluster = cluster_utils.Cluster(initialize_head=True, head_node_args=node)
+    try:
+        cluster.add_node(**node)
+        cluster.wait_for_nodes(timeout=120)
+        yield cluster.address
+    finally:
+        cluster.shutdown()
 
 
 def _argv(command: str, extra: tuple[str, ...]) -> list[str]:

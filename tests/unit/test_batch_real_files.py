@@ -27,7 +27,8 @@ from sentiment.results import BatchResult
 from sentiment.settings import Settings
 from sentiment.tables.cells import neutralise
 from sentiment.tables.reading import TableFormat, sniff
-from sentiment.tables.scoring import NEW_COLUMNS, Scorer, ScoreSummary, score_file
+from sentiment.tables.scoring import NEW_COLUMNS, Scorer, score_file
+from sentiment.tables.summary import ScoreSummary
 
 
 def _examples(n: int) -> hsettings:

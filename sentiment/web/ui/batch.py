@@ -18,7 +18,7 @@ from sentiment.labels import LABELS
 from sentiment.service.serving import SentimentService
 from sentiment.tables.encoding import MIXED
 from sentiment.tables.reading import TableFormat
-from sentiment.tables.scoring import label_counts_frame
+from sentiment.tables.summary import label_counts_frame
 from sentiment.web.ui.api import PRIVATE
 
 SEPARATORS = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
