@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
-from contextlib import closing
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -115,6 +115,22 @@ class FeedbackStore:
         with closing(self._connect()) as conn:
             conn.executescript(_SCHEMA)
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction taken at once (``BEGIN IMMEDIATE``: concurrent writers queue, none reads stale
+        rows), committed on success and rolled back on any error; the connection is closed either way."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -137,9 +153,7 @@ class FeedbackStore:
         if source not in SOURCES or reviewed not in STATES:
             raise FeedbackError(f"source {source!r} / state {reviewed!r}: expected {SOURCES} / {STATES}")
         now = time.time() if now is None else now
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")  # the limit check and the insert are one step for concurrent clicks
+        with self._transaction() as conn:  # the limit check and the insert are one step for concurrent clicks
             row = conn.execute(
                 "SELECT id, reviewed FROM feedback WHERE prediction_id = ? AND label = ? AND session = ?",
                 (prediction_id, label, session),
@@ -162,13 +176,6 @@ class FeedbackStore:
                     (prediction_id,),
                 )
             ]
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
         return Recorded(int(row[0]), prediction_id, label, duplicate, str(row[1]), labels)
 
     def _check_rate(self, conn: sqlite3.Connection, session: str, now: float) -> None:
@@ -189,9 +196,7 @@ class FeedbackStore:
         if not ids:
             return []
         marks = ", ".join("?" * len(ids))
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._transaction() as conn:
             changed = [
                 r[0]
                 for r in conn.execute(
@@ -202,13 +207,6 @@ class FeedbackStore:
                 f"UPDATE feedback SET reviewed = ?, reviewed_at = ? WHERE reviewed != ? AND id IN ({marks})",
                 (decision, time.time() if now is None else now, decision, *ids),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
         return changed
 
     def rows(
