@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -98,3 +101,24 @@ def build_tiny_roberta(folder: Path, seed: int = 0) -> Path:
     model.save_pretrained(folder)
     build_tokenizer(folder)
     return folder
+
+
+@contextmanager
+def started_service(model_dir: Path, settings: Any, **overrides: Any) -> Iterator[Any]:
+    """A started ``SentimentService`` serving the tiny model at ``model_dir`` on a fresh metrics registry, with
+    ``overrides`` applied to ``settings`` (unvalidated, as tests need small windows); stopped on exit."""
+    from prometheus_client import CollectorRegistry
+
+    from sentiment.inference.predictor import Predictor
+    from sentiment.service.metrics import ServiceMetrics
+    from sentiment.service.serving import SentimentService
+
+    fast = settings.model_copy(update=overrides)
+    service = SentimentService(
+        fast, ServiceMetrics(CollectorRegistry()), predictor=Predictor.load(str(model_dir), fast)
+    )
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()

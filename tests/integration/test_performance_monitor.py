@@ -4,30 +4,27 @@ in the monitoring overview, and compared with the same estimator on the labelled
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from prometheus_client import CollectorRegistry
 
 from appserver import metric_value
 from sentiment.datasets import load_split
-from sentiment.inference.predictor import Predictor
 from sentiment.monitoring.performance import PROBABILITY_COLUMNS, PerformanceMonitor, estimation_reference
-from sentiment.service.metrics import ServiceMetrics
 from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
+from tiny_models import started_service
 
 
 @pytest.fixture
-def service(tiny_model_dir: Path, settings: Settings) -> SentimentService:
-    fast = settings.model_copy(update={"drift_min_window": 10, "drift_window": 1000, "scheduler_enabled": False})
-    predictor = Predictor.load(str(tiny_model_dir), fast)
-    service = SentimentService(fast, ServiceMetrics(CollectorRegistry()), predictor=predictor)
-    service.start()
-    yield service
-    service.stop()
+def service(tiny_model_dir: Path, settings: Settings) -> Iterator[SentimentService]:
+    with started_service(
+        tiny_model_dir, settings, drift_min_window=10, drift_window=1000, scheduler_enabled=False
+    ) as service:
+        yield service
 
 
 def _gauge(service: SentimentService, name: str, **labels: str) -> float:

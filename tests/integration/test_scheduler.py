@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,29 +13,25 @@ from prometheus_client import CollectorRegistry
 
 from appserver import metric_value
 from scheduler import JobRunner, Scheduler, build_scheduler, drift_job, evaluation_job
-from sentiment.inference.predictor import Predictor
 from sentiment.service.metrics import ServiceMetrics
 from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
+from tiny_models import started_service
 from waiting import wait_until
 
 
 @pytest.fixture
-def service(tiny_model_dir: Path, settings: Settings) -> SentimentService:
-    fast = settings.model_copy(
-        update={
-            "evaluation_interval_s": 1.0,
-            "drift_interval_s": 1.0,
-            "evaluation_datasets": ["vader_tweets"],
-            "evaluation_sample_size": 30,
-            "drift_min_window": 10,
-        }
-    )
-    predictor = Predictor.load(str(tiny_model_dir), fast)
-    service = SentimentService(fast, ServiceMetrics(CollectorRegistry()), predictor=predictor)
-    service.start()
-    yield service
-    service.stop()
+def service(tiny_model_dir: Path, settings: Settings) -> Iterator[SentimentService]:
+    with started_service(
+        tiny_model_dir,
+        settings,
+        evaluation_interval_s=1.0,
+        drift_interval_s=1.0,
+        evaluation_datasets=["vader_tweets"],
+        evaluation_sample_size=30,
+        drift_min_window=10,
+    ) as service:
+        yield service
 
 
 def _value(service: SentimentService, name: str, **labels: str) -> float:
