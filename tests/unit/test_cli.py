@@ -120,12 +120,12 @@ def test_a_wrong_input_prints_its_message_and_a_bug_its_traceback_both_exit_2(
     assert capsys.readouterr().err.strip() == "error: empty.csv is empty"
     assert not [r for r in caplog.records if r.exc_info]
 
-    import sentiment.tables.scoring
+    import sentiment.service.batch_jobs
 
     def broken(*args: object, **kwargs: object) -> None:
         raise ValueError("boom")
 
-    monkeypatch.setattr(sentiment.tables.scoring, "score_file", broken)
+    monkeypatch.setattr(sentiment.service.batch_jobs, "score_inputs", broken)  # what `score` runs, either engine
     source = data_dir / "in.csv"
     source.write_text("text\nfine\n")
     assert main(["score", str(source), str(data_dir / "out.csv"), "--model", "vader"]) == 2
