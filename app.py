@@ -1,4 +1,5 @@
-"""Entry point: ``python app.py`` serves the UI, the Gradio API, ``/metrics`` and ``/health`` on one port.
+"""Entry point: ``python app.py`` serves the UI, the Gradio API, the inference API, ``/metrics`` and ``/health`` on one
+port.
 
 Thin by design: build the service from settings, build the Blocks from the service, mount both in FastAPI, start.
 Importing this module does nothing heavy, so tests can import ``create_app`` and build apps of their own.
@@ -21,6 +22,7 @@ from sentiment.runtime import configure_process
 from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
 from sentiment.web.busy import BusyRetryMiddleware
+from sentiment.web.inference_api import add_inference_api
 from sentiment.web.routes import add_routes
 from sentiment.web.ui.blocks import TITLE, build_blocks
 
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
     app.state.service = service
 
     add_routes(app, service)  # before Gradio is mounted at "/", which would otherwise answer them
+    add_inference_api(app, service)  # POST /predict (TEI) and POST / (Inference API); GET / stays the UI
 
     demo = build_blocks(service)
     demo.state_session_capacity = settings.session_capacity  # read when mounted; Gradio keeps 10,000 by default

@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     predict_concurrency: int = Field(16, ge=1, le=256, description="Single predictions handled at once.")
     concurrency_limit: int = Field(2, ge=1, le=64, description="Events of one kind that run at once.")
     queue_size: int = Field(64, ge=1, le=10_000, description="Most waiting events before Gradio answers 'busy'.")
+    api_max_in_flight: int = Field(
+        64,
+        ge=1,
+        le=10_000,
+        description="Most requests the inference API (/predict, POST /) holds at once; more get 503 + Retry-After.",
+    )
     session_capacity: int = Field(
         1000, ge=10, le=100_000, description="Gradio sessions kept in memory; every API call without one is new."
     )

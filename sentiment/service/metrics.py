@@ -15,7 +15,7 @@ from sentiment.labels import LABELS
 from sentiment.results import ModelInfo
 from sentiment.service.quality_metrics import EvaluationMetrics, FeedbackMetrics, MonitoringMetrics
 
-ENDPOINTS = ("predict", "predict_batch", "score_csv")
+ENDPOINTS = ("predict", "predict_batch", "score_csv", "api")
 ERROR_REASONS = (
     "empty_text",  # empty or whitespace-only text
     "invalid_input",  # not text, too many lines, unknown column

@@ -1,0 +1,174 @@
+"""The lean HTTP inference API beside Gradio, in the two shapes the Hugging Face ecosystem already speaks.
+
+- ``POST /predict``: Text Embeddings Inference's sequence-classification route. ``{"inputs": "text" | [...],
+  "raw_scores": false, "truncate": false}`` -> ``[{"label", "score"}, ...]`` for one text, a list of those for several.
+- ``POST /``: the Hugging Face Inference API's text-classification shape, so ``InferenceClient("<app URL>")
+  .text_classification("...")`` works unchanged: the client posts ``{"inputs": ..., "parameters": {"top_k": ...,
+  "function_to_apply": ...}}`` to the URL it was given and reads the first item of a list of lists. (``GET /`` is
+  still the Gradio UI: a POST route does not shadow it.)
+
+One request is one plain HTTP round trip, with no queue protocol or event stream: both routes score through
+``SentimentService.classify`` (the micro-batcher, the metrics, the prediction log and its ids), so they cost the
+server little per request. Every class is returned, highest score first; the response headers carry what the shapes
+have no field for: ``X-Model``, ``X-Prediction-Ids`` (comma-separated, one per input, for feedback) and
+``X-Truncated`` (``1`` for each input that lost tokens at the model's limit).
+
+Bad input is HTTP 422 whose ``detail[].loc`` and message name the field; a request beyond
+``SENTIMENT_API_MAX_IN_FLIGHT`` concurrent ones, or one that arrives while no model serves, is 503 with
+``Retry-After``: refused at once, never queued without bound.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from sentiment.errors import InvalidTextError, ModelUnavailableError
+from sentiment.results import Prediction
+from sentiment.service.serving import SentimentService
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 2
+Inputs = str | Annotated[list[str], Field(min_length=1)]
+_INPUTS = "One text, or a non-empty list of texts (at most SENTIMENT_MAX_TEXTS_PER_REQUEST)."
+
+
+class LabelScore(BaseModel):
+    label: str = Field(description="One of the model's classes: negative, neutral, positive.")
+    score: float = Field(description="Its probability (its log-probability with raw scores).")
+
+
+class TEIPredictRequest(BaseModel):
+    """Text Embeddings Inference's ``/predict`` body for sequence classification (text pairs are not supported)."""
+
+    model_config = ConfigDict(extra="forbid")
+    inputs: Inputs = Field(description=_INPUTS)
+    raw_scores: bool = Field(False, description="Log-probabilities (the logits less a per-text constant).")
+    truncate: bool = Field(False, description="Cut texts over the model's token limit; false: refuse them (422).")
+    truncation_direction: Literal["right", "Right"] = Field("right", description="Only right truncation exists.")
+
+
+class ClassificationParameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    top_k: int | None = Field(None, ge=1, description="Return only the k most likely classes (default: all).")
+    function_to_apply: Literal["softmax", "none"] | None = Field(
+        None,
+        description="softmax (default): probabilities; none: log-probabilities. This single-label model has no "
+        "sigmoid scores.",
+    )
+
+
+class HFClassificationRequest(BaseModel):
+    """The Hugging Face Inference API's text-classification body, as ``huggingface_hub.InferenceClient`` sends it."""
+
+    model_config = ConfigDict(extra="forbid")
+    inputs: Inputs = Field(description=_INPUTS)
+    parameters: ClassificationParameters = Field(default_factory=ClassificationParameters)
+
+
+class InFlightLimit:
+    """At most ``limit`` requests at once; the next is refused at once rather than queued. Entered only on the event
+    loop (the routes are ``async``), so a plain counter needs no lock."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.active = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if self.active >= self.limit:
+            raise HTTPException(
+                503,
+                f"The app is busy: {self.active} inference requests in flight, the limit is {self.limit} "
+                f"(SENTIMENT_API_MAX_IN_FLIGHT). Retry in {RETRY_AFTER_S} s or more.",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1
+
+
+def _field_error(loc: list[str | int], msg: str) -> HTTPException:
+    """A 422 in FastAPI's own validation format, so clients read one shape whichever check refused the input."""
+    where = ".".join(str(part) for part in loc[1:])
+    return HTTPException(422, [{"loc": loc, "msg": f"{where}: {msg}", "type": "value_error"}])
+
+
+def _scores(prediction: Prediction, log: bool, top_k: int | None) -> list[dict[str, Any]]:
+    ranked = sorted(prediction.scores.items(), key=lambda item: item[1], reverse=True)[:top_k]
+    return [{"label": label, "score": math.log(max(p, 1e-45)) if log else p} for label, p in ranked]
+
+
+def add_inference_api(app: FastAPI, service: SentimentService) -> None:
+    """Register ``POST /predict`` and ``POST /``; call before Gradio is mounted at "/", which would answer them."""
+    limit = InFlightLimit(service.settings.api_max_in_flight)
+
+    async def classify(texts: list[str], truncate: bool) -> list[Prediction]:
+        with limit.slot():
+            try:
+                predictions = await run_in_threadpool(service.classify, texts)
+            except ModelUnavailableError as exc:
+                raise HTTPException(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+            except InvalidTextError as exc:
+                raise _field_error(["body", "inputs"], str(exc)) from None
+        for i, prediction in enumerate(predictions):
+            if prediction.error is not None:
+                raise _field_error(["body", "inputs", i], prediction.error)
+            if prediction.truncated and not truncate:
+                msg = "the text is longer than the model's token limit; send truncate=true or shorten it"
+                raise _field_error(["body", "inputs", i], msg)
+        return predictions
+
+    def answer(body: object, predictions: list[Prediction]) -> Response:
+        headers = {
+            "X-Model": predictions[0].model or "",
+            "X-Prediction-Ids": ",".join(p.prediction_id or "" for p in predictions),
+            "X-Truncated": ",".join("1" if p.truncated else "0" for p in predictions),
+        }
+        return Response(json.dumps(body), media_type="application/json", headers=headers)
+
+    refusals: dict[int | str, dict[str, Any]] = {
+        422: {"description": "Bad input; `detail[].loc` and the message name the field."},
+        503: {"description": "Busy or no model serving yet; retry after `Retry-After` seconds."},
+    }
+
+    @app.post(
+        "/predict",
+        tags=["inference"],
+        summary="Classify texts (Text Embeddings Inference's /predict)",
+        response_class=JSONResponse,
+        responses={200: {"model": list[LabelScore] | list[list[LabelScore]]}, **refusals},
+    )
+    async def predict(request: TEIPredictRequest) -> Response:
+        """Every class with its score, highest first: a list for one text, a list of lists for a list of texts."""
+        texts = [request.inputs] if isinstance(request.inputs, str) else request.inputs
+        predictions = await classify(texts, request.truncate)
+        per_text = [_scores(p, request.raw_scores, None) for p in predictions]
+        return answer(per_text[0] if isinstance(request.inputs, str) else per_text, predictions)
+
+    @app.post(
+        "/",
+        tags=["inference"],
+        summary="Classify texts (Hugging Face Inference API text-classification)",
+        response_class=JSONResponse,
+        responses={200: {"model": list[list[LabelScore]]}, **refusals},
+    )
+    async def text_classification(request: HFClassificationRequest) -> Response:
+        """One list per input text (also for a single text, as the Inference API answers), highest score first, cut
+        to ``parameters.top_k``. Texts are truncated at the model's token limit (``X-Truncated`` says which)."""
+        texts = [request.inputs] if isinstance(request.inputs, str) else request.inputs
+        predictions = await classify(texts, truncate=True)
+        log = request.parameters.function_to_apply == "none"
+        return answer([_scores(p, log, request.parameters.top_k) for p in predictions], predictions)
