@@ -2,7 +2,7 @@
 
 A public dataset is only a bootstrap: any real deployment's traffic differs from it from the first hour, and a drift
 alarm that is always on is read by nobody. So once a revision has served ``SENTIMENT_REFERENCE_PRODUCTION_ROWS``
-predictions (counted from when this app first saw it serving, or from the owner's reset), those first rows are
+predictions (its first logged ones, or the first after the owner's reset), those first rows are
 pinned as its reference, once; from then on drift means "differs from what this deployment saw at its start". The
 owner can still pin the newest rows instead (``/pin_reference``) or reset to the bootstrap, which starts the count
 again (``/reset_reference``). ``source_of`` names the reference in use: dataset, production (automatic) or pinned.
@@ -36,13 +36,17 @@ def _since_path(folder: Path, model: str, revision: str) -> Path:
     return folder / f"serving-{reference_key(model, revision, 'production', 'since')}.json"
 
 
-def serving_since(settings: Settings, model: str, revision: str) -> float:
-    """Unix time from which this revision's predictions count toward its automatic reference: when the app first
-    asked (stored, so a restart does not move it) or the last reset."""
+def serving_since(settings: Settings, model: str, revision: str) -> float | None:
+    """Unix time from which this revision's logged predictions count toward its automatic reference: the last
+    reset, or None (every logged prediction of the model counts: the log holds a model's rows from when it started
+    serving; it does not record the revision, so a new revision under the same name needs a reset to start over)."""
     path = _since_path(settings.data_dir / "reference", model, revision)
     try:
         return float(json.loads(path.read_text())["since"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        logger.warning("unreadable reset time %s (%s): counting from now", path, exc)
         return _restart_count(path)
 
 

@@ -129,6 +129,7 @@ class MonitoringService:
             return current
         info = predictor.info
         since = serving_since(self.settings, info.name, info.revision)
+        self._flush(_JOB_FLUSH_S, "the automatic reference")
         frame = self.log.window(since=since, model=info.name)
         if len(frame) < rows:
             return current
@@ -174,8 +175,8 @@ class MonitoringService:
 
     def check_drift(self) -> DriftReport:
         """Compare the newest window of the log (this model's rows only) with the reference; set the gauges."""
+        current = self.window()  # first: it flushes the log, which the automatic reference reads too
         reference = self.reference()
-        current = self.window()
         s = self.settings
         raw = check_drift(reference.frame, current, min_window=s.drift_min_window, reference_info=reference.summary())
         report = replace(
