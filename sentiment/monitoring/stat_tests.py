@@ -130,6 +130,12 @@ def register(
     return add
 
 
+def counts_of(values: Sequence[Any], categories: Sequence[str]) -> np.ndarray:
+    """How many of ``values`` fall in each category (values outside them are not counted), as floats."""
+    found = dict(zip(*np.unique(np.asarray(values, dtype=str), return_counts=True), strict=True)) if len(values) else {}
+    return np.array([found.get(str(c), 0) for c in categories], dtype=float)
+
+
 def statistic_itself(*, statistic: float, **_: Any) -> float:
     """The effect size of a test whose statistic already is one (KS's D, PSI): it does not grow with n."""
     return statistic
@@ -148,8 +154,7 @@ def cramers_v(
     cats = list(categories) if categories is not None else sorted(set(reference) | set(current))
     if not reference or not current:
         return 0.0
-    r = np.array([sum(1 for x in reference if x == c) for c in cats], dtype=float) / len(reference)
-    q = np.array([sum(1 for x in current if x == c) for c in cats], dtype=float) / len(current)
+    r, q = counts_of(reference, cats) / len(reference), counts_of(current, cats) / len(current)
     both = (r + q) > 0
     return float(np.sqrt(0.5 * np.sum((r[both] - q[both]) ** 2 / (r[both] + q[both]))))
 
@@ -194,8 +199,7 @@ def chi_square_test(
     zero).
     """
     cats = list(categories) if categories is not None else sorted(set(reference) | set(current))
-    ref_counts = np.array([sum(1 for x in reference if x == c) for c in cats], dtype=float)
-    cur_counts = np.array([sum(1 for x in current if x == c) for c in cats], dtype=float)
+    ref_counts, cur_counts = counts_of(reference, cats), counts_of(current, cats)
     keep = (ref_counts + cur_counts) > 0
     table = np.stack([ref_counts[keep], cur_counts[keep]])
     if table.shape[1] < 2:
