@@ -428,6 +428,18 @@ EVALUATION = dashboard(
         ),
         panel(
             "timeseries",
+            "Drift effect sizes (KS D, Cramér's V, PSI; graded only from 0.1)",
+            [("sentiment_drift_effect_size", "{{feature}} / {{test}}")],
+            empty_until="the first drift check with enough predictions",
+        ),
+        panel(
+            "timeseries",
+            "Drift reference in use (1 = this source)",
+            [("sentiment_drift_reference_info", "{{source}}")],
+            empty_until="the first drift check",
+        ),
+        panel(
+            "timeseries",
             "Drift p-values (Holm-adjusted)",
             [("sentiment_drift_p_value", "{{feature}} / {{test}}")],
             options={"legend": {"showLegend": True}},

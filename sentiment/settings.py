@@ -142,6 +142,14 @@ class Settings(BaseSettings):
     drift_window: int = Field(500, ge=10, description="Newest logged predictions compared with the reference.")
     drift_min_window: int = Field(100, ge=10, description="Fewer rows than this: 'insufficient data', not 'ok'.")
     drift_interval_s: float = Field(300.0, gt=0, description="Seconds between scheduled drift checks.")
+    drift_consecutive_checks: int = Field(
+        3, ge=1, description="Checks in a row that must reach warning/drift before the status says so (1: each check)."
+    )
+    reference_production_rows: int = Field(
+        1000,
+        ge=0,
+        description="The first N production predictions of a model revision become its drift reference (0: off).",
+    )
     estimation_method: Literal["cbpe", "atc", "doc", "bbse"] = Field(
         "doc", description="Estimator of accuracy and F1 on each drift window (benchmarks/performance_estimation.py)."
     )

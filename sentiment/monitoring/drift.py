@@ -124,20 +124,24 @@ def reference_key(model: str, revision: str, dataset: str, split: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-def _pinned_path(folder: Path, model: str, revision: str) -> Path:
+def pinned_path(folder: Path, model: str, revision: str) -> Path:
     return folder / f"pinned-{reference_key(model, revision, 'production', '-')}.json"
 
 
-def pin_production_reference(frame: pd.DataFrame, predictor: Predictor, settings: Settings) -> ReferenceProfile:
-    """Freeze a window of production traffic as this model's reference (instead of the reference dataset)."""
+def pin_production_reference(
+    frame: pd.DataFrame, predictor: Predictor, settings: Settings, *, split: str | None = None
+) -> ReferenceProfile:
+    """Freeze a window of production traffic as this model's reference (instead of the reference dataset);
+    ``split`` names which window it was ("last N" by default, "first N" for the automatic deployment reference)."""
     info = predictor.info
     columns = ["n_chars", "n_tokens", "surface", "label", "confidence"]
+    name = split or f"last {len(frame)}"
     profile = ReferenceProfile(
-        info.name, info.revision, "production", f"last {len(frame)}", time.time(), frame[columns].reset_index(drop=True)
+        info.name, info.revision, "production", name, time.time(), frame[columns].reset_index(drop=True)
     )
     folder = settings.data_dir / "reference"
     saved = profile.save(folder)
-    _pinned_path(folder, info.name, info.revision).write_text(json.dumps({"profile": saved.name}))
+    pinned_path(folder, info.name, info.revision).write_text(json.dumps({"profile": saved.name}))
     logger.info("pinned %d production predictions as the reference of %s", len(frame), info.name)
     return profile
 
@@ -147,7 +151,7 @@ def reference_profile(predictor: Predictor, settings: Settings) -> ReferenceProf
     reference dataset, built (and stored) if there is none yet."""
     info = predictor.info
     folder = settings.data_dir / "reference"
-    pinned = _pinned_path(folder, info.name, info.revision)
+    pinned = pinned_path(folder, info.name, info.revision)
     if pinned.exists():
         try:
             return ReferenceProfile.load(folder / json.loads(pinned.read_text())["profile"])
@@ -197,6 +201,8 @@ class FeatureDrift:
     n_current: int
     adjusted_p_value: float | None
     level: str  # ok | warning | drift
+    effect_size: float | None = None  # KS D, Cramér's V, PSI: graded only when it reaches effect_threshold
+    effect_threshold: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -204,12 +210,18 @@ class FeatureDrift:
 
 @dataclass(frozen=True)
 class DriftReport:
+    """One check's verdict. ``raw_status`` is this window's own level; ``status`` is what the app reports after the
+    persistence rule (``sentiment.monitoring.persistence``): a level counts once enough checks in a row reach it."""
+
     status: str  # ok | warning | drift | insufficient_data
     window_size: int
     min_window: int
     checked_at: float
     reference: ReferenceSummary | None
     results: tuple[FeatureDrift, ...]
+    raw_status: str = ""  # "" = same as status (a single check, no rule applied)
+    consecutive: int = 1  # checks in a row, ending with this one, whose raw level reached ``raw_status``
+    reference_source: str = "dataset"  # dataset | production | pinned
 
     @property
     def status_code(self) -> int:
@@ -224,14 +236,23 @@ class DriftReport:
             "checked_at": self.checked_at,
             "reference": self.reference.as_dict() if self.reference else {},
             "results": [row.as_dict() for row in self.results],
+            "raw_status": self.raw_status or self.status,
+            "consecutive": self.consecutive,
+            "reference_source": self.reference_source,
         }
 
 
 def _graded(check: Check, result: DriftResult, adjusted: float | None) -> FeatureDrift:
     test = DRIFT_TESTS[check.test]
-    level = test.level(adjusted if adjusted is not None else result.statistic)
+    level = test.level(adjusted if adjusted is not None else result.statistic, result.effect_size)
     raw = {**asdict(result), "drifted": level == "drift"}
     return FeatureDrift(check.feature, check.test, **raw, adjusted_p_value=adjusted, level=level)
+
+
+def min_window_of(checks: Sequence[Check], configured: int) -> int:
+    """The fewest current rows a check grades: the configured minimum, raised to the largest minimum of the tests
+    it runs (``StatTest.min_window``: below it their p-values or bins do not hold)."""
+    return max([configured, *(DRIFT_TESTS[c.test].min_window for c in checks)])
 
 
 def check_drift(
@@ -246,6 +267,7 @@ def check_drift(
     p-value test by its Holm-adjusted p-value (corrected over all p-value tests of the check), a distance by its
     statistic, each against the test's default thresholds."""
     now = time.time()
+    min_window = min_window_of(checks, min_window)
     if len(current) < min_window:
         return DriftReport("insufficient_data", len(current), min_window, now, reference_info, ())
     results = [

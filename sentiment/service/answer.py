@@ -86,8 +86,12 @@ class Answer:
 
 
 def severity(row: FeatureDrift) -> float:
-    """How far past its own drift threshold a result is (1.0 = at it; comparable across tests): a distance over its
-    threshold, or for a p-value test ``log p_adj / log threshold`` (p_adj = threshold gives 1, smaller p more)."""
+    """How far past its own threshold a result is (1.0 = at it; comparable across tests): its effect size over the
+    effect threshold when the test has one (the effect, not the p-value, says how much moved: with a large window
+    a trivial shift has a tiny p); else a distance over its threshold, or for a p-value test
+    ``log p_adj / log threshold`` (p_adj = threshold gives 1, smaller p more)."""
+    if row.effect_size is not None and row.effect_threshold:
+        return row.effect_size / row.effect_threshold
     if row.adjusted_p_value is None:
         return row.statistic / row.threshold if row.threshold > 0 else math.inf
     return math.log(max(row.adjusted_p_value, 1e-300)) / math.log(row.threshold)

@@ -7,14 +7,16 @@ import itertools
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from sentiment.errors import EstimationInputError, MonitoringError
 from sentiment.inference.predictor import Predictor
+from sentiment.monitoring.deployment_reference import AUTOMATIC, reset_reference, serving_since, source_of
 from sentiment.monitoring.drift import (
     DriftReport,
     ReferenceProfile,
@@ -23,6 +25,7 @@ from sentiment.monitoring.drift import (
     reference_profile,
 )
 from sentiment.monitoring.performance import PerformanceMonitor, WindowEstimate
+from sentiment.monitoring.persistence import persisted
 from sentiment.monitoring.prediction_log import PredictionLog
 from sentiment.results import BatchResult
 from sentiment.service.quality_metrics import MonitoringMetrics
@@ -71,6 +74,8 @@ class MonitoringService:
         self.last_estimate: WindowEstimate | None = None
         self.performance = PerformanceMonitor(settings)
         self._reference: ReferenceProfile | None = None
+        # raw levels of the checks since the reference last changed, for the persistence rule
+        self._raw_history: deque[str] = deque(maxlen=max(settings.drift_consecutive_checks - 1, 0))
         self._lock = threading.Lock()
         metrics.log_rows.watch(self.log.counters if self.log is not None else None)
 
@@ -107,9 +112,43 @@ class MonitoringService:
         with self._lock:
             current = self._reference
             if current is None or (current.model, current.model_revision) != wanted:
-                current = reference_profile(predictor, self.settings)
-                self._reference = current
+                current = self._use(reference_profile(predictor, self.settings))
+            return self._auto_pinned(current, predictor)
+
+    def _use(self, profile: ReferenceProfile) -> ReferenceProfile:
+        """Serve ``profile`` from now on; checks against another reference do not count toward a run."""
+        self._reference = profile
+        self._raw_history.clear()
+        return profile
+
+    def _auto_pinned(self, current: ReferenceProfile, predictor: Predictor) -> ReferenceProfile:
+        """``current``, or, while it is the dataset bootstrap, this revision's first production predictions once
+        there are ``SENTIMENT_REFERENCE_PRODUCTION_ROWS`` of them (sentiment.monitoring.deployment_reference)."""
+        rows = self.settings.reference_production_rows
+        if rows <= 0 or self.log is None or source_of(current) != "dataset":
             return current
+        info = predictor.info
+        since = serving_since(self.settings, info.name, info.revision)
+        self._flush(_JOB_FLUSH_S, "the automatic reference")
+        frame = self.log.window(since=since, model=info.name)
+        if len(frame) < rows:
+            return current
+        pinned = pin_production_reference(frame.head(rows), predictor, self.settings, split=f"{AUTOMATIC}{rows}")
+        return self._use(pinned)
+
+    @property
+    def reference_source(self) -> str | None:
+        """dataset, production or pinned: the reference in use (None before the first check loaded one)."""
+        current = self._reference
+        return None if current is None else source_of(current)
+
+    def reset_reference(self) -> ReferenceProfile:
+        """Back to the reference dataset for the serving model; its next production predictions are counted toward
+        a new automatic reference (when ``SENTIMENT_REFERENCE_PRODUCTION_ROWS`` > 0)."""
+        predictor = self._predictor()
+        with self._lock:
+            reset_reference(self.settings, predictor.info.name, predictor.info.revision)
+            return self._use(reference_profile(predictor, self.settings))
 
     def pin_reference(self, rows: int | None = None) -> ReferenceProfile:
         """Freeze the newest ``rows`` production predictions of the serving model as its reference."""
@@ -125,8 +164,7 @@ class MonitoringService:
                 f"at least {self.settings.drift_min_window} are needed for a reference"
             )
         with self._lock:
-            self._reference = pin_production_reference(frame, predictor, self.settings)
-            return self._reference
+            return self._use(pin_production_reference(frame, predictor, self.settings))
 
     def window(self) -> pd.DataFrame:
         if self.log is None:
@@ -137,17 +175,26 @@ class MonitoringService:
 
     def check_drift(self) -> DriftReport:
         """Compare the newest window of the log (this model's rows only) with the reference; set the gauges."""
+        current = self.window()  # first: it flushes the log, which the automatic reference reads too
         reference = self.reference()
-        current = self.window()
         s = self.settings
-        report = check_drift(
-            reference.frame, current, min_window=s.drift_min_window, reference_info=reference.summary()
+        raw = check_drift(reference.frame, current, min_window=s.drift_min_window, reference_info=reference.summary())
+        report = replace(
+            persisted(raw, self._raw_history, s.drift_consecutive_checks), reference_source=source_of(reference)
         )
+        self._raw_history.append(raw.status)
         self.last_report = report
         self.metrics.record_drift(report)
         self.last_estimate = self._estimate(current) if len(current) >= s.drift_min_window else None
         self.metrics.record_estimate(self.last_estimate)
-        logger.info("drift check: %s on %d predictions", report.status, report.window_size)
+        logger.info(
+            "drift check: %s (this window: %s, %d in a row) on %d predictions against the %s reference",
+            report.status,
+            report.raw_status,
+            report.consecutive,
+            report.window_size,
+            report.reference_source,
+        )
         return report
 
     def _estimate(self, window: pd.DataFrame) -> WindowEstimate | None:

@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 
 from sentiment.evaluation.metrics import ClassificationReport
 from sentiment.labels import LABELS
+from sentiment.monitoring.deployment_reference import SOURCES
 from sentiment.monitoring.drift import DRIFT_NO_VERDICT, DriftReport
 from sentiment.monitoring.performance import WindowEstimate
 from sentiment.monitoring.prediction_log import LogCounters
@@ -181,6 +182,16 @@ class MonitoringMetrics:
         self.drift_window = Gauge(
             "sentiment_drift_window_size", "Predictions in the last drift window.", registry=registry
         )
+        self.drift_effect = Gauge(
+            "sentiment_drift_effect_size", "Effect size (KS D, Cramér's V, PSI) per test.", pair, registry=registry
+        )
+        self.reference_info = Gauge(
+            "sentiment_drift_reference_info",
+            "1 for the reference the last drift check compared with: dataset (bootstrap), production (the model "
+            "revision's first predictions) or pinned (by an admin); 0 for the others.",
+            ["source"],
+            registry=registry,
+        )
         self.log_rows = PredictionLogCollector()
         registry.register(self.log_rows)
         self.job_runs = Counter(
@@ -224,12 +235,16 @@ class MonitoringMetrics:
     def record_drift(self, report: DriftReport) -> None:
         self.drift_status.set(report.status_code)
         self.drift_window.set(report.window_size)
+        for source in SOURCES:
+            self.reference_info.labels(source=source).set(1 if source == report.reference_source else 0)
         for row in report.results:
             key = {"feature": row.feature, "test": row.test}
             self.drift_statistic.labels(**key).set(row.statistic)
             if row.adjusted_p_value is not None:
                 self.drift_p_value.labels(**key).set(row.adjusted_p_value)
             self.drift_detected.labels(**key).set(1 if row.level == "drift" else 0)
+            if row.effect_size is not None:
+                self.drift_effect.labels(**key).set(row.effect_size)
 
     def record_estimate(self, window: WindowEstimate | None) -> None:
         """Set the estimated-performance gauges from a window's estimate; ``None`` (a window too small to

@@ -43,6 +43,7 @@ ADMIN: dict[str, tuple[str, ...]] = {
     "/run_drift_check": ("admin_token",),
     "/run_evaluation": ("admin_token",),
     "/pin_reference": ("admin_token", "rows?"),
+    "/reset_reference": ("admin_token",),
     "/review_feedback": ("admin_token", "decision?", "feedback_ids?"),
 }
 AUTO_LABEL = re.compile(r"^(value_\d+|parameter_\d+|\d+(st|nd|rd|th))$")  # what Gradio writes when nothing is named

@@ -42,6 +42,10 @@ def answer_markdown(answer: Answer) -> str:
                 if row.adjusted_p_value is None
                 else f"{row.test}, adjusted p {row.adjusted_p_value:.2g} (threshold {row.threshold:g})"
             )
+            if row.effect_size is not None and row.effect_threshold is not None:
+                reading += f", effect {row.effect_size:.2f} (threshold {row.effect_threshold:g})"
             line += f"; moved most: **{row.feature}** ({reading}, {row.level})"
-        lines.append(line)
+        if drift.raw_status and drift.raw_status != drift.status:
+            line += f"; this window alone: {drift.raw_status} ({drift.consecutive} check(s) in a row so far)"
+        lines.append(line + f"; reference: {drift.reference_source}")
     return "\n".join(lines) + "\n\n"

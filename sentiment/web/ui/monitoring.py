@@ -78,6 +78,8 @@ def _status_markdown(overview: MonitoringOverview, feedback: dict[str, int] | No
         drift = f"**not enough data**: {report.window_size} predictions, {report.min_window} needed"
     else:
         drift = f"**{report.status}** on the last {report.window_size} predictions"
+    if report is not None:
+        drift += f" (reference: {report.reference_source})"
     bars = "one bar per minute" if bar_minutes == 1 else f"one bar per {bar_minutes} minutes"
     line = f"Logged predictions: **{overview.logged:,}** - drift: {drift} - traffic chart: {bars}"
     if not overview.has_reference:
@@ -147,7 +149,15 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
     def pin_reference(admin_token: str, rows: int = 0) -> dict[str, Any]:
         """Freeze the newest ``rows`` production predictions (0: one drift window) as the reference."""
         service.check_admin(admin_token)
-        return service.monitoring.pin_reference(rows or None).summary().as_dict()
+        pinned = service.monitoring.pin_reference(rows or None).summary().as_dict()
+        return {**pinned, "source": service.monitoring.reference_source}
+
+    @wrap
+    def reset_reference(admin_token: str) -> dict[str, Any]:
+        """Back to the reference dataset; the next production predictions make a new automatic reference."""
+        service.check_admin(admin_token)
+        summary = service.monitoring.reset_reference().summary().as_dict()
+        return {**summary, "source": service.monitoring.reference_source}
 
     @wrap
     def monitoring() -> dict[str, Any]:
@@ -155,6 +165,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
         return {
             "logged": overview.logged,
             "drift": overview.report.as_dict() if overview.report else None,
+            "reference_source": service.monitoring.reference_source,
             "estimate": overview.estimate.as_dict() if overview.estimate else None,
             "label_mix": overview.labels.to_dict(orient="records"),
             "jobs": _jobs_frame(service).to_dict(orient="records"),
@@ -234,6 +245,14 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             pin_reference,
             "pin_reference",
             "Freeze the newest N production predictions as the drift reference of this model. Admin token required.",
+            returns=["reference"],
+            api_visibility=visibility,
+        )
+        api_endpoint(
+            reset_reference,
+            "reset_reference",
+            "Drop the pinned drift reference of this model: back to the reference dataset until its next "
+            "SENTIMENT_REFERENCE_PRODUCTION_ROWS predictions become the reference. Admin token required.",
             returns=["reference"],
             api_visibility=visibility,
         )

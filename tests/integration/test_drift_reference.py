@@ -1,0 +1,73 @@
+"""The deployment reference and the persistence rule in the running monitoring service: a revision's first
+production predictions become its reference by themselves, a reset goes back to the dataset and starts the count
+again, the gauges say which reference is in use, and a drifted window is reported only after enough in a row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from appserver import metric_value
+from sentiment.service.serving import SentimentService
+from sentiment.settings import Settings
+from tiny_models import started_service
+
+
+def _source_gauges(service: SentimentService) -> dict[str, float]:
+    text = service.metrics.render().decode()
+    return {
+        s: metric_value(text, "sentiment_drift_reference_info", {"source": s})
+        for s in ("dataset", "production", "pinned")
+    }
+
+
+def test_a_revisions_first_predictions_become_its_reference_and_a_reset_starts_the_count_again(
+    tiny_model_dir: Path, settings: Settings
+) -> None:
+    with started_service(
+        tiny_model_dir, settings, drift_min_window=10, drift_window=60, reference_production_rows=40
+    ) as service:
+        monitoring = service.monitoring
+        service.predict_many([f"short one {i}" for i in range(20)])
+        assert monitoring.check_drift().reference_source == "dataset"  # 20 of 40: the dataset bootstraps
+        assert _source_gauges(service) == {"dataset": 1.0, "production": 0.0, "pinned": 0.0}
+        service.predict_many([f"a somewhat longer text about the weather, number {i}" for i in range(30)])
+        report = monitoring.check_drift()
+        assert report.reference_source == "production" and monitoring.reference_source == "production"
+        assert report.reference is not None and (report.reference.split, report.reference.rows) == ("first 40", 40)
+        assert report.as_dict()["reference_source"] == "production"
+        assert _source_gauges(service) == {"dataset": 0.0, "production": 1.0, "pinned": 0.0}
+        first = monitoring.reference().frame
+        assert (first["n_chars"].head(20) < 15).all()  # the first rows, not the newest
+
+        reset = monitoring.reset_reference()
+        assert reset.dataset == settings.reference_dataset and monitoring.reference_source == "dataset"
+        assert monitoring.check_drift().reference_source == "dataset"  # the 50 rows before the reset do not count
+        service.predict_many([f"after the reset, a new kind of message {i}" for i in range(40)])
+        again = monitoring.reference()
+        assert again.split == "first 40" and (again.frame["n_chars"] > 30).all()  # only rows after the reset
+
+        pinned = monitoring.pin_reference(rows=30)
+        assert pinned.split == "last 30" and monitoring.reference_source == "pinned"
+
+
+def test_a_drifted_window_is_reported_only_after_enough_checks_in_a_row(
+    tiny_model_dir: Path, settings: Settings
+) -> None:
+    with started_service(
+        tiny_model_dir,
+        settings,
+        drift_min_window=10,
+        drift_window=40,
+        drift_consecutive_checks=3,
+        reference_production_rows=0,
+    ) as service:
+        monitoring = service.monitoring
+        long = "a long and winding review of the product that goes on and on about every detail of it"
+        service.predict_many([f"{long} {i}" for i in range(40)])
+        monitoring.pin_reference(rows=40)
+        service.predict_many([f"ok {i}" for i in range(40)])  # every text far shorter: text length drifts
+        seen = [monitoring.check_drift() for _ in range(3)]
+        assert [r.raw_status for r in seen] == ["drift"] * 3
+        assert [r.status for r in seen] == ["ok", "ok", "drift"]
+        assert [r.consecutive for r in seen] == [1, 2, 3]
+        assert metric_value(service.metrics.render().decode(), "sentiment_drift_status", {}) == 2
