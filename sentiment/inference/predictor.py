@@ -123,8 +123,10 @@ class Predictor:
         embeddings: np.ndarray | None = None
         if good:
             # Only asked when wanted, so a model (or test double) without the keyword still serves.
-            output = self.model.forward(cleaned, self.batch_size, embed=True) if embed else self.model.forward(
-                cleaned, self.batch_size
+            output = (
+                self.model.forward(cleaned, self.batch_size, embed=True)
+                if embed
+                else self.model.forward(cleaned, self.batch_size)
             )
             if output.embeddings is not None:
                 embeddings = np.full((n, output.embeddings.shape[1]), np.nan, dtype=np.float32)
