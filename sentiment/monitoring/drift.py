@@ -5,6 +5,11 @@ reference dataset; it is stored with the model it belongs to and rebuilt when th
 runs every check's registered test on the last window of the log against it, corrects the p-values for running
 several tests at once (Holm), grades each result by its test's own thresholds and reduces them to one level: ok,
 warning or drift (or insufficient_data below the minimum window, which is not the same as "no drift").
+
+Besides the surface features, each row carries a small embedding of the text (``sentiment.models.embedding``): a
+domain classifier on it (``domain_auc``) catches a change of topic that keeps length, marks and label mix, and
+when it fires the report carries an ``explanation`` of what changed (``monitoring.semantic``). A check whose
+column is missing on either side (the lexicon has no embeddings; rows logged before they were stored) is skipped.
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ import pandas as pd
 from sentiment.datasets import load_split
 from sentiment.inference.predictor import Predictor
 from sentiment.labels import LABELS
+from sentiment.monitoring.domain_classifier import as_matrix
 from sentiment.monitoring.features import SURFACE_KINDS, surface_kind
+from sentiment.monitoring.semantic import explain_domain_shift
 from sentiment.monitoring.stat_tests import DRIFT_TESTS, LEVELS, DriftResult, holm
 from sentiment.settings import Settings, setting_default
 
 logger = logging.getLogger(__name__)
 
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2  # 2: rows carry an embedding (and the reference dataset's text)
 DRIFT_NO_VERDICT = -1  # sentiment_drift_status before the first check, or when the window is too small
 STATUS_CODES = {"ok": 0, "warning": 1, "drift": 2, "insufficient_data": DRIFT_NO_VERDICT}
 
@@ -51,23 +58,31 @@ CHECKS: tuple[Check, ...] = (
     Check("confidence", "psi", "confidence"),
     Check("label", "chi2", "label", {"categories": LABELS}),
     Check("surface", "chi2", "surface", {"categories": SURFACE_KINDS}),
+    Check("embedding", "domain_auc", "embedding"),
 )
+FEATURE_COLUMNS = ["n_chars", "n_tokens", "surface", "label", "confidence"]
 
 
 def features_of(texts: list[str], predictor: Predictor) -> pd.DataFrame:
-    """The monitored features of texts scored by ``predictor`` (same columns as the prediction log)."""
-    result = predictor.predict_batch(texts)
+    """The monitored features of texts scored by ``predictor`` (same columns as the prediction log), with each
+    text's ``embedding`` (a list; absent for a model without one) and the ``text`` itself (reference datasets are
+    public; it lets a semantic explanation quote them when production text logging is on)."""
+    result = predictor.predict_batch(texts, embed=True)
     keep = result.valid
     labels = result.labels
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "n_chars": [len(t) for t in texts],
             "n_tokens": result.tokens,
             "surface": [surface_kind(t) for t in texts],
             "label": labels,
             "confidence": result.probabilities.max(axis=1),
+            "text": texts,
         }
-    )[keep].reset_index(drop=True)
+    )
+    if result.embeddings is not None:
+        frame["embedding"] = result.embeddings.round(4).tolist()
+    return frame[keep].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -131,10 +146,12 @@ def _pinned_path(folder: Path, model: str, revision: str) -> Path:
 def pin_production_reference(frame: pd.DataFrame, predictor: Predictor, settings: Settings) -> ReferenceProfile:
     """Freeze a window of production traffic as this model's reference (instead of the reference dataset)."""
     info = predictor.info
-    columns = ["n_chars", "n_tokens", "surface", "label", "confidence"]
-    profile = ReferenceProfile(
-        info.name, info.revision, "production", f"last {len(frame)}", time.time(), frame[columns].reset_index(drop=True)
-    )
+    kept = frame[FEATURE_COLUMNS].reset_index(drop=True)
+    if "embedding" in frame and frame["embedding"].notna().all():
+        kept["embedding"] = as_matrix(frame["embedding"]).round(4).tolist()  # float16 bytes in the log: JSON lists
+    if "text" in frame and frame["text"].notna().all():
+        kept["text"] = frame["text"].tolist()  # only there when text logging is on
+    profile = ReferenceProfile(info.name, info.revision, "production", f"last {len(frame)}", time.time(), kept)
     folder = settings.data_dir / "reference"
     saved = profile.save(folder)
     _pinned_path(folder, info.name, info.revision).write_text(json.dumps({"profile": saved.name}))
@@ -210,6 +227,7 @@ class DriftReport:
     checked_at: float
     reference: ReferenceSummary | None
     results: tuple[FeatureDrift, ...]
+    explanation: str | None = None  # Markdown: what changed, when the semantic check is past ok
 
     @property
     def status_code(self) -> int:
@@ -224,6 +242,7 @@ class DriftReport:
             "checked_at": self.checked_at,
             "reference": self.reference.as_dict() if self.reference else {},
             "results": [row.as_dict() for row in self.results],
+            "explanation": self.explanation,
         }
 
 
@@ -248,6 +267,7 @@ def check_drift(
     now = time.time()
     if len(current) < min_window:
         return DriftReport("insufficient_data", len(current), min_window, now, reference_info, ())
+    checks = [check for check in checks if _has_column(reference, check.column) and _has_column(current, check.column)]
     results = [
         DRIFT_TESTS[check.test](
             reference=reference[check.column].tolist(), current=current[check.column].tolist(), **check.options
@@ -260,4 +280,11 @@ def check_drift(
         adjusted[i] = p  # a p-value test always has one (``StatTest.__call__``)
     rows = tuple(_graded(c, r, a) for c, r, a in zip(checks, results, adjusted, strict=True))
     status = max((row.level for row in rows), key=LEVELS.index, default="ok")
-    return DriftReport(status, len(current), min_window, now, reference_info, rows)
+    semantic = [c for c, row in zip(checks, rows, strict=True) if c.test == "domain_auc" and row.level != "ok"]
+    explanation = explain_domain_shift(reference, current, semantic[0].column) if semantic else None
+    return DriftReport(status, len(current), min_window, now, reference_info, rows, explanation)
+
+
+def _has_column(frame: pd.DataFrame, column: str) -> bool:
+    """Whether every row has ``column`` (embeddings are missing for the lexicon and for rows logged before)."""
+    return column in frame.columns and bool(frame[column].notna().all())

@@ -8,7 +8,6 @@ from __future__ import annotations
 import sqlite3
 
 import numpy as np
-import pandas as pd
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
@@ -56,18 +55,6 @@ def encode_embedding(vector: np.ndarray | None) -> bytes | None:
     if vector is None or not np.all(np.isfinite(vector)):
         return None
     return np.asarray(vector, dtype="<f2").tobytes()
-
-
-def embedding_matrix(column: pd.Series | list[object]) -> np.ndarray | None:
-    """The ``(n, d)`` float32 embeddings of a window's ``embedding`` column, or None when any row lacks one (rows
-    logged before embeddings were stored, or by a model without them: the semantic check then does not run)."""
-    values = list(column)
-    if not values or any(not isinstance(v, bytes | bytearray | memoryview) or not len(v) for v in values):
-        return None
-    rows = [np.frombuffer(bytes(v), dtype="<f2") for v in values]  # type: ignore[arg-type]
-    if len({len(r) for r in rows}) != 1:
-        return None
-    return np.stack(rows).astype(np.float32)
 
 
 def migrate(conn: sqlite3.Connection) -> None:

@@ -188,10 +188,13 @@ class PredictionLog:
             conn.execute("DELETE FROM predictions WHERE id <= (SELECT MAX(id) FROM predictions) - ?", (self.max_rows,))
 
     # --- readers ------------------------------------------------------------------------------------------------
-    def window(self, *, last: int | None = None, since: float | None = None, model: str | None = None) -> pd.DataFrame:
-        """The newest ``last`` rows (since a Unix time in s, of one model), oldest first, without the text column;
-        ``embedding`` holds each row's stored embedding (bytes, or None: read with ``log_schema.embedding_matrix``)."""
-        query = f"SELECT {', '.join(COLUMNS[:-1])}, embedding FROM predictions"
+    def window(
+        self, *, last: int | None = None, since: float | None = None, model: str | None = None, text: bool = False
+    ) -> pd.DataFrame:
+        """The newest ``last`` rows (since a Unix time in s, of one model), oldest first, with the ``text`` column
+        only if asked (None where text logging was off); ``embedding`` holds each row's stored embedding (float16
+        bytes, or None; ``domain_classifier.as_matrix`` reads them)."""
+        query = f"SELECT {', '.join(COLUMNS[:-1])}, embedding{', text' if text else ''} FROM predictions"
         params: list[float | int | str] = []
         where = []
         if since is not None:

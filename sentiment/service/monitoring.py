@@ -118,7 +118,7 @@ class MonitoringService:
             raise MonitoringError("the prediction log is off: there is no production traffic to pin")
         self._flush(_JOB_FLUSH_S, "pinning a reference")
         predictor = self._predictor()
-        frame = self.log.window(last=size, model=predictor.info.name)
+        frame = self.log.window(last=size, model=predictor.info.name, text=self.settings.log_text)
         if len(frame) < self.settings.drift_min_window:
             raise MonitoringError(
                 f"only {len(frame)} logged predictions of {predictor.info.name}; "
@@ -133,7 +133,8 @@ class MonitoringService:
             raise MonitoringError("the prediction log is off (SENTIMENT_LOG_PREDICTIONS=false): nothing to check")
         self._flush(_JOB_FLUSH_S, "the drift check")
         model = self._predictor().info.name
-        return self.log.window(last=self.settings.drift_window, model=model)
+        # the text only where its logging is on: the semantic explanation then quotes typical texts
+        return self.log.window(last=self.settings.drift_window, model=model, text=self.settings.log_text)
 
     def check_drift(self) -> DriftReport:
         """Compare the newest window of the log (this model's rows only) with the reference; set the gauges."""
