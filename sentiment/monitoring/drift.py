@@ -36,7 +36,9 @@ from sentiment.settings import Settings, setting_default
 
 logger = logging.getLogger(__name__)
 
-PROFILE_VERSION = 2  # 2: rows carry an embedding (and the reference dataset's text)
+# Not bumped for the embedding column: the version is part of every key, pinned references included, and a bump
+# would silently drop an owner's pin. A profile without embeddings skips the semantic check (``_has_column``).
+PROFILE_VERSION = 1
 DRIFT_NO_VERDICT = -1  # sentiment_drift_status before the first check, or when the window is too small
 STATUS_CODES = {"ok": 0, "warning": 1, "drift": 2, "insufficient_data": DRIFT_NO_VERDICT}
 
