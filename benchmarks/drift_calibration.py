@@ -26,7 +26,8 @@ import numpy as np
 from sentiment.datasets import load_split
 from sentiment.inference.predictor import Predictor
 from sentiment.logs import configure_logging
-from sentiment.monitoring.drift import check_drift, features_of, reference_profile
+from sentiment.monitoring.drift import check_drift
+from sentiment.monitoring.reference import features_of, reference_profile
 from sentiment.runtime import configure_process
 from sentiment.settings import Settings
 

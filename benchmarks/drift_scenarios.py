@@ -32,7 +32,7 @@ import pandas as pd
 from sentiment.datasets import load_split
 from sentiment.inference.predictor import Predictor
 from sentiment.logs import configure_logging
-from sentiment.monitoring.drift import features_of, reference_profile
+from sentiment.monitoring.reference import features_of, reference_profile
 from sentiment.monitoring.simulation import day_levels, predictions_until
 from sentiment.runtime import configure_process
 from sentiment.settings import Settings

@@ -53,6 +53,7 @@ class ForwardOutput:
     probabilities: np.ndarray  # [n, 3] float32, LABELS order
     truncated: np.ndarray  # [n] bool: the text lost tokens at the model's limit
     tokens: np.ndarray  # [n] int: tokens the model saw (words for the lexicon); monitoring uses it
+    embeddings: np.ndarray | None = None  # [n, d] float32 when asked for and the model has them (models.embedding)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ class BatchResult:
     prediction_ids: tuple[str, ...] = ()
     # One metric reason per row (None for a scored row); empty when the maker gave none (every error: invalid_input).
     error_reasons: tuple[str | None, ...] = ()
+    # (n, d) float32 projected mean-pooled hidden states (NaN rows for invalid texts), when asked for; None else.
+    embeddings: np.ndarray | None = None
 
     def with_new_ids(self) -> BatchResult:
         """A copy with a fresh random id per scored row: 128 random bits (``uuid4``), so that nobody can guess the

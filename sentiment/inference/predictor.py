@@ -95,10 +95,11 @@ class Predictor:
         selection per shape is noticeable in bf16)."""
         self.predict_batch(["warm-up", "a short warm-up text " * 4, "a longer warm-up text " * 16])
 
-    def predict_batch(self, texts: Sequence[object]) -> BatchResult:
+    def predict_batch(self, texts: Sequence[object], embed: bool = False) -> BatchResult:
         """Score ``n`` texts into arrays (``BatchResult``: ``(n, 3)`` float32 probabilities in ``LABELS`` order,
         calibrated when a map is loaded). Never raises for a bad text: its row is NaN with an error. A text longer
-        than ``max_chars`` characters is cut first and flagged truncated."""
+        than ``max_chars`` characters is cut first and flagged truncated. ``embed``: also each text's embedding
+        (``sentiment.models.embedding``) from the same pass, when the model has one (not the lexicon)."""
         n = len(texts)
         probabilities = np.full((n, len(LABELS)), np.nan, dtype=np.float32)
         truncated = np.zeros(n, dtype=bool)
@@ -119,8 +120,17 @@ class Predictor:
                 cut.append(i)
             cleaned.append(self._preprocess(text))
             good.append(i)
+        embeddings: np.ndarray | None = None
         if good:
-            output = self.model.forward(cleaned, self.batch_size)
+            # Only asked when wanted, so a model (or test double) without the keyword still serves.
+            output = (
+                self.model.forward(cleaned, self.batch_size, embed=True)
+                if embed
+                else self.model.forward(cleaned, self.batch_size)
+            )
+            if output.embeddings is not None:
+                embeddings = np.full((n, output.embeddings.shape[1]), np.nan, dtype=np.float32)
+                embeddings[good] = output.embeddings
             scores = output.probabilities
             probabilities[good] = scores if self.calibration is None else self.calibration.apply(scores)
             truncated[good] = output.truncated
@@ -133,6 +143,7 @@ class Predictor:
             tokens=tokens,
             model=self.info.name,
             error_reasons=tuple(reasons),
+            embeddings=embeddings,
         )
 
     def predict(self, texts: Sequence[object]) -> list[Prediction]:

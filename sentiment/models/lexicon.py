@@ -31,8 +31,9 @@ class LexiconModel:
         self.info = info
         self._analyzer = SentimentIntensityAnalyzer()
 
-    def forward(self, texts: list[str], batch_size: int) -> ForwardOutput:
-        """One text at a time (``batch_size`` is unused); ``tokens`` counts whitespace-separated words."""
+    def forward(self, texts: list[str], batch_size: int, embed: bool = False) -> ForwardOutput:
+        """One text at a time (``batch_size`` is unused); ``tokens`` counts whitespace-separated words. A lexicon
+        has no representation: ``embed`` is accepted and ``embeddings`` stays None."""
         compound = np.array([self._analyzer.polarity_scores(t)["compound"] for t in texts], dtype=np.float64)
         words = np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts))
         return ForwardOutput(vader_probabilities(compound), np.zeros(len(texts), dtype=bool), words)

@@ -230,9 +230,14 @@ class PackedClassifier:
 
     def logits(self, batch: PackedBatch) -> torch.Tensor:
         """Logits of the batch's texts, in ``batch.texts`` order."""
+        return self.run(batch)[0]
+
+    def run(self, batch: PackedBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits of the batch's texts (``batch.texts`` order) and the encoder's last hidden state of the packed
+        rows ``(rows, width, hidden)``, which the trace returns anyway (for embeddings: no second pass)."""
         hidden = self.encoder(*_args(batch))
         rows, cols = batch.starts
-        return self.head(hidden[torch.from_numpy(rows), torch.from_numpy(cols)])
+        return self.head(hidden[torch.from_numpy(rows), torch.from_numpy(cols)]), hidden
 
 
 def _args(batch: PackedBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -15,7 +15,7 @@ import torch
 from scipy.special import softmax
 
 from sentiment.labels import LABELS
-from sentiment.models import packing
+from sentiment.models import embedding, packing
 from sentiment.results import ForwardOutput, ModelInfo
 from sentiment.settings import setting_default
 
@@ -25,9 +25,10 @@ class SentimentModel(Protocol):
 
     info: ModelInfo
 
-    def forward(self, texts: list[str], batch_size: int) -> ForwardOutput:
+    def forward(self, texts: list[str], batch_size: int, embed: bool = False) -> ForwardOutput:
         """Score preprocessed texts, at most ``batch_size`` texts per pass: ``(n, 3)`` float32 probabilities in
-        ``LABELS`` order, an ``(n,)`` truncation flag and ``(n,)`` token counts."""
+        ``LABELS`` order, an ``(n,)`` truncation flag and ``(n,)`` token counts. A model with a representation
+        also takes ``embed=True`` and then fills ``embeddings`` (``models.embedding``)."""
         ...
 
 
@@ -76,12 +77,14 @@ class TransformerModel:
                 truncated[i] = len(row) > self.max_length
         return ids, truncated
 
-    def forward(self, texts: list[str], batch_size: int) -> ForwardOutput:
+    def forward(self, texts: list[str], batch_size: int, embed: bool = False) -> ForwardOutput:
         """Softmax probabilities ``(n, 3)`` float32 in ``LABELS`` order, in input order. Texts are sorted by length
         into passes of at most ``batch_size`` texts and ``token_budget`` padded tokens, packed where that saves
-        ``packing.MIN_SAVING`` of the tokens."""
+        ``packing.MIN_SAVING`` of the tokens. ``embed``: also the projected mean-pooled last hidden state of each
+        text, from the same pass (the encoder's output, traced or not: no second forward pass)."""
         ids, truncated = self.tokenize(texts)
         probabilities = np.empty((len(texts), len(LABELS)), dtype=np.float32)
+        embeddings = np.empty((len(texts), embedding.EMBEDDING_DIMS), dtype=np.float32) if embed else None
         lengths = [len(row) for row in ids]
         batches = packing.length_batches(lengths, batch_size, self.token_budget)
         with torch.inference_mode():
@@ -91,15 +94,22 @@ class TransformerModel:
                 passes = self._packed_passes(lengths, batches) or [[[i] for i in chosen] for chosen in batches]
                 for rows in passes:
                     batch = self._packed.build(ids, rows)
-                    logits = self._packed.logits(batch)
+                    logits, hidden = self._packed.run(batch)
                     probabilities[batch.texts] = softmax(logits.float().numpy(), axis=1)[:, self.label_order]
+                    if embeddings is not None:
+                        sizes = np.array([lengths[i] for i in batch.texts])
+                        pooled = embedding.pool_segments(hidden.float().numpy(), *batch.starts, sizes)
+                        embeddings[batch.texts] = embedding.project(pooled)
             else:
                 for chosen in batches:
                     input_ids, attention_mask = self._pad([ids[i] for i in chosen])
-                    logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-                    probabilities[chosen] = softmax(logits.float().numpy(), axis=1)[:, self.label_order]
+                    out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=embed)
+                    probabilities[chosen] = softmax(out.logits.float().numpy(), axis=1)[:, self.label_order]
+                    if embeddings is not None:
+                        pooled = embedding.pool_padded(out.hidden_states[-1].float().numpy(), attention_mask.numpy())
+                        embeddings[chosen] = embedding.project(pooled)
         tokens = np.fromiter(lengths, dtype=np.int64, count=len(ids))
-        return ForwardOutput(probabilities, truncated, tokens)
+        return ForwardOutput(probabilities, truncated, tokens, embeddings)
 
     def _packed_passes(self, lengths: list[int], batches: list[list[int]]) -> list[list[list[int]]] | None:
         """The packed plan when the model allows it and it saves enough tokens over padded batches, else None."""

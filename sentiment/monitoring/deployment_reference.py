@@ -15,7 +15,7 @@ import logging
 import time
 from pathlib import Path
 
-from sentiment.monitoring.drift import ReferenceProfile, ReferenceSummary, pinned_path, reference_key
+from sentiment.monitoring.reference import ReferenceProfile, ReferenceSummary, pinned_path, reference_key
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -1,35 +1,36 @@
-"""What normal looks like (a frozen reference profile) and whether production still looks like it (drift check).
+"""Whether production still looks like its reference (``monitoring.reference``): the drift check.
 
 The reference holds the same per-text features as the prediction log, computed with the serving model on a
 reference dataset; it is stored with the model it belongs to and rebuilt when the model changes. A drift check
 runs every check's registered test on the last window of the log against it, corrects the p-values for running
 several tests at once (Holm), grades each result by its test's own thresholds and reduces them to one level: ok,
 warning or drift (or insufficient_data below the minimum window, which is not the same as "no drift").
+
+Besides the surface features, each row carries a small embedding of the text (``sentiment.models.embedding``): a
+domain classifier on it (``domain_auc``) catches a change of topic that keeps length, marks and label mix, and
+when it fires the report carries an ``explanation`` of what changed (``monitoring.semantic``). A check whose
+column is missing on either side (the lexicon has no embeddings; rows logged before they were stored) is skipped.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from sentiment.datasets import load_split
-from sentiment.inference.predictor import Predictor
 from sentiment.labels import LABELS
-from sentiment.monitoring.features import SURFACE_KINDS, surface_kind
+from sentiment.monitoring.features import SURFACE_KINDS
+from sentiment.monitoring.reference import ReferenceSummary
+from sentiment.monitoring.semantic import explain_domain_shift
 from sentiment.monitoring.stat_tests import DRIFT_TESTS, LEVELS, DriftResult, holm
-from sentiment.settings import Settings, setting_default
+from sentiment.settings import setting_default
 
 logger = logging.getLogger(__name__)
 
-PROFILE_VERSION = 1
 DRIFT_NO_VERDICT = -1  # sentiment_drift_status before the first check, or when the window is too small
 STATUS_CODES = {"ok": 0, "warning": 1, "drift": 2, "insufficient_data": DRIFT_NO_VERDICT}
 
@@ -51,138 +52,8 @@ CHECKS: tuple[Check, ...] = (
     Check("confidence", "psi", "confidence"),
     Check("label", "chi2", "label", {"categories": LABELS}),
     Check("surface", "chi2", "surface", {"categories": SURFACE_KINDS}),
+    Check("embedding", "domain_auc", "embedding"),
 )
-
-
-def features_of(texts: list[str], predictor: Predictor) -> pd.DataFrame:
-    """The monitored features of texts scored by ``predictor`` (same columns as the prediction log)."""
-    result = predictor.predict_batch(texts)
-    keep = result.valid
-    labels = result.labels
-    return pd.DataFrame(
-        {
-            "n_chars": [len(t) for t in texts],
-            "n_tokens": result.tokens,
-            "surface": [surface_kind(t) for t in texts],
-            "label": labels,
-            "confidence": result.probabilities.max(axis=1),
-        }
-    )[keep].reset_index(drop=True)
-
-
-@dataclass(frozen=True)
-class ReferenceSummary:
-    """Which reference a drift check compared with: the model it belongs to, where its rows came from, when."""
-
-    model: str
-    model_revision: str
-    dataset: str
-    split: str
-    rows: int
-    created_at: float
-    version: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class ReferenceProfile:
-    model: str
-    model_revision: str
-    dataset: str
-    split: str
-    created_at: float
-    frame: pd.DataFrame
-    version: int = PROFILE_VERSION
-
-    @property
-    def key(self) -> str:
-        return reference_key(self.model, self.model_revision, self.dataset, self.split)
-
-    def save(self, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{self.key}.json"
-        meta = {k: v for k, v in asdict(self).items() if k != "frame"}
-        path.write_text(json.dumps({**meta, "rows": self.frame.to_dict(orient="list")}))
-        return path
-
-    @classmethod
-    def load(cls, path: Path) -> ReferenceProfile:
-        data = json.loads(path.read_text())
-        frame = pd.DataFrame(data.pop("rows"))
-        return cls(frame=frame, **data)
-
-    def summary(self) -> ReferenceSummary:
-        return ReferenceSummary(
-            self.model, self.model_revision, self.dataset, self.split, len(self.frame), self.created_at, self.version
-        )
-
-
-def reference_key(model: str, revision: str, dataset: str, split: str) -> str:
-    raw = f"v{PROFILE_VERSION}|{model}|{revision}|{dataset}|{split}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
-
-
-def pinned_path(folder: Path, model: str, revision: str) -> Path:
-    return folder / f"pinned-{reference_key(model, revision, 'production', '-')}.json"
-
-
-def pin_production_reference(
-    frame: pd.DataFrame, predictor: Predictor, settings: Settings, *, split: str | None = None
-) -> ReferenceProfile:
-    """Freeze a window of production traffic as this model's reference (instead of the reference dataset);
-    ``split`` names which window it was ("last N" by default, "first N" for the automatic deployment reference)."""
-    info = predictor.info
-    columns = ["n_chars", "n_tokens", "surface", "label", "confidence"]
-    name = split or f"last {len(frame)}"
-    profile = ReferenceProfile(
-        info.name, info.revision, "production", name, time.time(), frame[columns].reset_index(drop=True)
-    )
-    folder = settings.data_dir / "reference"
-    saved = profile.save(folder)
-    pinned_path(folder, info.name, info.revision).write_text(json.dumps({"profile": saved.name}))
-    logger.info("pinned %d production predictions as the reference of %s", len(frame), info.name)
-    return profile
-
-
-def reference_profile(predictor: Predictor, settings: Settings) -> ReferenceProfile:
-    """This model's reference: a pinned production window if there is one, else the stored profile on the
-    reference dataset, built (and stored) if there is none yet."""
-    info = predictor.info
-    folder = settings.data_dir / "reference"
-    pinned = pinned_path(folder, info.name, info.revision)
-    if pinned.exists():
-        try:
-            return ReferenceProfile.load(folder / json.loads(pinned.read_text())["profile"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            logger.warning("pinned reference %s is unreadable (%s); using the reference dataset", pinned, exc)
-    key = reference_key(info.name, info.revision, settings.reference_dataset, settings.reference_split)
-    path = folder / f"{key}.json"
-    if path.exists():
-        try:
-            return ReferenceProfile.load(path)
-        except (ValueError, KeyError, TypeError) as exc:
-            logger.warning("reference profile %s is unreadable (%s); rebuilding it", path, exc)
-    texts = load_split(settings.reference_dataset, settings.reference_split, settings)["text"].tolist()
-    profile = ReferenceProfile(
-        info.name,
-        info.revision,
-        settings.reference_dataset,
-        settings.reference_split,
-        time.time(),
-        features_of(texts, predictor),
-    )
-    profile.save(folder)
-    logger.info(
-        "built reference profile %s (%d rows of %s/%s) for %s",
-        key,
-        len(profile.frame),
-        settings.reference_dataset,
-        settings.reference_split,
-        info.name,
-    )
-    return profile
 
 
 @dataclass(frozen=True)
@@ -222,6 +93,7 @@ class DriftReport:
     raw_status: str = ""  # "" = same as status (a single check, no rule applied)
     consecutive: int = 1  # checks in a row, ending with this one, whose raw level reached ``raw_status``
     reference_source: str = "dataset"  # dataset | production | pinned
+    explanation: str | None = None  # Markdown: what changed, when the semantic check is past ok
 
     @property
     def status_code(self) -> int:
@@ -239,6 +111,7 @@ class DriftReport:
             "raw_status": self.raw_status or self.status,
             "consecutive": self.consecutive,
             "reference_source": self.reference_source,
+            "explanation": self.explanation,
         }
 
 
@@ -270,6 +143,7 @@ def check_drift(
     min_window = min_window_of(checks, min_window)
     if len(current) < min_window:
         return DriftReport("insufficient_data", len(current), min_window, now, reference_info, ())
+    checks = [check for check in checks if _has_column(reference, check.column) and _has_column(current, check.column)]
     results = [
         DRIFT_TESTS[check.test](
             reference=reference[check.column].tolist(), current=current[check.column].tolist(), **check.options
@@ -282,4 +156,11 @@ def check_drift(
         adjusted[i] = p  # a p-value test always has one (``StatTest.__call__``)
     rows = tuple(_graded(c, r, a) for c, r, a in zip(checks, results, adjusted, strict=True))
     status = max((row.level for row in rows), key=LEVELS.index, default="ok")
-    return DriftReport(status, len(current), min_window, now, reference_info, rows)
+    semantic = [c for c, row in zip(checks, rows, strict=True) if c.test == "domain_auc" and row.level != "ok"]
+    explanation = explain_domain_shift(reference, current, semantic[0].column) if semantic else None
+    return DriftReport(status, len(current), min_window, now, reference_info, rows, explanation=explanation)
+
+
+def _has_column(frame: pd.DataFrame, column: str) -> bool:
+    """Whether every row has ``column`` (embeddings are missing for the lexicon and for rows logged before)."""
+    return column in frame.columns and bool(frame[column].notna().all())

@@ -26,7 +26,6 @@ import pandas as pd
 from sentiment.datasets import load_split
 from sentiment.inference.predictor import Predictor
 from sentiment.labels import LABELS
-from sentiment.monitoring.drift import reference_key
 from sentiment.monitoring.estimation import (
     Estimator,
     LabelledReference,
@@ -35,6 +34,7 @@ from sentiment.monitoring.estimation import (
     make_estimator,
     realised_confusion,
 )
+from sentiment.monitoring.reference import reference_key
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -19,49 +19,13 @@ from pathlib import Path
 import pandas as pd
 
 from sentiment.monitoring.features import surface_kind
+from sentiment.monitoring.log_schema import COLUMNS, INSERTED, SCHEMA, Row, encode_embedding, migrate
 from sentiment.results import BatchResult
 from sentiment.settings import setting_default
 
 logger = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS predictions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts REAL NOT NULL,
-    source TEXT NOT NULL,
-    model TEXT NOT NULL,
-    n_chars INTEGER NOT NULL,
-    n_tokens INTEGER NOT NULL,
-    surface TEXT NOT NULL,
-    p_negative REAL NOT NULL,
-    p_neutral REAL NOT NULL,
-    p_positive REAL NOT NULL,
-    label TEXT NOT NULL,
-    confidence REAL NOT NULL,
-    text TEXT
-);
-CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts);
-"""
-# Columns added since the first release, (name, type): old stores (rows kept) and fresh ones get them by ALTER TABLE.
-_ADDED_COLUMNS = (("prediction_id", "TEXT"),)
-_ADDED_INDEXES = "CREATE INDEX IF NOT EXISTS predictions_prediction_id ON predictions (prediction_id);"
-COLUMNS = (
-    "ts",
-    "source",
-    "model",
-    "n_chars",
-    "n_tokens",
-    "surface",
-    "p_negative",
-    "p_neutral",
-    "p_positive",
-    "label",
-    "confidence",
-    "text",
-)
-INSERTED = (*COLUMNS, "prediction_id")
 MAX_STORED_CHARS = 10_000  # with text logging on, a 10 MB request must not become a 10 MB row
-Row = tuple[float, str, str, int, int, str, float, float, float, str, float, str | None, str | None]
 
 
 @dataclass
@@ -102,7 +66,7 @@ class PredictionLog:
         self._failure_logged = False
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
-            conn.executescript(_SCHEMA)
+            conn.executescript(SCHEMA)
             migrate(conn)
 
     def _connect(self) -> sqlite3.Connection:
@@ -137,6 +101,7 @@ class PredictionLog:
                     float(p.max()),
                     content[:MAX_STORED_CHARS] if self.store_text else None,
                     result.prediction_id(i) or None,
+                    encode_embedding(None if result.embeddings is None else result.embeddings[i]),
                 )
             )
         if not rows:
@@ -223,9 +188,13 @@ class PredictionLog:
             conn.execute("DELETE FROM predictions WHERE id <= (SELECT MAX(id) FROM predictions) - ?", (self.max_rows,))
 
     # --- readers ------------------------------------------------------------------------------------------------
-    def window(self, *, last: int | None = None, since: float | None = None, model: str | None = None) -> pd.DataFrame:
-        """The newest ``last`` rows (since a Unix time in s, of one model), oldest first, without the text column."""
-        query = f"SELECT {', '.join(COLUMNS[:-1])} FROM predictions"
+    def window(
+        self, *, last: int | None = None, since: float | None = None, model: str | None = None, text: bool = False
+    ) -> pd.DataFrame:
+        """The newest ``last`` rows (since a Unix time in s, of one model), oldest first, with the ``text`` column
+        only if asked (None where text logging was off); ``embedding`` holds each row's stored embedding (float16
+        bytes, or None; ``domain_classifier.as_matrix`` reads them)."""
+        query = f"SELECT {', '.join(COLUMNS[:-1])}, embedding{', text' if text else ''} FROM predictions"
         params: list[float | int | str] = []
         where = []
         if since is not None:
@@ -286,13 +255,4 @@ class PredictionLog:
         return frame
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Add the columns (and their indexes) a store made by an older version lacks; its rows stay."""
-    present = {row[1] for row in conn.execute("PRAGMA table_info(predictions)")}
-    for name, kind in _ADDED_COLUMNS:
-        if name not in present:
-            conn.execute(f"ALTER TABLE predictions ADD COLUMN {name} {kind}")
-    conn.executescript(_ADDED_INDEXES)
-
-
-__all__ = ["COLUMNS", "PredictionLog", "migrate"]
+__all__ = ["COLUMNS", "PredictionLog", "migrate"]  # migrate: re-exported from log_schema

@@ -248,3 +248,17 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * float(p_values[index])))
         adjusted[index] = running
     return adjusted.tolist()
+
+
+# AUC past this is a shift worth reading even when significant: 0.5 is "indistinguishable"; 0.55 is the classifier
+# ranking a random current text above a random reference text 55% of the time (the effect size of this test).
+DOMAIN_AUC_EFFECT = 0.55
+
+
+@register("domain_auc", reading="p_value", threshold=0.01, warning_threshold=0.05)
+def domain_auc_test(*, reference: Sequence[Any], current: Sequence[Any]) -> tuple[float, float | None]:
+    """Domain classifier on embeddings (``monitoring.domain_classifier``): the statistic is the cross-fitted ROC AUC
+    (effect size; see ``DOMAIN_AUC_EFFECT``), the p-value a permutation one."""
+    from sentiment.monitoring.domain_classifier import domain_auc
+
+    return domain_auc(reference, current)

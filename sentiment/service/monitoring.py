@@ -17,16 +17,11 @@ import pandas as pd
 from sentiment.errors import EstimationInputError, MonitoringError
 from sentiment.inference.predictor import Predictor
 from sentiment.monitoring.deployment_reference import AUTOMATIC, reset_reference, serving_since, source_of
-from sentiment.monitoring.drift import (
-    DriftReport,
-    ReferenceProfile,
-    check_drift,
-    pin_production_reference,
-    reference_profile,
-)
+from sentiment.monitoring.drift import DriftReport, check_drift
 from sentiment.monitoring.performance import PerformanceMonitor, WindowEstimate
 from sentiment.monitoring.persistence import persisted
 from sentiment.monitoring.prediction_log import PredictionLog
+from sentiment.monitoring.reference import ReferenceProfile, pin_production_reference, reference_profile
 from sentiment.results import BatchResult
 from sentiment.service.quality_metrics import MonitoringMetrics
 from sentiment.settings import Settings
@@ -157,7 +152,7 @@ class MonitoringService:
             raise MonitoringError("the prediction log is off: there is no production traffic to pin")
         self._flush(_JOB_FLUSH_S, "pinning a reference")
         predictor = self._predictor()
-        frame = self.log.window(last=size, model=predictor.info.name)
+        frame = self.log.window(last=size, model=predictor.info.name, text=self.settings.log_text)
         if len(frame) < self.settings.drift_min_window:
             raise MonitoringError(
                 f"only {len(frame)} logged predictions of {predictor.info.name}; "
@@ -171,7 +166,8 @@ class MonitoringService:
             raise MonitoringError("the prediction log is off (SENTIMENT_LOG_PREDICTIONS=false): nothing to check")
         self._flush(_JOB_FLUSH_S, "the drift check")
         model = self._predictor().info.name
-        return self.log.window(last=self.settings.drift_window, model=model)
+        # the text only where its logging is on: the semantic explanation then quotes typical texts
+        return self.log.window(last=self.settings.drift_window, model=model, text=self.settings.log_text)
 
     def check_drift(self) -> DriftReport:
         """Compare the newest window of the log (this model's rows only) with the reference; set the gauges."""

@@ -71,7 +71,7 @@ class SentimentService:
     # --- lifecycle -------------------------------------------------------------------------------------------
     def _new_batcher(self) -> MicroBatcher:
         return MicroBatcher(
-            lambda texts: self.predictor.predict_batch(texts),
+            lambda texts: self.predictor.predict_batch(texts, embed=True),  # embeddings: for semantic drift
             max_batch=self.settings.batch_size,
             max_wait_s=self.settings.batch_wait_ms / 1000,
             on_batch=self.metrics.coalesced_batch_size.observe,
@@ -190,7 +190,7 @@ class SentimentService:
             if coalesce and len(texts) == 1:
                 result = self._batcher.submit(texts[0])
             else:
-                result = predictor.predict_batch(texts)
+                result = predictor.predict_batch(texts, embed=True)
         elapsed = time.perf_counter() - started  # also per text below: Histogram.time() could not give it
         result = result.with_new_ids()  # every answer names its logged row, so feedback can find it
         self._observe(endpoint, texts, result, elapsed)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiment.monitoring.prediction_log import _SCHEMA, PredictionLog
+from sentiment.monitoring.log_schema import SCHEMA
+from sentiment.monitoring.prediction_log import PredictionLog
 from sentiment.results import BatchResult
 
 
@@ -87,7 +88,7 @@ def test_prediction_ids_are_stored_and_found(tmp_path: Path) -> None:
 def test_a_store_made_before_prediction_ids_keeps_its_rows_and_gains_the_column(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as conn:
-        conn.executescript(_SCHEMA)  # the table as the first release created it (the id came later, by migration)
+        conn.executescript(SCHEMA)  # the table as the first release created it (the id came later, by migration)
         conn.execute(
             "INSERT INTO predictions (ts, source, model, n_chars, n_tokens, surface, p_negative, p_neutral, "
             "p_positive, label, confidence) VALUES (?, 'predict', 'm', 3, 1, 'plain', 0.1, 0.2, 0.7, 'positive', 0.7)",
@@ -100,3 +101,40 @@ def test_a_store_made_before_prediction_ids_keeps_its_rows_and_gains_the_column(
     assert log.flush(5)
     assert log.count() == 2 and log.has(result.prediction_ids[0])
     log.stop()
+
+
+def test_embeddings_are_stored_as_float16_per_row_and_read_back_as_a_matrix(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from sentiment.monitoring.domain_classifier import as_matrix
+
+    vectors = np.random.default_rng(0).standard_normal((3, 16)).astype(np.float32)
+    log = PredictionLog(tmp_path / "p.sqlite")
+    log.start()
+    log.record("predict", "m", ["a", "b", "c"], replace(_result(3), embeddings=vectors))
+    log.record("predict", "m", ["d"], _result(1))  # a model without embeddings: NULL
+    assert log.flush(5)
+    window = log.window()
+    log.stop()
+    assert "text" not in window.columns
+    got = as_matrix(window["embedding"][:3])
+    assert got.shape == (3, 16)
+    np.testing.assert_allclose(got, vectors, rtol=1e-3, atol=1e-3)
+    assert window["embedding"].isna().tolist() == [False, False, False, True]  # that window skips the check
+
+
+def test_a_store_made_before_embeddings_gains_the_column_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(SCHEMA)
+        conn.execute("ALTER TABLE predictions ADD COLUMN prediction_id TEXT")  # the previous release's table
+        conn.execute(
+            "INSERT INTO predictions (ts, source, model, n_chars, n_tokens, surface, p_negative, p_neutral, "
+            "p_positive, label, confidence) VALUES (?, 'predict', 'm', 3, 1, 'plain', 0.1, 0.2, 0.7, 'positive', 0.7)",
+            (time.time(),),
+        )
+    PredictionLog(path)
+    with sqlite3.connect(path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(predictions)")}
+        assert "embedding" in columns
+        assert conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 1

@@ -102,6 +102,10 @@ RUNS: dict[str, Run] = {
         extra=("--model", "vader", "--windows", "5", "--size", "100"),
         why="200 windows of 500 on the embedded model's profile of 1,260 tweets take minutes",
     ),
+    "python benchmarks/semantic_drift.py": Run(
+        extra=("--model", "vader", "--runs", "2", "--every", "500"),
+        why="100 runs of 1,000 embedded predictions take minutes; the lexicon has no embeddings, so this runs the rest",
+    ),
     "python benchmarks/performance_estimation.py": Run(
         extra=("--cache", "scored.npz", "--max-rows", "120", "--windows", "2", "--sizes", "60"),
         why="scoring 11,000 texts and 30 windows of 200 and 500 per set take minutes",

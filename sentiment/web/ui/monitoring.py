@@ -116,6 +116,12 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             _jobs_frame(service),
         )
 
+    @wrap
+    def explain() -> str:
+        """The last drift report's explanation of a semantic shift (Markdown), or nothing."""
+        report = service.monitoring.last_report
+        return report.explanation or "" if report else ""
+
     def run_job(name: str) -> Any:
         if service.jobs is not None:
             outcome = service.jobs.run_now(name)
@@ -213,11 +219,16 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
         drift = gr.Dataframe(
             _drift_frame(None), label="Latest drift check (Holm-adjusted p-values)", elem_id="drift-results"
         )
+        # What changed, when the semantic test fired: filled by a page event of its own (``/monitoring_view``'s
+        # outputs stay as they are).
+        explanation = gr.Markdown(elem_id="drift-explanation")
         jobs = gr.Dataframe(pd.DataFrame(columns=JOB_COLUMNS), label="Scheduled jobs", elem_id="jobs")
         report = gr.JSON(label="Last job result", elem_id="job-result")
 
         outputs = [status, traffic, labels, confidence, drift, jobs]
         on_open(tab, refresh, outputs)
+        on_open(tab, explain, [explanation])
+        refresh_btn.click(explain, None, explanation, api_visibility=PRIVATE, show_progress="hidden")
         refresh_btn.click(
             refresh,
             None,
@@ -240,7 +251,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
                 api_description=description + " Admin token required.",
             ).then(  # Gradio 6.31 draws a chained event's progress on every output even when "hidden": pin it
                 refresh, None, outputs, api_visibility=PRIVATE, show_progress="hidden", show_progress_on=report
-            )
+            ).then(explain, None, explanation, api_visibility=PRIVATE, show_progress="hidden")
         api_endpoint(
             pin_reference,
             "pin_reference",
