@@ -251,6 +251,8 @@ RESULT_KEYS = [
     "n_current",
     "adjusted_p_value",
     "level",
+    "effect_size",
+    "effect_threshold",
 ]
 
 
@@ -260,7 +262,18 @@ def test_a_drift_report_is_the_json_served_before() -> None:
     summary = ReferenceSummary("embedded", "abc", "vader_tweets", "test", 800, 1795000000.0, 1)
     report = check_drift(reference, _frame(300, 120, rng), reference_info=summary)
     served = report.as_dict()
-    assert list(served) == ["status", "window_size", "min_window", "checked_at", "reference", "results", "explanation"]
+    assert list(served) == [
+        "status",
+        "window_size",
+        "min_window",
+        "checked_at",
+        "reference",
+        "results",
+        "raw_status",
+        "consecutive",
+        "reference_source",
+        "explanation",
+    ]
     assert served["reference"] == {
         "model": "embedded",
         "model_revision": "abc",

@@ -46,7 +46,7 @@ def test_the_in_progress_gauge_counts_a_request_while_it_scores_and_after_it_fai
 ) -> None:
     seen: list[float] = []
 
-    def failing(texts: object) -> None:
+    def failing(texts: object, **options: object) -> None:
         seen.append(_value(service, "sentiment_requests_in_progress", endpoint="predict_batch"))
         raise RuntimeError("model crashed")
 
