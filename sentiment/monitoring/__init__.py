@@ -1,1 +1,1 @@
-"""Monitoring: per-text features, drift tests and checks, the prediction log, feedback labels, performance estimates."""
+"""Monitoring: per-text features, the prediction log, reference and drift checks, production evaluation, estimates."""
