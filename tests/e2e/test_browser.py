@@ -106,6 +106,18 @@ def _inside(page: Any, inner: str, outer: str) -> bool:
     return left and top and right and bottom
 
 
+def _settles_inside(page: Any, inner: str, outer: str) -> bool:
+    """``_inside`` once the chart has laid itself out: Vega re-renders a plot when its container's width changes (a
+    scrollbar appearing as the tab below it grows), and for a moment the old legend overhangs the new box. A legend
+    that stays clipped still fails, after ``EVENT_TIMEOUT``."""
+    from waiting import WaitTimeout, wait_until
+
+    try:
+        return wait_until(lambda: _inside(page, inner, outer), f"{inner} inside {outer}", EVENT_TIMEOUT / 1000)
+    except WaitTimeout:
+        return False
+
+
 def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
@@ -209,7 +221,7 @@ def test_monitoring_tab_is_filled_on_open_and_draws_both_samples(page: Any, runn
     expect(page.locator("#monitoring-status")).to_contain_text("Logged predictions")  # no Refresh clicked
     traffic_legend = "#traffic-plot [aria-label^='Symbol legend']"
     expect(page.locator(traffic_legend)).to_be_visible()
-    assert _inside(page, traffic_legend, "#traffic-plot")
+    assert _settles_inside(page, traffic_legend, "#traffic-plot")
     expect(page.locator("#traffic-plot [aria-label^='X-axis titled']")).to_have_attribute(
         "aria-label", re.compile(r"^X-axis titled 'time \(UTC\)'.*: (\d\d:\d\d)(, \d\d:\d\d)*$")
     )
@@ -223,7 +235,7 @@ def test_monitoring_tab_is_filled_on_open_and_draws_both_samples(page: Any, runn
     assert _most_progress(page) <= 1  # on the job's result; the refresh after it shows none
     legend = page.locator("#confidence-plot [aria-label^='Symbol legend']")
     expect(legend).to_have_attribute("aria-label", re.compile(r"current, reference"), timeout=LONG)
-    assert _inside(page, "#confidence-plot [aria-label^='Symbol legend']", "#confidence-plot")
+    assert _settles_inside(page, "#confidence-plot [aria-label^='Symbol legend']", "#confidence-plot")
     # refreshed after the job (without Refresh): the status line reports the check just run
     expect(page.locator("#monitoring-status")).not_to_contain_text("no drift check yet", timeout=LONG)
     expect(page.locator("#monitoring-status")).not_to_contain_text("no reference sample yet")
