@@ -142,8 +142,11 @@ class Settings(BaseSettings):
     drift_window: int = Field(500, ge=10, description="Newest logged predictions compared with the reference.")
     drift_min_window: int = Field(100, ge=10, description="Fewer rows than this: 'insufficient data', not 'ok'.")
     drift_interval_s: float = Field(300.0, gt=0, description="Seconds between scheduled drift checks.")
-    drift_consecutive_checks: int = Field(
-        3, ge=1, description="Checks in a row that must reach warning/drift before the status says so (1: each check)."
+    drift_confirm_windows: int = Field(
+        2,
+        ge=1,
+        description="Windows sharing no prediction that must reach warning/drift, with every check between them, "
+        "before the status says so (1: each check).",
     )
     reference_production_rows: int = Field(
         1000,

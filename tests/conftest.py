@@ -102,12 +102,19 @@ def embedded_predictor(session_settings: Settings):  # type: ignore[no-untyped-d
 
 @pytest.fixture(scope="session")
 def running_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """The real app, serving the embedded model, shared by the end-to-end tests of one session."""
+    """The real app, serving the embedded model, shared by the end-to-end tests of one session. Its traffic is a
+    mix of every test's texts, so it keeps the dataset reference (no automatic production reference): drift
+    assertions then read against a fixed reference whatever ran before them."""
     from appserver import start_app
 
     app = start_app(
         tmp_path_factory.mktemp("app"),
-        {"SENTIMENT_MODEL": "embedded", "SENTIMENT_ADMIN_TOKEN": ADMIN_TOKEN, "SENTIMENT_CACHE_DIR": str(CACHE)},
+        {
+            "SENTIMENT_MODEL": "embedded",
+            "SENTIMENT_ADMIN_TOKEN": ADMIN_TOKEN,
+            "SENTIMENT_CACHE_DIR": str(CACHE),
+            "SENTIMENT_REFERENCE_PRODUCTION_ROWS": "0",
+        },
     )
     yield app
     app.stop()

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 FOLDS = 2  # cross-fitted halves: every row gets an out-of-sample score; the test reads one half
 MAX_ROWS = 2000  # per side: larger windows are subsampled (seeded), the AUC needs no more
@@ -65,10 +66,13 @@ def domain_scores(reference: np.ndarray, current: np.ndarray, *, folds: int = FO
         members = np.flatnonzero(y == side)
         fold[rng.permutation(members)] = np.arange(len(members)) % folds
     scores = np.empty(len(y))
-    for k in range(folds):
-        held = fold == k
-        w, b = fit_logistic(x[~held], y[~held], L2)
-        scores[held] = x[held] @ w + b
+    # One BLAS thread: each fit is a 17-parameter problem, so a thread pool only adds hand-offs, and on cores busy
+    # serving requests it waits for them (measured at load 6: 0.74 s per drift check with the pool, 0.077 s without).
+    with threadpool_limits(limits=1, user_api="blas"):
+        for k in range(folds):
+            held = fold == k
+            w, b = fit_logistic(x[~held], y[~held], L2)
+            scores[held] = x[held] @ w + b
     split = len(ref_rows)
     return DomainScores(scores[:split], scores[split:], ref_rows, cur_rows, fold[:split], fold[split:])
 

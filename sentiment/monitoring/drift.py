@@ -82,7 +82,8 @@ class FeatureDrift:
 @dataclass(frozen=True)
 class DriftReport:
     """One check's verdict. ``raw_status`` is this window's own level; ``status`` is what the app reports after the
-    persistence rule (``sentiment.monitoring.persistence``): a level counts once enough checks in a row reach it."""
+    confirmation rule (``sentiment.monitoring.persistence``): a level counts once enough windows that share no
+    prediction reach it."""
 
     status: str  # ok | warning | drift | insufficient_data
     window_size: int
@@ -92,6 +93,7 @@ class DriftReport:
     results: tuple[FeatureDrift, ...]
     raw_status: str = ""  # "" = same as status (a single check, no rule applied)
     consecutive: int = 1  # checks in a row, ending with this one, whose raw level reached ``raw_status``
+    windows: int = 1  # of those, windows that share no prediction with each other (``monitoring.persistence``)
     reference_source: str = "dataset"  # dataset | production | pinned
     explanation: str | None = None  # Markdown: what changed, when the semantic check is past ok
 
@@ -110,6 +112,7 @@ class DriftReport:
             "results": [row.as_dict() for row in self.results],
             "raw_status": self.raw_status or self.status,
             "consecutive": self.consecutive,
+            "windows": self.windows,
             "reference_source": self.reference_source,
             "explanation": self.explanation,
         }

@@ -193,8 +193,9 @@ class PredictionLog:
     ) -> pd.DataFrame:
         """The newest ``last`` rows (since a Unix time in s, of one model), oldest first, with the ``text`` column
         only if asked (None where text logging was off); ``embedding`` holds each row's stored embedding (float16
-        bytes, or None; ``domain_classifier.as_matrix`` reads them)."""
-        query = f"SELECT {', '.join(COLUMNS[:-1])}, embedding{', text' if text else ''} FROM predictions"
+        bytes, or None; ``domain_classifier.as_matrix`` reads them), ``id`` the row id (grows with arrival: the
+        drift check's confirmation rule reads which windows share no prediction)."""
+        query = f"SELECT id, {', '.join(COLUMNS[:-1])}, embedding{', text' if text else ''} FROM predictions"
         params: list[float | int | str] = []
         where = []
         if since is not None:

@@ -19,7 +19,7 @@ from sentiment.inference.predictor import Predictor
 from sentiment.monitoring.deployment_reference import AUTOMATIC, reset_reference, serving_since, source_of
 from sentiment.monitoring.drift import DriftReport, check_drift
 from sentiment.monitoring.performance import PerformanceMonitor, WindowEstimate
-from sentiment.monitoring.persistence import persisted
+from sentiment.monitoring.persistence import CheckedWindow, persisted
 from sentiment.monitoring.prediction_log import PredictionLog
 from sentiment.monitoring.reference import ReferenceProfile, pin_production_reference, reference_profile
 from sentiment.results import BatchResult
@@ -31,6 +31,7 @@ CONFIDENCE_BINS = np.linspace(1 / 3, 1.0, 11)
 CONFIDENCE_CENTRES = [round(float(low + high) / 2, 3) for low, high in itertools.pairwise(CONFIDENCE_BINS)]
 # A check waits this long for queued log rows: it runs in a job thread, so waiting costs no request anything.
 _JOB_FLUSH_S = 60.0
+_HISTORY_CHECKS = 4096  # checks kept for the confirmation rule (two weeks of 5-minute checks)
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,9 @@ class MonitoringService:
         self.last_estimate: WindowEstimate | None = None
         self.performance = PerformanceMonitor(settings)
         self._reference: ReferenceProfile | None = None
-        # raw levels of the checks since the reference last changed, for the persistence rule
-        self._raw_history: deque[str] = deque(maxlen=max(settings.drift_consecutive_checks - 1, 0))
+        # the checks since the reference last changed (raw level, window's ids), for the confirmation rule; bounded:
+        # a run longer than this many checks is confirmed long before its start would matter
+        self._raw_history: deque[CheckedWindow] = deque(maxlen=_HISTORY_CHECKS)
         self._lock = threading.Lock()
         metrics.log_rows.watch(self.log.counters if self.log is not None else None)
 
@@ -175,19 +177,23 @@ class MonitoringService:
         reference = self.reference()
         s = self.settings
         raw = check_drift(reference.frame, current, min_window=s.drift_min_window, reference_info=reference.summary())
+        ids = current["id"] if len(current) else pd.Series([-1])
+        span = (int(ids.iloc[0]), int(ids.iloc[-1]))
         report = replace(
-            persisted(raw, self._raw_history, s.drift_consecutive_checks), reference_source=source_of(reference)
+            persisted(raw, self._raw_history, span, s.drift_confirm_windows), reference_source=source_of(reference)
         )
-        self._raw_history.append(raw.status)
+        self._raw_history.append(CheckedWindow(raw.status, *span))
         self.last_report = report
         self.metrics.record_drift(report)
         self.last_estimate = self._estimate(current) if len(current) >= s.drift_min_window else None
         self.metrics.record_estimate(self.last_estimate)
         logger.info(
-            "drift check: %s (this window: %s, %d in a row) on %d predictions against the %s reference",
+            "drift check: %s (this window: %s, %d check(s) in a row on %d disjoint window(s)) on %d predictions "
+            "against the %s reference",
             report.status,
             report.raw_status,
             report.consecutive,
+            report.windows,
             report.window_size,
             report.reference_source,
         )

@@ -34,16 +34,18 @@ def test_a_shift_in_length_and_in_label_mix_is_detected(
     running_app: RunningApp, session_settings: Settings, tmp_path: Path
 ) -> None:
     client = Client(running_app.url, verbose=False)
-    movies = load_split("vader_movies", "test", session_settings)["text"].tolist()[:600]
-    _feed(client, movies, tmp_path / "movies.csv")
+    movies = load_split("vader_movies", "test", session_settings)["text"].tolist()[:1100]
+    _feed(client, movies[:600], tmp_path / "movies.csv")
     report = client.predict(ADMIN_TOKEN, api_name="/run_drift_check")
     assert report["window_size"] == 500
-    assert report["raw_status"] == "drift" and report["consecutive"] == 1
-    assert report["status"] != "drift"  # one drifted window is not yet reported (SENTIMENT_DRIFT_CONSECUTIVE_CHECKS=3)
+    assert report["raw_status"] == "drift" and report["consecutive"] == 1 and report["windows"] == 1
+    assert report["status"] != "drift"  # one drifted window is not yet reported (SENTIMENT_DRIFT_CONFIRM_WINDOWS=2)
     assert _detected(running_app, "text_length", "ks") == 1
-    for _ in range(2):
-        report = client.predict(ADMIN_TOKEN, api_name="/run_drift_check")
-    assert report["status"] == "drift" and report["consecutive"] == 3
+    report = client.predict(ADMIN_TOKEN, api_name="/run_drift_check")  # the same window again is no new evidence
+    assert report["status"] != "drift" and report["consecutive"] >= 2 and report["windows"] == 1
+    _feed(client, movies[600:], tmp_path / "more_movies.csv")  # a window that shares no prediction with the first
+    report = client.predict(ADMIN_TOKEN, api_name="/run_drift_check")
+    assert report["status"] == "drift" and report["consecutive"] >= 3 and report["windows"] == 2
     assert metric_value(running_app.metrics(), "sentiment_drift_status") == 2
 
     airline = load_split("airline_tweets", "all", session_settings)

@@ -50,15 +50,17 @@ def test_a_revisions_first_predictions_become_its_reference_and_a_reset_starts_t
         assert pinned.split == "last 30" and monitoring.reference_source == "pinned"
 
 
-def test_a_drifted_window_is_reported_only_after_enough_checks_in_a_row(
+def test_a_drifted_window_is_reported_once_a_window_sharing_none_of_its_predictions_drifts_too(
     tiny_model_dir: Path, settings: Settings
 ) -> None:
+    """Through the service and the real log's row ids: checking the same window again adds no evidence; the next
+    40 predictions make a window disjoint from the first, and the status says drift."""
     with started_service(
         tiny_model_dir,
         settings,
         drift_min_window=10,
         drift_window=40,
-        drift_consecutive_checks=3,
+        drift_confirm_windows=2,
         reference_production_rows=0,
     ) as service:
         monitoring = service.monitoring
@@ -68,6 +70,9 @@ def test_a_drifted_window_is_reported_only_after_enough_checks_in_a_row(
         service.predict_many([f"ok {i}" for i in range(40)])  # every text far shorter: text length drifts
         seen = [monitoring.check_drift() for _ in range(3)]
         assert [r.raw_status for r in seen] == ["drift"] * 3
-        assert [r.status for r in seen] == ["ok", "ok", "drift"]
-        assert [r.consecutive for r in seen] == [1, 2, 3]
+        assert [r.status for r in seen] == ["ok"] * 3
+        assert [(r.consecutive, r.windows) for r in seen] == [(1, 1), (2, 1), (3, 1)]
+        service.predict_many([f"fine {i}" for i in range(40)])
+        confirmed = monitoring.check_drift()
+        assert (confirmed.status, confirmed.consecutive, confirmed.windows) == ("drift", 4, 2)
         assert metric_value(service.metrics.render().decode(), "sentiment_drift_status", {}) == 2

@@ -85,18 +85,13 @@ def test_a_topic_shift_at_equal_length_is_caught_by_the_semantic_test_and_by_no_
     held_out = load_split("vader_tweets", "validation", s).sample(300, random_state=0)
     movies = load_split("vader_movies", "train", s)
 
-    def score(texts: list[str]) -> tuple[list[str], np.ndarray]:
-        result = embedded_predictor.predict_batch(texts)
-        return result.labels, result.probabilities.max(axis=1)
-
     shifted = matched_topic_shift(
         held_out["text"].tolist(),
         held_out["label"].tolist(),
         movies["text"].tolist(),
         movies["label"].tolist(),
-        score,
+        lambda texts: features_of(texts, embedded_predictor),
         np.random.default_rng(0),
-        candidates=3,
     )
     report = check_drift(reference, features_of(shifted, embedded_predictor))
     levels = {(row.feature, row.test): row.level for row in report.results}

@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sentiment.monitoring.drift import CHECKS, DriftReport, FeatureDrift, check_drift
-from sentiment.monitoring.persistence import persisted
 from sentiment.monitoring.stat_tests import DRIFT_TESTS, LEVELS, cramers_v
 from sentiment.service.answer import moved_most, severity
 
@@ -94,36 +93,6 @@ def test_the_configured_minimum_wins_when_it_is_larger() -> None:
     rng = np.random.default_rng(6)
     frame = _frame(200, rng, shift=0.0, shares=[0.3, 0.3, 0.4])
     assert check_drift(frame, frame.head(150), min_window=160).status == "insufficient_data"
-
-
-def _report(status: str) -> DriftReport:
-    return DriftReport(status, 500, 100, 0.0, None, ())
-
-
-def test_a_level_is_reported_only_after_enough_checks_in_a_row_reach_it() -> None:
-    assert persisted(_report("drift"), [], 3).status == "ok"
-    assert persisted(_report("drift"), ["drift"], 3).status == "ok"
-    third = persisted(_report("drift"), ["drift", "drift"], 3)
-    assert (third.status, third.raw_status, third.consecutive) == ("drift", "drift", 3)
-    assert persisted(_report("drift"), ["warning", "drift"], 3).status == "warning"
-    assert persisted(_report("drift"), ["insufficient_data", "drift"], 3).status == "ok"  # a gap breaks the run
-    assert persisted(_report("insufficient_data"), ["drift", "drift"], 3).status == "insufficient_data"
-    assert persisted(_report("drift"), [], 1).status == "drift"  # 1: every check stands alone
-    assert persisted(_report("ok"), ["drift", "drift"], 3).as_dict()["raw_status"] == "ok"
-
-
-@settings(max_examples=60, deadline=None, derandomize=True)
-@given(history=st.lists(st.sampled_from([*LEVELS, "insufficient_data"]), max_size=8), k=st.integers(1, 5))
-def test_the_reported_level_is_the_lowest_of_the_last_k_and_never_above_the_window(history: list[str], k: int) -> None:
-    *earlier, last = history or ["ok"]
-    report = persisted(_report(last), earlier, k)
-    if last not in LEVELS:
-        assert report.status == last
-        return
-    recent = [*earlier, last][-k:]
-    expected = min((LEVELS.index(x) if x in LEVELS else 0) for x in recent) if len(recent) == k else 0
-    assert report.status == LEVELS[expected]
-    assert LEVELS.index(report.status) <= LEVELS.index(last)
 
 
 def _row(

@@ -1,5 +1,5 @@
 """The benchmark's scenarios at small scale on synthetic feature frames: in-distribution days stay quiet under the
-persistence rule, and a length shift and a doubled negative share reach drift within a few windows."""
+confirmation rule, and a length shift and a doubled negative share reach drift within a few windows."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_in_distribution_days_rarely_reach_drift() -> None:
     drift (the benchmark's target is 5% of days on real features; 10 days cannot say more than that)."""
     rng = np.random.default_rng(0)
     reference = _traffic(3000, rng)
-    days = [day_levels(reference, _traffic(200 + 19 * 50, rng), window=200, step=50, consecutive=3) for _ in range(10)]
+    days = [day_levels(reference, _traffic(200 + 19 * 50, rng), window=200, step=50, confirm_windows=2) for _ in range(10)]
     assert sum(status == "drift" for status, _ in days) <= 1
 
 
@@ -39,7 +39,7 @@ def test_a_length_shift_reaches_drift_within_a_few_windows() -> None:
     rng = np.random.default_rng(1)
     reference = _traffic(3000, rng)
     found = predictions_until(
-        reference, _traffic(200, rng), _traffic(1000, rng, length=240.0), window=200, step=50, consecutive=3
+        reference, _traffic(200, rng), _traffic(1000, rng, length=240.0), window=200, step=50, confirm_windows=2
     )
     assert found is not None and found <= 400  # reviews after tweets: three times the length
 
@@ -49,7 +49,7 @@ def test_a_doubled_negative_share_reaches_drift() -> None:
     reference = _traffic(3000, rng)
     doubled = {"negative": 0.5, "neutral": 0.25, "positive": 0.25}
     found = predictions_until(
-        reference, _traffic(200, rng), _traffic(1500, rng, shares=doubled), window=200, step=50, consecutive=3
+        reference, _traffic(200, rng), _traffic(1500, rng, shares=doubled), window=200, step=50, confirm_windows=2
     )
     assert found is not None and found <= 600
 
@@ -58,5 +58,5 @@ def test_no_shift_means_no_detection() -> None:
     rng = np.random.default_rng(3)
     reference = _traffic(3000, rng)
     assert (
-        predictions_until(reference, _traffic(200, rng), _traffic(600, rng), window=200, step=50, consecutive=3) is None
+        predictions_until(reference, _traffic(200, rng), _traffic(600, rng), window=200, step=50, confirm_windows=2) is None
     )

@@ -46,6 +46,9 @@ def answer_markdown(answer: Answer) -> str:
                 reading += f", effect {row.effect_size:.2f} (threshold {row.effect_threshold:g})"
             line += f"; moved most: **{row.feature}** ({reading}, {row.level})"
         if drift.raw_status and drift.raw_status != drift.status:
-            line += f"; this window alone: {drift.raw_status} ({drift.consecutive} check(s) in a row so far)"
+            line += (
+                f"; this window alone: {drift.raw_status} (so far {drift.windows} window(s) sharing no prediction, "
+                f"{drift.consecutive} check(s) in a row)"
+            )
         lines.append(line + f"; reference: {drift.reference_source}")
     return "\n".join(lines) + "\n\n"
