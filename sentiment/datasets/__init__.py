@@ -2,7 +2,8 @@
 
 ``load_split(name, split, settings)`` is the one entry point the evaluator, the fine-tuner and the CLI use. A name
 that is an existing ``.csv``/``.tsv`` path is read as the user's own labelled file (``labelled_file_path``), its
-label column mapped by the rule of ``label_map`` (or by an explicit ``label_map``).
+label column mapped by the rule of ``label_map`` (or by an explicit ``label_map``). The unlabelled non-English
+sentences of ``non_english`` (traffic for the language-shift drift scenario) are outside the registry.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The benchmark's scenarios at small scale on synthetic feature frames: in-distribution days stay quiet under the
-confirmation rule, and a length shift and a doubled negative share reach drift within a few windows."""
+confirmation rule, and a length shift and a doubled negative share reach drift within a few windows. Scenario (d),
+a language shift, needs the model's own features of real sentences: tests/integration/test_language_shift.py."""
 
 from __future__ import annotations
 
