@@ -250,12 +250,22 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted.tolist()
 
 
-# AUC past this is a shift worth reading even when significant: 0.5 is "indistinguishable"; 0.55 is the classifier
-# ranking a random current text above a random reference text 55% of the time (the effect size of this test).
+# AUC past this is a shift worth reading, not only a significant one: 0.5 is "indistinguishable"; 0.55 is the
+# classifier ranking a random current text above a random reference text 55% of the time (the effect size of this
+# test). Minimum window 40: the AUC is read on one held-out half (20 current rows at least), where its normal
+# approximation to the Mann-Whitney distribution holds.
 DOMAIN_AUC_EFFECT = 0.55
 
 
-@register("domain_auc", reading="p_value", threshold=0.01, warning_threshold=0.05)
+@register(
+    "domain_auc",
+    reading="p_value",
+    threshold=0.01,
+    warning_threshold=0.05,
+    effect=statistic_itself,
+    effect_threshold=DOMAIN_AUC_EFFECT,
+    min_window=40,
+)
 def domain_auc_test(*, reference: Sequence[Any], current: Sequence[Any]) -> tuple[float, float | None]:
     """Domain classifier on embeddings (``monitoring.domain_classifier``): the statistic is the cross-fitted ROC AUC
     (effect size; see ``DOMAIN_AUC_EFFECT``), the p-value a permutation one."""

@@ -4,7 +4,7 @@ adds no evidence."""
 
 from __future__ import annotations
 
-from itertools import combinations
+from itertools import combinations, pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -61,7 +61,7 @@ def _most_disjoint(run: list[CheckedWindow]) -> int:
     for size in range(len(run), 0, -1):
         for chosen in combinations(run, size):
             ordered = sorted(chosen, key=lambda c: c.first)
-            if all(a.last < b.first for a, b in zip(ordered, ordered[1:], strict=False)):
+            if all(a.last < b.first for a, b in pairwise(ordered)):
                 return size
     return 0
 

@@ -77,12 +77,13 @@ def test_cramers_v_does_not_move_with_the_sample_sizes(ref: list[int], cur: list
     assert 0.0 <= base <= 1.0 + 1e-12
 
 
-@pytest.mark.parametrize(("test", "minimum"), [("ks", 20), ("chi2", 30), ("psi", 40)])
+@pytest.mark.parametrize(("test", "minimum"), [("ks", 20), ("chi2", 30), ("psi", 40), ("domain_auc", 40)])
 def test_each_test_has_a_stated_minimum_window_below_which_a_check_has_no_verdict(test: str, minimum: int) -> None:
     assert DRIFT_TESTS[test].min_window == minimum
     check = next(c for c in CHECKS if c.test == test)
     rng = np.random.default_rng(5)
     reference = _frame(1000, rng, shift=0.0, shares=[0.3, 0.3, 0.4])
+    reference["embedding"] = list(rng.standard_normal((1000, 16)))
     below = check_drift(reference, reference.head(minimum - 1), min_window=10, checks=[check])
     assert below.status == "insufficient_data" and below.min_window == minimum
     at = check_drift(reference, reference.head(minimum), min_window=10, checks=[check])

@@ -32,7 +32,8 @@ def test_in_distribution_days_rarely_reach_drift() -> None:
     drift (the benchmark's target is 5% of days on real features; 10 days cannot say more than that)."""
     rng = np.random.default_rng(0)
     reference = _traffic(3000, rng)
-    days = [day_levels(reference, _traffic(200 + 19 * 50, rng), window=200, step=50, confirm_windows=2) for _ in range(10)]
+    replay = {"window": 200, "step": 50, "confirm_windows": 2}
+    days = [day_levels(reference, _traffic(200 + 19 * 50, rng), **replay) for _ in range(10)]
     assert sum(status == "drift" for status, _ in days) <= 1
 
 
@@ -58,6 +59,5 @@ def test_a_doubled_negative_share_reaches_drift() -> None:
 def test_no_shift_means_no_detection() -> None:
     rng = np.random.default_rng(3)
     reference = _traffic(3000, rng)
-    assert (
-        predictions_until(reference, _traffic(200, rng), _traffic(600, rng), window=200, step=50, confirm_windows=2) is None
-    )
+    replay = {"window": 200, "step": 50, "confirm_windows": 2}
+    assert predictions_until(reference, _traffic(200, rng), _traffic(600, rng), **replay) is None
