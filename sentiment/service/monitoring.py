@@ -18,6 +18,7 @@ from sentiment.errors import EstimationInputError, MonitoringError
 from sentiment.inference.predictor import Predictor
 from sentiment.monitoring.deployment_reference import AUTOMATIC, reset_reference, serving_since, source_of
 from sentiment.monitoring.drift import DriftReport, check_drift
+from sentiment.monitoring.drift_history import DriftHistory
 from sentiment.monitoring.performance import PerformanceMonitor, WindowEstimate
 from sentiment.monitoring.persistence import persisted
 from sentiment.monitoring.prediction_log import PredictionLog
@@ -66,6 +67,7 @@ class MonitoringService:
                 max_age_days=settings.log_max_days,
             )
         self.last_report: DriftReport | None = None
+        self.history = DriftHistory(settings.data_dir / "drift_history.sqlite", settings.drift_history_rows)
         self.last_estimate: WindowEstimate | None = None
         self.performance = PerformanceMonitor(settings)
         self._reference: ReferenceProfile | None = None
@@ -180,6 +182,7 @@ class MonitoringService:
         )
         self._raw_history.append(raw.status)
         self.last_report = report
+        self.history.add(report)
         self.metrics.record_drift(report)
         self.last_estimate = self._estimate(current) if len(current) >= s.drift_min_window else None
         self.metrics.record_estimate(self.last_estimate)
