@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import html
 import itertools
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
 
 LEVEL_COLORS = {"ok": "#16a34a", "warning": "#d97706", "drift": "#dc2626", "insufficient_data": "#9ca3af"}
-SIDES = (("reference", "#6b7280"), ("current", "#2563eb"))
+# the colours the confidence chart above gives the two samples (Vega's defaults), so both read the same way
+SIDES = (("reference", "#f58518"), ("current", "#4c78a8"))
 STATISTIC = {"ks": "D", "psi": "PSI", "chi2": "χ²", "domain_auc": "AUC"}
 EFFECT = {"ks": "D", "psi": "PSI", "chi2": "Cramér's V", "domain_auc": "AUC"}
 X_TITLE = {
-    "cdf": "value (share of the sample at or below it)",
-    "bins": "the reference's quantile bins",
-    "categories": "",
+    "cdf": "value (up: the share of each sample at or below it)",
+    "bins": "the reference's quantile bins (up: share of each sample)",
+    "categories": "(up: share of each sample)",
     "scores": "domain classifier's out-of-fold score (log-odds of 'current')",
 }
 _W, _H, _PAD = 300, 150, 32  # one plot's drawing area and margin, CSS pixels
+MAX_LABELS = 6  # bar labels one plot can hold side by side
 HISTORY_LEVELS = ("insufficient_data", "ok", "warning", "drift")  # bottom to top
 
 
@@ -49,13 +52,22 @@ def caption(row: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def _frame(x_title: str) -> list[str]:
+def _top(summary: dict[str, Any]) -> float:
+    """The y-axis top: 100% for a CDF, else the largest share rounded up to the next 10%."""
+    if summary["kind"] == "cdf":
+        return 1.0
+    largest = max(0.0, *summary["reference"], *summary["current"])
+    return min(1.0, max(0.1, math.ceil(largest * 10 - 1e-9) / 10))
+
+
+def _frame(x_title: str, top: float) -> list[str]:
     bottom, right = _PAD / 2 + _H, _PAD + _W
     return [
         f'<line x1="{_PAD}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="currentColor"/>',
         f'<line x1="{_PAD}" y1="{_PAD / 2}" x2="{_PAD}" y2="{bottom}" stroke="currentColor"/>',
         *(
-            f'<text x="{_PAD - 4}" y="{_PAD / 2 + (1 - v) * _H + 3}" font-size="9" text-anchor="end">{v:g}</text>'
+            f'<text x="{_PAD - 4}" y="{_PAD / 2 + (1 - v) * _H + 3}" font-size="9" text-anchor="end">'
+            f"{v * top:.0%}</text>"
             for v in (0.0, 0.5, 1.0)
         ),
         f'<text x="{_PAD + _W / 2}" y="{bottom + 26}" font-size="10" text-anchor="middle">'
@@ -97,7 +109,7 @@ def _bars(labels: Sequence[str], sides: dict[str, list[float]], top: float) -> l
                 f'<rect class="side-{name}" x="{x:.1f}" y="{_PAD / 2 + _H - height:.1f}" width="{width:.1f}" '
                 f'height="{height:.1f}" fill="{color}"><title>{html.escape(label)}, {name}: {share:.1%}</title></rect>'
             )
-        if len(labels) <= 12:
+        if i % math.ceil(len(labels) / MAX_LABELS) == 0:  # fewer labels than bars where they would overlap
             parts.append(
                 f'<text x="{_PAD + (i + 0.5) * slot:.1f}" y="{_PAD / 2 + _H + 12}" font-size="9" '
                 f'text-anchor="middle">{html.escape(label)}</text>'
@@ -105,7 +117,7 @@ def _bars(labels: Sequence[str], sides: dict[str, list[float]], top: float) -> l
     return parts
 
 
-def _drawing(summary: dict[str, Any]) -> list[str]:
+def _drawing(summary: dict[str, Any], top: float) -> list[str]:
     sides = {name: list(summary[name]) for name, _ in SIDES}
     kind = summary["kind"]
     if kind == "cdf":
@@ -119,7 +131,6 @@ def _drawing(summary: dict[str, Any]) -> list[str]:
             f'stroke-width="3"><title>largest gap D at {_num(gap["at"])}</title></line>'
         )
         return parts
-    top = max(0.05, *sides["reference"], *sides["current"]) * 1.1
     if kind == "scores":
         edges = summary["edges"]
         centres = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
@@ -143,7 +154,8 @@ def figure_of(row: dict[str, Any]) -> str:
     badge = f'<b style="color:{LEVEL_COLORS.get(level, "inherit")}">{html.escape(level)}</b>'
     body = ""
     if summary:
-        parts = [*_frame(X_TITLE.get(summary["kind"], "")), *_drawing(summary)]
+        top = _top(summary)
+        parts = [*_frame(X_TITLE.get(summary["kind"], ""), top), *_drawing(summary, top)]
         body = (
             f'<svg role="img" aria-label="{html.escape(title)}: reference vs current" width="{_W + 1.5 * _PAD}" '
             f'height="{_H + 2 * _PAD}">{"".join(parts)}</svg>'
@@ -208,8 +220,8 @@ def history_plot(records: Sequence[dict[str, Any]]) -> str:
             f'data-raw-status="{html.escape(raw)}" cx="{x(t):.1f}" cy="{y(raw):.1f}" r="4" '
             f'fill="{LEVEL_COLORS.get(raw, "#000")}"><title>{html.escape(tip)}</title></circle>'
         )
-    for t in sorted({first, last}):
-        parts.append(f'<text x="{x(t):.1f}" y="{height + 30}" font-size="10" text-anchor="middle">{_utc(t)}</text>')
+    for t, anchor in ((first, "start"), (last, "end")) if last > first else ((first, "middle"),):
+        parts.append(f'<text x="{x(t):.1f}" y="{height + 30}" font-size="10" text-anchor="{anchor}">{_utc(t)}</text>')
     title = (
         f"<p><b>Drift status over the last {len(records)} check{'s' if len(records) != 1 else ''}</b> (line: the "
         "reported status; dots: each window's own level; times UTC)</p>"
