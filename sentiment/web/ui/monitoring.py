@@ -192,7 +192,11 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
         on_open(tab, refresh, outputs)
         views = [explanation, pictures, timeline]
         on_open(tab, drift_views, views)
-        refresh_btn.click(drift_views, None, views, api_visibility=PRIVATE, show_progress="hidden")
+        # Gradio 6.31 draws a progress indicator on every output of an event even when "hidden": pin each event's to
+        # a component that already shows one (the status line for Refresh, the job result after a job)
+        refresh_btn.click(
+            drift_views, None, views, api_visibility=PRIVATE, show_progress="hidden", show_progress_on=status
+        )
         refresh_btn.click(
             refresh,
             None,
@@ -215,7 +219,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
                 api_description=description + " Admin token required.",
             ).then(  # Gradio 6.31 draws a chained event's progress on every output even when "hidden": pin it
                 refresh, None, outputs, api_visibility=PRIVATE, show_progress="hidden", show_progress_on=report
-            ).then(drift_views, None, views, api_visibility=PRIVATE, show_progress="hidden")
+            ).then(drift_views, None, views, api_visibility=PRIVATE, show_progress="hidden", show_progress_on=report)
         api_endpoint(
             pin_reference,
             "pin_reference",
