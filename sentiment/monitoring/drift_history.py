@@ -82,11 +82,15 @@ class DriftHistory:
         with self._connection() as conn:
             conn.executescript(_SCHEMA)
 
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s)
+        conn.execute("PRAGMA journal_mode=WAL")
+        return conn
+
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         """One connection per call, committed and closed (checks are minutes apart: nothing to pool)."""
-        with self._lock, closing(sqlite3.connect(self.path, timeout=self.busy_timeout_s)) as conn, conn:
-            conn.execute("PRAGMA journal_mode=WAL")
+        with self._lock, closing(self._connect()) as conn, conn:
             yield conn
 
     def add(self, report: DriftReport) -> DriftCheckRecord:

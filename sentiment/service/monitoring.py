@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -182,7 +183,6 @@ class MonitoringService:
         )
         self._raw_history.append(raw.status)
         self.last_report = report
-        self.history.add(report)
         self.metrics.record_drift(report)
         self.last_estimate = self._estimate(current) if len(current) >= s.drift_min_window else None
         self.metrics.record_estimate(self.last_estimate)
@@ -194,7 +194,16 @@ class MonitoringService:
             report.window_size,
             report.reference_source,
         )
+        self._remember(report)
         return report
+
+    def _remember(self, report: DriftReport) -> None:
+        """Add ``report`` to the status history. A store that cannot write (locked, full, read-only) loses this
+        row, logged: the verdict itself already stands in the gauges and ``last_report``."""
+        try:
+            self.history.add(report)
+        except sqlite3.Error as exc:
+            logger.error("the drift history did not keep the check of %s: %s", _when(report.checked_at), exc)
 
     def _estimate(self, window: pd.DataFrame) -> WindowEstimate | None:
         """Estimated accuracy and F1 of the window; a failure is logged and leaves the drift check standing (the
@@ -236,3 +245,7 @@ class MonitoringService:
         return MonitoringOverview(
             traffic, labels, pd.DataFrame(rows), self.last_report, self.last_estimate, self.log.count()
         )
+
+
+def _when(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
