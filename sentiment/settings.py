@@ -148,6 +148,9 @@ class Settings(BaseSettings):
         description="Windows sharing no prediction that must reach warning/drift, with every check between them, "
         "before the status says so (1: each check).",
     )
+    drift_history_rows: int = Field(
+        5000, ge=1, description="Drift checks kept in the status history (oldest go first; 5000: 17 days at 300 s)."
+    )
     reference_production_rows: int = Field(
         1000,
         ge=0,

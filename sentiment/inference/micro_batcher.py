@@ -14,6 +14,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import fields, replace
+from typing import Any
+
+import numpy as np
 
 from sentiment.errors import ModelUnavailableError
 from sentiment.results import BatchResult
@@ -23,14 +27,16 @@ Scorer = Callable[[Sequence[object]], BatchResult]
 
 
 def row_of(result: BatchResult, i: int) -> BatchResult:
-    return BatchResult(
-        probabilities=result.probabilities[i : i + 1],
-        truncated=result.truncated[i : i + 1],
-        errors=[result.errors[i]],
-        error_reasons=result.error_reasons[i : i + 1],
-        tokens=result.tokens[i : i + 1],
-        model=result.model,
-    )
+    """Row ``i`` of ``result`` as a one-row result: every per-row field (one entry per text) sliced, the others
+    kept. Generic on purpose: a per-row field added to ``BatchResult`` later is carried too, where a hand-written
+    copy once dropped the embeddings and, with them, the semantic drift test of every single-text request."""
+    n = len(result.errors)
+    rows: dict[str, Any] = {
+        f.name: value[i : i + 1]
+        for f in fields(result)
+        if isinstance(value := getattr(result, f.name), np.ndarray | list | tuple) and len(value) == n
+    }
+    return replace(result, **rows)
 
 
 class MicroBatcher:

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from sentiment.labels import LABELS
+from sentiment.monitoring.distributions import Summary, summarize
 from sentiment.monitoring.features import SURFACE_KINDS
 from sentiment.monitoring.reference import ReferenceSummary
 from sentiment.monitoring.semantic import explain_domain_shift
@@ -74,6 +75,8 @@ class FeatureDrift:
     level: str  # ok | warning | drift
     effect_size: float | None = None  # KS D, Cramér's V, PSI: graded only when it reaches effect_threshold
     effect_threshold: float | None = None
+    # what the test compared, small enough to draw and to return (``monitoring.distributions``); None: not summarized
+    distribution: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,11 +121,13 @@ class DriftReport:
         }
 
 
-def _graded(check: Check, result: DriftResult, adjusted: float | None) -> FeatureDrift:
+def _graded(check: Check, result: DriftResult, adjusted: float | None, distribution: Summary | None) -> FeatureDrift:
     test = DRIFT_TESTS[check.test]
     level = test.level(adjusted if adjusted is not None else result.statistic, result.effect_size)
     raw = {**asdict(result), "drifted": level == "drift"}
-    return FeatureDrift(check.feature, check.test, **raw, adjusted_p_value=adjusted, level=level)
+    return FeatureDrift(
+        check.feature, check.test, **raw, adjusted_p_value=adjusted, level=level, distribution=distribution
+    )
 
 
 def min_window_of(checks: Sequence[Check], configured: int) -> int:
@@ -138,10 +143,12 @@ def check_drift(
     min_window: int = setting_default("drift_min_window"),
     reference_info: ReferenceSummary | None = None,
     checks: Sequence[Check] = CHECKS,
+    summaries: bool = True,
 ) -> DriftReport:
     """Run every check of ``checks`` on ``current`` against ``reference`` and grade each by its own test: a
     p-value test by its Holm-adjusted p-value (corrected over all p-value tests of the check), a distance by its
-    statistic, each against the test's default thresholds."""
+    statistic, each against the test's default thresholds. With ``summaries`` each result carries the two
+    distributions its test compared (``monitoring.distributions``; simulations that only read levels skip them)."""
     now = time.time()
     min_window = min_window_of(checks, min_window)
     if len(current) < min_window:
@@ -157,11 +164,18 @@ def check_drift(
     adjusted: list[float | None] = [None] * len(results)
     for i, p in zip(tested, holm([results[i].p_value or 0.0 for i in tested]), strict=True):
         adjusted[i] = p  # a p-value test always has one (``StatTest.__call__``)
-    rows = tuple(_graded(c, r, a) for c, r, a in zip(checks, results, adjusted, strict=True))
+    shown = [_summary(check, reference, current) if summaries else None for check in checks]
+    rows = tuple(_graded(*graded) for graded in zip(checks, results, adjusted, shown, strict=True))
     status = max((row.level for row in rows), key=LEVELS.index, default="ok")
     semantic = [c for c, row in zip(checks, rows, strict=True) if c.test == "domain_auc" and row.level != "ok"]
     explanation = explain_domain_shift(reference, current, semantic[0].column) if semantic else None
     return DriftReport(status, len(current), min_window, now, reference_info, rows, explanation=explanation)
+
+
+def _summary(check: Check, reference: pd.DataFrame, current: pd.DataFrame) -> Summary | None:
+    """The two distributions ``check``'s test compared, on the same columns and options."""
+    ref, cur = reference[check.column].tolist(), current[check.column].tolist()
+    return summarize(check.test, reference=ref, current=cur, **check.options)
 
 
 def _has_column(frame: pd.DataFrame, column: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -18,6 +19,7 @@ from sentiment.errors import EstimationInputError, MonitoringError
 from sentiment.inference.predictor import Predictor
 from sentiment.monitoring.deployment_reference import AUTOMATIC, reset_reference, serving_since, source_of
 from sentiment.monitoring.drift import DriftReport, check_drift
+from sentiment.monitoring.drift_history import DriftHistory
 from sentiment.monitoring.performance import PerformanceMonitor, WindowEstimate
 from sentiment.monitoring.persistence import CheckedWindow, persisted
 from sentiment.monitoring.prediction_log import PredictionLog
@@ -67,6 +69,7 @@ class MonitoringService:
                 max_age_days=settings.log_max_days,
             )
         self.last_report: DriftReport | None = None
+        self.history = DriftHistory(settings.data_dir / "drift_history.sqlite", settings.drift_history_rows)
         self.last_estimate: WindowEstimate | None = None
         self.performance = PerformanceMonitor(settings)
         self._reference: ReferenceProfile | None = None
@@ -197,7 +200,16 @@ class MonitoringService:
             report.window_size,
             report.reference_source,
         )
+        self._remember(report)
         return report
+
+    def _remember(self, report: DriftReport) -> None:
+        """Add ``report`` to the status history. A store that cannot write (locked, full, read-only) loses this
+        row, logged: the verdict itself already stands in the gauges and ``last_report``."""
+        try:
+            self.history.add(report)
+        except sqlite3.Error as exc:
+            logger.error("the drift history did not keep the check of %s: %s", _when(report.checked_at), exc)
 
     def _estimate(self, window: pd.DataFrame) -> WindowEstimate | None:
         """Estimated accuracy and F1 of the window; a failure is logged and leaves the drift check standing (the
@@ -239,3 +251,7 @@ class MonitoringService:
         return MonitoringOverview(
             traffic, labels, pd.DataFrame(rows), self.last_report, self.last_estimate, self.log.count()
         )
+
+
+def _when(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))

@@ -253,6 +253,7 @@ RESULT_KEYS = [
     "level",
     "effect_size",
     "effect_threshold",
+    "distribution",  # what the test compared (monitoring.distributions)
 ]
 
 

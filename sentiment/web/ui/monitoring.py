@@ -13,61 +13,18 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from sentiment.monitoring.drift import DriftReport
 from sentiment.service.answer import answer
 from sentiment.service.monitoring import MonitoringOverview
 from sentiment.service.serving import SentimentService
 from sentiment.web.ui.answer import answer_markdown
 from sentiment.web.ui.api import PRIVATE, api_endpoint, on_open
 from sentiment.web.ui.charts import confidence_lines, traffic_bars
+from sentiment.web.ui.drift_plots import figures_of, history_plot
+from sentiment.web.ui.monitoring_tables import JOB_COLUMNS, drift_frame, jobs_frame
 
 LABEL_COLORS = {"negative": "#dc2626", "neutral": "#9ca3af", "positive": "#16a34a"}
 JOBS_OFF = "Running jobs is off: no admin token is set (`SENTIMENT_ADMIN_TOKEN`)."
-
-
-def _stamp(t: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) if t else "-"
-
-
-JOB_COLUMNS = [
-    "job",
-    "every (s)",
-    "last run (UTC)",
-    "outcome",
-    "last success (UTC)",
-    "runs",
-    "failures",
-    "error",
-]
-
-
-def _jobs_frame(service: SentimentService) -> pd.DataFrame:
-    if service.jobs is None:
-        return pd.DataFrame([{"job": "-", "outcome": "the scheduler is not running in this process"}])
-    rows = []
-    for status in service.jobs.runner.statuses.values():
-        rows.append(
-            {  # keys: JOB_COLUMNS
-                "job": status.name,
-                "every (s)": status.interval_s,
-                "last run (UTC)": _stamp(status.last_run),
-                "outcome": status.last_outcome,
-                "last success (UTC)": _stamp(status.last_success),
-                "runs": status.runs,
-                "failures": status.failures,
-                "error": status.last_error or "",
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _drift_frame(report: DriftReport | None) -> pd.DataFrame:
-    if report is None or not report.results:
-        return pd.DataFrame(columns=["feature", "test", "statistic", "p_value", "adjusted_p_value", "level"])
-    frame = pd.DataFrame([row.as_dict() for row in report.results])[
-        ["feature", "test", "statistic", "p_value", "adjusted_p_value", "level", "n_reference", "n_current"]
-    ]
-    return frame.round({"statistic": 4, "p_value": 6, "adjusted_p_value": 6})
+HISTORY_SHOWN = 200  # stored drift checks the timeline draws and /monitoring returns (newest; the store keeps more)
 
 
 def _status_markdown(overview: MonitoringOverview, feedback: dict[str, int] | None, bar_minutes: int) -> str:
@@ -112,15 +69,18 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             traffic,
             overview.labels,
             confidence_lines(overview.confidence),
-            _drift_frame(overview.report),
-            _jobs_frame(service),
+            drift_frame(overview.report),
+            jobs_frame(service),
         )
 
     @wrap
-    def explain() -> str:
-        """The last drift report's explanation of a semantic shift (Markdown), or nothing."""
+    def drift_views() -> tuple[str, str, str]:
+        """The last drift report's explanation of a semantic shift (Markdown, or nothing), what each of its tests
+        compared, and the stored status history: all drawn from what the checks themselves kept."""
         report = service.monitoring.last_report
-        return report.explanation or "" if report else ""
+        results = report.as_dict()["results"] if report else []
+        history = [record.as_dict() for record in service.monitoring.history.recent(HISTORY_SHOWN)]
+        return (report.explanation or "" if report else ""), figures_of(results), history_plot(history)
 
     def run_job(name: str) -> Any:
         if service.jobs is not None:
@@ -174,9 +134,10 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             "reference_source": service.monitoring.reference_source,
             "estimate": overview.estimate.as_dict() if overview.estimate else None,
             "label_mix": overview.labels.to_dict(orient="records"),
-            "jobs": _jobs_frame(service).to_dict(orient="records"),
+            "jobs": jobs_frame(service).to_dict(orient="records"),
             "feedback": service.feedback.store.counts(),
             "answer": answer(service).as_dict(),
+            "drift_history": [record.as_dict() for record in service.monitoring.history.recent(HISTORY_SHOWN)],
         }
 
     with gr.Tab("Monitoring") as tab:
@@ -217,18 +178,25 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
                 elem_id="confidence-plot",
             )
         drift = gr.Dataframe(
-            _drift_frame(None), label="Latest drift check (Holm-adjusted p-values)", elem_id="drift-results"
+            drift_frame(None), label="Latest drift check (Holm-adjusted p-values)", elem_id="drift-results"
         )
-        # What changed, when the semantic test fired: filled by a page event of its own (``/monitoring_view``'s
-        # outputs stay as they are).
+        # What changed, when the semantic test fired, what each test compared and the status over time: filled by a
+        # page event of their own (``/monitoring_view``'s outputs stay as they are).
         explanation = gr.Markdown(elem_id="drift-explanation")
+        pictures = gr.HTML(elem_id="drift-plots")
+        timeline = gr.HTML(elem_id="drift-history")
         jobs = gr.Dataframe(pd.DataFrame(columns=JOB_COLUMNS), label="Scheduled jobs", elem_id="jobs")
         report = gr.JSON(label="Last job result", elem_id="job-result")
 
         outputs = [status, traffic, labels, confidence, drift, jobs]
         on_open(tab, refresh, outputs)
-        on_open(tab, explain, [explanation])
-        refresh_btn.click(explain, None, explanation, api_visibility=PRIVATE, show_progress="hidden")
+        views = [explanation, pictures, timeline]
+        on_open(tab, drift_views, views)
+        # Gradio 6.31 draws a progress indicator on every output of an event even when "hidden": pin each event's to
+        # a component that already shows one (the status line for Refresh, the job result after a job)
+        refresh_btn.click(
+            drift_views, None, views, api_visibility=PRIVATE, show_progress="hidden", show_progress_on=status
+        )
         refresh_btn.click(
             refresh,
             None,
@@ -251,7 +219,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
                 api_description=description + " Admin token required.",
             ).then(  # Gradio 6.31 draws a chained event's progress on every output even when "hidden": pin it
                 refresh, None, outputs, api_visibility=PRIVATE, show_progress="hidden", show_progress_on=report
-            ).then(explain, None, explanation, api_visibility=PRIVATE, show_progress="hidden")
+            ).then(drift_views, None, views, api_visibility=PRIVATE, show_progress="hidden", show_progress_on=report)
         api_endpoint(
             pin_reference,
             "pin_reference",
@@ -270,6 +238,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
         api_endpoint(
             monitoring,
             "monitoring",
-            "Logged count, last drift report, estimated performance, label mix, jobs, feedback counts (and conflicts).",
+            "Logged count, last drift report (with what each test compared), estimated performance, label mix, jobs, "
+            "feedback counts (and conflicts), the drift status history.",
             returns=["monitoring"],
         )

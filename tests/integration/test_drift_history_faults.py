@@ -1,0 +1,53 @@
+"""A drift history that cannot write (locked by another connection, read-only) loses only its row: the check's
+verdict still reaches ``last_report`` and the gauges, the loss is logged, and the next check is stored again.
+
+(A full disk is left out: ``PRAGMA max_page_count`` only bites a write that needs a new page, and a check's row fits
+the table's first page; the code path, ``sqlite3.Error``, is the same.)"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+from test_store_faults import ERRORS, fault
+
+from appserver import metric_value
+from sentiment.inference.predictor import Predictor
+from sentiment.service.metrics import ServiceMetrics
+from sentiment.service.serving import SentimentService
+from sentiment.settings import Settings
+
+
+@pytest.fixture
+def service(tiny_model_dir: Path, settings: Settings) -> Iterator[SentimentService]:
+    small = settings.model_copy(update={"drift_window": 60, "drift_min_window": 40, "reference_production_rows": 0})
+    service = SentimentService(
+        small, ServiceMetrics(CollectorRegistry()), predictor=Predictor.load(str(tiny_model_dir), small)
+    )
+    service.start()
+    service.monitoring.history.busy_timeout_s = 0.3  # a lock fails a write after 0.3 s (test speed)
+    yield service
+    service.stop()
+
+
+@pytest.mark.parametrize("kind", ["locked", "read-only"])
+def test_a_failing_drift_history_leaves_the_verdict_standing(
+    service: SentimentService, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    monitoring = service.monitoring
+    service.predict_many([f"the flight was late by {i} hours" for i in range(60)])
+    caplog.set_level(logging.ERROR, logger="sentiment.service.monitoring")
+    with fault(kind, monitoring.history):
+        report = monitoring.check_drift()
+    assert report.status in {"ok", "warning", "drift"} and monitoring.last_report is report
+    gauge = metric_value(service.metrics.render().decode(), "sentiment_drift_status")
+    assert gauge == report.status_code
+    (record,) = [r for r in caplog.records if r.name == "sentiment.service.monitoring" and r.levelno >= logging.ERROR]
+    assert "drift history did not keep" in record.getMessage() and ERRORS[kind] in record.getMessage()
+    assert monitoring.history.recent() == []
+
+    again = monitoring.check_drift()  # the store is back
+    assert [(r.checked_at, r.status) for r in monitoring.history.recent()] == [(again.checked_at, again.status)]
