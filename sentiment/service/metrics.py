@@ -25,6 +25,7 @@ ERROR_REASONS = (
     "model_unavailable",  # model still loading or failed to load
     "internal",  # anything unexpected (a bug): logged with its traceback
 )
+API_REFUSALS = ("422", "503")  # the statuses the inference API refuses with
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # the classic text format every Prometheus scrapes
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -75,6 +76,12 @@ class ServiceMetrics:
         self.in_progress = Gauge(
             "sentiment_requests_in_progress", "Requests being scored now.", ["endpoint"], registry=registry
         )
+        self.api_refusals = Counter(
+            "sentiment_api_refusals_total",
+            "Inference API requests (POST /predict, POST /) refused, by status: 422 bad input, 503 busy or no model.",
+            ["status"],
+            registry=registry,
+        )
         self.model_info = Gauge(
             "sentiment_model_info", "The serving model (value 1).", ["model", "source", "revision"], registry=registry
         )
@@ -88,6 +95,8 @@ class ServiceMetrics:
             self.errors.labels(reason=reason)
         for endpoint in ENDPOINTS:
             self.in_progress.labels(endpoint=endpoint)
+        for status in API_REFUSALS:
+            self.api_refusals.labels(status=status)
 
     def set_model(self, info: ModelInfo) -> None:
         """Point ``sentiment_model_info`` at the model now serving (one series with value 1)."""

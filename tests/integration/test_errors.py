@@ -226,6 +226,7 @@ def test_a_library_value_error_reaches_an_api_caller_as_an_internal_error_with_i
         raise ValueError("boom")
 
     monkeypatch.setattr(service, "predict", boom)
+    monkeypatch.setattr(service, "predict_each", boom)  # /predict's handler when Gradio batches its calls
     demo = build_blocks(service).queue()
     demo.launch(prevent_thread_lock=True, quiet=True)
     try:
