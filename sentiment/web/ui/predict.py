@@ -2,8 +2,9 @@
 
 Through Gradio's queue each call costs the server a queue slot, a handler call on a worker thread, pre- and
 postprocessing and an event stream. Profiled with 16 clients (benchmarks/README.md, "Gradio /predict: event
-batching"), the per-call work in the handler and the queue around it, not the model, held Gradio's ``/predict`` to
-about half of what the same model serves in passes of 16. So the event is batched by Gradio itself
+batching"), the per-call work in the handler and around it (a worker thread, a micro-batcher submission, ids,
+metrics and a log row per call, all taking turns on the GIL), not the model, held Gradio's ``/predict`` to a third
+of what the same model serves in passes of 16. So the event is batched by Gradio itself
 (``batch=True``): up to ``SENTIMENT_PREDICT_MAX_BATCH`` calls waiting in the queue are handed to one handler call and
 scored in one forward pass (``SentimentService.predict_each``), while the page and ``gradio_client`` still send one
 text and receive one answer. The predictions per call stay under ``SENTIMENT_PREDICT_CONCURRENCY``: batches of N run
