@@ -187,11 +187,15 @@ class SentimentService:
         predictor = self.predictor
         started = time.perf_counter()
         # a failure here is a bug: the UI edge logs it with an incident id and counts it as "internal"
-        with self.metrics.in_progress.labels(endpoint=endpoint).track_inprogress():
+        in_progress = self.metrics.in_progress.labels(endpoint=endpoint)
+        in_progress.inc(requests)
+        try:
             if coalesce and len(texts) == 1:
                 result = self._batcher.submit(texts[0])
             else:
                 result = predictor.predict_batch(texts, embed=True)
+        finally:
+            in_progress.dec(requests)
         elapsed = time.perf_counter() - started  # also per text below: Histogram.time() could not give it
         result = result.with_new_ids()  # every answer names its logged row, so feedback can find it
         self.metrics.observe_scoring(endpoint, texts, result, elapsed, requests)
@@ -209,9 +213,11 @@ class SentimentService:
     def predict_each(self, texts: Sequence[object]) -> list[Prediction]:
         """One-text ``predict`` requests that arrived together (Gradio's batched ``/predict``), in one forward pass;
         each is its own request in the metrics, and an invalid text comes back with its error (counted)."""
-        if texts:
-            self.metrics.coalesced_batch_size.observe(len(texts))
-        return self._score("predict", texts, requests=len(texts)).predictions() if texts else []
+        if not texts:
+            return []
+        predictions = self._score("predict", texts, requests=len(texts)).predictions()
+        self.metrics.coalesced_batch_size.observe(len(texts))  # requests that shared a forward pass, as coalesced
+        return predictions
 
     def predict_many(self, texts: Sequence[object]) -> list[Prediction]:
         """Several texts; each invalid one comes back with its error, the others are scored."""
