@@ -22,18 +22,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import httpx
-from roberta_model import build_roberta_base
+from bench_app import parse_env, prepare, start_benchmark_app
 
-from appserver import metric_value, start_app
-from sentiment.datasets import load_split
+from appserver import metric_value
 from sentiment.inference.predictor import Predictor
 from sentiment.logs import configure_logging
-from sentiment.settings import Settings
 
 
 def call(client: httpx.Client, url: str, text: str) -> dict[str, object]:
@@ -84,21 +81,15 @@ def main() -> None:
     )
     args = parser.parse_args()
     configure_logging("WARNING")
+    env = parse_env(args.env)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp) / "bench", cache_override=Settings().cache_dir.resolve())
-        tweets = load_split("vader_tweets", "all", settings)["text"].sample(frac=1.0, random_state=1).tolist()
-        spec = "embedded" if args.model == "embedded" else str(build_roberta_base(Path(tmp) / "roberta", tweets))
-        env = {
-            "SENTIMENT_MODEL": spec,
-            "SENTIMENT_CACHE_DIR": str(settings.cache_dir),
-            "SENTIMENT_SCHEDULER_ENABLED": "false",
-            **dict(pair.split("=", 1) for pair in args.env),
-        }
+        bench = prepare(Path(tmp), args.model)
+        settings, tweets = bench.settings, bench.tweets
         started = time.perf_counter()
-        app = start_app(Path(tmp) / "app", env)
+        app = start_benchmark_app(bench, env)
         ready_s = time.perf_counter() - started
         try:
-            bare = Predictor.load(spec, settings)
+            bare = Predictor.load(bench.spec, settings)
             texts = tweets[: args.requests]
             with httpx.Client(timeout=60) as client:
                 for t in texts[:10]:

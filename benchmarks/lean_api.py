@@ -1,12 +1,19 @@
 """The lean inference API against Gradio's /predict and the bare predictor, one table from one run.
 
-Rows: the bare predictor one text per pass and in passes of 16 (the batched ceiling); ``POST /predict`` (the lean
-API) and Gradio's ``/predict`` (``POST /gradio_api/call/predict`` then its event stream) with 1, 4, 16 and 64 HTTP
-clients in closed loops; lean requests of 32 texts. Each client is a coroutine on one asyncio loop (64 threads would
-take CPU from the server on a 2-core machine). A refused request (503) is counted and retried after a 50 ms pause;
-its own latency is reported as "refusal max". Texts are real tweets in random order.
+Rows: the bare predictor one text per pass and in passes of 16 (the batched ceiling), measured before the HTTP rows
+and again after them; ``POST /predict`` (the lean API) and Gradio's ``/predict`` (``POST /gradio_api/call/predict``
+then its event stream) with 1, 4, 16 and 64 HTTP clients in closed loops; lean requests of 32 texts. Each client is
+a coroutine on one asyncio loop (64 threads would take CPU from the server on a 2-core machine). A refused request
+(503) is counted and retried after a 50 ms pause; its own latency is reported as "refusal max". Texts are real
+tweets in random order. "of ceiling" is a row's texts/s over the bare predictor's in passes of 16 (mean of before
+and after).
 
-    python benchmarks/lean_api.py [--model roberta|embedded] [--seconds 8] [--env K=V]
+``--ab KEY=VALUE`` starts a second app with those settings changed and measures Gradio's ``/predict`` on both, each
+row split in halves run in the order A B B A, so that the machine's drift hits both alike: an A/B of one setting in
+one run (e.g. ``--ab SENTIMENT_PREDICT_MAX_BATCH=1``: Gradio's event batching off).
+
+    python benchmarks/lean_api.py [--model roberta|embedded] [--seconds 8] [--clients 1,4,16,64]
+        [--paths lean,gradio,lean32] [--env K=V] [--ab K=V]
 """
 
 from __future__ import annotations
@@ -23,18 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import httpx
-from roberta_model import build_roberta_base
+from bench_app import parse_env, prepare, start_benchmark_app
 
-from appserver import start_app
-from sentiment.datasets import load_split
 from sentiment.inference.predictor import Predictor
 from sentiment.logs import configure_logging
-from sentiment.settings import Settings
 
 Call = Callable[[httpx.AsyncClient, list[str]], Awaitable[int]]
 
@@ -118,53 +121,97 @@ def bare_rows(bare: Predictor, tweets: list[str], n: int) -> list[tuple[str, flo
     return rows
 
 
+def merge(tallies: list[Tally]) -> Tally:
+    """One tally of several runs of the same row (the halves of an A B B A pair)."""
+    out = Tally()
+    for t in tallies:
+        out.latencies += t.latencies
+        out.refused += t.refused
+        out.refusal_max = max(out.refusal_max, t.refusal_max)
+        out.failed += t.failed
+        out.texts += t.texts
+    return out
+
+
+def measure(url: str, call: Call, tweets: list[str], clients: int, per_request: int, seconds: float) -> Tally:
+    asyncio.run(closed_loop(url, call, tweets, clients, per_request, 1.0))  # warm connections
+    return asyncio.run(closed_loop(url, call, tweets, clients, per_request, seconds))
+
+
+PATHS = ("lean", "gradio", "lean32")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=["roberta", "embedded"], default="roberta")
     parser.add_argument("--seconds", type=float, default=8.0, help="per row")
     parser.add_argument("--passes", type=int, default=60, help="bare predictor passes per row")
+    parser.add_argument("--clients", default="1,4,16,64", help="client counts of the one-text rows, comma-separated")
+    parser.add_argument("--paths", default=",".join(PATHS), help=f"rows to run, comma-separated: {', '.join(PATHS)}")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the app")
+    parser.add_argument("--ab", action="append", default=[], help="KEY=VALUE changed in a second app (B)")
     args = parser.parse_args()
+    clients = [int(n) for n in args.clients.split(",")]
+    paths = args.paths.split(",")
+    if unknown := set(paths) - set(PATHS):
+        parser.error(f"unknown paths {sorted(unknown)}; use {', '.join(PATHS)}")
+    env, changed = parse_env(args.env), parse_env(args.ab)
     configure_logging("WARNING")
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp) / "bench", cache_override=Settings().cache_dir.resolve())
-        tweets = load_split("vader_tweets", "all", settings)["text"].sample(frac=1.0, random_state=1).tolist()
-        spec = "embedded" if args.model == "embedded" else str(build_roberta_base(Path(tmp) / "roberta", tweets))
-        env = {
-            "SENTIMENT_MODEL": spec,
-            "SENTIMENT_CACHE_DIR": str(settings.cache_dir),
-            "SENTIMENT_SCHEDULER_ENABLED": "false",
-            **dict(pair.split("=", 1) for pair in args.env),
-        }
-        app = start_app(Path(tmp) / "app", env)
+        bench = prepare(Path(tmp), args.model)
+        tweets = bench.tweets
+        app = start_benchmark_app(bench, env)
+        other = start_benchmark_app(bench, {**env, **changed}, name="app-b") if changed else None
         try:
-            bare = Predictor.load(spec, settings)
+            bare = Predictor.load(bench.spec, bench.settings)
             bare.warm_up()
-            table = bare_rows(bare, tweets, args.passes)
-            del bare  # the app's process is the one measured from here on
+            before = bare_rows(bare, tweets, args.passes)
             http: list[tuple[str, Tally, float]] = []
-            plan = [("lean /predict", lean, n, 1) for n in (1, 4, 16, 64)]
-            plan += [("Gradio /predict", gradio, n, 1) for n in (1, 4, 16, 64)]
-            plan += [("lean /predict, 32 texts", lean, n, 32) for n in (1, 4)]
-            for name, call, clients, per_request in plan:
-                asyncio.run(closed_loop(app.url, call, tweets, clients, per_request, 1.0))  # warm connections
-                started = time.monotonic()
-                tally = asyncio.run(closed_loop(app.url, call, tweets, clients, per_request, args.seconds))
-                http.append((f"{name}, {clients} clients", tally, time.monotonic() - started))
+            plan: list[tuple[str, Call, int, int]] = []
+            if "lean" in paths:
+                plan += [("lean /predict", lean, n, 1) for n in clients]
+            if "gradio" in paths:
+                plan += [("Gradio /predict", gradio, n, 1) for n in clients]
+            if "lean32" in paths:
+                plan += [("lean /predict, 32 texts", lean, n, 32) for n in (1, 4)]
+            for name, call, n, per_request in plan:
+                if other is None or call is not gradio:
+                    started = time.monotonic()
+                    tally = measure(app.url, call, tweets, n, per_request, args.seconds)
+                    http.append((f"{name}, {n} clients", tally, time.monotonic() - started - 1.0))
+                    continue
+                halves: dict[str, list[Tally]] = {"A": [], "B": []}
+                walls = {"A": 0.0, "B": 0.0}
+                for which in "ABBA":
+                    started = time.monotonic()
+                    url = app.url if which == "A" else other.url
+                    halves[which].append(measure(url, call, tweets, n, per_request, args.seconds / 2))
+                    walls[which] += time.monotonic() - started - 1.0
+                ab = " ".join(f"{k}={v}" for k, v in changed.items())
+                http.append((f"{name} [A: as set], {n} clients", merge(halves["A"]), walls["A"]))
+                http.append((f"{name} [B: {ab}], {n} clients", merge(halves["B"]), walls["B"]))
+            after = bare_rows(bare, tweets, args.passes)
         finally:
             app.stop()
+            if other is not None:
+                other.stop()
+    ceiling = (before[1][1] + after[1][1]) / 2
     print(
-        f"model: {args.model} ({spec if args.model == 'embedded' else 'roberta-base-sized, random weights'}); "
-        f"{os.cpu_count()} cores; {args.seconds:.0f} s per HTTP row"
+        f"model: {args.model} ({bench.description}); {os.cpu_count()} cores; {args.seconds:.0f} s per HTTP row; "
+        f"load average at start {load_before[0]:.1f}, at end {os.getloadavg()[0]:.1f}"
     )
-    print("| row | texts/s | req/s | p50 ms | p99 ms | refused | refusal max ms | failed |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, rate, p50, p99 in table:
-        print(f"| {name} | {rate:.1f} | | {p50:.1f} | {p99:.1f} | | | |")
+    print("| row | texts/s | of ceiling | req/s | p50 ms | p99 ms | refused | refusal max ms | failed |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for when, table in (("before", before), ("after", after)):
+        for name, rate, p50, p99 in table:
+            print(f"| {name} ({when}) | {rate:.1f} | {rate / ceiling:.0%} | | {p50:.1f} | {p99:.1f} | | | |")
     for name, t, wall in http:
+        rate = t.texts / wall
         print(
-            f"| {name} | {t.texts / wall:.1f} | {len(t.latencies) / wall:.1f} | {pct(t.latencies, 0.5):.1f} | "
-            f"{pct(t.latencies, 0.99):.1f} | {t.refused} | {t.refusal_max * 1000:.0f} | {t.failed} |"
+            f"| {name} | {rate:.1f} | {rate / ceiling:.0%} | {len(t.latencies) / wall:.1f} | "
+            f"{pct(t.latencies, 0.5):.1f} | {pct(t.latencies, 0.99):.1f} | {t.refused} | {t.refusal_max * 1000:.0f} | "
+            f"{t.failed} |"
         )
 
 

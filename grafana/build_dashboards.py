@@ -212,6 +212,41 @@ PERFORMANCE = dashboard(
         ),
         panel(
             "timeseries",
+            "Inference API: requests and texts per second",
+            [
+                ('sum(rate(sentiment_batch_size_count{endpoint="api"}[$__rate_interval]))', "requests"),
+                ('sum(rate(sentiment_batch_size_sum{endpoint="api"}[$__rate_interval]))', "texts"),
+            ],
+            unit="reqps",
+            description="POST /predict and POST / (the lean API, no Gradio queue): accepted requests, and the texts "
+            "in them (a request may carry a list).",
+        ),
+        panel(
+            "timeseries",
+            "Inference API: latency per request",
+            [
+                (
+                    f"histogram_quantile({q}, sum by (le) (rate(sentiment_prediction_latency_seconds_bucket"
+                    '{endpoint="api", unit="request"}[$__rate_interval])))',
+                    f"p{round(q * 100)}",
+                )
+                for q in (0.5, 0.95, 0.99)
+            ],
+            unit="s",
+            description="Scoring time of an accepted inference API request, from taking it to its answer (a single "
+            "text includes its wait to share a forward pass).",
+        ),
+        panel(
+            "timeseries",
+            "Inference API: refusals by status",
+            [("sum by (status) (rate(sentiment_api_refusals_total[$__rate_interval]))", "{{status}}")],
+            unit="reqps",
+            description="422: bad input (the body, an empty text, a text over the token limit with truncate=false). "
+            "503: SENTIMENT_API_MAX_IN_FLIGHT requests already in flight, or no model serving; sustained 503s "
+            "mean the app needs the bound raised or more capacity (alert SentimentApiBusy).",
+        ),
+        panel(
+            "timeseries",
             "Errors by reason",
             [("sum by (reason) (rate(sentiment_errors_total[$__rate_interval]))", "{{reason}}")],
             unit="reqps",

@@ -97,6 +97,13 @@ class Settings(BaseSettings):
         description="Loaded models kept besides the serving one (evaluations, switching back); roberta-base: ~500 MB.",
     )
     predict_concurrency: int = Field(16, ge=1, le=256, description="Single predictions handled at once.")
+    predict_max_batch: int = Field(
+        16,
+        ge=1,
+        le=256,
+        description="Most Gradio /predict calls answered by one handler call and one forward pass (Gradio's event "
+        "batching; capped at SENTIMENT_PREDICT_CONCURRENCY); 1: one handler call per request.",
+    )
     concurrency_limit: int = Field(2, ge=1, le=64, description="Events of one kind that run at once.")
     queue_size: int = Field(64, ge=1, le=10_000, description="Most waiting events before Gradio answers 'busy'.")
     api_max_in_flight: int = Field(

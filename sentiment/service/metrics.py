@@ -6,13 +6,14 @@ never from user text, so a visitor cannot blow up the number of series or leak w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from sentiment.labels import LABELS
-from sentiment.results import ModelInfo
+from sentiment.results import BatchResult, ModelInfo
 from sentiment.service.quality_metrics import EvaluationMetrics, FeedbackMetrics, MonitoringMetrics
 
 ENDPOINTS = ("predict", "predict_batch", "score_csv", "api")
@@ -24,6 +25,7 @@ ERROR_REASONS = (
     "model_unavailable",  # model still loading or failed to load
     "internal",  # anything unexpected (a bug): logged with its traceback
 )
+API_REFUSALS = ("422", "503")  # the statuses the inference API refuses with
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # the classic text format every Prometheus scrapes
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -61,7 +63,7 @@ class ServiceMetrics:
         )
         self.coalesced_batch_size = Histogram(
             "sentiment_coalesced_batch_size",
-            "Single-text requests scored together in one forward pass by the micro-batcher.",
+            "Single-text requests scored together in one forward pass (the micro-batcher; Gradio's batched /predict).",
             buckets=_BATCH_BUCKETS,
             registry=registry,
         )
@@ -73,6 +75,12 @@ class ServiceMetrics:
         )
         self.in_progress = Gauge(
             "sentiment_requests_in_progress", "Requests being scored now.", ["endpoint"], registry=registry
+        )
+        self.api_refusals = Counter(
+            "sentiment_api_refusals_total",
+            "Inference API requests (POST /predict, POST /) refused, by status: 422 bad input, 503 busy or no model.",
+            ["status"],
+            registry=registry,
         )
         self.model_info = Gauge(
             "sentiment_model_info", "The serving model (value 1).", ["model", "source", "revision"], registry=registry
@@ -87,11 +95,40 @@ class ServiceMetrics:
             self.errors.labels(reason=reason)
         for endpoint in ENDPOINTS:
             self.in_progress.labels(endpoint=endpoint)
+        for status in API_REFUSALS:
+            self.api_refusals.labels(status=status)
 
     def set_model(self, info: ModelInfo) -> None:
         """Point ``sentiment_model_info`` at the model now serving (one series with value 1)."""
         self.model_info.clear()
         self.model_info.labels(model=info.name[:200], source=info.source, revision=info.revision[:64]).set(1)
+
+    def observe_scoring(
+        self, endpoint: str, texts: Sequence[object], result: BatchResult, elapsed: float, requests: int = 1
+    ) -> None:
+        """Record one scoring of ``texts`` that took ``elapsed`` seconds; they came in ``requests`` requests of equal
+        size (Gradio's batched ``/predict``: one text each), and every request waited for the whole pass."""
+        valid = result.valid
+        n_valid = int(valid.sum())
+        for _ in range(requests):
+            self.batch_size.labels(endpoint=endpoint).observe(len(texts) // requests)
+            self.latency.labels(endpoint=endpoint, unit="request").observe(elapsed)
+            if n_valid:
+                self.latency.labels(endpoint=endpoint, unit="text").observe(elapsed / n_valid)
+        for i in range(len(texts)):
+            if (reason := result.error_reason(i)) is not None:
+                self.error(reason)
+        labels = result.labels
+        confidences = result.probabilities.max(axis=1)
+        for i in range(len(texts)):
+            if not valid[i]:
+                continue
+            self.predictions.labels(sentiment=labels[i]).inc()
+            self.text_length.observe(len(str(texts[i])))
+            self.confidence.observe(float(confidences[i]))
+        truncated = int(result.truncated.sum())
+        if truncated:
+            self.truncated.inc(truncated)
 
     def error(self, reason: str) -> None:
         self.errors.labels(reason=reason if reason in ERROR_REASONS else "internal").inc()

@@ -181,44 +181,26 @@ class SentimentService:
         return new.info
 
     # --- scoring ---------------------------------------------------------------------------------------------
-    def _score(self, endpoint: str, texts: Sequence[object], coalesce: bool = False) -> BatchResult:
-        """Score through the predictor (single texts through the micro-batcher) and record every serving metric."""
+    def _score(self, endpoint: str, texts: Sequence[object], coalesce: bool = False, requests: int = 1) -> BatchResult:
+        """Score through the predictor (single texts through the micro-batcher) and record every serving metric;
+        ``requests``: how many requests ``texts`` came in (equal shares, each counted as its own request)."""
         predictor = self.predictor
         started = time.perf_counter()
         # a failure here is a bug: the UI edge logs it with an incident id and counts it as "internal"
-        with self.metrics.in_progress.labels(endpoint=endpoint).track_inprogress():
+        in_progress = self.metrics.in_progress.labels(endpoint=endpoint)
+        in_progress.inc(requests)
+        try:
             if coalesce and len(texts) == 1:
                 result = self._batcher.submit(texts[0])
             else:
                 result = predictor.predict_batch(texts, embed=True)
+        finally:
+            in_progress.dec(requests)
         elapsed = time.perf_counter() - started  # also per text below: Histogram.time() could not give it
         result = result.with_new_ids()  # every answer names its logged row, so feedback can find it
-        self._observe(endpoint, texts, result, elapsed)
+        self.metrics.observe_scoring(endpoint, texts, result, elapsed, requests)
         self.monitoring.record(endpoint, result.model, texts, result)
         return result
-
-    def _observe(self, endpoint: str, texts: Sequence[object], result: BatchResult, elapsed: float) -> None:
-        m = self.metrics
-        valid = result.valid
-        n_valid = int(valid.sum())
-        m.batch_size.labels(endpoint=endpoint).observe(len(texts))
-        m.latency.labels(endpoint=endpoint, unit="request").observe(elapsed)
-        if n_valid:
-            m.latency.labels(endpoint=endpoint, unit="text").observe(elapsed / n_valid)
-        for i in range(len(texts)):
-            if (reason := result.error_reason(i)) is not None:
-                m.error(reason)
-        labels = result.labels
-        confidences = result.probabilities.max(axis=1)
-        for i in range(len(texts)):
-            if not valid[i]:
-                continue
-            m.predictions.labels(sentiment=labels[i]).inc()
-            m.text_length.observe(len(str(texts[i])))
-            m.confidence.observe(float(confidences[i]))
-        truncated = int(result.truncated.sum())
-        if truncated:
-            m.truncated.inc(truncated)
 
     def predict(self, text: object) -> Prediction:
         """One text; raises ``EmptyTextError`` or ``InvalidTextError`` (counted) for empty or non-text input."""
@@ -227,6 +209,15 @@ class SentimentService:
         if error is not None:
             raise text_error(error, result.error_reason(0))
         return result.predictions()[0]
+
+    def predict_each(self, texts: Sequence[object]) -> list[Prediction]:
+        """One-text ``predict`` requests that arrived together (Gradio's batched ``/predict``), in one forward pass;
+        each is its own request in the metrics, and an invalid text comes back with its error (counted)."""
+        if not texts:
+            return []
+        predictions = self._score("predict", texts, requests=len(texts)).predictions()
+        self.metrics.coalesced_batch_size.observe(len(texts))  # requests that shared a forward pass, as coalesced
+        return predictions
 
     def predict_many(self, texts: Sequence[object]) -> list[Prediction]:
         """Several texts; each invalid one comes back with its error, the others are scored."""

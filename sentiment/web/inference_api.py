@@ -15,7 +15,8 @@ have no field for: ``X-Model``, ``X-Prediction-Ids`` (comma-separated, one per i
 
 Bad input is HTTP 422 whose ``detail[].loc`` and message name the field; a request beyond
 ``SENTIMENT_API_MAX_IN_FLIGHT`` concurrent ones, or one that arrives while no model serves, is 503 with
-``Retry-After``: refused at once, never queued without bound.
+``Retry-After``: refused at once, never queued without bound. Both are counted in
+``sentiment_api_refusals_total{status}``; the texts scored count under ``endpoint="api"`` like any other.
 """
 
 from __future__ import annotations
@@ -27,18 +28,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sentiment.errors import InvalidTextError, ModelUnavailableError
 from sentiment.results import Prediction
+from sentiment.service.metrics import API_REFUSALS
 from sentiment.service.serving import SentimentService
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 2
+INFERENCE_PATHS = ("/predict", "/")
 Inputs = str | Annotated[list[str], Field(min_length=1)]
 _INPUTS = "One text, or a non-empty list of texts (at most SENTIMENT_MAX_TEXTS_PER_REQUEST)."
 
@@ -111,9 +117,32 @@ def _scores(prediction: Prediction, log: bool, top_k: int | None) -> list[dict[s
     return [{"label": label, "score": math.log(max(p, 1e-45)) if log else p} for label, p in ranked]
 
 
+def count_refusals(app: FastAPI, service: SentimentService) -> None:
+    """Count every 422 and 503 of the inference routes in ``sentiment_api_refusals_total{status}``, whichever check
+    raised it (the body's schema, a text, the in-flight limit, a model not serving), then answer as FastAPI does."""
+
+    def count(request: Request, status: int) -> None:
+        if request.method == "POST" and request.url.path in INFERENCE_PATHS and str(status) in API_REFUSALS:
+            service.metrics.api_refusals.labels(status=str(status)).inc()
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)  # registered for that class only
+        count(request, 422)
+        return await request_validation_exception_handler(request, exc)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)  # registered for that class only
+        count(request, exc.status_code)
+        return await http_exception_handler(request, exc)
+
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+
+
 def add_inference_api(app: FastAPI, service: SentimentService) -> None:
     """Register ``POST /predict`` and ``POST /``; call before Gradio is mounted at "/", which would answer them."""
     limit = InFlightLimit(service.settings.api_max_in_flight)
+    count_refusals(app, service)
 
     async def classify(texts: list[str], truncate: bool) -> list[Prediction]:
         with limit.slot():

@@ -147,6 +147,22 @@ def test_predict_tab_classifies_a_text_with_one_progress_indicator(page: Any, ru
     _shot(page, "predict")
 
 
+def test_predict_tab_says_what_is_wrong_with_a_blank_text_then_classifies_the_next(
+    page: Any, running_app: RunningApp
+) -> None:
+    """A blank text is refused with the message that says what to fix, shown on the page (since ``/predict`` is
+    batched, by its validator as the call is submitted), and the next text is classified as usual."""
+    from playwright.sync_api import expect
+
+    _open(page, running_app)
+    page.locator("#text-input textarea").fill("   ")
+    page.locator("#predict-button").click()
+    expect(page.get_by_text("text is only whitespace").first).to_be_visible(timeout=LONG)
+    page.locator("#text-input textarea").fill("Best flight ever, thank you so much!")
+    page.locator("#predict-button").click()
+    expect(page.locator("#label-output")).to_contain_text("positive", timeout=LONG)
+
+
 def test_batch_tab_names_the_encoding_and_scores_a_file(page: Any, running_app: RunningApp, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 

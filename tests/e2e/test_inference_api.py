@@ -122,9 +122,13 @@ def test_predict_speaks_text_embeddings_inference(running_app: RunningApp) -> No
 )
 def test_bad_input_is_a_422_that_names_the_field(running_app: RunningApp, path: str, body: Any, field: str) -> None:
     """Every refusal is HTTP 422 in FastAPI's validation format, and its location and message name the field (the
-    texts over ``SENTIMENT_MAX_TEXTS_PER_REQUEST``, 256 here, included): never a 500, never a silent partial answer."""
+    texts over ``SENTIMENT_MAX_TEXTS_PER_REQUEST``, 256 here, included): never a 500, never a silent partial answer;
+    and each is counted once in ``sentiment_api_refusals_total{status="422"}``, whichever check refused it."""
+    refusals = {"status": "422"}
+    before = metric_value(running_app.metrics(), "sentiment_api_refusals_total", refusals)
     response = httpx.post(f"{running_app.url}{path}", json=body, timeout=60)
     assert response.status_code == 422, response.text
+    assert metric_value(running_app.metrics(), "sentiment_api_refusals_total", refusals) == before + 1
     error = response.json()["detail"][0]
     assert field in ".".join(str(p) for p in error["loc"]), error  # a union adds its member: body.inputs.str
     if path == "/predict" and body.get("inputs") == ["fine"] * 257:
@@ -188,11 +192,14 @@ def test_a_full_in_flight_bound_answers_503_with_retry_after_at_once(
     first = threading.Thread(target=lambda: held.update(r=httpx.post(f"{url}/predict", json={"inputs": "slow"})))
     first.start()
     assert gated.entered.wait(60), "the first request never reached the model"
+    refused_before = metric_value(httpx.get(f"{url}/metrics").text, "sentiment_api_refusals_total", {"status": "503"})
     for path in ("/predict", "/"):
         busy = httpx.post(f"{url}{path}", json={"inputs": "one more"}, timeout=10)
         assert busy.status_code == 503, busy.text
         assert int(busy.headers["retry-after"]) > 0
         assert "busy" in busy.json()["detail"] and "SENTIMENT_API_MAX_IN_FLIGHT" in busy.json()["detail"]
+    refused = metric_value(httpx.get(f"{url}/metrics").text, "sentiment_api_refusals_total", {"status": "503"})
+    assert refused == refused_before + 2  # one per refusal, on both routes
     gated.gate = False
     gated.release.set()
     first.join(60)

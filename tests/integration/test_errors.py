@@ -173,7 +173,7 @@ def test_row_errors_count_their_reason_not_their_message(
         error_reasons=tuple(reason for _, reason in rows),
     )
     before = _errors(service.metrics)
-    service._observe("predict_batch", [m for m, _ in rows], result, 0.01)
+    service.metrics.observe_scoring("predict_batch", [m for m, _ in rows], result, 0.01)
     after = _errors(service.metrics)
     for reason in ("empty_text", "invalid_input"):
         assert after[reason] - before[reason] == sum(1 for _, r in rows if r == reason)
@@ -226,6 +226,7 @@ def test_a_library_value_error_reaches_an_api_caller_as_an_internal_error_with_i
         raise ValueError("boom")
 
     monkeypatch.setattr(service, "predict", boom)
+    monkeypatch.setattr(service, "predict_each", boom)  # /predict's handler when Gradio batches its calls
     demo = build_blocks(service).queue()
     demo.launch(prevent_thread_lock=True, quiet=True)
     try:

@@ -177,8 +177,8 @@ def prometheus(running_app: RunningApp, tmp_path_factory: pytest.TempPathFactory
 def driven(
     running_app: RunningApp, prometheus: str, session_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> str:
-    """Predictions, a CSV batch, bad input, an evaluation and a drift check; returns once Prometheus has scraped
-    their results twice and evaluated its rules on them.
+    """Predictions (the Gradio API and the inference API), a CSV batch, bad input, an evaluation and a drift check;
+    returns once Prometheus has scraped their results twice and evaluated its rules on them.
 
     Each step waits for the event the next one depends on: the prediction log is written by a background thread,
     so the drift check runs only once the app reports every row written (else it may see too few and leave the
@@ -196,7 +196,11 @@ def driven(
     with path.open("w", newline="") as handle:
         csv.writer(handle).writerows([["text"], *([t] for t in texts)])
     client.predict(handle_file(str(path)), "text", api_name="/score_csv")
-    expected = written_before + 1 + 3 + len(texts)
+    # the inference API (endpoint="api"): both routes, and a refusal for the refusals panel
+    assert httpx.post(f"{running_app.url}/predict", json={"inputs": "so good"}, timeout=60).status_code == 200
+    assert httpx.post(f"{running_app.url}/", json={"inputs": ["meh", "bad"]}, timeout=60).status_code == 200
+    assert httpx.post(f"{running_app.url}/predict", json={"inputs": []}, timeout=60).status_code == 422
+    expected = written_before + 1 + 3 + len(texts) + 1 + 2
     wait_until(
         lambda: metric_value(running_app.metrics(), "sentiment_prediction_log_rows_total", {"outcome": "written"}),
         f"the prediction log to hold all {expected:.0f} rows",

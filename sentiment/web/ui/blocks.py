@@ -23,6 +23,7 @@ from sentiment.web.ui.evaluation import evaluation_tab
 from sentiment.web.ui.feedback import feedback_api, feedback_row
 from sentiment.web.ui.models import models_tab
 from sentiment.web.ui.monitoring import monitoring_tab
+from sentiment.web.ui.predict import predict_event
 
 EXAMPLES = [
     "I love how friendly the staff were, best flight I've had in years!",
@@ -53,17 +54,7 @@ def _model_markdown(service: SentimentService) -> str:
 def build_blocks(service: SentimentService) -> gr.Blocks:
     user_errors = error_edge(service.metrics)
 
-    @user_errors
-    def predict(text: str) -> tuple[dict[str, float], dict[str, Any]]:
-        prediction = service.predict(text)
-        details = {
-            "label": prediction.label,
-            "scores": prediction.scores,
-            "truncated": prediction.truncated,
-            "model": prediction.model,
-            "prediction_id": prediction.prediction_id,
-        }
-        return prediction.scores, details
+    predict, predict_options = predict_event(service, user_errors)
 
     @user_errors
     def predict_batch(texts: str) -> pd.DataFrame:
@@ -118,8 +109,8 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             api_name="predict",
             api_description="Classify one text: the label with all three probabilities.",
             show_progress_on=label,
-            concurrency_limit=service.settings.predict_concurrency,
             concurrency_id="predict",
+            **predict_options,
         ).success(keep_text, text, judged, api_visibility="private", show_progress="hidden")
         text.submit(
             predict,
@@ -127,8 +118,8 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             [label, details],
             api_visibility="undocumented",
             show_progress_on=label,
-            concurrency_limit=service.settings.predict_concurrency,
             concurrency_id="predict",
+            **predict_options,
         ).success(keep_text, text, judged, api_visibility="private", show_progress="hidden")
         many_btn.click(
             predict_batch,

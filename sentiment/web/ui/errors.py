@@ -1,4 +1,5 @@
-"""The UI edge for errors: the one place where exceptions become ``gr.Error``.
+"""The UI edge for errors: the one place where exceptions become ``gr.Error`` (or, for a text refused before a batched
+event runs, a validation message).
 
 A ``SentimentError`` means the visitor's input or request was wrong: its message says how to fix it and is shown as
 it is (in the page and to ``gradio_client`` callers). Anything else, a bare ``ValueError`` from a library included,
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any, TypeVar
 
 import gradio as gr
 
-from sentiment.errors import SentimentError
+from sentiment.errors import InvalidTextError, SentimentError
+from sentiment.inference.predictor import validate_text
 from sentiment.service.metrics import ServiceMetrics
 
 logger = logging.getLogger(__name__)
@@ -52,3 +54,26 @@ def error_edge(metrics: ServiceMetrics) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return wrap
+
+
+Validation = list[list[dict[str, Any]]]
+
+
+def text_validator(metrics: ServiceMetrics) -> Callable[[list[object]], Awaitable[Validation]]:
+    """Gradio's ``validator=`` for a batched one-text event (``/predict``): a text that cannot be scored is refused
+    when its call is submitted, with the message ``validate_text`` gives (what to fix) and counted under its reason
+    once, as a refused text always is; that caller alone is answered, and the text never joins a batch, which Gradio
+    fails as a whole. A coroutine, so that it runs on the event loop and costs no thread hop."""
+
+    async def validate(text: list[object]) -> Validation:  # named like the event's parameter: the client says "text"
+        verdicts = []
+        for one in text:  # one call is validated at a time: a batch of one
+            try:
+                validate_text(one)
+                verdicts.append(gr.validate(True, ""))
+            except SentimentError as exc:
+                metrics.error(exc.reason or InvalidTextError.reason)
+                verdicts.append(gr.validate(False, str(exc)))
+        return [verdicts]
+
+    return validate
