@@ -34,7 +34,8 @@ def scheduled_checks(
     arrived, then one every ``step`` predictions, as the scheduler runs them on the newest ``window`` rows."""
     history: list[CheckedWindow] = []
     for end in range(window, len(stream) + 1, step):
-        raw = check_drift(reference, stream.iloc[end - window : end], min_window=min_window, checks=checks)
+        window_rows = stream.iloc[end - window : end]
+        raw = check_drift(reference, window_rows, min_window=min_window, checks=checks, summaries=False)
         span = (end - window, end - 1)
         yield end, persisted(raw, history, span, confirm_windows)
         history.append(CheckedWindow(raw.status, *span))
