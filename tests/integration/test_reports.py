@@ -272,6 +272,7 @@ def test_a_drift_report_is_the_json_served_before() -> None:
         "results",
         "raw_status",
         "consecutive",
+        "windows",  # disjoint windows in the run (monitoring.persistence)
         "reference_source",
         "explanation",
     ]
