@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from sentiment.errors import FeedbackError, SentimentError
 from sentiment.logs import configure_logging
 from sentiment.models.spec import NAMED_MODELS
@@ -260,7 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # a bad combination: the variables and why, as app.py says it, no traceback
+        print(f"error: invalid settings: {exc}", file=sys.stderr)
+        return 2
     configure_logging(logging.WARNING)
     configure_process(settings)
     args = build_parser().parse_args(argv)

@@ -132,3 +132,16 @@ def test_a_wrong_input_prints_its_message_and_a_bug_its_traceback_both_exit_2(
     assert "error: internal error (ValueError: boom)" in capsys.readouterr().err
     (record,) = [r for r in caplog.records if r.exc_info]
     assert record.name == "sentiment.__main__" and "boom" in str(record.exc_info[1])
+
+
+def test_a_bad_combination_of_settings_names_the_variables_without_a_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As ``python app.py`` does: the settings are read inside the CLI's error edge, so the user reads which
+    variables disagree and why, in one message, exit 2."""
+    monkeypatch.setenv("SENTIMENT_DRIFT_MIN_WINDOW", "900")
+    monkeypatch.setenv("SENTIMENT_DRIFT_WINDOW", "500")
+    assert main(["info"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid settings:") and "SENTIMENT_DRIFT_MIN_WINDOW=900" in err
+    assert "Traceback" not in err and not [r for r in caplog.records if r.exc_info]
