@@ -178,7 +178,9 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
                 elem_id="confidence-plot",
             )
         drift = gr.Dataframe(
-            drift_frame(None), label="Latest drift check (Holm-adjusted p-values)", elem_id="drift-results"
+            drift_frame(None),
+            label="Latest drift check (effect: size / the threshold it must reach; p-values Holm-adjusted)",
+            elem_id="drift-results",
         )
         # What changed, when the semantic test fired, what each test compared and the status over time: filled by a
         # page event of their own (``/monitoring_view``'s outputs stay as they are).
