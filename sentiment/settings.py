@@ -101,8 +101,9 @@ class Settings(BaseSettings):
         16,
         ge=1,
         le=256,
-        description="Most Gradio /predict calls answered by one handler call and one forward pass (Gradio's event "
-        "batching; capped at SENTIMENT_PREDICT_CONCURRENCY); 1: one handler call per request.",
+        description="Most one-text requests answered by one handler call and one forward pass: Gradio /predict calls "
+        "(Gradio's event batching; capped at SENTIMENT_PREDICT_CONCURRENCY; 1: one handler call per request) and "
+        "inference API requests (coalesced on the event loop).",
     )
     concurrency_limit: int = Field(2, ge=1, le=64, description="Events of one kind that run at once.")
     queue_size: int = Field(64, ge=1, le=10_000, description="Most waiting events before Gradio answers 'busy'.")

@@ -228,6 +228,15 @@ class SentimentService:
         with concurrent ones (the micro-batcher): that is what lets many one-text clients near batched throughput."""
         return self._score("api", self._within_limit(texts), coalesce=True).predictions()
 
+    def classify_each(self, texts: Sequence[object]) -> list[Prediction]:
+        """One-text inference API requests that arrived together (``web.coalescing``), in one forward pass; each is
+        its own request in the metrics under endpoint ``api``, and an invalid text comes back with its error."""
+        if not texts:
+            return []
+        predictions = self._score("api", texts, requests=len(texts)).predictions()
+        self.metrics.coalesced_batch_size.observe(len(texts))
+        return predictions
+
     def _within_limit(self, texts: Sequence[object]) -> Sequence[object]:
         if len(texts) > (limit := self.settings.max_texts_per_request):
             self.metrics.error("invalid_input")

@@ -8,10 +8,11 @@
   still the Gradio UI: a POST route does not shadow it.)
 
 One request is one plain HTTP round trip, with no queue protocol or event stream: both routes score through
-``SentimentService.classify`` (the micro-batcher, the metrics, the prediction log and its ids), so they cost the
-server little per request. Every class is returned, highest score first; the response headers carry what the shapes
-have no field for: ``X-Model``, ``X-Prediction-Ids`` (comma-separated, one per input, for feedback) and
-``X-Truncated`` (``1`` for each input that lost tokens at the model's limit).
+``SentimentService.classify`` (the metrics, the prediction log and its ids), so they cost the server little per
+request; one-text requests that arrive together share one call and one forward pass (``web.coalescing``). Every
+class is returned, highest score first; the response headers carry what the shapes have no field for: ``X-Model``,
+``X-Prediction-Ids`` (comma-separated, one per input, for feedback) and ``X-Truncated`` (``1`` for each input that
+lost tokens at the model's limit).
 
 Bad input is HTTP 422 whose ``detail[].loc`` and message name the field; a request beyond
 ``SENTIMENT_API_MAX_IN_FLIGHT`` concurrent ones, or one that arrives while no model serves, is 503 with
@@ -40,6 +41,7 @@ from sentiment.errors import InvalidTextError, ModelUnavailableError
 from sentiment.results import Prediction
 from sentiment.service.metrics import API_REFUSALS
 from sentiment.service.serving import SentimentService
+from sentiment.web.coalescing import RequestCoalescer
 
 logger = logging.getLogger(__name__)
 
@@ -143,11 +145,15 @@ def add_inference_api(app: FastAPI, service: SentimentService) -> None:
     """Register ``POST /predict`` and ``POST /``; call before Gradio is mounted at "/", which would answer them."""
     limit = InFlightLimit(service.settings.api_max_in_flight)
     count_refusals(app, service)
+    one_text = RequestCoalescer(service.classify_each, service.settings.predict_max_batch)
 
     async def classify(texts: list[str], truncate: bool) -> list[Prediction]:
         with limit.slot():
             try:
-                predictions = await run_in_threadpool(service.classify, texts)
+                if len(texts) == 1:  # many one-text clients: their requests share one call (``web.coalescing``)
+                    predictions = [await one_text(texts[0])]
+                else:
+                    predictions = await run_in_threadpool(service.classify, texts)
             except ModelUnavailableError as exc:
                 raise HTTPException(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
             except InvalidTextError as exc:

@@ -1,0 +1,91 @@
+"""One-text API requests that arrive while the model is busy share the next call (``sentiment.web.coalescing``):
+each gets its own text's answer, a failing call fails only its own requests, and a lone request goes at once."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+from sentiment.results import Prediction
+from sentiment.web.coalescing import RequestCoalescer
+
+
+class GatedScorer:
+    """Answers each text with a Prediction naming it; the first call waits for ``release`` so others pile up."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.calls: list[list[str]] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.fail_on = fail_on
+
+    def __call__(self, texts: Sequence[str]) -> list[Prediction]:
+        self.calls.append(list(texts))
+        if len(self.calls) == 1:
+            self.entered.set()
+            assert self.release.wait(30), "the test never released the first call"
+        if self.fail_on in texts:
+            raise RuntimeError(f"model failed on {self.fail_on}")
+        return [Prediction(label=t, scores={t: 1.0}, model="m") for t in texts]
+
+
+async def _wait_for(event: threading.Event) -> None:
+    assert await asyncio.to_thread(event.wait, 30)
+
+
+def test_requests_waiting_for_a_busy_model_share_the_next_call_and_each_gets_its_own_answer() -> None:
+    async def scenario() -> tuple[list[Prediction], list[list[str]]]:
+        scorer = GatedScorer()
+        coalescer = RequestCoalescer(scorer, max_texts=4)
+        first = asyncio.ensure_future(coalescer("a"))
+        await _wait_for(scorer.entered)  # "a" is being scored alone: a lone request does not wait for company
+        rest = [asyncio.ensure_future(coalescer(t)) for t in "bcdefg"]
+        await asyncio.sleep(0)  # let the six queue behind the busy call
+        scorer.release.set()
+        return await asyncio.gather(first, *rest), scorer.calls
+
+    answers, calls = asyncio.run(scenario())
+    assert [p.label for p in answers] == list("abcdefg")
+    assert calls == [["a"], ["b", "c", "d", "e"], ["f", "g"]]  # at most max_texts a call, in arrival order
+
+
+def test_a_failing_call_fails_its_own_requests_and_the_next_call_still_runs() -> None:
+    async def scenario() -> list[object]:
+        scorer = GatedScorer(fail_on="boom")
+        coalescer = RequestCoalescer(scorer, max_texts=2)
+        first = asyncio.ensure_future(coalescer("a"))
+        await _wait_for(scorer.entered)
+        rest = [asyncio.ensure_future(coalescer(t)) for t in ("b", "boom", "c")]
+        await asyncio.sleep(0)
+        scorer.release.set()
+        return await asyncio.gather(first, *rest, return_exceptions=True)
+
+    a, b, boom, c = asyncio.run(scenario())
+    assert isinstance(a, Prediction) and a.label == "a"
+    assert isinstance(b, RuntimeError) and isinstance(boom, RuntimeError)  # the same call: the same failure
+    assert isinstance(c, Prediction) and c.label == "c"
+
+
+def test_a_request_whose_client_left_is_dropped_without_failing_the_others() -> None:
+    async def scenario() -> tuple[list[Prediction], list[list[str]]]:
+        scorer = GatedScorer()
+        coalescer = RequestCoalescer(scorer, max_texts=8)
+        first = asyncio.ensure_future(coalescer("a"))
+        await _wait_for(scorer.entered)
+        gone, kept = asyncio.ensure_future(coalescer("gone")), asyncio.ensure_future(coalescer("kept"))
+        await asyncio.sleep(0)
+        gone.cancel()
+        scorer.release.set()
+        return await asyncio.gather(first, kept), scorer.calls
+
+    answers, calls = asyncio.run(scenario())
+    assert [p.label for p in answers] == ["a", "kept"]
+    assert calls[1] == ["gone", "kept"]
+
+
+def test_max_texts_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        RequestCoalescer(GatedScorer(), max_texts=0)
