@@ -8,9 +8,10 @@ a coroutine on one asyncio loop (64 threads would take CPU from the server on a 
 tweets in random order. "of ceiling" is a row's texts/s over the bare predictor's in passes of 16 (mean of before
 and after).
 
-``--ab KEY=VALUE`` starts a second app with those settings changed and measures Gradio's ``/predict`` on both, each
-row split in halves run in the order A B B A, so that the machine's drift hits both alike: an A/B of one setting in
-one run (e.g. ``--ab SENTIMENT_PREDICT_MAX_BATCH=1``: Gradio's event batching off).
+``--ab KEY=VALUE`` starts a second app with those settings changed and measures the one-text rows of both paths on
+both apps, each row split in halves run in the order A B B A, so that the machine's drift hits both alike: an A/B of
+one setting in one run (e.g. ``--ab SENTIMENT_PREDICT_MAX_BATCH=1``: Gradio's event batching and the inference API's
+request coalescing off).
 
     python benchmarks/lean_api.py [--model roberta|embedded] [--seconds 8] [--clients 1,4,16,64]
         [--paths lean,gradio,lean32] [--env K=V] [--ab K=V]
@@ -149,7 +150,7 @@ def main() -> None:
     parser.add_argument("--clients", default="1,4,16,64", help="client counts of the one-text rows, comma-separated")
     parser.add_argument("--paths", default=",".join(PATHS), help=f"rows to run, comma-separated: {', '.join(PATHS)}")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the app")
-    parser.add_argument("--ab", action="append", default=[], help="KEY=VALUE changed in a second app (B)")
+    parser.add_argument("--ab", action="append", default=[], help="KEY=VALUE changed in a second app (B): one-text rows run A B B A")
     args = parser.parse_args()
     clients = [int(n) for n in args.clients.split(",")]
     paths = args.paths.split(",")
@@ -176,7 +177,7 @@ def main() -> None:
             if "lean32" in paths:
                 plan += [("lean /predict, 32 texts", lean, n, 32) for n in (1, 4)]
             for name, call, n, per_request in plan:
-                if other is None or call is not gradio:
+                if other is None or per_request != 1:  # A/B: the one-text rows of both paths
                     started = time.monotonic()
                     tally = measure(app.url, call, tweets, n, per_request, args.seconds)
                     http.append((f"{name}, {n} clients", tally, time.monotonic() - started - 1.0))
