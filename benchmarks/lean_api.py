@@ -150,7 +150,7 @@ def main() -> None:
     parser.add_argument("--clients", default="1,4,16,64", help="client counts of the one-text rows, comma-separated")
     parser.add_argument("--paths", default=",".join(PATHS), help=f"rows to run, comma-separated: {', '.join(PATHS)}")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the app")
-    parser.add_argument("--ab", action="append", default=[], help="KEY=VALUE changed in a second app (B): one-text rows run A B B A")
+    parser.add_argument("--ab", action="append", default=[], help="KEY=VALUE changed in a second app (B)")
     args = parser.parse_args()
     clients = [int(n) for n in args.clients.split(",")]
     paths = args.paths.split(",")
