@@ -5,8 +5,8 @@ and again after them; ``POST /predict`` (the lean API) and Gradio's ``/predict``
 then its event stream) with 1, 4, 16 and 64 HTTP clients in closed loops; lean requests of 32 texts. Each client is
 a coroutine on one asyncio loop (64 threads would take CPU from the server on a 2-core machine). A refused request
 (503) is counted and retried after a 50 ms pause; its own latency (how fast the bound answers) is reported as
-"refusal p50 / p99". Texts are real tweets in random order. "of ceiling" is a row's texts/s over the bare predictor's in passes of 16 (mean of before
-and after).
+"refusal p50 / p99". Texts are real tweets in random order. "of ceiling" is a row's texts/s over the bare
+predictor's in passes of 16 (mean of before and after).
 
 ``--ab KEY=VALUE`` starts a second app with those settings changed and measures the one-text rows of both paths on
 both apps, each row split in halves run in the order A B B A, so that the machine's drift hits both alike: an A/B of
