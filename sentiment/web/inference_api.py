@@ -145,7 +145,8 @@ def add_inference_api(app: FastAPI, service: SentimentService) -> None:
     """Register ``POST /predict`` and ``POST /``; call before Gradio is mounted at "/", which would answer them."""
     limit = InFlightLimit(service.settings.api_max_in_flight)
     count_refusals(app, service)
-    one_text = RequestCoalescer(service.classify_each, service.settings.predict_max_batch)
+    settings = service.settings
+    one_text = RequestCoalescer(service.classify_each, settings.predict_max_batch, settings.batch_wait_ms / 1000)
 
     async def classify(texts: list[str], truncate: bool) -> list[Prediction]:
         with limit.slot():

@@ -89,3 +89,30 @@ def test_a_request_whose_client_left_is_dropped_without_failing_the_others() -> 
 def test_max_texts_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         RequestCoalescer(GatedScorer(), max_texts=0)
+
+
+def test_after_a_call_of_several_the_next_waits_for_company_and_after_a_call_of_one_it_does_not() -> None:
+    """Closed-loop clients answered together come back one by one: the first back waits (at most ``wait_s``) for
+    as many as the last call had, instead of going alone. A lone request after a lone one never waits: with
+    ``wait_s`` of 30 s, it would miss its 10 s deadline if it did."""
+
+    async def scenario() -> list[list[str]]:
+        scorer = GatedScorer()
+        coalescer = RequestCoalescer(scorer, max_texts=8, wait_s=30.0)
+        first = asyncio.ensure_future(coalescer("a"))
+        await _wait_for(scorer.entered)
+        burst = [asyncio.ensure_future(coalescer(t)) for t in "bcd"]
+        await asyncio.sleep(0)
+        scorer.release.set()
+        await asyncio.gather(first, *burst)  # calls: [a], [b, c, d]
+        back = [asyncio.ensure_future(coalescer("e"))]  # the first client back...
+        for t in "fg":
+            await asyncio.sleep(0.01)  # ...and the others, a little later each
+            back.append(asyncio.ensure_future(coalescer(t)))
+        await asyncio.wait_for(asyncio.gather(*back), 10)  # calls: [e, f, g]
+        lone = RequestCoalescer(scorer, max_texts=8, wait_s=30.0)
+        await asyncio.wait_for(lone("h"), 10)
+        await asyncio.wait_for(lone("i"), 10)
+        return scorer.calls
+
+    assert asyncio.run(scenario()) == [["a"], ["b", "c", "d"], ["e", "f", "g"], ["h"], ["i"]]
