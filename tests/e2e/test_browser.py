@@ -17,26 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
+from browser import EVENT_TIMEOUT, LONG, SCREENSHOTS, chromium_page
 from conftest import ADMIN_TOKEN
 
 from appserver import REPO, RunningApp, call_api
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = REPO / "artifacts" / "screenshots"
-LONG = 120_000  # ms: an evaluation or a drift check on 2 shared cores
-EVENT_TIMEOUT = 60_000  # ms: any other awaited event (a tab filled, a header drawn) on a busy machine
 # Counts, from before a click until read, the most progress indicators ("processing | 1.2s") shown at one time.
 WATCH_PROGRESS = """() => {
     window.__mostProgress = 0;
@@ -53,27 +40,8 @@ WATCH_PROGRESS = """() => {
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: run 'make test' (it installs it) or set CHROMIUM_PATH")
-    from playwright.sync_api import expect, sync_playwright
-
-    # Playwright's 5 s defaults are a guess about this machine; on 2 busy cores a tab's first refresh can take
-    # longer. Every wait below is for an event (text shown, a button enabled), so a generous bound costs nothing.
-    expect.set_options(timeout=EVENT_TIMEOUT)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium")),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=ARGS,
-            accept_downloads=True,
-            viewport={"width": 1280, "height": 900},
-        )
-        page = context.new_page()
-        page.set_default_timeout(EVENT_TIMEOUT)
+    with chromium_page(tmp_path_factory.mktemp("chromium"), accept_downloads=True) as page:
         yield page
-        context.close()
 
 
 def _open(page: Any, app: RunningApp, tab: str | None = None) -> None:

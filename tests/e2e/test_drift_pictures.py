@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from browser import LONG, SCREENSHOTS, chromium_page
 from conftest import ADMIN_TOKEN, CACHE
-from test_browser import ARGS, CHROMIUM, EVENT_TIMEOUT, LONG, SCREENSHOTS
 
 from appserver import RunningApp, call_api, start_app
 from sentiment.datasets import load_split
@@ -114,24 +114,8 @@ def test_monitoring_returns_what_each_test_compared_and_a_history_that_outlives_
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from playwright.sync_api import expect, sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: run 'make test' (it installs it) or set CHROMIUM_PATH")
-    expect.set_options(timeout=EVENT_TIMEOUT)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-drift")),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        page = context.new_page()
-        page.set_default_timeout(EVENT_TIMEOUT)
+    with chromium_page(tmp_path_factory.mktemp("chromium-drift")) as page:
         yield page
-        context.close()
 
 
 @pytest.mark.browser

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import chromium_page
 from conftest import ADMIN_TOKEN, CACHE
-from test_browser import ARGS, CHROMIUM
 
 from appserver import RunningApp, call_api, metric_value, start_app
 from waiting import wait_until
@@ -36,16 +36,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: run 'make test' (it installs it) or set CHROMIUM_PATH")
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-feedback")), executable_path=CHROMIUM, headless=True, args=ARGS
-        )
-        yield context.new_page()
-        context.close()
+    with chromium_page(tmp_path_factory.mktemp("chromium-feedback")) as page:
+        yield page
 
 
 def _feedback_rows(data_dir: Path) -> list[tuple[str, str, str, str | None]]:
