@@ -55,11 +55,21 @@ class TableFormat:
         }
 
 
-def _refuse_binary(name: str, encoding: str, sample: str) -> None:
-    """Raise when the decoded sample is not text: undecodable UTF-16, or too many characters that no text holds
+def _decodes(head: bytes, codec: str) -> bool:
+    """Whether ``head`` (the file's first bytes, perhaps cut mid-character at the end) decodes strictly as ``codec``.
+    Asked of the bytes, not of the decoded text: a U+FFFD in the text is a character people's exports do hold."""
+    try:
+        codecs.getincrementaldecoder(codec)("strict").decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _refuse_binary(name: str, encoding: str, head: bytes, codec: str, sample: str) -> None:
+    """Raise when the file's start is not text: undecodable UTF-16, or too many characters that no text holds
     (a few stray NULs pass; see ``sentiment.tables.layout.MAX_NOT_TEXT_SHARE``)."""
     advice = "upload a CSV, TSV or .txt file"
-    if encoding.startswith("utf-16") and "\ufffd" in sample[:-1]:  # the last character may be cut by the sample
+    if encoding.startswith("utf-16") and not _decodes(head, codec):
         raise BatchInputError(f"{name} is not a text file (binary content that does not decode as UTF-16); {advice}")
     share = not_text_share(sample)
     if share > MAX_NOT_TEXT_SHARE:
@@ -90,7 +100,7 @@ def sniff(path: Path, max_bytes: int | None = None) -> TableFormat:
     encoding = detect_encoding(path)
     codec, errors = codec_for(encoding)
     sample = head.decode(codec, errors=errors)
-    _refuse_binary(path.name, encoding, sample)
+    _refuse_binary(path.name, encoding, head, codec, sample)
     sample = sample.replace("\x00", "")
     if not sample.strip():
         raise BatchInputError(f"{path.name} holds no text")

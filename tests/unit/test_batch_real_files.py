@@ -369,3 +369,15 @@ def test_text_with_a_few_nuls_keeps_every_row_and_utf16_is_never_mistaken_for_it
     assert summary.cleaned.get("nul_removed", 0) == len(dirty)
     assert summary.cleaned_rows.get("nul_removed", []) == dirty
     assert summary.input_format["encoding"] == ("utf-16" if encoding.startswith("utf-16") else "utf-8-sig")
+
+
+def test_a_replacement_character_in_a_utf16_export_is_text_not_a_decoding_error(tmp_path: Path) -> None:
+    """U+FFFD is a character exports hold (text mangled before it reached the file); the UTF-16 rule asks whether
+    the bytes decode, not whether the text holds one. Found by the property test above: ``'00000000000\\ufffd'``."""
+    path = tmp_path / "export.csv"
+    path.write_bytes("id,text\r\n0,caf\ufffd was fine\r\n".encode("utf-16"))
+    out_rows, summary, _ = _run(path)
+    assert [row[1] for row in out_rows[1:]] == ["caf\ufffd was fine"] and summary.scored == 1
+    path.write_bytes(codecs.BOM_UTF16_LE + "id,text\n0,fine\n".encode("utf-16-le") + b"\x00\xdc\x41\x00")
+    with pytest.raises(BatchInputError, match="does not decode as UTF-16"):  # a lone low surrogate, then "A"
+        sniff(path)
