@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sentiment.monitoring.stat_tests import counts_of
+from sentiment.monitoring.stat_tests import counts_of, quantile_bin_counts
 
 BINS = 20  # equal-width bins of a numeric feature or a score: enough to see a shape, few enough to stay small
 Summary = dict[str, Any]
@@ -65,16 +65,11 @@ def cdf_summary(*, reference: Sequence[Any], current: Sequence[Any], bins: int =
 
 
 def psi_summary(*, reference: Sequence[Any], current: Sequence[Any], bins: int = 10, **_: Any) -> Summary:
-    """Both sides' shares in the PSI's own bins: the reference's quantile edges, as ``stat_tests.psi_value`` cuts
-    them (outer bins open-ended)."""
+    """Both sides' shares in the PSI's own bins (``stat_tests.quantile_bin_counts``, what ``psi_value`` sums)."""
     ref, cur = np.asarray(reference, dtype=float), np.asarray(current, dtype=float)
-    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)))
+    edges, ref_counts, cur_counts = quantile_bin_counts(ref, cur, bins)
     if len(edges) < 2:
         edges = np.array([float(ref.min()), float(ref.max())])
-    inner = edges[1:-1]
-    size = len(edges) - 1
-    ref_counts = np.bincount(np.searchsorted(inner, ref, side="right"), minlength=size)
-    cur_counts = np.bincount(np.searchsorted(inner, cur, side="right"), minlength=size)
     return {
         "kind": "bins",
         "edges": [float(e) for e in edges],

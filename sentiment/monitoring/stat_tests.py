@@ -210,16 +210,26 @@ def chi_square_test(
     return float(statistic), float(p)
 
 
+def quantile_bin_counts(
+    reference: np.ndarray, current: np.ndarray, bins: int = 10
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(edges, reference counts, current counts) in the PSI's bins: ``bins`` quantiles of the reference (ties
+    merged), the outer bins open-ended. One edge (a constant reference) gives one bin holding everything."""
+    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)))
+    inner = edges[1:-1]
+    size = max(len(edges) - 1, 1)
+    ref_counts = np.bincount(np.searchsorted(inner, reference, side="right"), minlength=size)
+    cur_counts = np.bincount(np.searchsorted(inner, current, side="right"), minlength=size)
+    return edges, ref_counts, cur_counts
+
+
 def psi_value(reference: np.ndarray, current: np.ndarray, bins: int = 10, epsilon: float = 1e-4) -> float:
     """Population stability index over quantile bins of the reference: sum (c - r) * ln(c / r)."""
-    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)))
+    edges, ref_counts, cur_counts = quantile_bin_counts(reference, current, bins)
     if len(edges) < 2:
         return 0.0
-    inner = edges[1:-1]
-    ref_share = np.bincount(np.searchsorted(inner, reference, side="right"), minlength=len(edges) - 1)
-    cur_share = np.bincount(np.searchsorted(inner, current, side="right"), minlength=len(edges) - 1)
-    r = np.maximum(ref_share / max(len(reference), 1), epsilon)
-    c = np.maximum(cur_share / max(len(current), 1), epsilon)
+    r = np.maximum(ref_counts / max(len(reference), 1), epsilon)
+    c = np.maximum(cur_counts / max(len(current), 1), epsilon)
     return float(np.sum((c - r) * np.log(c / r)))
 
 

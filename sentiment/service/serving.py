@@ -211,30 +211,29 @@ class SentimentService:
         return result.predictions()[0]
 
     def predict_each(self, texts: Sequence[object]) -> list[Prediction]:
-        """One-text ``predict`` requests that arrived together (Gradio's batched ``/predict``), in one forward pass;
-        each is its own request in the metrics, and an invalid text comes back with its error (counted)."""
-        if not texts:
-            return []
-        predictions = self._score("predict", texts, requests=len(texts)).predictions()
-        self.metrics.coalesced_batch_size.observe(len(texts))  # requests that shared a forward pass, as coalesced
-        return predictions
+        """One-text ``predict`` requests that arrived together (Gradio's batched ``/predict``): ``_score_each``."""
+        return self._score_each("predict", texts)
 
     def predict_many(self, texts: Sequence[object]) -> list[Prediction]:
         """Several texts; each invalid one comes back with its error, the others are scored."""
         return self._score("predict_batch", self._within_limit(texts)).predictions()
 
     def classify(self, texts: Sequence[object]) -> list[Prediction]:
-        """The HTTP inference API's texts, counted under endpoint ``api``; a one-text request shares a forward pass
-        with concurrent ones (the micro-batcher): that is what lets many one-text clients near batched throughput."""
-        return self._score("api", self._within_limit(texts), coalesce=True).predictions()
+        """One inference API request's texts, counted under endpoint ``api`` (one-text requests arrive through
+        ``classify_each`` instead, coalesced by ``web.coalescing``)."""
+        return self._score("api", self._within_limit(texts)).predictions()
 
     def classify_each(self, texts: Sequence[object]) -> list[Prediction]:
-        """One-text inference API requests that arrived together (``web.coalescing``), in one forward pass; each is
-        its own request in the metrics under endpoint ``api``, and an invalid text comes back with its error."""
+        """One-text inference API requests that arrived together (``web.coalescing``): ``_score_each``."""
+        return self._score_each("api", texts)
+
+    def _score_each(self, endpoint: str, texts: Sequence[object]) -> list[Prediction]:
+        """One-text requests that arrived together, in one forward pass; each is its own request in the metrics, and
+        an invalid text comes back with its error (counted), failing no other."""
         if not texts:
             return []
-        predictions = self._score("api", texts, requests=len(texts)).predictions()
-        self.metrics.coalesced_batch_size.observe(len(texts))
+        predictions = self._score(endpoint, texts, requests=len(texts)).predictions()
+        self.metrics.coalesced_batch_size.observe(len(texts))  # requests that shared a forward pass, as coalesced
         return predictions
 
     def _within_limit(self, texts: Sequence[object]) -> Sequence[object]:

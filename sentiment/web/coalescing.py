@@ -44,7 +44,8 @@ class RequestCoalescer:
         self._wait_s = wait_s
         self._waiting: deque[tuple[str, asyncio.Future[Prediction]]] = deque()
         self._drain: asyncio.Task[None] | None = None
-        self._arrived: asyncio.Event | None = None  # created on the loop that serves the requests
+        # made by each wait, on the loop serving the requests (an app can be served by more than one loop in turn)
+        self._arrived: asyncio.Event | None = None
         self._last_call = 0  # requests in the last call
         self._last_end = 0.0  # when it answered (the loop's clock)
 
@@ -61,9 +62,8 @@ class RequestCoalescer:
         """After a call of several requests: wait (at most ``wait_s``) until as many are waiting again."""
         wanted = min(self._last_call, self._max_texts)
         loop = asyncio.get_running_loop()
-        if self._last_call <= 1 or self._wait_s <= 0 or len(self._waiting) >= wanted:
-            return
-        if loop.time() - self._last_end > RECENT_S:
+        quiet = loop.time() - self._last_end > RECENT_S
+        if self._last_call <= 1 or self._wait_s <= 0 or len(self._waiting) >= wanted or quiet:
             return
         deadline = loop.time() + self._wait_s
         self._arrived = asyncio.Event()
