@@ -47,7 +47,9 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def _open(page: Any, app: RunningApp, tab: str | None = None) -> None:
     from playwright.sync_api import expect
 
-    page.goto(app.url, wait_until="networkidle")
+    # the page itself, then the event the tests need (the header names the model), each bounded by LONG: not "network
+    # idle" within 60 s, which also waits for every load event, queued behind whatever job the app is running
+    page.goto(app.url, wait_until="load", timeout=LONG)
     expect(page.locator("#model-info")).to_contain_text("embedded", timeout=LONG)
     if tab:
         page.get_by_role("tab", name=tab).click()

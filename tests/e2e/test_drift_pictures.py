@@ -125,7 +125,9 @@ def test_the_monitoring_tab_shows_the_verdict_the_test_that_fired_its_pictures_a
     from playwright.sync_api import expect
 
     app, _ = shifted
-    page.goto(app.url, wait_until="networkidle")
+    # the page itself, then the event the tests need (the header names the model), each bounded by LONG: not "network
+    # idle" within 60 s, which also waits for every load event, queued behind whatever job the app is running
+    page.goto(app.url, wait_until="load", timeout=LONG)
     expect(page.locator("#model-info")).to_contain_text("embedded", timeout=LONG)
     page.get_by_role("tab", name="Monitoring").click()
 
