@@ -22,6 +22,7 @@ from sentiment.runtime import configure_process
 from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
 from sentiment.web.busy import BusyRetryMiddleware
+from sentiment.web.clients import trust_forwarded_headers
 from sentiment.web.inference_api import add_inference_api
 from sentiment.web.routes import add_routes
 from sentiment.web.ui.blocks import TITLE, build_blocks
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.queue_size)
     app = gr.mount_gradio_app(app, demo, path="/", max_file_size=settings.max_upload_bytes, footer_links=["api"])
     app.add_middleware(BusyRetryMiddleware)  # a full queue says "busy, retry" with Retry-After
+    trust_forwarded_headers(app, settings)  # X-Forwarded-For names the client only from SENTIMENT_TRUSTED_PROXIES
     return app
 
 
@@ -69,7 +71,8 @@ def main() -> None:
     configure_process(settings, web=True)  # the GIL interval, threads, Gradio patches: here, never in create_app
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logger.info("starting on http://%s:%d (model %r)", settings.host, settings.port, settings.model)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    # proxy_headers=False: uvicorn would trust X-Forwarded-For from 127.0.0.1; create_app decides whom to trust
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning", proxy_headers=False)
 
 
 if __name__ == "__main__":

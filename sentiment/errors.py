@@ -82,7 +82,12 @@ class FeedbackError(SentimentError):
 
 
 class RateLimitedError(FeedbackError):
-    """Too much feedback from one visitor in a short time."""
+    """Too much feedback from one client in a short time; ``retry_after_s``: seconds until the next is accepted (the
+    message says it too, and a plain HTTP answer would carry it as ``Retry-After``)."""
+
+    def __init__(self, message: str, retry_after_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class MonitoringError(SentimentError):

@@ -8,10 +8,11 @@ stops the app at start with a message naming the variables, not hours later in a
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HUB_MODEL = "cardiffnlp/twitter-roberta-base-sentiment-latest"
@@ -128,8 +129,19 @@ class Settings(BaseSettings):
     log_queue_rows: int = Field(50_000, ge=100, description="Rows the log may hold in memory before dropping.")
     log_max_rows: int = Field(1_000_000, ge=1000, description="Rows kept in the prediction log.")
     log_max_days: float = Field(30.0, gt=0, description="Days kept in the prediction log.")
-    feedback_per_session_hour: int = Field(
-        30, ge=1, le=100_000, description="Feedback one visitor session may give per hour; more is refused."
+    feedback_per_client_hour: int = Field(
+        120,
+        ge=1,
+        le=100_000,
+        validation_alias=AliasChoices("SENTIMENT_FEEDBACK_PER_CLIENT_HOUR", "SENTIMENT_FEEDBACK_PER_SESSION_HOUR"),
+        description="New pieces of feedback one client (an address; an IPv6 /64) may give in any hour; more is "
+        "refused with the seconds to wait. Keep it at or above SENTIMENT_PRODUCTION_MIN_LABELS, so one honest "
+        "labeller can label a production evaluation's worth within the hour. An admin token lifts it.",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For names the "
+        "client (e.g. 10.0.0.0/8); empty: the header is ignored, since any visitor can write one.",
     )
     production_window_days: float = Field(
         7.0, gt=0, le=3650, description="The production evaluation uses predictions labelled in this many last days."
@@ -185,6 +197,25 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SENTIMENT_CACHE_DIR"),
         description="Where downloads and parsed datasets are cached; default: <data_dir>/cache.",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        """Each entry an address or a network: a typo would otherwise trust nobody (or, as '*', everybody)."""
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"SENTIMENT_TRUSTED_PROXIES: {entry!r} is not an address or network (like 10.0.0.0/8); list the "
+                    "proxies themselves ('*' is not accepted: it would let every visitor choose its address)"
+                ) from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """``trusted_proxies`` as a list (the form uvicorn's proxy-headers middleware takes)."""
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:

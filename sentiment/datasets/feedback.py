@@ -1,12 +1,15 @@
 """Feedback: people say what the right label of a logged prediction was. One SQLite file beside the prediction log.
 
-A row is (prediction id, label, who said it): the same person saying the same thing twice is one row (idempotent);
-two different labels for one prediction are both kept and reported as a conflict, never silently resolved. A
-visitor's feedback starts ``unreviewed``: it is counted, but the production evaluation and fine-tuning use only what
-the owner ``accepted`` unless told otherwise, so nobody can steer the model's measured quality or its training by
-clicking. Feedback the owner brings in bulk (a labelled file, from the command line) is accepted as it comes.
+A row is (prediction id, label): the same label for the same prediction is one row, whoever sends it and however often
+(a uniqueness rule of the table, so no caller can break it); two different labels for one prediction are both kept and
+reported as a conflict, never silently resolved. Each row names who gave it first (``client``: a pseudonym, never an
+address). A visitor's feedback starts ``unreviewed``: it is counted, but the production evaluation and fine-tuning
+use only what the owner ``accepted`` unless told otherwise, so nobody can steer the model's measured quality or its
+training by clicking. Feedback the owner brings in bulk (a labelled file, from the command line) is accepted as it
+comes, and accepts a label a visitor already gave.
 
-Each session may give ``per_session_limit`` pieces of feedback per hour; more is refused with a clear error.
+``add`` takes an ``admit`` callable that it calls, inside its write transaction, only when the feedback is new: the
+caller's rate limit (``sentiment.service.rate_limit``) counts new rows, never repeats, and a refusal stores nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,34 +25,16 @@ from typing import Literal
 
 import pandas as pd
 
+from sentiment.datasets.feedback_schema import ensure_schema
 from sentiment.errors import FeedbackError, RateLimitedError
 from sentiment.labels import LABELS
-from sentiment.settings import setting_default
 
 STATES = ("unreviewed", "accepted", "dropped")
 SOURCES = ("visitor", "bulk")  # visitor: the UI and /feedback; bulk: the owner's labelled file
 MAX_TEXT_CHARS = 10_000
-RATE_WINDOW_S = 3600.0
 PREDICTION_ID = re.compile(r"^[0-9a-f]{32}$")
 Decision = Literal["accepted", "dropped"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    prediction_id TEXT NOT NULL,
-    label TEXT NOT NULL,
-    source TEXT NOT NULL,
-    session TEXT NOT NULL,
-    reviewed TEXT NOT NULL DEFAULT 'unreviewed',
-    created_at REAL NOT NULL,
-    reviewed_at REAL,
-    text TEXT,
-    UNIQUE (prediction_id, label, session)
-);
-CREATE INDEX IF NOT EXISTS feedback_prediction ON feedback (prediction_id);
-CREATE INDEX IF NOT EXISTS feedback_session ON feedback (session, created_at);
-"""
-COLUMNS = ("id", "prediction_id", "label", "source", "session", "reviewed", "created_at", "reviewed_at", "text")
+COLUMNS = ("id", "prediction_id", "label", "source", "client", "reviewed", "created_at", "reviewed_at", "text")
 
 
 def check_prediction_id(prediction_id: object) -> str:
@@ -101,19 +86,12 @@ class Recorded:
 class FeedbackStore:
     """One SQLite file; a text keeps its first ``MAX_TEXT_CHARS`` characters; times in Unix seconds, timeouts in s."""
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        per_session_limit: int = setting_default("feedback_per_session_hour"),
-        busy_timeout_s: float = 5.0,
-    ) -> None:
+    def __init__(self, path: Path, *, busy_timeout_s: float = 5.0) -> None:
         self.path = path
-        self.per_session_limit = per_session_limit
         self.busy_timeout_s = busy_timeout_s
         path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as conn:
-            conn.executescript(_SCHEMA)
+            ensure_schema(conn)  # creates it, or upgrades a store written before repeats were one row
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -141,33 +119,38 @@ class FeedbackStore:
         prediction_id: str,
         label: str,
         *,
-        session: str,
+        client: str,
         source: str = "visitor",
         text: str | None = None,
         reviewed: str = "unreviewed",
         now: float | None = None,
+        admit: Callable[[], None] | None = None,
     ) -> Recorded:
-        """Store one piece of feedback; a repeat is not a new row, nor counted by the rate limit. ``FeedbackError``
-        for a bad id or label (``RateLimitedError`` over the hourly limit), ``ValueError`` for a bad source/state."""
+        """Store one piece of feedback unless this label is already there for this prediction (from anyone): then
+        it is a duplicate and ``admit`` is not called; only a decided ``reviewed`` (the owner's labelled file) then
+        changes the row's state. For new feedback ``admit`` (the caller's rate limit) is called first, in the same
+        transaction: its ``RateLimitedError`` stores nothing. ``FeedbackError`` for a bad id, label, source or state."""
         prediction_id, label = check_prediction_id(prediction_id), check_label(label)
         if source not in SOURCES or reviewed not in STATES:
             raise FeedbackError(f"source {source!r} / state {reviewed!r}: expected {SOURCES} / {STATES}")
         now = time.time() if now is None else now
-        with self._transaction() as conn:  # the limit check and the insert are one step for concurrent clicks
+        with self._transaction() as conn:  # lookup, admission and insert are one step for concurrent senders
             row = conn.execute(
-                "SELECT id, reviewed FROM feedback WHERE prediction_id = ? AND label = ? AND session = ?",
-                (prediction_id, label, session),
+                "SELECT id, reviewed FROM feedback WHERE prediction_id = ? AND label = ?", (prediction_id, label)
             ).fetchone()
             duplicate = row is not None
             if row is None:
-                if source == "visitor":
-                    self._check_rate(conn, session, now)
+                if admit is not None:
+                    admit()
                 cursor = conn.execute(
-                    "INSERT INTO feedback (prediction_id, label, source, session, reviewed, created_at, text) "
+                    "INSERT INTO feedback (prediction_id, label, source, client, reviewed, created_at, text) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (prediction_id, label, source, session, reviewed, now, text[:MAX_TEXT_CHARS] if text else None),
+                    (prediction_id, label, source, client, reviewed, now, text[:MAX_TEXT_CHARS] if text else None),
                 )
                 row = (cursor.lastrowid, reviewed)
+            elif reviewed != "unreviewed" and row[1] != reviewed:  # the owner's word on a label already given
+                conn.execute("UPDATE feedback SET reviewed = ?, reviewed_at = ? WHERE id = ?", (reviewed, now, row[0]))
+                row = (row[0], reviewed)
             labels = [
                 r[0]
                 for r in conn.execute(
@@ -177,16 +160,6 @@ class FeedbackStore:
                 )
             ]
         return Recorded(int(row[0]), prediction_id, label, duplicate, str(row[1]), labels)
-
-    def _check_rate(self, conn: sqlite3.Connection, session: str, now: float) -> None:
-        (recent,) = conn.execute(
-            "SELECT COUNT(*) FROM feedback WHERE session = ? AND created_at >= ?", (session, now - RATE_WINDOW_S)
-        ).fetchone()
-        if recent >= self.per_session_limit:
-            raise RateLimitedError(
-                f"this session has given {recent} pieces of feedback within the hour, the most allowed "
-                f"({self.per_session_limit}); thank you - please try again later"
-            )
 
     def review(self, feedback_ids: Iterable[int], decision: Decision, now: float | None = None) -> list[str]:
         """Accept or drop feedback rows by id; returns the labels of the rows that changed state (one per row)."""

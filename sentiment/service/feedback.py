@@ -1,9 +1,18 @@
-"""Feedback as the app offers it: checked against the prediction log, counted in Prometheus, reviewed by the owner,
-and brought in bulk from a labelled file (a scored file with a column of the right labels added)."""
+"""Feedback as the app offers it: checked against the prediction log, limited per client, counted in Prometheus,
+reviewed by the owner, and brought in bulk from a labelled file (a scored file with a column of the right labels added).
+
+Every route that takes a visitor's feedback (the page's buttons, ``/feedback`` through ``gradio_client`` or plain
+HTTP) comes through ``give`` with the client's key (``sentiment.web.clients``: its address, never its Gradio session,
+which every new client gets afresh): so one limit holds per client whatever the route. The owner's routes (an admin
+token, the bulk file from the command line) are not limited.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,11 +22,13 @@ from sentiment.datasets.feedback import Decision, FeedbackStore, check_label, ch
 from sentiment.errors import FeedbackError, RateLimitedError
 from sentiment.monitoring.prediction_log import PredictionLog
 from sentiment.service.quality_metrics import FeedbackMetrics
+from sentiment.service.rate_limit import HOUR_S, SlidingWindowLimiter
 from sentiment.settings import Settings
 from sentiment.tables.reading import read_table
 
 logger = logging.getLogger(__name__)
-BULK_SESSION = "bulk"  # one session for every owner's file: importing the same file twice adds nothing
+BULK_CLIENT = "bulk"  # who gave the owner's labelled files (the same file twice adds nothing: repeats are one row)
+ADMIN_CLIENT = "admin"  # who gave feedback with the admin token
 LABEL_COLUMNS = ("true_label", "correct_label", "feedback")  # looked for when no label column is named
 _LISTED = 20  # row numbers listed per problem in a bulk summary
 
@@ -55,9 +66,16 @@ class FeedbackService:
         self.settings = settings
         self.metrics = metrics
         self._log = log
-        self.store = FeedbackStore(
-            settings.data_dir / "feedback.sqlite", per_session_limit=settings.feedback_per_session_hour
-        )
+        self.store = FeedbackStore(settings.data_dir / "feedback.sqlite")
+        self.limiter = SlidingWindowLimiter(settings.feedback_per_client_hour, HOUR_S)
+        self._pseudonym_key = secrets.token_bytes(16)  # never written: stored pseudonyms cannot be turned back
+        if settings.feedback_per_client_hour < settings.production_min_labels:
+            logger.warning(
+                "SENTIMENT_FEEDBACK_PER_CLIENT_HOUR=%d is below SENTIMENT_PRODUCTION_MIN_LABELS=%d: one labeller "
+                "needs more than an hour to give a production evaluation's worth of labels",
+                settings.feedback_per_client_hour,
+                settings.production_min_labels,
+            )
 
     def _logged_log(self) -> PredictionLog:
         log = self._log()
@@ -68,9 +86,13 @@ class FeedbackService:
             )
         return log
 
-    def give(self, prediction_id: str, label: str, session: str, text: str | None = None) -> dict[str, Any]:
-        """A visitor's feedback on one prediction (UI button or ``/feedback``): stored unreviewed and counted.
-        ``text`` is stored only when given (the UI passes it only when the visitor ticks the box)."""
+    def give(
+        self, prediction_id: str, label: str, client: str, text: str | None = None, *, unlimited: bool = False
+    ) -> dict[str, Any]:
+        """A visitor's feedback on one prediction (UI button or ``/feedback``): stored unreviewed and counted; the
+        same label for the same prediction is one record whoever sends it. New feedback counts towards ``client``'s
+        hourly limit (``RateLimitedError`` says how long to wait) unless ``unlimited`` (the caller checked the admin
+        token). ``text`` is stored only when given (the UI passes it only when the visitor ticks the box)."""
         prediction_id, label = check_prediction_id(prediction_id), check_label(label)
         log = self._logged_log()
         log.flush(2)  # the answer was sent before its row was written: a fast click must still find it
@@ -80,8 +102,15 @@ class FeedbackService:
                 f"no logged prediction has id {prediction_id}: feedback names a prediction this app made "
                 f"(they are kept {self.settings.log_max_days:g} days)"
             )
+
+        def admit() -> None:  # called by the store for new feedback only: repeats cost no slot
+            self.limiter.admit(client)
+
+        giver = ADMIN_CLIENT if unlimited else self._pseudonym(client)
         try:
-            recorded = self.store.add(prediction_id, label, session=session or "anonymous", text=text or None)
+            recorded = self.store.add(
+                prediction_id, label, client=giver, text=text or None, admit=None if unlimited else admit
+            )
         except RateLimitedError:
             self.metrics.count(label, "rate_limited")
             raise
@@ -89,6 +118,12 @@ class FeedbackService:
         if recorded.conflict and not recorded.duplicate:
             logger.info("prediction %s now has conflicting feedback: %s", prediction_id, recorded.labels)
         return recorded.as_dict()
+
+    def _pseudonym(self, client: str) -> str:
+        """What the store keeps of a visitor: enough for the owner to see that rows came from one client within
+        this run, never its address."""
+        digest = hmac.new(self._pseudonym_key, client.encode(), hashlib.sha256).hexdigest()[:12]
+        return f"visitor:{digest}"
 
     def review(self, feedback_ids: Sequence[int], decision: Decision) -> dict[str, Any]:
         """The owner accepts or drops feedback rows (by ``feedback_id``)."""
@@ -136,7 +171,7 @@ class FeedbackService:
                 summary.skip("unknown prediction id", row)
                 self.metrics.count(label, "unknown_prediction")
                 continue
-            recorded = self.store.add(pid, label, session=BULK_SESSION, source="bulk", reviewed="accepted")
+            recorded = self.store.add(pid, label, client=BULK_CLIENT, source="bulk", reviewed="accepted")
             if recorded.duplicate:
                 summary.duplicates += 1
             else:

@@ -1,5 +1,7 @@
-"""Feedback: idempotent, conflicts kept and surfaced, rate-limited per session, reviewed by the owner, counted, in
-bulk from a labelled scored file, and turned into the production evaluation (from the log, no re-scoring)."""
+"""Feedback: one record per (prediction, label) whoever sends it, conflicts kept and surfaced, rate-limited per client
+(repeats free, the admin token unlimited), reviewed by the owner, counted, in bulk from a labelled scored file, and
+turned into the production evaluation (from the log, no re-scoring). The limiter and the store's upgrade are tested
+in tests/integration/test_feedback_limits.py."""
 
 from __future__ import annotations
 
@@ -28,11 +30,15 @@ IDS = [uuid.UUID(int=i).hex for i in range(1, 5)]
 
 
 def test_the_same_feedback_twice_is_one_row_and_a_second_label_is_a_conflict(tmp_path: Path) -> None:
+    """The same label for one prediction is one row whoever sends it (clients a and c); another label is a second
+    row, reported as a conflict until the owner drops one side."""
     store = FeedbackStore(tmp_path / "f.sqlite")
-    first = store.add(IDS[0], "positive", session="a")
-    again = store.add(IDS[0], " Positive ", session="a")
+    first = store.add(IDS[0], "positive", client="a")
+    again = store.add(IDS[0], " Positive ", client="a")
+    elsewhere = store.add(IDS[0], "positive", client="c")  # another client, same label: the same record
     assert (first.duplicate, again.duplicate, again.feedback_id) == (False, True, first.feedback_id)
-    other = store.add(IDS[0], "negative", session="b")
+    assert (elsewhere.duplicate, elsewhere.feedback_id) == (True, first.feedback_id)
+    other = store.add(IDS[0], "negative", client="b")
     assert other.conflict and other.labels == ["negative", "positive"]
     assert store.counts() == {"unreviewed": 2, "accepted": 0, "dropped": 0, "conflicts": 1}
     conflicts = store.conflicts()
@@ -49,13 +55,15 @@ def test_the_same_feedback_twice_is_one_row_and_a_second_label_is_a_conflict(tmp
 
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(IDS), st.sampled_from(LABELS), st.sampled_from("abc")), max_size=30))
-def test_rows_are_the_distinct_triples_and_conflicts_the_ids_with_several_labels(
+def test_rows_are_the_distinct_pairs_and_conflicts_the_ids_with_several_labels(
     tmp_path_factory: pytest.TempPathFactory, given_feedback: list[tuple[str, str, str]]
 ) -> None:
-    store = FeedbackStore(tmp_path_factory.mktemp("f") / "f.sqlite", per_session_limit=1000)
-    for pid, label, session in given_feedback:
-        store.add(pid, label, session=session)
-    assert len(store.rows()) == len(set(given_feedback))
+    """For any submissions (prediction, label, client): one row per distinct (prediction, label), clients aside;
+    a conflict per prediction with several labels; the agreed labels are the predictions with one."""
+    store = FeedbackStore(tmp_path_factory.mktemp("f") / "f.sqlite")
+    for pid, label, client in given_feedback:
+        store.add(pid, label, client=client)
+    assert len(store.rows()) == len({(pid, label) for pid, label, _ in given_feedback})
     by_id: dict[str, set[str]] = {}
     for pid, label, _ in given_feedback:
         by_id.setdefault(pid, set()).add(label)
@@ -67,17 +75,6 @@ def test_rows_are_the_distinct_triples_and_conflicts_the_ids_with_several_labels
     assert conflicting == sum(len(v) > 1 for v in by_id.values())
 
 
-def test_a_session_past_its_hourly_limit_is_refused_and_others_are_not(tmp_path: Path) -> None:
-    store = FeedbackStore(tmp_path / "f.sqlite", per_session_limit=2)
-    store.add(IDS[0], "positive", session="a", now=1000.0)
-    store.add(IDS[1], "positive", session="a", now=1001.0)
-    store.add(IDS[1], "positive", session="a", now=1002.0)  # a repeat is not new feedback: not refused
-    with pytest.raises(RateLimitedError, match="within the hour"):
-        store.add(IDS[2], "positive", session="a", now=1003.0)
-    store.add(IDS[2], "positive", session="b", now=1003.0)
-    store.add(IDS[2], "positive", session="a", now=1000.0 + 3601)  # an hour later: allowed again
-
-
 @pytest.mark.parametrize(
     ("prediction_id", "label", "message"),
     [("12", "positive", "not a prediction id"), (IDS[0], "great", "unknown label"), ("", "neutral", "not a pred")],
@@ -86,13 +83,13 @@ def test_bad_ids_and_labels_are_refused_with_what_to_use(
     tmp_path: Path, prediction_id: str, label: str, message: str
 ) -> None:
     with pytest.raises(FeedbackError, match=message):
-        FeedbackStore(tmp_path / "f.sqlite").add(prediction_id, label, session="a")
+        FeedbackStore(tmp_path / "f.sqlite").add(prediction_id, label, client="a")
 
 
 @pytest.fixture
 def service(tiny_model_dir: Path, settings: Settings) -> SentimentService:
     configured = settings.model_copy(
-        update={"evaluation_datasets": [], "production_min_labels": 4, "feedback_per_session_hour": 100}
+        update={"evaluation_datasets": [], "production_min_labels": 4, "feedback_per_client_hour": 100}
     )
     service = SentimentService(
         configured, ServiceMetrics(CollectorRegistry()), predictor=Predictor.load(str(tiny_model_dir), configured)
@@ -203,19 +200,19 @@ def _feedback_with_text(store: FeedbackStore, per_class: int, reviewed: str) -> 
     for i in range(per_class):
         for label in LABELS:
             pid = uuid.uuid4().hex
-            store.add(pid, label, session=f"s{i}", text=f"{label} example number {i}", reviewed=reviewed, source="bulk")
+            store.add(pid, label, client=f"s{i}", text=f"{label} example number {i}", reviewed=reviewed, source="bulk")
 
 
 def test_production_feedback_trains_on_accepted_feedback_with_text_only(settings: Settings) -> None:
     from sentiment.datasets import FEEDBACK_DATASET, load_split
     from sentiment.datasets.feedback import training_frame
 
-    store = FeedbackStore(settings.data_dir / "feedback.sqlite", per_session_limit=1000)
+    store = FeedbackStore(settings.data_dir / "feedback.sqlite")
     with pytest.raises(FeedbackError, match="no accepted feedback with text"):
         training_frame(store)
     _feedback_with_text(store, 10, "accepted")
     _feedback_with_text(store, 4, "unreviewed")
-    store.add(uuid.uuid4().hex, "positive", session="x", reviewed="accepted", source="bulk")  # no text: unusable
+    store.add(uuid.uuid4().hex, "positive", client="x", reviewed="accepted", source="bulk")  # no text: unusable
     assert len(training_frame(store)) == 30 and len(training_frame(store, unreviewed=True)) == 42
     parts = {split: load_split(FEEDBACK_DATASET, split, settings) for split in ("train", "validation", "test")}
     assert sum(len(p) for p in parts.values()) == 30 and set(parts["train"]["label"]) == set(LABELS)
@@ -230,7 +227,7 @@ def test_finetune_runs_on_production_feedback(
     from finetune.__main__ import main as finetune_main
 
     # 360 rows: the calibration fitted after training needs 50 validation rows (15% of each class)
-    _feedback_with_text(FeedbackStore(settings.data_dir / "feedback.sqlite", per_session_limit=1000), 120, "accepted")
+    _feedback_with_text(FeedbackStore(settings.data_dir / "feedback.sqlite"), 120, "accepted")
     monkeypatch.setenv("SENTIMENT_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("SENTIMENT_CACHE_DIR", str(settings.cache_dir))
     out = tmp_path / "run"
@@ -241,17 +238,27 @@ def test_finetune_runs_on_production_feedback(
     assert "production-feedback" in card and (out / "adapter_model.safetensors").exists()
 
 
-def test_a_session_over_its_limit_is_refused_and_counted(service: SentimentService) -> None:
-    limited = service.settings.model_copy(update={"feedback_per_session_hour": 1})
-    from sentiment.service.feedback import FeedbackService
+def test_a_client_over_its_limit_is_refused_counted_and_told_when_to_retry(service: SentimentService) -> None:
+    """Limit 1: a client's second new piece is refused (counted as rate_limited, with the wait in seconds); its
+    repeat of the first is free; another client, and the same client with the admin token, are recorded."""
+    limited = service.settings.model_copy(update={"feedback_per_client_hour": 1})
+    from sentiment.service.feedback import ADMIN_CLIENT, FeedbackService
 
     feedback = FeedbackService(limited, service.metrics.feedback, lambda: service.monitoring.log)
-    first, second = service.predict_many(["one good day", "one bad day"])
-    feedback.give(first.prediction_id or "", "positive", "s9")
-    with pytest.raises(RateLimitedError, match="try again later"):
-        feedback.give(second.prediction_id or "", "negative", "s9")
+    first, second, third = service.predict_many(["one good day", "one bad day", "one more day"])
+    feedback.give(first.prediction_id or "", "positive", "192.0.2.1")
+    assert feedback.give(first.prediction_id or "", "positive", "192.0.2.1")["outcome"] == "duplicate"
+    with pytest.raises(RateLimitedError, match=r"retry in (\d+) s") as refused:
+        feedback.give(second.prediction_id or "", "negative", "192.0.2.1")
+    assert 3590 < refused.value.retry_after_s <= 3600  # the first admission leaves the hour's window then
     assert _count(service, "negative", "rate_limited") == 1
-    feedback.give(second.prediction_id or "", "negative", "s10")  # another session is not limited
+    assert feedback.store.rows()["prediction_id"].tolist() == [first.prediction_id]  # the refusal stored nothing
+    feedback.give(second.prediction_id or "", "negative", "192.0.2.2")  # another client is not limited
+    owner = feedback.give(third.prediction_id or "", "neutral", "192.0.2.1", unlimited=True)
+    assert owner["outcome"] == "recorded"
+    clients = feedback.store.rows().set_index("prediction_id")["client"]
+    assert clients[third.prediction_id] == ADMIN_CLIENT
+    assert clients[first.prediction_id].startswith("visitor:") and "192.0.2" not in clients[first.prediction_id]
 
 
 def test_the_monitoring_status_line_names_unreviewed_feedback_and_conflicts() -> None:

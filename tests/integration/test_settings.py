@@ -97,7 +97,6 @@ def _defaults(function: Callable[..., Any]) -> dict[str, Any]:
 
 def test_library_defaults_are_the_settings_defaults() -> None:
     """A default written twice drifts apart (token_budget was 8192 in the model, 2048 in Settings): one source."""
-    from sentiment.datasets.feedback import FeedbackStore
     from sentiment.datasets.splits import split_frame
     from sentiment.datasets.vader import load_vader, parse_ground_truth
     from sentiment.inference.micro_batcher import MicroBatcher
@@ -107,6 +106,7 @@ def test_library_defaults_are_the_settings_defaults() -> None:
     from sentiment.models.transformer import TransformerModel
     from sentiment.monitoring.drift import check_drift
     from sentiment.monitoring.prediction_log import PredictionLog
+    from sentiment.service.rate_limit import SlidingWindowLimiter
     from sentiment.tables.scoring import score_file
 
     d = {name: field.default for name, field in Settings.model_fields.items()}
@@ -128,6 +128,6 @@ def test_library_defaults_are_the_settings_defaults() -> None:
         (_defaults(hub_status)["timeout_s"], d["hub_timeout_s"]),
         (_defaults(load_vader)["neutral_band"], d["dataset_neutral_band"]),
         (_defaults(parse_ground_truth)["neutral_band"], d["dataset_neutral_band"]),
-        (_defaults(FeedbackStore)["per_session_limit"], d["feedback_per_session_hour"]),
+        (_defaults(SlidingWindowLimiter)["limit"], d["feedback_per_client_hour"]),
     ]
     assert [a for a, b in pairs if a != b] == []

@@ -3,7 +3,8 @@
 
 The buttons record the label for the prediction shown (its id is in the details the page already holds). The text
 is stored with the feedback only when the visitor ticks the box that says so; otherwise only the id and the label.
-A visitor is one Gradio session: the page, or one ``gradio_client.Client``; the hourly limit counts per session.
+Both routes limit per client (its address, ``sentiment.web.clients``), not per Gradio session, which any program gets
+afresh with each new client or call; ``/feedback`` with the admin token is not limited (the owner's labellers).
 """
 
 # No ``from __future__ import annotations`` here: Gradio finds the ``gr.Request`` parameter by its annotation object.
@@ -14,16 +15,13 @@ import gradio as gr
 from sentiment.errors import FeedbackError
 from sentiment.labels import LABELS
 from sentiment.service.serving import SentimentService
+from sentiment.web.clients import client_key
 from sentiment.web.ui.api import PRIVATE, api_endpoint
 
 NOTE = (
     "Your answer is stored with the prediction's id only: **not your text**, unless you tick the box. "
     "The owner reviews feedback before it counts."
 )
-
-
-def _session(request: gr.Request | None) -> str:
-    return (getattr(request, "session_hash", None) or "anonymous") if request is not None else "anonymous"
 
 
 def _ids(text: str) -> list[int]:
@@ -41,7 +39,7 @@ def feedback_row(service: SentimentService, wrap: Any, details: gr.JSON) -> gr.T
         prediction_id = (shown or {}).get("prediction_id")
         if not prediction_id:
             raise FeedbackError("classify a text first: feedback is about the prediction shown")
-        outcome = service.feedback.give(prediction_id, label, _session(request), typed if keep_text else None)
+        outcome = service.feedback.give(prediction_id, label, client_key(request), typed if keep_text else None)
         said = "already recorded" if outcome["outcome"] == "duplicate" else "recorded"
         return f"Thank you: **{label}** {said} for this prediction" + (" (with your text)." if keep_text else ".")
 
@@ -82,8 +80,17 @@ def feedback_api(service: SentimentService, wrap: Any) -> None:
     """``/feedback`` (public) and ``/review_feedback`` (admin)."""
 
     @wrap
-    def feedback(prediction_id: str, label: str, text: str = "", request: gr.Request = None) -> dict[str, Any]:  # type: ignore[assignment]
-        return service.feedback.give(prediction_id, label, _session(request), text or None)
+    def feedback(
+        prediction_id: str,
+        label: str,
+        text: str = "",
+        admin_token: str = "",
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> dict[str, Any]:
+        if admin_token:
+            service.check_admin(admin_token)  # a wrong token is refused, not silently limited
+        client = client_key(request)
+        return service.feedback.give(prediction_id, label, client, text or None, unlimited=bool(admin_token))
 
     @wrap
     def review_feedback(admin_token: str, decision: str = "", feedback_ids: str = "") -> dict[str, Any]:
@@ -99,7 +106,9 @@ def feedback_api(service: SentimentService, wrap: Any) -> None:
         feedback,
         "feedback",
         "Say whether a prediction was right: its prediction_id and the right label (negative, neutral, positive); "
-        "text only if you want it stored. Repeats are one record.",
+        "text only if you want it stored. The same label for the same prediction is one record, whoever sends it. "
+        f"Each client may give {service.settings.feedback_per_client_hour} new pieces per hour (the refusal says when "
+        "to retry); admin_token (the owner's) lifts the limit.",
         returns=["feedback"],
     )
     api_endpoint(
