@@ -35,7 +35,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
     "/serving_model": (),
     "/monitoring_view": (),
     "/monitoring": (),
-    "/feedback": ("prediction_id", "label", "text?", "admin_token?"),
+    "/feedback": ("prediction_id", "label", "text?"),
 }
 # listed (and callable) only when SENTIMENT_ADMIN_TOKEN is set
 ADMIN: dict[str, tuple[str, ...]] = {

@@ -4,7 +4,9 @@
 The buttons record the label for the prediction shown (its id is in the details the page already holds). The text
 is stored with the feedback only when the visitor ticks the box that says so; otherwise only the id and the label.
 Both routes limit per client (its address, ``sentiment.web.clients``), not per Gradio session, which any program gets
-afresh with each new client or call; ``/feedback`` with the admin token is not limited (the owner's labellers).
+afresh with each new client or call. A request carrying the admin token in the ``X-Admin-Token`` header is not
+limited (the owner's labelling runs): a header, not a parameter, so that ``/feedback`` keeps its signature for plain
+HTTP callers, which must send every parameter.
 """
 
 # No ``from __future__ import annotations`` here: Gradio finds the ``gr.Request`` parameter by its annotation object.
@@ -18,10 +20,21 @@ from sentiment.service.serving import SentimentService
 from sentiment.web.clients import client_key
 from sentiment.web.ui.api import PRIVATE, api_endpoint
 
+ADMIN_HEADER = "x-admin-token"
 NOTE = (
     "Your answer is stored with the prediction's id only: **not your text**, unless you tick the box. "
     "The owner reviews feedback before it counts."
 )
+
+
+def _giver(service: SentimentService, request: gr.Request | None) -> tuple[str, bool]:
+    """The client's limit key, and whether it showed the admin token (``X-Admin-Token``; a wrong one is refused with
+    ``AccessDeniedError``, never silently treated as a visitor's)."""
+    headers = (getattr(request, "headers", None) or {}) if request is not None else {}
+    token = headers.get(ADMIN_HEADER, "")
+    if token:
+        service.check_admin(token)
+    return client_key(request), bool(token)
 
 
 def _ids(text: str) -> list[int]:
@@ -39,7 +52,9 @@ def feedback_row(service: SentimentService, wrap: Any, details: gr.JSON) -> gr.T
         prediction_id = (shown or {}).get("prediction_id")
         if not prediction_id:
             raise FeedbackError("classify a text first: feedback is about the prediction shown")
-        outcome = service.feedback.give(prediction_id, label, client_key(request), typed if keep_text else None)
+        client, unlimited = _giver(service, request)
+        text = typed if keep_text else None
+        outcome = service.feedback.give(prediction_id, label, client, text, unlimited=unlimited)
         said = "already recorded" if outcome["outcome"] == "duplicate" else "recorded"
         return f"Thank you: **{label}** {said} for this prediction" + (" (with your text)." if keep_text else ".")
 
@@ -80,17 +95,9 @@ def feedback_api(service: SentimentService, wrap: Any) -> None:
     """``/feedback`` (public) and ``/review_feedback`` (admin)."""
 
     @wrap
-    def feedback(
-        prediction_id: str,
-        label: str,
-        text: str = "",
-        admin_token: str = "",
-        request: gr.Request = None,  # type: ignore[assignment]
-    ) -> dict[str, Any]:
-        if admin_token:
-            service.check_admin(admin_token)  # a wrong token is refused, not silently limited
-        client = client_key(request)
-        return service.feedback.give(prediction_id, label, client, text or None, unlimited=bool(admin_token))
+    def feedback(prediction_id: str, label: str, text: str = "", request: gr.Request = None) -> dict[str, Any]:  # type: ignore[assignment]
+        client, unlimited = _giver(service, request)
+        return service.feedback.give(prediction_id, label, client, text or None, unlimited=unlimited)
 
     @wrap
     def review_feedback(admin_token: str, decision: str = "", feedback_ids: str = "") -> dict[str, Any]:
@@ -108,7 +115,7 @@ def feedback_api(service: SentimentService, wrap: Any) -> None:
         "Say whether a prediction was right: its prediction_id and the right label (negative, neutral, positive); "
         "text only if you want it stored. The same label for the same prediction is one record, whoever sends it. "
         f"Each client may give {service.settings.feedback_per_client_hour} new pieces per hour (the refusal says when "
-        "to retry); admin_token (the owner's) lifts the limit.",
+        "to retry); the admin token in an X-Admin-Token header lifts the limit.",
         returns=["feedback"],
     )
     api_endpoint(
