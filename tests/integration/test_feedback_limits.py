@@ -89,12 +89,17 @@ def test_the_wait_is_until_the_oldest_admission_leaves_the_window() -> None:
     assert again.value.retry_after_s == 5.0 and limiter.in_window("a", now=105.0) == 2
 
 
-def test_the_default_limit_lets_one_labeller_give_a_production_evaluations_worth_in_an_hour() -> None:
-    """The issue's honest labeller was stopped at 30 of the 50 labels the production evaluation needs."""
+def test_the_default_limit_lets_one_labeller_give_a_production_evaluations_worth_in_an_hour(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The issue's honest labeller was stopped at 30 of the 50 labels the production evaluation needs: the default
+    is at least twice that. A deployment that set the old variable keeps its value."""
     defaults = Settings.model_fields
     assert defaults["feedback_per_client_hour"].default >= 2 * defaults["production_min_labels"].default
-    old_name = Settings(_env_file=None, SENTIMENT_FEEDBACK_PER_SESSION_HOUR=77)  # type: ignore[call-arg]
-    assert old_name.feedback_per_client_hour == 77  # deployments that set the old variable keep their value
+    monkeypatch.setenv("SENTIMENT_FEEDBACK_PER_SESSION_HOUR", "77")
+    assert Settings().feedback_per_client_hour == 77
+    monkeypatch.setenv("SENTIMENT_FEEDBACK_PER_CLIENT_HOUR", "88")  # the new name wins where both are set
+    assert Settings().feedback_per_client_hour == 88
 
 
 # --- a store written by the previous version -------------------------------------------------------------------
@@ -213,13 +218,16 @@ def _seen_as(settings: Settings, peer: str, forwarded: str | None) -> str:
     return asyncio.run(call())
 
 
-def test_a_forged_forwarded_header_is_ignored_unless_the_peer_is_a_listed_proxy() -> None:
+def test_a_forged_forwarded_header_is_ignored_unless_the_peer_is_a_listed_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """By default no peer is trusted: the header a visitor writes changes nothing. From a listed proxy the client
     is the nearest address the proxy appended; entries the visitor wrote to its left are ignored."""
-    default = Settings(_env_file=None)
+    monkeypatch.delenv("SENTIMENT_TRUSTED_PROXIES", raising=False)
+    default = Settings()
     assert _seen_as(default, "203.0.113.5", "198.51.100.1") == "203.0.113.5"
     assert _seen_as(default, "127.0.0.1", "198.51.100.1") == "127.0.0.1"  # not even from loopback
-    behind = Settings(_env_file=None, trusted_proxies="10.0.0.0/8, 127.0.0.1")
+    behind = Settings(trusted_proxies="10.0.0.0/8, 127.0.0.1")
     assert _seen_as(behind, "10.1.2.3", "198.51.100.1") == "198.51.100.1"
     assert _seen_as(behind, "10.1.2.3", "6.6.6.6, 198.51.100.1") == "198.51.100.1"  # a forged entry on the left
     assert _seen_as(behind, "10.1.2.3", "198.51.100.1, 10.9.9.9") == "198.51.100.1"  # two proxies in a row
@@ -230,4 +238,4 @@ def test_a_forged_forwarded_header_is_ignored_unless_the_peer_is_a_listed_proxy(
 @pytest.mark.parametrize("value", ["*", "10.0.0.0/33", "proxy.example"])
 def test_a_proxy_list_that_is_not_addresses_stops_the_app_at_start(value: str) -> None:
     with pytest.raises(ValidationError, match="SENTIMENT_TRUSTED_PROXIES"):
-        Settings(_env_file=None, trusted_proxies=value)
+        Settings(trusted_proxies=value)
