@@ -15,7 +15,7 @@ from sentiment.errors import FeedbackError, SentimentError
 from sentiment.logs import configure_logging
 from sentiment.models.spec import NAMED_MODELS
 from sentiment.runtime import configure_process
-from sentiment.settings import Settings
+from sentiment.settings import Settings, looks_like_a_path
 
 if TYPE_CHECKING:
     from sentiment.evaluation.report import EvaluationResult
@@ -84,7 +84,10 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from sentiment.service.quality_metrics import EvaluationMetrics
 
     service = EvaluationService(settings, EvaluationMetrics(CollectorRegistry()))
-    dataset, uploaded = (args.dataset, None) if not Path(args.dataset).exists() else ("", Path(args.dataset))
+    # A name that looks like a path is the user's file, there or not: a missing one is "no file ...", not "unknown
+    # dataset" (sentiment.settings.dataset_problem says which).
+    is_file = looks_like_a_path(args.dataset) or Path(args.dataset).exists()
+    dataset, uploaded = ("", Path(args.dataset)) if is_file else (args.dataset, None)
     common = {"uploaded": uploaded, "source": "cli", "label_map": args.label_map}
     report: ComparisonReport | EvaluationReport
     if args.compare:
