@@ -134,7 +134,10 @@ def _print_result(r: EvaluationResult) -> None:
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from sentiment.monitoring.replay import replay
+    from sentiment.tables.progress import show_progress_lines
 
+    if not args.quiet:
+        show_progress_lines()
     stats = replay(
         args.url,
         args.dataset,
@@ -252,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--rate", type=float, default=5.0, help="texts per second")
     r.add_argument("--max-texts", type=int, default=1000)
     r.add_argument("--max-seconds", type=float, default=600.0)
+    r.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     r.set_defaults(func=_replay)
     f = sub.add_parser(
         "feedback",
