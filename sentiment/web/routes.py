@@ -1,5 +1,6 @@
-"""The plain HTTP routes beside the Gradio app: ``/metrics`` (Prometheus, optionally behind a bearer token) and
-``/health`` (503 until a model serves)."""
+"""The plain HTTP routes beside the Gradio app: ``/metrics`` (Prometheus, optionally behind a bearer token),
+``/health`` (503 until a model serves) and ``/monitoring`` (the figures the ``/monitoring`` Gradio endpoint returns, for
+curl; without this route Gradio's own monitoring dashboard answers the path)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from sentiment.service.metrics import CONTENT_TYPE
 from sentiment.service.serving import SentimentService
+from sentiment.web.monitoring_figures import figures_json, monitoring_figures
 
 # auto_error=False: with no token configured /metrics stays open, so the route itself decides and answers the 401.
 _BEARER = HTTPBearer(auto_error=False)
@@ -34,3 +36,7 @@ def add_routes(app: FastAPI, service: SentimentService) -> None:
         if not body["ready"]:
             response.status_code = 503
         return body
+
+    @app.get("/monitoring")
+    def monitoring() -> Response:
+        return Response(figures_json(monitoring_figures(service)), media_type="application/json")
