@@ -1,6 +1,5 @@
-"""The plain HTTP routes beside the Gradio app: ``/metrics`` (Prometheus, optionally behind a bearer token),
-``/health`` (503 until a model serves) and ``/monitoring`` (the figures the ``/monitoring`` Gradio endpoint returns, for
-curl; without this route Gradio's own monitoring dashboard answers the path)."""
+"""The plain HTTP routes beside the Gradio app: ``/metrics`` (Prometheus, optionally behind a bearer token) and
+``/health`` (503 until a model serves)."""
 
 from __future__ import annotations
 
@@ -37,6 +36,8 @@ def add_routes(app: FastAPI, service: SentimentService) -> None:
             response.status_code = 503
         return body
 
+    # The figures the /monitoring Gradio endpoint returns, for curl: without this route Gradio's own monitoring
+    # dashboard answers the path ({"detail": "Monitoring is not enabled."}).
     @app.get("/monitoring")
     def monitoring() -> Response:
         return Response(figures_json(monitoring_figures(service)), media_type="application/json")
