@@ -8,17 +8,33 @@ SYSTEM_PACKAGES := chromium chromium-driver prometheus
 
 .PHONY: run test test-fast install install-dev system-packages lint typecheck clean
 
+# Every step says what it does before it starts, and pip shows its own progress (what it collects, downloads (with a
+# bar on a terminal), installs): a fresh install takes minutes and must not pass in silence. A stamp per requirements
+# file skips pip when nothing changed, so a second `make run` starts the app at once.
+PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check
+
 $(BIN)/python:
+	@echo "==> creating the virtual environment $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(PIP_INSTALL) --upgrade pip
 
-install: $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
+$(VENV)/.installed-app: requirements.txt | $(BIN)/python
+	@echo "==> installing the app's packages (requirements.txt; about 1.5 GB, a few minutes on a fresh machine)"
+	$(PIP_INSTALL) -r requirements.txt
+	@touch $@
 
-install-dev: $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt requirements-tracking.txt requirements-scale.txt | $(BIN)/python
+	@echo "==> installing the app's and the tests' packages (requirements-dev.txt: Ray, MLflow, pytest, linters;"
+	@echo "    about 2 GB, several minutes on a fresh machine)"
+	$(PIP_INSTALL) -r requirements-dev.txt
+	@touch $@ $(VENV)/.installed-app
+
+install: $(VENV)/.installed-app
+
+install-dev: $(VENV)/.installed-dev
 
 run: install
+	@echo "==> starting the app on http://localhost:7860 (Ctrl-C stops it)"
 	$(BIN)/python app.py
 
 # Chromium (browser tests) and Prometheus/promtool (monitoring tests) come from Debian's packages.
@@ -26,10 +42,12 @@ system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+		echo "==> installing the Debian packages the tests use:$$missing (about a minute)"; \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
 test: install-dev system-packages
+	@echo "==> running the tests (unit, integration, e2e; pytest prints one dot per test)"
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 # The edit loop: the unit tier alone (tests/unit: no app, browser, Prometheus or slow test), well under a minute.

@@ -27,6 +27,7 @@ from sentiment.labels import LABELS
 from sentiment.logs import configure_logging
 from sentiment.runtime import configure_process
 from sentiment.settings import Settings
+from sentiment.tables.progress import CountProgress, show_progress_lines
 
 logger = logging.getLogger(__name__)
 
@@ -46,29 +47,61 @@ class CalibrationRow:
     calibrated_band: tuple[float, float] = (float("nan"), float("nan"))
 
 
-def _scored(predictor: Predictor, dataset: str, split: str, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-    frame = load_split(dataset, split, settings)
-    result = predictor.predict_batch(frame["text"].tolist())
-    ok = result.valid
-    labels = np.array([LABELS.index(v) for v in frame["label"]])
-    return result.probabilities[ok].astype(np.float64), labels[ok]
+# Texts scored per call: small enough that the progress line moves every few seconds, large enough for full batches.
+CHUNK = 128
+
+
+class _Scorer:
+    """The raw probabilities of every split a fit needs, scored in chunks with one progress line over all of them
+    (thousands of texts: minutes on a CPU, which must not pass in silence)."""
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        splits: list[tuple[str, str]],
+        settings: Settings,
+        progress_interval_s: float | None = 5.0,
+    ) -> None:
+        self.predictor = predictor
+        self.frames = {key: load_split(*key, settings) for key in splits}
+        total = sum(len(frame) for frame in self.frames.values())
+        self.progress = (
+            None if progress_interval_s is None else CountProgress("calibration", total, interval_s=progress_interval_s)
+        )
+
+    def __call__(self, dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+        frame = self.frames[(dataset, split)]
+        texts, parts, valid = frame["text"].tolist(), [], []
+        for start in range(0, len(texts), CHUNK):
+            result = self.predictor.predict_batch(texts[start : start + CHUNK])
+            parts.append(result.probabilities)
+            valid.append(result.valid)
+            if self.progress is not None:
+                self.progress.advance(len(result.valid))
+        probabilities = np.concatenate(parts) if parts else np.empty((0, len(LABELS)))
+        ok = np.concatenate(valid) if valid else np.empty(0, dtype=bool)
+        labels = np.array([LABELS.index(v) for v in frame["label"]], dtype=np.int64)
+        return probabilities[ok].astype(np.float64), labels[ok]
 
 
 def fit(
-    predictor: Predictor, datasets: tuple[str, ...], settings: Settings
+    predictor: Predictor, datasets: tuple[str, ...], settings: Settings, progress_interval_s: float | None = 5.0
 ) -> tuple[dict[str, Calibration], list[CalibrationRow]]:
     """Fit every method on the pooled validation splits with ``predictor``'s raw probabilities and report each on
-    every test split. ``predictor`` must be uncalibrated (``Predictor.load(..., calibrated=False)``)."""
+    every test split. ``predictor`` must be uncalibrated (``Predictor.load(..., calibrated=False)``). Logs texts
+    scored and the time left every ``progress_interval_s`` (None: silent)."""
     if predictor.calibration is not None:
         raise ValueError("fit on raw probabilities: load the predictor with calibrated=False")
-    validation = [_scored(predictor, d, "validation", settings) for d in datasets]
+    splits = [(d, "validation") for d in datasets] + [(d, "test") for d in datasets]
+    scored = _Scorer(predictor, splits, settings, progress_interval_s)
+    validation = [scored(d, "validation") for d in datasets]
     probs = np.concatenate([p for p, _ in validation])
     labels = np.concatenate([y for _, y in validation])
     fitted_on = f"the validation splits of {', '.join(datasets)}"
     maps = {method: Calibration.fit(probs, labels, method, fitted_on) for method in METHODS}
     rows = []
     for dataset in datasets:
-        p, y = _scored(predictor, dataset, "test", settings)
+        p, y = scored(dataset, "test")
         after = {method: cal.apply(p) for method, cal in maps.items()}
         best = min(maps, key=lambda m: expected_calibration_error(after[m], y))
         rows.append(
@@ -91,7 +124,8 @@ def calibrate_folder(
     """Fit ``method`` for the model in ``folder`` on the pooled validation splits of ``datasets`` and store it
     there; what a training run does last, so a shipped adapter always carries the map fitted to its own weights."""
     predictor = Predictor.load(str(folder), settings, calibrated=False)
-    validation = [_scored(predictor, d, "validation", settings) for d in datasets]
+    scored = _Scorer(predictor, [(d, "validation") for d in datasets], settings)
+    validation = [scored(d, "validation") for d in datasets]
     probs = np.concatenate([p for p, _ in validation])
     labels = np.concatenate([y for _, y in validation])
     calibration = Calibration.fit(probs, labels, method, f"the validation splits of {', '.join(datasets)}")
@@ -123,8 +157,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="embedded", help="model spec: embedded or a local model folder")
     parser.add_argument("--datasets", nargs="+", default=list(VADER_SETS), help="datasets whose splits are used")
     parser.add_argument("--write", choices=METHODS, help="store this method's map as calibration.json beside the model")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
+    if not args.quiet:
+        show_progress_lines()
     settings = Settings(model=args.model)
     configure_process(settings)
     predictor = Predictor.load(args.model, settings, calibrated=False)

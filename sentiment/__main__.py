@@ -15,7 +15,7 @@ from sentiment.errors import FeedbackError, SentimentError
 from sentiment.logs import configure_logging
 from sentiment.models.spec import NAMED_MODELS
 from sentiment.runtime import configure_process
-from sentiment.settings import Settings
+from sentiment.settings import Settings, looks_like_a_path
 
 if TYPE_CHECKING:
     from sentiment.evaluation.report import EvaluationResult
@@ -84,7 +84,10 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from sentiment.service.quality_metrics import EvaluationMetrics
 
     service = EvaluationService(settings, EvaluationMetrics(CollectorRegistry()))
-    dataset, uploaded = (args.dataset, None) if not Path(args.dataset).exists() else ("", Path(args.dataset))
+    # A name that looks like a path is the user's file, there or not: a missing one is "no file ...", not "unknown
+    # dataset" (sentiment.settings.dataset_problem says which).
+    is_file = looks_like_a_path(args.dataset) or Path(args.dataset).exists()
+    dataset, uploaded = ("", Path(args.dataset)) if is_file else (args.dataset, None)
     common = {"uploaded": uploaded, "source": "cli", "label_map": args.label_map}
     report: ComparisonReport | EvaluationReport
     if args.compare:
@@ -131,7 +134,10 @@ def _print_result(r: EvaluationResult) -> None:
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from sentiment.monitoring.replay import replay
+    from sentiment.tables.progress import show_progress_lines
 
+    if not args.quiet:
+        show_progress_lines()
     stats = replay(
         args.url,
         args.dataset,
@@ -249,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--rate", type=float, default=5.0, help="texts per second")
     r.add_argument("--max-texts", type=int, default=1000)
     r.add_argument("--max-seconds", type=float, default=600.0)
+    r.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     r.set_defaults(func=_replay)
     f = sub.add_parser(
         "feedback",

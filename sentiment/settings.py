@@ -9,7 +9,9 @@ stops the app at start with a message naming the variables, not hours later in a
 from __future__ import annotations
 
 import ipaddress
-from pathlib import Path
+import re
+from collections.abc import Iterable
+from pathlib import Path, PurePath
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -235,7 +237,7 @@ class Settings(BaseSettings):
             ("reference_dataset", [self.reference_dataset]),
             ("evaluation_datasets", self.evaluation_datasets),
         ):
-            problems += [f"{_env(field)}: {problem}" for problem in map(_dataset_problem, names) if problem]
+            problems += [f"{_env(field)}: {problem}" for problem in map(dataset_problem, names) if problem]
         if self.reference_split not in KNOWN_SPLITS:
             problems.append(
                 f"{_env('reference_split')}={self.reference_split!r} is not a split; "
@@ -266,14 +268,32 @@ def _env(field: str) -> str:
     return f"SENTIMENT_{field.upper()}"
 
 
-def _dataset_problem(name: str) -> str | None:
-    """Why ``name`` is not a dataset ``load_split`` can read (None if it is): a known name or an existing labelled
-    file."""
-    if name in KNOWN_DATASETS:
+# A file extension as people type one (``.csv``, ``.parquet``, ``.jsonl``): a letter, then up to 9 letters or digits.
+_EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,9}")
+
+
+def looks_like_a_path(name: str) -> bool:
+    """Whether a dataset name was meant as a file: it has a path separator or ends in a file extension (``mine.csv``,
+    ``exports/june``, ``x.parquet``). Registry names have neither, so such a name is answered about the file ("no
+    file ..."), not with the list of registry names the user never meant."""
+    return "/" in name or "\\" in name or _EXTENSION.fullmatch(PurePath(name).suffix) is not None
+
+
+def dataset_problem(name: str, known: Iterable[str] = KNOWN_DATASETS) -> str | None:
+    """Why ``name`` is not a dataset ``load_split`` can read (None if it is): one of ``known`` or an existing
+    labelled file. The one rule behind every "which dataset" message: settings, the registry and the CLI."""
+    known = tuple(known)
+    if name in known:
         return None
-    path = Path(name)
-    if path.suffix.lower() in DATASET_FILE_SUFFIXES:
-        return None if path.is_file() else f"{name!r} is not a file"
-    return (
-        f"unknown dataset {name!r}; known: {', '.join(KNOWN_DATASETS)}, or the path of a labelled .csv/.tsv/.txt file"
-    )
+    files = "/".join(DATASET_FILE_SUFFIXES)
+    if looks_like_a_path(name):
+        path = Path(name)
+        where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
+        if path.is_dir():
+            return f"{name!r} is a folder; give the path of a labelled {files} file"
+        if not path.is_file():
+            return f"no file {name!r}{where}; give a labelled {files} file, or a dataset: {', '.join(known)}"
+        if path.suffix.lower() not in DATASET_FILE_SUFFIXES:
+            return f"{name!r} is not a {files} file; save the text and label columns as CSV"
+        return None
+    return f"unknown dataset {name!r}; known: {', '.join(known)}, or the path of a labelled {files} file"

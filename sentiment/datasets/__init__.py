@@ -22,7 +22,7 @@ from sentiment.datasets.splits import SPLITS, split_frame
 from sentiment.datasets.user_csv import LabelledFile, read_labelled_file
 from sentiment.datasets.vader import VADER_FILES, load_vader
 from sentiment.errors import DatasetError
-from sentiment.settings import DATASET_FILE_SUFFIXES, KNOWN_DATASETS, Settings
+from sentiment.settings import DATASET_FILE_SUFFIXES, KNOWN_DATASETS, Settings, dataset_problem
 
 __all__ = [
     "DATASETS",
@@ -130,7 +130,7 @@ def load_split(name: str, split: str, settings: Settings, label_map: str | None 
     path = labelled_file_path(name)
     if path is not None:
         return split_frame(read_labelled_file(path, label_map=label_map).frame[["text", "label"]], split, settings.seed)
-    raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}, or a path to a labelled .csv file")
+    raise DatasetError(dataset_problem(name, DATASETS) or f"cannot read dataset {name!r}")
 
 
 def dataset_status(settings: Settings) -> list[dict[str, str]]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sentiment.datasets import load_split
 from sentiment.errors import MonitoringError
 from sentiment.settings import Settings
+from sentiment.tables.progress import CountProgress
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,10 @@ def replay(
     max_seconds: float = 600.0,
     shift_to: str | None = None,
     split: str = "all",
+    progress_interval_s: float | None = 5.0,
 ) -> ReplayStats:
+    """Send the texts, ``rate`` a second, and count what came back. With ``progress_interval_s`` (None: silent) it
+    logs texts sent, the rate and the time left that often (at 5 texts/s, 600 texts take two minutes)."""
     from gradio_client import Client
 
     if rate <= 0:
@@ -50,6 +54,13 @@ def replay(
         texts = first[:max_texts]
     client = Client(url, verbose=False)
     stats = ReplayStats()
+    # The texts that fit in max_seconds: what the time left is counted against.
+    total = min(len(texts), int(max_seconds * rate) + 1)
+    progress = (
+        None
+        if progress_interval_s is None
+        else CountProgress("replay", total, done="sent", interval_s=progress_interval_s)
+    )
     started = time.monotonic()
     for i, text in enumerate(texts):
         due = started + i / rate
@@ -63,6 +74,8 @@ def replay(
         except Exception as exc:  # report and go on: a replay measures the app, it must not stop at one error
             stats.failed += 1
             logger.warning("request %d failed: %s", i, exc)
+        if progress is not None:
+            progress.advance()
         if shift_to and i + 1 == len(texts) // 2:
             logger.info("switching from %s to %s", dataset, shift_to)
     stats.seconds = time.monotonic() - started

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from sentiment.service.metrics import CONTENT_TYPE
 from sentiment.service.serving import SentimentService
+from sentiment.web.monitoring_figures import figures_json, monitoring_figures
 
 # auto_error=False: with no token configured /metrics stays open, so the route itself decides and answers the 401.
 _BEARER = HTTPBearer(auto_error=False)
@@ -34,3 +35,9 @@ def add_routes(app: FastAPI, service: SentimentService) -> None:
         if not body["ready"]:
             response.status_code = 503
         return body
+
+    # The figures the /monitoring Gradio endpoint returns, for curl: without this route Gradio's own monitoring
+    # dashboard answers the path ({"detail": "Monitoring is not enabled."}).
+    @app.get("/monitoring")
+    def monitoring() -> Response:
+        return Response(figures_json(monitoring_figures(service)), media_type="application/json")

@@ -1,10 +1,13 @@
 """Every ``python -m sentiment``, ``python -m finetune`` and ``python benchmarks/...`` line in the README's code blocks
-runs and exits 0.
+runs and exits 0, and every other line of its shell blocks is either run by ``tests/e2e/test_readme_api.py`` (``curl``)
+or named in ``NOT_RUN`` with the reason.
 
 Each line runs as written, with the test's interpreter for ``python`` (the README's convention is an activated
-``.venv``), in a temporary working folder with a temporary data folder; only arguments from ``RUNS`` are appended to
-keep it short (argparse keeps the last value of an option, so an appended ``--sample-size`` overrides). A README line
-that ``RUNS`` does not know fails: a new example must be given a deliberate way to run here.
+``.venv``), from a fresh stand-in for the reader's clone (``tests/readme.py``: the repository's files, and a copy of
+``examples/``, whose files the README's lines read; the test writes no input of its own), with a temporary data folder.
+Only arguments from ``RUNS`` are appended to keep it short (argparse keeps the last value of an option, so an appended
+``--sample-size`` overrides). A README line that ``RUNS`` does not know fails: a new example must be given a deliberate
+way to run here.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from pathlib import Path
 
 import pytest
 from conftest import CACHE, REPO
-
-from sentiment.settings import Settings
+from readme import BLOCKS, readme_blocks, scratch_clone
 
 PREFIXES = ("python -m sentiment", "python -m finetune", "python benchmarks/")
-SHELL_FENCES = {"", "sh", "bash", "shell", "console"}
 SHIPPED_MODEL = REPO / "sentiment" / "embedded"
+EXAMPLES = REPO / "examples"
+# The progress line of a long command, on stderr (``sentiment/tables/progress.py``).
+PROGRESS = r"{name}: [\d,]+ texts {done}, [\d,]+ texts/s, 100% of [\d,]+ texts"
 COMMAND_TIMEOUT_S = 300
 
 
@@ -36,23 +40,22 @@ class Run:
 
     extra: tuple[str, ...] = ()  # appended to the line; ``{name}`` is the value of the fixture ``name``
     why: str = ""  # why those arguments (what the README's own line would cost)
-    inputs: tuple[str, ...] = ()  # files the line reads, created in the working folder from real rows
     outputs: tuple[str, ...] = ()  # files the line must leave in the working folder
+    stderr: str = ""  # a pattern its stderr must hold (a long command's progress line)
     slow: bool = False
 
 
 RUNS: dict[str, Run] = {
-    "python -m sentiment score reviews.csv reviews_scored.csv --text-column text": Run(
-        inputs=("reviews.csv",), outputs=("reviews_scored.csv",), slow=True
+    "python -m sentiment score examples/reviews.csv reviews_scored.csv --text-column text": Run(
+        outputs=("reviews_scored.csv",), stderr=r"reviews\.csv: 12 rows scored, .*100% of the input", slow=True
     ),
-    "python -m sentiment score reviews.csv reviews_scored.csv --engine ray --actors 2": Run(
-        inputs=("reviews.csv",), outputs=("reviews_scored.csv",), slow=True
+    "python -m sentiment score examples/reviews.csv reviews_scored.csv --engine ray --actors 2": Run(
+        outputs=("reviews_scored.csv",), slow=True
     ),
-    "python -m sentiment score 'exports/*.csv' scored/ --engine ray --address HEAD:6379 --actors 8": Run(
+    "python -m sentiment score 'examples/*.csv' scored/ --engine ray --address HEAD:6379 --actors 8": Run(
         extra=("--address", "{ray_cluster}", "--actors", "2"),
         why="HEAD:6379 stands for your cluster: here one of two nodes started on loopback, with a CPU each",
-        inputs=("exports/monday.csv", "exports/tuesday.csv"),
-        outputs=("scored/monday_scored.csv", "scored/tuesday_scored.csv"),
+        outputs=tuple(f"scored/{p.stem}_scored.csv" for p in sorted(EXAMPLES.glob("*.csv"))),
         slow=True,
     ),
     'python -m sentiment predict "what a day" "worst service ever"': Run(slow=True),
@@ -84,18 +87,18 @@ RUNS: dict[str, Run] = {
     "python -m sentiment evaluate --model embedded --compare vader --dataset vader_amazon --json report.json": Run(
         extra=("--sample-size", "60"), why="the whole test split is 557 reviews", outputs=("report.json",), slow=True
     ),
-    "python -m sentiment evaluate --model embedded --dataset mine.csv": Run(inputs=("mine.csv",), slow=True),
-    "python -m sentiment evaluate --model embedded --dataset stars.csv --label-map '1:negative,3:neutral,5:positive'": (
-        Run(inputs=("stars.csv",), slow=True)
-    ),
+    "python -m sentiment evaluate --model embedded --dataset examples/mine.csv": Run(slow=True),
+    "python -m sentiment evaluate --model embedded --dataset examples/stars.csv --label-map "
+    "'1:negative,3:neutral,5:positive'": Run(slow=True),
     "python -m finetune.calibrate": Run(
         extra=("--model", "vader", "--datasets", "vader_tweets"),
         why="scoring the validation and test splits of four sets with the embedded model takes minutes",
+        stderr=PROGRESS.format(name="calibration", done="scored"),
     ),
     "python -m finetune.calibrate --write matrix": Run(
         extra=("--model", "{calibration_model}", "--datasets", "vader_tweets"),
         why="writes beside the model: a copy of the tiny test model here, never the shipped one",
-        outputs=(),
+        stderr=PROGRESS.format(name="calibration", done="scored"),
         slow=True,
     ),
     "python benchmarks/drift_calibration.py": Run(
@@ -133,7 +136,23 @@ RUNS: dict[str, Run] = {
     "python -m sentiment replay --dataset airline_tweets --rate 5 --url http://localhost:7860 --max-texts 600": Run(
         extra=("--url", "{replay_app}", "--rate", "50", "--max-texts", "10"),
         why="needs an app (started here, on a free port); 600 texts at 5/s take two minutes",
+        stderr=PROGRESS.format(name="replay", done="sent"),
         slow=True,
+    ),
+}
+
+# Lines of the README's shell blocks that no test runs, and why. Every other line is run: by this file (PREFIXES) or,
+# for curl, by tests/e2e/test_readme_api.py.
+NOT_RUN: dict[str, str] = {
+    "make run": "installs and then serves until stopped; tests/e2e start the same app (python app.py)",
+    "make test": "is this test suite",
+    "source .venv/bin/activate": "the tests run with the virtual environment's interpreter already",
+    "cp grafana/.env.example grafana/.env": "sets up the Docker stack below",
+    "docker compose -p sentiment -f grafana/docker-compose.yml up -d --build": (
+        "no Docker engine here; tests/integration/test_grafana.py runs Prometheus and promtool on the same files"
+    ),
+    "docker compose -p sentiment -f grafana/docker-compose.yml --profile replay up -d replay": (
+        "no Docker engine here; the replay it runs is the README's replay line, run by this file"
     ),
 }
 
@@ -141,17 +160,10 @@ RUNS: dict[str, Run] = {
 def readme_commands(text: str) -> list[str]:
     """The lines of the README's shell code blocks that start with one of ``PREFIXES``, as written, less a trailing
     comment."""
-    commands, fence = [], None
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("```"):
-            fence = line[3:].strip() if fence is None else None
-        elif fence in SHELL_FENCES and line.startswith(PREFIXES):
-            commands.append(re.sub(r"\s+#[^'\"]*$", "", line))
-    return commands
+    return [line for block in readme_blocks(text) if block.shell for line in block.lines() if line.startswith(PREFIXES)]
 
 
-COMMANDS = readme_commands((REPO / "README.md").read_text())
+COMMANDS = readme_commands((REPO / "README.md").read_text(encoding="utf-8"))
 
 
 def test_every_readme_command_has_a_way_to_run_and_every_entry_is_still_in_the_readme() -> None:
@@ -162,52 +174,64 @@ def test_every_readme_command_has_a_way_to_run_and_every_entry_is_still_in_the_r
     assert not stale, f"RUNS entries no longer in README.md: {stale}"
 
 
+def test_every_line_of_every_shell_block_is_run_by_a_test_or_says_why_not() -> None:
+    """A new shell line (a command that needs a file, a step before the examples) cannot slip in untested: it is run
+    here, run by the README API test (curl), or named in ``NOT_RUN`` with a reason."""
+    lines = [line for block in BLOCKS if block.shell for line in block.lines()]
+    unaccounted = [line for line in lines if not line.startswith((*PREFIXES, "curl ")) and line not in NOT_RUN]
+    assert not unaccounted, f"README shell lines no test runs; run them or add them to NOT_RUN: {unaccounted}"
+    stale = [line for line in NOT_RUN if line not in lines]
+    assert not stale, f"NOT_RUN entries no longer in README.md: {stale}"
+
+
+def test_every_file_a_readme_example_names_is_shipped_in_examples() -> None:
+    """Each ``examples/...`` path in a code block is a file of the repository (the README's lines read them as they
+    are; a test never makes them up), and each shipped example is used by some block."""
+    code = "\n".join(block.code for block in BLOCKS)
+    named = set(re.findall(r"examples/[\w.*-]+", code))
+    assert named, "no README code block reads a file from examples/"
+    missing = [name for name in named if "*" not in name and not (REPO / name).is_file()]
+    assert not missing, f"README code names example files that are not shipped: {missing}"
+    unused = [p.name for p in EXAMPLES.iterdir() if f"examples/{p.name}" not in named and p.suffix == ".csv"]
+    assert not unused, f"example files no README block uses: {unused}"
+
+
 def test_the_extraction_reads_shell_blocks_only_and_drops_comments() -> None:
     text = (
         "`python -m sentiment datasets` inline\n"
         "```python\npython -m sentiment predict x\n```\n"
         "```\npython benchmarks/a.py   # what it measures\nmake run\n```\n"
         '```bash\n  python -m sentiment predict "a #1 day" # quoted\n```\n'
+        "```text\npython -m sentiment in a layout tree\n```\n"
     )
     assert readme_commands(text) == ["python benchmarks/a.py", 'python -m sentiment predict "a #1 day"']
+
+
+def test_make_says_what_each_install_step_does_and_lets_pip_show_its_progress() -> None:
+    """``make run`` and ``make test`` on a fresh machine take minutes: every pip and apt-get step is announced by a
+    ``==>`` line, pip runs without ``--quiet``/``-q`` (its own output: collecting, downloading, installing) and apt-get
+    without ``-qq`` (``-q`` keeps its one line per package, without the progress meter that garbles a log)."""
+    dry = subprocess.run(
+        ["make", "--dry-run", "--always-make", "-C", str(REPO), "run", "test", "VENV=/nonexistent-venv"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    pips = [i for i, line in enumerate(dry) if "pip install" in line]
+    apts = [i for i, line in enumerate(dry) if "apt-get install" in line]
+    assert len(pips) >= 3 and len(apts) == 1, dry  # pip itself, requirements.txt, requirements-dev.txt; Debian's
+    for i in pips:
+        assert not re.search(r"\s(--quiet|-q+)(\s|$)", dry[i]), f"a silent install step: {dry[i]}"
+    for i in apts:
+        assert "-qq" not in dry[i], f"a silent install step: {dry[i]}"
+    for i in pips + apts:
+        announced = [line for line in dry[max(0, i - 3) : i + 1] if "==>" in line]
+        assert announced, f"an install step with no line saying what it does: {dry[i]}"
 
 
 def _digest(folder: Path) -> str:
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     return hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in files)).hexdigest()
-
-
-def _write_reviews(path: Path) -> None:
-    """Real Amazon review snippets (VADER ground truth) with an id column, as a user's export would have."""
-    from sentiment.datasets import load_split
-
-    frame = load_split("vader_amazon", "test", Settings(data_dir=path.parent / "data", cache_override=CACHE))
-    frame.head(8)[["text"]].rename_axis("id").reset_index().to_csv(path, index=False)
-
-
-def _write_labelled(path: Path, stars: bool = False) -> None:
-    """Real labelled Amazon snippets: ``text,label`` with class names, or ``text,stars`` with 1/3/5."""
-    from sentiment.datasets import load_split
-
-    frame = load_split("vader_amazon", "test", Settings(data_dir=path.parent / "data", cache_override=CACHE))
-    frame = frame.groupby("label").head(4)[["text", "label"]]
-    if stars:
-        frame = frame.assign(stars=frame.pop("label").map({"negative": 1, "neutral": 3, "positive": 5}))
-    frame.to_csv(path, index=False)
-
-
-def _write_export(path: Path) -> None:
-    path.parent.mkdir(exist_ok=True)
-    _write_reviews(path)
-
-
-INPUTS = {
-    "reviews.csv": _write_reviews,
-    "exports/monday.csv": _write_export,
-    "exports/tuesday.csv": _write_export,
-    "mine.csv": _write_labelled,
-    "stars.csv": lambda path: _write_labelled(path, stars=True),
-}
 
 
 @pytest.fixture
@@ -250,10 +274,9 @@ def ray_cluster() -> Iterator[str]:
 
 
 def _argv(command: str, extra: tuple[str, ...]) -> list[str]:
+    """The line as printed, ``python`` being this interpreter (the activated virtual environment's)."""
     python, *args = shlex.split(command)
     assert python == "python"
-    if args[0] != "-m":  # a script path, relative to the repository root where the README's commands run
-        args[0] = str(REPO / args[0])
     return [sys.executable, *args, *extra]
 
 
@@ -267,22 +290,18 @@ def test_the_readme_command_runs(command: str, tmp_path: Path, request: pytest.F
     if command not in RUNS:
         pytest.fail(f"no entry in RUNS for this README command; add one saying how to run it: {command}")
     run = RUNS[command]
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    for name in run.inputs:
-        INPUTS[name](cwd / name)
+    clone = scratch_clone(tmp_path / "clone")
     values = {name: str(request.getfixturevalue(name)) for a in run.extra for name in re.findall(r"{(\w+)}", a)}
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},  # the clone's root is what imports resolve to
         "HF_HUB_OFFLINE": "1",
         "SENTIMENT_DATA_DIR": str(tmp_path / "data"),
         "SENTIMENT_CACHE_DIR": str(CACHE),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
-    shipped = _digest(SHIPPED_MODEL)
+    shipped, examples = _digest(SHIPPED_MODEL), _digest(EXAMPLES)
     done = subprocess.run(
         _argv(command, tuple(a.format(**values) for a in run.extra)),
-        cwd=cwd,
+        cwd=clone,
         env=env,
         capture_output=True,
         text=True,
@@ -290,6 +309,9 @@ def test_the_readme_command_runs(command: str, tmp_path: Path, request: pytest.F
     )
     output = re.sub(r"\n{3,}", "\n\n", done.stdout[-3000:] + "\n" + done.stderr[-3000:])
     assert done.returncode == 0, f"{command} exited {done.returncode}:\n{output}"
-    missing = [name for name in run.outputs if not (cwd / name).is_file()]
+    missing = [name for name in run.outputs if not (clone / name).is_file()]
     assert not missing, f"{command} did not write {missing}:\n{output}"
+    if run.stderr:
+        assert re.search(run.stderr, done.stderr), f"{command} showed no progress ({run.stderr}):\n{output}"
     assert _digest(SHIPPED_MODEL) == shipped, f"{command} changed the shipped model in {SHIPPED_MODEL}"
+    assert _digest(EXAMPLES) == examples, f"{command} changed the repository's examples/"

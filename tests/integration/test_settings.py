@@ -37,7 +37,7 @@ BAD = {
     ),
     "missing labelled file": (
         {"evaluation_datasets": ["/nowhere/labelled.csv"]},
-        ["SENTIMENT_EVALUATION_DATASETS", "'/nowhere/labelled.csv' is not a file"],
+        ["SENTIMENT_EVALUATION_DATASETS", "no file '/nowhere/labelled.csv'"],
     ),
     "unknown split": ({"reference_split": "dev"}, ["SENTIMENT_REFERENCE_SPLIT='dev'", "validation"]),
 }

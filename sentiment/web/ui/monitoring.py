@@ -16,6 +16,7 @@ import pandas as pd
 from sentiment.service.answer import answer
 from sentiment.service.monitoring import MonitoringOverview
 from sentiment.service.serving import SentimentService
+from sentiment.web.monitoring_figures import HISTORY_SHOWN, monitoring_figures
 from sentiment.web.ui.answer import answer_markdown
 from sentiment.web.ui.api import PRIVATE, api_endpoint, on_open
 from sentiment.web.ui.charts import confidence_lines, traffic_bars
@@ -24,7 +25,6 @@ from sentiment.web.ui.monitoring_tables import JOB_COLUMNS, drift_frame, jobs_fr
 
 LABEL_COLORS = {"negative": "#dc2626", "neutral": "#9ca3af", "positive": "#16a34a"}
 JOBS_OFF = "Running jobs is off: no admin token is set (`SENTIMENT_ADMIN_TOKEN`)."
-HISTORY_SHOWN = 200  # stored drift checks the timeline draws and /monitoring returns (newest; the store keeps more)
 
 
 def _status_markdown(overview: MonitoringOverview, feedback: dict[str, int] | None, bar_minutes: int) -> str:
@@ -127,18 +127,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
 
     @wrap
     def monitoring() -> dict[str, Any]:
-        overview = service.monitoring.overview()
-        return {
-            "logged": overview.logged,
-            "drift": overview.report.as_dict() if overview.report else None,
-            "reference_source": service.monitoring.reference_source,
-            "estimate": overview.estimate.as_dict() if overview.estimate else None,
-            "label_mix": overview.labels.to_dict(orient="records"),
-            "jobs": jobs_frame(service).to_dict(orient="records"),
-            "feedback": service.feedback.store.counts(),
-            "answer": answer(service).as_dict(),
-            "drift_history": [record.as_dict() for record in service.monitoring.history.recent(HISTORY_SHOWN)],
-        }
+        return monitoring_figures(service)  # GET /monitoring serves the same (sentiment/web/routes.py)
 
     with gr.Tab("Monitoring") as tab:
         status = gr.Markdown(label="Status", elem_id="monitoring-status")
