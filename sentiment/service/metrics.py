@@ -118,6 +118,8 @@ class ServiceMetrics:
             self.api_refusals.labels(status=status)
         for reason in GRADIO_FAILURES:
             self.gradio_event_failures.labels(reason=reason)
+        for route in HTTP_ROUTES:  # a series per route from the start, so rates and ratios read 0, not "no data"
+            self.http_responses.labels(route=route, status="200")
 
     def set_model(self, info: ModelInfo) -> None:
         """Point ``sentiment_model_info`` at the model now serving (one series with value 1)."""
