@@ -14,10 +14,14 @@ class is returned, highest score first; the response headers carry what the shap
 ``X-Prediction-Ids`` (comma-separated, one per input, for feedback) and ``X-Truncated`` (``1`` for each input that
 lost tokens at the model's limit).
 
-Bad input is HTTP 422 whose ``detail[].loc`` and message name the field; a request beyond
+Bad input is HTTP 422 whose ``detail[].loc`` and message name the field (one entry per bad text). The whole request
+is checked before any text of it is scored (``SentimentService.classify``; a one-text request before it joins a
+shared call), so a refused request is never scored, logged or counted as predictions. A request beyond
 ``SENTIMENT_API_MAX_IN_FLIGHT`` concurrent ones, or one that arrives while no model serves, is 503 with
 ``Retry-After``: refused at once, never queued without bound. Both are counted in
-``sentiment_api_refusals_total{status}``; the texts scored count under ``endpoint="api"`` like any other.
+``sentiment_api_refusals_total{status}``; the texts scored count under ``endpoint="api"`` like any other. Below the
+routes, ``web.api_edge`` bounds and decodes the body (413, 400), turns a bug into a JSON 500 with an incident id,
+and counts every answer by status.
 """
 
 from __future__ import annotations
