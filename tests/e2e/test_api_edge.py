@@ -218,8 +218,9 @@ def test_every_kind_of_answer_is_counted_by_route_and_status(poisoned_app: str) 
     """One request of each kind, then ``/metrics``: 200; 422 for a bad text and for JSON that does not parse
     (FastAPI's ``json_invalid``); 400 for a body that is not UTF-8 (saying so, in the API's shape, where FastAPI said
     "There was an error parsing the body"); 413 from a ``Content-Length`` over ``SENTIMENT_MAX_REQUEST_BYTES`` and
-    from a streamed body without one; 500 from a forward pass that raises, also counted as an ``internal`` error;
-    and on Gradio's API a failed event counted by its reason. Each counter moves by exactly its requests."""
+    from a streamed body without one (and on Gradio's API calls); 500 from a forward pass that raises, also counted
+    as an ``internal`` error; and on Gradio's API a failed event counted by its reason. Each counter moves by
+    exactly its requests."""
     url = f"{poisoned_app}/predict"
     before = httpx.get(f"{poisoned_app}/metrics").text
     assert _post(url, json.dumps({"inputs": "fine"})).status_code == 200
@@ -240,11 +241,13 @@ def test_every_kind_of_answer_is_counted_by_route_and_status(poisoned_app: str) 
     streamed = httpx.post(url, content=chunks(), headers=JSON, timeout=60)  # chunked: no Content-Length
     assert streamed.status_code == 413
     assert _post(url, json.dumps({"inputs": [POISON, "fine"]})).status_code == 500
+    gradio_big = _post(f"{poisoned_app}/gradio_api/call/predict", json.dumps({"data": ["a" * 70_000]}))
+    assert gradio_big.status_code == 413  # Gradio's API calls share the limit (its uploads keep their own)
     event, _ = _gradio(poisoned_app, "predict_batch", "")  # no text: refused by the UI edge
     assert event == "error"
     after = httpx.get(f"{poisoned_app}/metrics").text
     expected = {("/predict", 200): 1, ("/", 200): 1, ("/predict", 422): 2, ("/predict", 400): 1}
-    expected |= {("/predict", 413): 2, ("/predict", 500): 1, ("/gradio_api", 200): 2}
+    expected |= {("/predict", 413): 2, ("/predict", 500): 1, ("/gradio_api", 200): 2, ("/gradio_api", 413): 1}
     for (route, status), count in expected.items():
         assert _http(after, route, status) - _http(before, route, status) == count, (route, status)
     internal = {"reason": "internal"}
