@@ -21,8 +21,10 @@ from sentiment.logs import configure_logging
 from sentiment.runtime import configure_process
 from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
+from sentiment.web.api_edge import ApiEdgeMiddleware
 from sentiment.web.busy import BusyRetryMiddleware
 from sentiment.web.clients import trust_forwarded_headers
+from sentiment.web.gradio_failures import count_failed_events
 from sentiment.web.inference_api import add_inference_api
 from sentiment.web.routes import add_routes
 from sentiment.web.ui.blocks import TITLE, build_blocks
@@ -54,11 +56,14 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
     add_inference_api(app, service)  # POST /predict (TEI) and POST / (Inference API); GET / stays the UI
 
     demo = build_blocks(service)
+    count_failed_events(demo, service.metrics)  # every failed event, by reason
     demo.state_session_capacity = settings.session_capacity  # read when mounted; Gradio keeps 10,000 by default
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.queue_size)
     app = gr.mount_gradio_app(app, demo, path="/", max_file_size=settings.max_upload_bytes, footer_links=["api"])
     app.add_middleware(BusyRetryMiddleware)  # a full queue says "busy, retry" with Retry-After
     trust_forwarded_headers(app, settings)  # X-Forwarded-For names the client only from SENTIMENT_TRUSTED_PROXIES
+    # outermost: every API answer counted by status, bodies bounded (413) and decodable (400), bugs explained (500)
+    app.add_middleware(ApiEdgeMiddleware, metrics=service.metrics, max_bytes=settings.max_request_bytes)
     return app
 
 

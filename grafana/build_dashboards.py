@@ -253,6 +253,28 @@ PERFORMANCE = dashboard(
         ),
         panel(
             "timeseries",
+            "HTTP answers by route and status",
+            [
+                (
+                    "sum by (route, status) (rate(sentiment_http_responses_total[$__rate_interval]))",
+                    "{{route}} {{status}}",
+                )
+            ],
+            unit="reqps",
+            description="Every answer of the inference API (/predict, POST /) and of Gradio's API (/gradio_api): 400 a "
+            "body that is not UTF-8, 413 a body over SENTIMENT_MAX_REQUEST_BYTES, 422 bad input, 503 busy, 500 a bug "
+            "(its incident id is in the log). 5xx other than 503 feed the alert SentimentHighErrorRate.",
+        ),
+        panel(
+            "timeseries",
+            "Failed Gradio events by reason",
+            [("sum by (reason) (rate(sentiment_gradio_event_failures_total[$__rate_interval]))", "{{reason}}")],
+            unit="reqps",
+            description="UI and gradio_client calls that ended in an error: a refusal's reason, refused (feedback, "
+            "admin) or internal (a bug).",
+        ),
+        panel(
+            "timeseries",
             "Single requests per forward pass (micro-batcher)",
             [
                 (

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 def _predict(args: argparse.Namespace, settings: Settings) -> int:
-    from sentiment.inference.predictor import Predictor
+    from sentiment.inference.predictor import Predictor, displayable
 
     predictor = Predictor.load(args.model or settings.model, settings)
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
@@ -38,7 +38,7 @@ def _predict(args: argparse.Namespace, settings: Settings) -> int:
                 )
             )
         elif p.error:
-            print(f"error\t{p.error}\t{text}")
+            print(f"error\t{p.error}\t{displayable(text)}")  # a refused text may hold surrogates
         else:
             scores = " ".join(f"{k}={v:.3f}" for k, v in p.scores.items())
             print(f"{p.label}\t{scores}{' (truncated)' if p.truncated else ''}\t{text}")

@@ -34,6 +34,22 @@ class EmptyTextError(InvalidTextError):
     reason = "empty_text"
 
 
+class TextTooLongError(InvalidTextError):
+    """A text over the model's token limit where the caller asked not to truncate (``truncate=false``)."""
+
+    reason = "text_too_long"
+
+
+class RequestRefusedError(InvalidTextError):
+    """A request of several texts refused as a whole, before any text was scored: ``problems`` holds the index and
+    the error of every text that cannot be scored (the others are not scored either, so nothing is logged)."""
+
+    def __init__(self, problems: list[tuple[int, InvalidTextError]]) -> None:
+        self.problems = problems
+        first, error = problems[0]
+        super().__init__(f"text {first}: {error}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+
+
 class BatchInputError(SentimentError):
     """A file that cannot be scored at all (binary, empty, no such column); says what to change."""
 
@@ -105,4 +121,5 @@ class CalibrationError(SentimentError):
 def text_error(message: str, reason: str | None) -> InvalidTextError:
     """The exception of a row error recorded as (message, reason) in a ``BatchResult``: the same class that
     ``validate_text`` raised for it, so one text is refused exactly as each row of a batch is."""
-    return EmptyTextError(message) if reason == EmptyTextError.reason else InvalidTextError(message)
+    classes: dict[str | None, type[InvalidTextError]] = {c.reason: c for c in (EmptyTextError, TextTooLongError)}
+    return classes.get(reason, InvalidTextError)(message)

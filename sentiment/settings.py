@@ -116,6 +116,13 @@ class Settings(BaseSettings):
         le=10_000,
         description="Most requests the inference API (/predict, POST /) holds at once; more get 503 + Retry-After.",
     )
+    max_request_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        le=1 << 30,
+        description="Largest request body the inference API and Gradio's API calls read (uploads have their own "
+        "limit); a larger one is answered 413 at once, before the model sees it.",
+    )
     session_capacity: int = Field(
         1000, ge=10, le=100_000, description="Gradio sessions kept in memory; every API call without one is new."
     )

@@ -3,12 +3,14 @@
 Requests that arrive within a few milliseconds of each other are scored in one forward pass: on a CPU a batch of 16
 short texts costs little more than one, so throughput grows with concurrency instead of queueing one by one. A
 request waits (at most ``max_wait_s``) only while other requests are in flight; a lone request runs at once. Each
-caller gets its own row back, errors included. ``close`` ends the thread once the texts already queued are answered;
-later ones are refused with ``ModelUnavailableError``.
+caller gets its own row back, errors included. When a shared pass raises, each of its texts is scored again alone, so
+an exception one text causes reaches only its own caller. ``close`` ends the thread once the texts already queued
+are answered; later ones are refused with ``ModelUnavailableError``.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -22,6 +24,8 @@ import numpy as np
 from sentiment.errors import ModelUnavailableError
 from sentiment.results import BatchResult
 from sentiment.settings import setting_default
+
+logger = logging.getLogger(__name__)
 
 Scorer = Callable[[Sequence[object]], BatchResult]
 
@@ -122,8 +126,13 @@ class MicroBatcher:
         try:
             result = self._score([text for text, _ in pending])
         except BaseException as exc:  # the callers see the error; the batcher keeps running
-            for _, future in pending:
-                future.set_exception(exc)
+            if len(pending) == 1 or not isinstance(exc, Exception):
+                for _, future in pending:
+                    future.set_exception(exc)
+                return
+            logger.warning("a pass of %d texts failed (%r); scoring each alone", len(pending), exc)
+            for one in pending:
+                self._answer([one])  # only a text that fails alone fails its caller
             return
         self.batches += 1
         self.items += len(pending)

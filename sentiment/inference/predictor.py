@@ -7,13 +7,14 @@ all see the same model. Input problems are reported per text: one empty line nev
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from sentiment.errors import EmptyTextError, InvalidTextError
+from sentiment.errors import EmptyTextError, InvalidTextError, TextTooLongError
 from sentiment.inference.calibration import Calibration
 from sentiment.inference.preprocessing import get_preprocessor
 from sentiment.labels import LABELS
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 # short one does (measured in benchmarks/README.md#cut-long-texts-before-tokenising).
 CHARS_PER_TOKEN = 10
 MAX_TEXT_CHARS = 100_000  # characters, for models without a token limit (the lexicon)
+TOO_LONG = "the text is longer than the model's token limit; send truncate=true or shorten it"
 
 
 def model_folder(info: ModelInfo) -> Path | None:
@@ -40,14 +42,33 @@ def model_folder(info: ModelInfo) -> Path | None:
     return None
 
 
+# Code points U+D800-U+DFFF only exist in pairs inside UTF-16; alone in a Python str (JSON's "\ud83d", a JavaScript
+# string cut inside an emoji) they are not Unicode text: no UTF-8 encoding exists, and tokenizers raise on them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def validate_text(text: object) -> str:
     """Return the text if it can be scored, else raise ``EmptyTextError`` (empty or whitespace only) or
-    ``InvalidTextError`` (not a string) saying what is wrong with it."""
+    ``InvalidTextError`` (not a string, or not valid Unicode: a surrogate code point, which has no UTF-8 form)
+    saying what is wrong with it. Every path that scores text passes here (the predictor, the UI's validator, the
+    API's checks), so one rule holds for the UI, the APIs, files, the CLI, Ray and evaluations."""
     if not isinstance(text, str):
         raise InvalidTextError(f"expected text, got {type(text).__name__}")
+    if (surrogate := _SURROGATE.search(text)) is not None:
+        raise InvalidTextError(
+            f"text is not valid Unicode: a lone surrogate U+{ord(surrogate.group()):04X} at character "
+            f"{surrogate.start()} (half of a character such as an emoji, often from a string cut inside it); "
+            "send whole characters, as UTF-8"
+        )
     if not text.strip():
         raise EmptyTextError("empty text" if not text else "text is only whitespace")
     return text
+
+
+def displayable(text: str) -> str:
+    """``text`` with each surrogate replaced by U+FFFD, so a refused text can still be echoed back (JSON encoders
+    such as orjson and every UTF-8 writer refuse surrogates)."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 class Predictor:
@@ -95,31 +116,64 @@ class Predictor:
         selection per shape is noticeable in bf16)."""
         self.predict_batch(["warm-up", "a short warm-up text " * 4, "a longer warm-up text " * 16])
 
-    def predict_batch(self, texts: Sequence[object], embed: bool = False) -> BatchResult:
-        """Score ``n`` texts into arrays (``BatchResult``: ``(n, 3)`` float32 probabilities in ``LABELS`` order,
-        calibrated when a map is loaded). Never raises for a bad text: its row is NaN with an error. A text longer
-        than ``max_chars`` characters is cut first and flagged truncated. ``embed``: also each text's embedding
-        (``sentiment.models.embedding``) from the same pass, when the model has one (not the lexicon)."""
-        n = len(texts)
-        probabilities = np.full((n, len(LABELS)), np.nan, dtype=np.float32)
-        truncated = np.zeros(n, dtype=bool)
-        tokens = np.zeros(n, dtype=np.int64)
-        errors: list[str | None] = [None] * n
-        reasons: list[str | None] = [None] * n  # each error's metric reason, so nobody reads it from the message
-        good: list[int] = []
-        cleaned: list[str] = []
+    def refusals(
+        self, texts: Sequence[object], refuse_long: bool | Sequence[bool] = False
+    ) -> list[InvalidTextError | None]:
+        """Why each text would be refused (``None``: it can be scored), without scoring any: ``validate_text``, and
+        for each text with ``refuse_long`` set, whether it is over the model's token limit (a tokenisation, no
+        forward pass; over ``max_chars`` characters needs not even that). A caller checks a whole request here
+        before scoring any of it."""
+        return self._admit(texts, refuse_long)[0]
+
+    def _admit(
+        self, texts: Sequence[object], refuse_long: bool | Sequence[bool]
+    ) -> tuple[list[InvalidTextError | None], list[str], list[int]]:
+        """(each text's refusal or None; the preprocessed texts to score; which of them were cut at ``max_chars``,
+        as positions in ``texts``)."""
+        flags = [refuse_long] * len(texts) if isinstance(refuse_long, bool) else list(refuse_long)
+        refused: list[InvalidTextError | None] = [None] * len(texts)
+        cleaned: dict[int, str] = {}
         cut: list[int] = []
         for i, text in enumerate(texts):
             try:
                 text = validate_text(text)
             except InvalidTextError as exc:
-                errors[i], reasons[i] = str(exc), exc.reason
+                refused[i] = exc
                 continue
             if len(text) > self.max_chars:
+                if flags[i]:
+                    refused[i] = TextTooLongError(TOO_LONG)
+                    continue
                 text = text[: self.max_chars]
                 cut.append(i)
-            cleaned.append(self._preprocess(text))
-            good.append(i)
+            cleaned[i] = self._preprocess(text)
+        measured = [i for i in cleaned if flags[i]]
+        tokenize = getattr(self.model, "tokenize", None)  # the lexicon has no token limit
+        if measured and tokenize is not None:
+            _, over = tokenize([cleaned[i] for i in measured])
+            for i in np.asarray(measured)[over]:
+                refused[int(i)] = TextTooLongError(TOO_LONG)
+                del cleaned[int(i)]
+        return refused, list(cleaned.values()), [i for i in cut if i in cleaned]
+
+    def predict_batch(
+        self, texts: Sequence[object], embed: bool = False, refuse_long: bool | Sequence[bool] = False
+    ) -> BatchResult:
+        """Score ``n`` texts into arrays (``BatchResult``: ``(n, 3)`` float32 probabilities in ``LABELS`` order,
+        calibrated when a map is loaded). Never raises for a bad text: its row is NaN with an error. A text longer
+        than ``max_chars`` characters is cut first and flagged truncated. ``embed``: also each text's embedding
+        (``sentiment.models.embedding``) from the same pass, when the model has one (not the lexicon).
+        ``refuse_long`` (for all texts, or per text): a text over the token limit is refused (``TextTooLongError``
+        row error, not scored) instead of truncated; texts that share a pass do not share that choice."""
+        n = len(texts)
+        probabilities = np.full((n, len(LABELS)), np.nan, dtype=np.float32)
+        truncated = np.zeros(n, dtype=bool)
+        tokens = np.zeros(n, dtype=np.int64)
+        refused, cleaned, cut = self._admit(texts, refuse_long)
+        errors: list[str | None] = [None if exc is None else str(exc) for exc in refused]
+        # each error's metric reason, so nobody reads it from the message
+        reasons: list[str | None] = [None if exc is None else exc.reason for exc in refused]
+        good = [i for i, exc in enumerate(refused) if exc is None]
         embeddings: np.ndarray | None = None
         if good:
             # Only asked when wanted, so a model (or test double) without the keyword still serves.

@@ -7,6 +7,7 @@ order, so the predictor and everything above it never see model-specific label o
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -49,6 +50,7 @@ class TransformerModel:
     pad_token_id: int = field(init=False)
     trace: bool = setting_default("torchscript")  # run the packed encoder as a TorchScript trace (packing.py)
     _packed: packing.PackedClassifier | None = field(init=False, default=None)
+    _tokenizing: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         pad = getattr(self.tokenizer, "pad_token_id", None)
@@ -64,17 +66,23 @@ class TransformerModel:
 
         Only texts that reach the limit can have been truncated, so only those are tokenised a second time,
         untruncated, to find out: the common short text costs one tokenisation.
+
+        One call at a time: a fast tokenizer keeps its truncation setting on the shared Rust object and each call
+        sets it, so an untruncated call on another thread (a request measuring its texts, or this method's second
+        call) could otherwise hand a truncating one rows over ``max_length``, and the forward pass would fail for
+        every text it holds. Tokenising costs ~0.1 ms a text: the lock is never the bottleneck beside the model.
         """
-        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length, add_special_tokens=True)
-        ids: list[list[int]] = encoded["input_ids"]
-        truncated = np.zeros(len(texts), dtype=bool)
-        at_limit = [i for i, row in enumerate(ids) if len(row) >= self.max_length]
-        if at_limit:
-            full = self.tokenizer(
-                [texts[i] for i in at_limit], truncation=False, add_special_tokens=True, verbose=False
-            )
-            for i, row in zip(at_limit, full["input_ids"], strict=True):
-                truncated[i] = len(row) > self.max_length
+        with self._tokenizing:
+            encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length, add_special_tokens=True)
+            ids: list[list[int]] = encoded["input_ids"]
+            truncated = np.zeros(len(texts), dtype=bool)
+            at_limit = [i for i, row in enumerate(ids) if len(row) >= self.max_length]
+            if at_limit:
+                full = self.tokenizer(
+                    [texts[i] for i in at_limit], truncation=False, add_special_tokens=True, verbose=False
+                )
+                for i, row in zip(at_limit, full["input_ids"], strict=True):
+                    truncated[i] = len(row) > self.max_length
         return ids, truncated
 
     def forward(self, texts: list[str], batch_size: int, embed: bool = False) -> ForwardOutput:

@@ -19,6 +19,7 @@ from sentiment.service.quality_metrics import EvaluationMetrics, FeedbackMetrics
 ENDPOINTS = ("predict", "predict_batch", "score_csv", "api")
 ERROR_REASONS = (
     "empty_text",  # empty or whitespace-only text
+    "text_too_long",  # over the model's token limit, where the caller asked not to truncate
     "invalid_input",  # not text, too many lines, unknown column
     "bad_file",  # not a table of text, empty, no data rows
     "file_too_large",
@@ -26,6 +27,11 @@ ERROR_REASONS = (
     "internal",  # anything unexpected (a bug): logged with its traceback
 )
 API_REFUSALS = ("422", "503")  # the statuses the inference API refuses with
+# Route templates of the HTTP answers counted by status (``web.api_edge``): never a raw path, which a visitor chooses.
+HTTP_ROUTES = ("/predict", "/", "/gradio_api")
+# Why a Gradio event failed: a refusal's error reason, "refused" for a refusal without one (feedback, admin), or
+# "internal" (a bug).
+GRADIO_FAILURES = (*ERROR_REASONS, "refused")
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # the classic text format every Prometheus scrapes
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -82,6 +88,19 @@ class ServiceMetrics:
             ["status"],
             registry=registry,
         )
+        self.http_responses = Counter(
+            "sentiment_http_responses_total",
+            "HTTP answers by route template and status: the inference API (/predict, POST /) and Gradio's API "
+            "(/gradio_api, every route under it together).",
+            ["route", "status"],
+            registry=registry,
+        )
+        self.gradio_event_failures = Counter(
+            "sentiment_gradio_event_failures_total",
+            "Gradio events (UI and gradio_client calls) that ended in an error, by reason.",
+            ["reason"],
+            registry=registry,
+        )
         self.model_info = Gauge(
             "sentiment_model_info", "The serving model (value 1).", ["model", "source", "revision"], registry=registry
         )
@@ -97,6 +116,10 @@ class ServiceMetrics:
             self.in_progress.labels(endpoint=endpoint)
         for status in API_REFUSALS:
             self.api_refusals.labels(status=status)
+        for reason in GRADIO_FAILURES:
+            self.gradio_event_failures.labels(reason=reason)
+        for route in HTTP_ROUTES:  # a series per route from the start, so rates and ratios read 0, not "no data"
+            self.http_responses.labels(route=route, status="200")
 
     def set_model(self, info: ModelInfo) -> None:
         """Point ``sentiment_model_info`` at the model now serving (one series with value 1)."""
@@ -132,6 +155,13 @@ class ServiceMetrics:
 
     def error(self, reason: str) -> None:
         self.errors.labels(reason=reason if reason in ERROR_REASONS else "internal").inc()
+
+    def http_response(self, route: str, status: int) -> None:
+        """Count one HTTP answer; ``route`` is one of ``HTTP_ROUTES`` (a template, never the raw path)."""
+        self.http_responses.labels(route=route, status=str(status)).inc()
+
+    def gradio_event_failed(self, reason: str) -> None:
+        self.gradio_event_failures.labels(reason=reason if reason in GRADIO_FAILURES else "internal").inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -8,41 +8,38 @@ from __future__ import annotations
 
 import hmac
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from sentiment.errors import AccessDeniedError, BatchInputError, InvalidTextError, ModelUnavailableError, text_error
-from sentiment.inference.memory import release_free_memory
+from sentiment.errors import (
+    AccessDeniedError,
+    InvalidTextError,
+    ModelUnavailableError,
+    RequestRefusedError,
+    text_error,
+)
 from sentiment.inference.micro_batcher import MicroBatcher
 from sentiment.inference.pool import ModelPool
-from sentiment.inference.predictor import Predictor
+from sentiment.inference.predictor import Predictor, validate_text
 from sentiment.models.runs import visitor_spec
 from sentiment.results import BatchResult, ModelInfo, Prediction
 from sentiment.service.evaluation import EvaluationService
 from sentiment.service.feedback import FeedbackService
+from sentiment.service.file_scoring import FileScoring
 from sentiment.service.files import JobFolders
 from sentiment.service.metrics import ServiceMetrics, default_metrics
 from sentiment.service.monitoring import MonitoringService
 from sentiment.settings import Settings
-from sentiment.tables.reading import TableFormat, guess_text_column, sniff
-from sentiment.tables.scoring import ProgressFn, score_file
-from sentiment.tables.summary import ScoreSummary
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ScoredFile:
-    path: Path
-    summary: ScoreSummary
+class SentimentService(FileScoring):
+    """Owns the serving predictor, its readiness, its metrics and the services built on it; scores for the UI and
+    the APIs (files: ``FileScoring``)."""
 
-
-class SentimentService:
     def __init__(
         self, settings: Settings, metrics: ServiceMetrics | None = None, predictor: Predictor | None = None
     ) -> None:
@@ -181,9 +178,17 @@ class SentimentService:
         return new.info
 
     # --- scoring ---------------------------------------------------------------------------------------------
-    def _score(self, endpoint: str, texts: Sequence[object], coalesce: bool = False, requests: int = 1) -> BatchResult:
+    def _score(
+        self,
+        endpoint: str,
+        texts: Sequence[object],
+        coalesce: bool = False,
+        requests: int = 1,
+        refuse_long: bool | Sequence[bool] = False,
+    ) -> BatchResult:
         """Score through the predictor (single texts through the micro-batcher) and record every serving metric;
-        ``requests``: how many requests ``texts`` came in (equal shares, each counted as its own request)."""
+        ``requests``: how many requests ``texts`` came in (equal shares, each counted as its own request);
+        ``refuse_long``: texts over the token limit are refused rows instead of truncated ones."""
         predictor = self.predictor
         started = time.perf_counter()
         # a failure here is a bug: the UI edge logs it with an incident id and counts it as "internal"
@@ -193,7 +198,7 @@ class SentimentService:
             if coalesce and len(texts) == 1:
                 result = self._batcher.submit(texts[0])
             else:
-                result = predictor.predict_batch(texts, embed=True)
+                result = predictor.predict_batch(texts, embed=True, refuse_long=refuse_long)
         finally:
             in_progress.dec(requests)
         elapsed = time.perf_counter() - started  # also per text below: Histogram.time() could not give it
@@ -202,8 +207,18 @@ class SentimentService:
         self.monitoring.record(endpoint, result.model, texts, result)
         return result
 
+    def check_text(self, text: object) -> None:
+        """Raise (and count) the refusal of one text that cannot be scored (``validate_text``), before it reaches
+        the model; cheap enough for the event loop (no tokenisation)."""
+        try:
+            validate_text(text)
+        except InvalidTextError as exc:
+            self.metrics.error(exc.reason or InvalidTextError.reason)
+            raise
+
     def predict(self, text: object) -> Prediction:
         """One text; raises ``EmptyTextError`` or ``InvalidTextError`` (counted) for empty or non-text input."""
+        self.check_text(text)
         result = self._score("predict", [text], coalesce=True)
         error = result.errors[0]
         if error is not None:
@@ -218,21 +233,34 @@ class SentimentService:
         """Several texts; each invalid one comes back with its error, the others are scored."""
         return self._score("predict_batch", self._within_limit(texts)).predictions()
 
-    def classify(self, texts: Sequence[object]) -> list[Prediction]:
+    def classify(self, texts: Sequence[object], truncate: bool = True) -> list[Prediction]:
         """One inference API request's texts, counted under endpoint ``api`` (one-text requests arrive through
-        ``classify_each`` instead, coalesced by ``web.coalescing``)."""
-        return self._score("api", self._within_limit(texts)).predictions()
+        ``classify_each`` instead, coalesced by ``web.coalescing``). The whole request is checked first (each text
+        valid; with ``truncate`` false, within the token limit: a tokenisation, no forward pass): any text that
+        would be refused refuses the request with ``RequestRefusedError`` naming each, and nothing is scored,
+        logged or counted but the refusals."""
+        self._within_limit(texts)
+        problems = [(i, exc) for i, exc in enumerate(self.predictor.refusals(texts, not truncate)) if exc is not None]
+        if problems:
+            for _, exc in problems:
+                self.metrics.error(exc.reason or InvalidTextError.reason)
+            raise RequestRefusedError(problems)
+        return self._score("api", texts).predictions()
 
-    def classify_each(self, texts: Sequence[object]) -> list[Prediction]:
-        """One-text inference API requests that arrived together (``web.coalescing``): ``_score_each``."""
-        return self._score_each("api", texts)
+    def classify_each(self, texts: Sequence[object], truncate: Sequence[bool] | None = None) -> list[Prediction]:
+        """One-text inference API requests that arrived together (``web.coalescing``): ``_score_each``; a request
+        whose ``truncate`` is false has its text refused (an error row, not scored) when over the token limit."""
+        refuse_long = [not t for t in truncate] if truncate is not None else False
+        return self._score_each("api", texts, refuse_long)
 
-    def _score_each(self, endpoint: str, texts: Sequence[object]) -> list[Prediction]:
+    def _score_each(
+        self, endpoint: str, texts: Sequence[object], refuse_long: bool | Sequence[bool] = False
+    ) -> list[Prediction]:
         """One-text requests that arrived together, in one forward pass; each is its own request in the metrics, and
         an invalid text comes back with its error (counted), failing no other."""
         if not texts:
             return []
-        predictions = self._score(endpoint, texts, requests=len(texts)).predictions()
+        predictions = self._score(endpoint, texts, requests=len(texts), refuse_long=refuse_long).predictions()
         self.metrics.coalesced_batch_size.observe(len(texts))  # requests that shared a forward pass, as coalesced
         return predictions
 
@@ -244,54 +272,3 @@ class SentimentService:
                 "use the CSV batch scorer for more)"
             )
         return texts
-
-    # --- files -----------------------------------------------------------------------------------------------
-    def inspect_file(self, path: Path) -> tuple[TableFormat, str | None]:
-        """Columns of an uploaded file and the one that obviously holds the text (``None`` if unclear)."""
-        try:
-            fmt = sniff(path, self.settings.max_upload_bytes)
-        except BatchInputError as exc:
-            self._refused_file(exc)
-            raise
-        return fmt, guess_text_column(fmt.columns)
-
-    def score_file(self, path: Path, text_column: str | None = None, progress: ProgressFn | None = None) -> ScoredFile:
-        """Score an uploaded file into ``<name>_scored.csv`` (``.tsv`` when tab-separated) in a fresh job folder under
-        the data folder."""
-        job_dir = self.files.new()
-        try:
-            out_path = job_dir / sniff(path, self.settings.max_upload_bytes).scored_name(path)
-            summary = score_file(
-                path,
-                out_path,
-                lambda texts: self._score("score_csv", texts),
-                text_column,
-                chunk_rows=self.settings.csv_chunk_rows,
-                max_bytes=self.settings.max_upload_bytes,
-                progress=progress,
-            )
-        except BatchInputError as exc:
-            shutil.rmtree(job_dir, ignore_errors=True)
-            self._refused_file(exc)
-            raise
-        except BaseException:
-            shutil.rmtree(job_dir, ignore_errors=True)
-            raise
-        finally:
-            self.files.done(job_dir)  # renaming the result into place made the folder's time "now"
-            release_free_memory()  # the job's buffers are free: give the pages back rather than keep its peak
-        return ScoredFile(out_path, summary)
-
-    def _refused_file(self, exc: BatchInputError) -> None:
-        """An expected refusal (the caller gets the message): counted, and one log line, no traceback."""
-        reason = exc.reason or "bad_file"  # the precise subclass says which (FileTooLargeError: file_too_large)
-        self.metrics.error(reason)
-        logger.info("refused a file (%s): %s", reason, exc)
-
-    def clean_interrupted_jobs(self) -> int:
-        """Remove what a killed process left mid-job (``*.partial`` files); see ``JobFolders.clean_interrupted``."""
-        return self.files.clean_interrupted()
-
-    def sweep_scored_files(self) -> int:
-        """Delete job folders older than ``batch_retention_s``; see ``JobFolders.sweep``."""
-        return self.files.sweep()

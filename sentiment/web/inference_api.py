@@ -14,10 +14,14 @@ class is returned, highest score first; the response headers carry what the shap
 ``X-Prediction-Ids`` (comma-separated, one per input, for feedback) and ``X-Truncated`` (``1`` for each input that
 lost tokens at the model's limit).
 
-Bad input is HTTP 422 whose ``detail[].loc`` and message name the field; a request beyond
+Bad input is HTTP 422 whose ``detail[].loc`` and message name the field (one entry per bad text). The whole request
+is checked before any text of it is scored (``SentimentService.classify``; a one-text request before it joins a
+shared call), so a refused request is never scored, logged or counted as predictions. A request beyond
 ``SENTIMENT_API_MAX_IN_FLIGHT`` concurrent ones, or one that arrives while no model serves, is 503 with
 ``Retry-After``: refused at once, never queued without bound. Both are counted in
-``sentiment_api_refusals_total{status}``; the texts scored count under ``endpoint="api"`` like any other.
+``sentiment_api_refusals_total{status}``; the texts scored count under ``endpoint="api"`` like any other. Below the
+routes, ``web.api_edge`` bounds and decodes the body (413, 400), turns a bug into a JSON 500 with an incident id,
+and counts every answer by status.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sentiment.errors import InvalidTextError, ModelUnavailableError
+from sentiment.errors import InvalidTextError, ModelUnavailableError, RequestRefusedError
 from sentiment.results import Prediction
 from sentiment.service.metrics import API_REFUSALS
 from sentiment.service.serving import SentimentService
@@ -108,10 +112,14 @@ class InFlightLimit:
             self.active -= 1
 
 
-def _field_error(loc: list[str | int], msg: str) -> HTTPException:
-    """A 422 in FastAPI's own validation format, so clients read one shape whichever check refused the input."""
-    where = ".".join(str(part) for part in loc[1:])
-    return HTTPException(422, [{"loc": loc, "msg": f"{where}: {msg}", "type": "value_error"}])
+def _field_errors(problems: list[tuple[list[str | int], str]]) -> HTTPException:
+    """A 422 in FastAPI's own validation format, one entry per (location, message), so clients read one shape
+    whichever check refused the input; each message starts with the field it names (``inputs.1: empty text``)."""
+    detail = []
+    for loc, msg in problems:
+        where = ".".join(str(part) for part in loc[1:])
+        detail.append({"loc": loc, "msg": f"{where}: {msg}", "type": "value_error"})
+    return HTTPException(422, detail)
 
 
 def _scores(prediction: Prediction, log: bool, top_k: int | None) -> list[dict[str, Any]]:
@@ -149,22 +157,26 @@ def add_inference_api(app: FastAPI, service: SentimentService) -> None:
     one_text = RequestCoalescer(service.classify_each, settings.predict_max_batch, settings.batch_wait_ms / 1000)
 
     async def classify(texts: list[str], truncate: bool) -> list[Prediction]:
+        """The request's predictions, or a 422 naming each text that cannot be scored. The whole request is checked
+        before any text is scored (valid text; with ``truncate`` false, within the token limit), so a refused
+        request leaves no trace in the prediction log and moves no prediction or truncation counter."""
         with limit.slot():
             try:
                 if len(texts) == 1:  # many one-text clients: their requests share one call (``web.coalescing``)
-                    predictions = [await one_text(texts[0])]
+                    service.check_text(texts[0])  # on the loop: a bad text never joins a shared call
+                    predictions = [await one_text(texts[0], truncate)]  # too long: refused in the call, unscored
                 else:
-                    predictions = await run_in_threadpool(service.classify, texts)
+                    predictions = await run_in_threadpool(service.classify, texts, truncate)
             except ModelUnavailableError as exc:
                 raise HTTPException(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+            except RequestRefusedError as exc:
+                raise _field_errors([(["body", "inputs", i], str(error)) for i, error in exc.problems]) from None
             except InvalidTextError as exc:
-                raise _field_error(["body", "inputs"], str(exc)) from None
+                where: list[str | int] = ["body", "inputs", 0] if len(texts) == 1 else ["body", "inputs"]
+                raise _field_errors([(where, str(exc))]) from None
         for i, prediction in enumerate(predictions):
             if prediction.error is not None:
-                raise _field_error(["body", "inputs", i], prediction.error)
-            if prediction.truncated and not truncate:
-                msg = "the text is longer than the model's token limit; send truncate=true or shorten it"
-                raise _field_error(["body", "inputs", i], msg)
+                raise _field_errors([(["body", "inputs", i], prediction.error)])
         return predictions
 
     def answer(body: object, predictions: list[Prediction]) -> Response:

@@ -156,11 +156,13 @@ class GatedPredictor:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def predict_batch(self, texts: Sequence[object], embed: bool = False) -> BatchResult:
+    def predict_batch(
+        self, texts: Sequence[object], embed: bool = False, refuse_long: bool | Sequence[bool] = False
+    ) -> BatchResult:
         if self.gate:
             self.entered.set()
             assert self.release.wait(60), "the test never released the forward pass"
-        return self.inner.predict_batch(texts, embed=embed)
+        return self.inner.predict_batch(texts, embed=embed, refuse_long=refuse_long)
 
 
 @pytest.fixture

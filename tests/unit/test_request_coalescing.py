@@ -22,7 +22,7 @@ class GatedScorer:
         self.release = threading.Event()
         self.fail_on = fail_on
 
-    def __call__(self, texts: Sequence[str]) -> list[Prediction]:
+    def __call__(self, texts: Sequence[str], truncate: Sequence[bool] = ()) -> list[Prediction]:
         self.calls.append(list(texts))
         if len(self.calls) == 1:
             self.entered.set()
@@ -52,7 +52,11 @@ def test_requests_waiting_for_a_busy_model_share_the_next_call_and_each_gets_its
     assert calls == [["a"], ["b", "c", "d", "e"], ["f", "g"]]  # at most max_texts a call, in arrival order
 
 
-def test_a_failing_call_fails_its_own_requests_and_the_next_call_still_runs() -> None:
+def test_a_failing_call_fails_only_the_request_whose_text_fails_and_the_next_call_still_runs() -> None:
+    """A call of ["b", "boom"] raises because of "boom": each is then scored alone, so "b" gets its answer and only
+    "boom" its exception (one bad text never fails the requests it shares a pass with); "c" after them is served.
+    Fails if the coalescer hands the call's exception to every request of it again."""
+
     async def scenario() -> list[object]:
         scorer = GatedScorer(fail_on="boom")
         coalescer = RequestCoalescer(scorer, max_texts=2)
@@ -65,7 +69,8 @@ def test_a_failing_call_fails_its_own_requests_and_the_next_call_still_runs() ->
 
     a, b, boom, c = asyncio.run(scenario())
     assert isinstance(a, Prediction) and a.label == "a"
-    assert isinstance(b, RuntimeError) and isinstance(boom, RuntimeError)  # the same call: the same failure
+    assert isinstance(b, Prediction) and b.label == "b"  # shared the failing call, answered on its own
+    assert isinstance(boom, RuntimeError) and "boom" in str(boom)
     assert isinstance(c, Prediction) and c.label == "c"
 
 

@@ -15,6 +15,7 @@ import gradio as gr
 import pandas as pd
 
 from sentiment.errors import InvalidTextError
+from sentiment.inference.predictor import displayable
 from sentiment.labels import LABELS
 from sentiment.service.serving import SentimentService
 from sentiment.web.ui.batch import batch_tab
@@ -64,7 +65,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
         rows = []
         for line, p in zip(lines, service.predict_many(lines), strict=True):
             scores = [round(p.scores.get(label, float("nan")), 4) for label in LABELS]
-            rows.append([line, p.label or "", *scores, p.truncated, p.error or "", p.prediction_id or ""])
+            rows.append([displayable(line), p.label or "", *scores, p.truncated, p.error or "", p.prediction_id or ""])
         return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
 
     def keep_text(classified: str) -> str:
