@@ -91,7 +91,7 @@ def run_one(engine: str, actors: int, source: Path, target: Path, model: str) ->
         engine=engine,
         actors=actors,
         progress=False,  # type: ignore[arg-type]
-    )
+    ).outputs
     return {
         "rows": summary.rows,
         "scoring_s": summary.seconds,

@@ -69,10 +69,10 @@ def _score(args: argparse.Namespace, settings: Settings) -> int:
         actors=args.actors,
         progress=not args.quiet,
     )
-    if len(done) == 1:
-        print(json.dumps(done[0][1].as_dict(), indent=2))
-    else:
-        print(json.dumps({str(out): summary.as_dict() for out, summary in done}, indent=2))
+    if len(done.outputs) == 1 and not done.skipped:
+        print(json.dumps(done.outputs[0][1].as_dict(), indent=2))
+    else:  # several inputs: each output's summary, and the inputs skipped for having nothing to score
+        print(json.dumps(done.as_dict(), indent=2))
     return 0
 
 

@@ -56,6 +56,11 @@ class BatchInputError(SentimentError):
     reason = "bad_file"
 
 
+class EmptyFileError(BatchInputError):
+    """A file with nothing to score: empty, blank, or a header without data rows. In a folder of inputs it is
+    skipped (and listed); alone, it is refused."""
+
+
 class FileTooLargeError(BatchInputError):
     """A file over the upload limit (``SENTIMENT_MAX_UPLOAD_MB``)."""
 
@@ -69,6 +74,11 @@ class ModelUnavailableError(SentimentError):
 
 
 # --- everything else: shown to the user, not counted in sentiment_errors_total ------------------------------------
+class EngineError(SentimentError):
+    """A batch engine that cannot run as asked: Ray not installed, a cluster address that does not answer, a
+    cluster without CPUs; the message says what to do."""
+
+
 class ModelLoadError(SentimentError):
     """A model spec that could not be turned into a working model; the message says why and what to do."""
 

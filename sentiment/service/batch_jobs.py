@@ -3,15 +3,20 @@
 ``score_inputs`` is what ``python -m sentiment score`` runs: INPUT may be a file, a folder or a glob; OUTPUT a file
 (one input) or a folder that gets one scored file per input. The engine decides only where the model runs; reading,
 cleaning, writing and the summary are the same code for both (``sentiment.tables.scoring``).
+
+Among several inputs, a file with nothing to score (empty, blank, a header without rows: ``EmptyFileError``) is
+skipped and listed with its reason, as folders of exports hold such files; the job fails only when no input has
+anything to score. Any other bad input (binary, no text column) still stops the job before anything is scored.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from sentiment.errors import EmptyFileError
 from sentiment.inference.predictor import Predictor
 from sentiment.settings import Settings
 from sentiment.tables.inputs import expand_inputs, output_paths
@@ -36,6 +41,41 @@ class PredictorScorer:
         return Predictor.load(self.spec, self.settings).predict_batch
 
 
+@dataclass
+class BatchRun:
+    """What ``score_inputs`` did: each output with its summary, in input order, and each input skipped (nothing to
+    score in it) with the reason."""
+
+    outputs: list[tuple[Path, ScoreSummary]]
+    skipped: dict[Path, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON the CLI prints for several inputs."""
+        return {
+            "outputs": {str(out): summary.as_dict() for out, summary in self.outputs},
+            "skipped_files": {str(path): reason for path, reason in self.skipped.items()},
+        }
+
+
+def plan_inputs(paths: list[Path], text_column: str | None) -> tuple[list[TablePlan], dict[Path, str]]:
+    """Plan every input before scoring any (a bad one stops the job), setting aside those with nothing to score.
+    Raises ``EmptyFileError`` when that is all of them, naming each with its reason."""
+    plans: list[TablePlan] = []
+    skipped: dict[Path, str] = {}
+    for path in paths:
+        try:
+            plans.append(plan_table(path, text_column))
+        except EmptyFileError as exc:
+            if len(paths) == 1:
+                raise
+            skipped[path] = str(exc)
+    if not plans:
+        raise EmptyFileError(f"nothing to score in {len(paths)} files: " + "; ".join(skipped.values()))
+    for path, reason in skipped.items():
+        logger.warning("skipped %s: %s", path, reason)
+    return plans, skipped
+
+
 def score_inputs(
     inputs: str,
     output: Path,
@@ -47,15 +87,16 @@ def score_inputs(
     address: str | None = None,
     actors: int = 1,
     progress: bool = True,
-) -> list[tuple[Path, ScoreSummary]]:
-    """Score every input file into its output; returns each output with its summary, in input order."""
+) -> BatchRun:
+    """Score every input file into its output; returns each output with its summary, in input order, and the inputs
+    skipped for having nothing to score."""
     if engine == "ray":
         from sentiment.tables.ray_engine import require_ray
 
         require_ray()  # before reading anything
     paths = expand_inputs(inputs)
-    plans = [plan_table(path, text_column) for path in paths]  # refuse a bad input before scoring any
-    outputs = output_paths(plans, output)
+    plans, skipped = plan_inputs(paths, text_column)
+    outputs = output_paths(plans, output, len(paths))
     scorer = PredictorScorer(spec, settings)
     chunk_rows = settings.csv_chunk_rows
 
@@ -70,6 +111,6 @@ def score_inputs(
     else:
         from sentiment.tables.ray_engine import ray_session, score_plans_on_ray
 
-        with ray_session(address, num_cpus=None if address else actors):
+        with ray_session(address, num_cpus=actors):  # the CPUs of a local instance; a cluster has its own
             summaries, _ = score_plans_on_ray(plans, outputs, scorer, actors, chunk_rows, report)
-    return list(zip(outputs, summaries, strict=True))
+    return BatchRun(list(zip(outputs, summaries, strict=True)), skipped)

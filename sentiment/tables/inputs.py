@@ -31,10 +31,12 @@ def expand_inputs(spec: str) -> list[Path]:
     return found
 
 
-def output_paths(plans: Sequence[TablePlan], output: Path) -> list[Path]:
+def output_paths(plans: Sequence[TablePlan], output: Path, inputs: int | None = None) -> list[Path]:
     """``output`` itself for one input, unless it is a folder; else one ``<stem>_scored.csv`` (``.tsv``) per input
-    inside the folder ``output``, numbered when two inputs would get the same name."""
-    as_folder = output.is_dir() or len(plans) > 1 or str(output).endswith(("/", "\\"))
+    inside the folder ``output``, numbered when two inputs would get the same name. ``inputs``: how many files the
+    job was given (default: one per plan), so that skipping some never turns the folder asked for into a file."""
+    several = (inputs if inputs is not None else len(plans)) > 1
+    as_folder = output.is_dir() or several or str(output).endswith(("/", "\\"))
     if not as_folder:
         return [output]
     if output.exists() and not output.is_dir():

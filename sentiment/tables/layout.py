@@ -4,6 +4,8 @@ People save the same table as ``.csv``, ``.tsv``, ``.txt`` (Excel's "Unicode Tex
 and plain lists of sentences under any of those names too, so the file name says nothing reliable. The rule, applied
 to the first 64 KB:
 
+* **Excel's separator hint.** A first line ``sep=;`` (any one character after ``sep=``) names the separator; that
+  line is not data, and the table's header is the line after it.
 * **Table.** Some separator (comma, tab, semicolon, pipe) splits the first record into two or more fields, and at
   least half of the next records (up to 100, blank lines ignored) split into exactly as many. When the first record
   names a text column (``text``, ``review``, ``comments``...: ``HEADER_WORDS``), records with *more* fields count
@@ -37,8 +39,9 @@ HEADER_WORDS = frozenset(
     }
 )
 SAMPLE_RECORDS = 100
-# Above this share of non-text characters a file is binary. Random bytes read as Latin-1 are ~24% control
-# characters, a SQLite database is mostly NUL; text with stray NULs (a few per row) is far below.
+# Above this share of non-text characters a file is binary. Random bytes read as Windows-1252 (as bytes that are not
+# UTF-8 are: ``sentiment.tables.encoding``) are ~14% control characters, a SQLite database is mostly NUL; text with
+# stray NULs (a few per row) is far below.
 MAX_NOT_TEXT_SHARE = 0.10
 NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff]")
 _SIGNATURES = (
@@ -51,6 +54,8 @@ _SIGNATURES = (
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel (.xls) or Office document: save it as CSV"),
 )
 _WORD = re.compile(r"^\w+$")
+# Excel writes ``sep=;`` as the first line when asked for a separator hint, and reads it back as one.
+_SEPARATOR_HINT = re.compile(r"\Asep=([^\r\n\"])[ \t]*(?:\r\n|\r|\n|\Z)", re.IGNORECASE)
 _NAME_PARTS = re.compile(r"[_\s-]+")
 
 
@@ -130,9 +135,21 @@ def _why(fit: _Fit, delimiter: str) -> str:
     return why + f", and {fit.share:.0%} of the next {rows} into as many{more}"
 
 
-def decide_layout(sample: str) -> Layout:
+def separator_hint(sample: str) -> tuple[str | None, int]:
+    """The separator named by an Excel ``sep=X`` first line and the number of characters of that line (newline
+    included), or ``(None, 0)`` when the sample does not start with one."""
+    hint = _SEPARATOR_HINT.match(sample)
+    return (hint.group(1), hint.end()) if hint else (None, 0)
+
+
+def decide_layout(sample: str, delimiter: str | None = None) -> Layout:
     """Table (which separator, which columns) or one text per line, from a decoded sample whose lines are whole
-    (the reader passes the first 64 KB); never raises: anything else is one text per line."""
+    (the reader passes the first 64 KB, after any ``sep=`` line); never raises: anything else is one text per line.
+    ``delimiter``: the separator the file's ``sep=`` line names, which makes it a table split at that separator."""
+    if delimiter is not None:
+        names = next(iter(_records(sample, delimiter)), [""])
+        why = f"a table: its first line sep={delimiter} names the separator (Excel's separator hint)"
+        return Layout(delimiter=delimiter, columns=names, header=True, why=why)
     best: tuple[float, int, int] | None = None
     chosen: tuple[str, list[list[str]], _Fit] | None = None
     for rank, delimiter in enumerate(DELIMITERS):

@@ -7,10 +7,11 @@ an empty cell. Uploads in the app are not read as Parquet: only ``python -m sent
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 from sentiment.errors import BatchInputError
+from sentiment.tables.names import unique_names
 from sentiment.tables.reading import Record, TableFormat, records, sniff
 
 PARQUET = "parquet"  # TableFormat.encoding of a Parquet file: its text is typed columns, not an encoding
@@ -34,10 +35,10 @@ def table_format(path: Path, max_bytes: int | None = None) -> TableFormat:
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise BatchInputError(f"{path.name} starts like Parquet but cannot be read as Parquet: {exc}") from exc
     why = f"a Parquet file of {len(columns)} columns; values written as text"
-    return TableFormat(encoding=PARQUET, delimiter=",", columns=columns, header=True, why=why)
+    return TableFormat(encoding=PARQUET, delimiter=",", columns=unique_names(columns)[0], header=True, why=why)
 
 
-def table_records(path: Path, fmt: TableFormat) -> Iterator[Record]:
+def table_records(path: Path, fmt: TableFormat) -> Generator[Record, None, None]:
     """``reading.records`` for either kind of file: the header, then each row with the input's progress as a byte
     offset (estimated from rows read for Parquet) and the NULs removed (none: Parquet strings are not scanned)."""
     if fmt.encoding != PARQUET:
@@ -47,7 +48,7 @@ def table_records(path: Path, fmt: TableFormat) -> Iterator[Record]:
 
     table = pq.ParquetFile(path)
     size, total = path.stat().st_size, max(table.metadata.num_rows, 1)
-    yield list(fmt.columns), 0, 0
+    yield list(table.schema_arrow.names), 0, 0  # as written: the planner makes repeated names distinct
     done = 0
     for batch in table.iter_batches(batch_size=_BATCH_ROWS):
         columns = [column.to_pylist() for column in batch.columns]

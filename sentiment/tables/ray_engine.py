@@ -9,6 +9,12 @@ and the driver holds a few chunks at a time.
 
 Ray is an optional dependency (``requirements-scale.txt``): it is imported inside the functions here, so nothing
 that merely imports ``sentiment`` needs it.
+
+Without an address the engine starts a Ray instance of its own (``address="local"``): a bare ``ray.init()`` would
+join whatever cluster already runs on the machine (another user's, a test suite's) and then refuse ``num_cpus``.
+With one, it joins the cluster named, after checking that something answers there (Ray itself waits for minutes on
+an address where nothing listens). Whatever the user can get wrong (Ray missing, an address that does not answer or
+is not one, a cluster without CPUs) is an ``EngineError`` saying what to do.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import socket
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +33,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from sentiment.errors import EngineError
 from sentiment.results import BatchResult
 from sentiment.tables.scoring import PreparedChunk, ProgressFn, Scorer, TablePlan, prepared_chunks, write_scored
 from sentiment.tables.summary import ScoreSummary
@@ -33,6 +41,8 @@ from sentiment.tables.summary import ScoreSummary
 logger = logging.getLogger(__name__)
 
 ScorerFactory = Callable[[], Scorer]  # picklable; called once in each actor (e.g. loads the model)
+CONNECT_TIMEOUT_S = 5.0  # to see whether anything answers at --address
+_START_ONE = "or leave out --address to start a Ray instance on this machine"
 
 
 @dataclass
@@ -98,14 +108,54 @@ def require_ray() -> None:
     try:
         import ray  # noqa: F401
     except ImportError as exc:
-        raise RuntimeError("--engine ray needs Ray: pip install -r requirements-scale.txt") from exc
+        raise EngineError(
+            "--engine ray needs Ray, which is not installed: pip install -r requirements-scale.txt"
+        ) from exc
+
+
+def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Raise ``EngineError`` unless something accepts a connection at ``address`` (``HOST:PORT`` or
+    ``ray://HOST:PORT``; ``auto`` is left to Ray, which answers at once when no cluster runs here)."""
+    if address == "auto":
+        return
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise EngineError(
+            f"--address {address!r} is not a Ray address: give the head node's HOST:PORT (printed by "
+            f"`ray start --head`), ray://HOST:10001 or auto, {_START_ONE}"
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise EngineError(
+            f"no Ray cluster answers at {address} ({exc.strerror or exc}): start one there with `ray start --head`, "
+            f"or give the address it prints, {_START_ONE}"
+        ) from exc
+
+
+def cluster_cpu_problem(resources: dict[str, float], actors: int) -> str | None:
+    """Why a cluster with ``resources`` (``ray.cluster_resources()``) cannot run ``actors`` one-CPU model replicas,
+    or ``None``. Fewer CPUs than actors is only logged: an autoscaling cluster adds nodes when asked."""
+    cpus = resources.get("CPU", 0.0)
+    if cpus < 1:
+        return (
+            "the Ray cluster has no CPUs to run the model on: start its nodes with CPUs "
+            f"(`ray start ... --num-cpus N`), {_START_ONE}"
+        )
+    if cpus < actors:
+        logger.warning(
+            "the Ray cluster has %g CPUs for %d actors: some wait for a CPU (or for the autoscaler)", cpus, actors
+        )
+    return None
 
 
 @contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
-    """Connect to the cluster at ``address`` (start a local one when ``None``) unless Ray is already initialised
-    (then use that, and leave it running). A remote cluster gets this checkout's ``sentiment`` package shipped to
-    its workers; their Python must have the requirements installed."""
+    """Connect to the cluster at ``address`` (start a local instance of its own, of ``num_cpus`` CPUs, when ``None``
+    or ``"local"``, even if another cluster runs on this machine) unless Ray is already initialised in this process
+    (then use that, and leave it running). A remote cluster gets this checkout's ``sentiment`` package shipped to its
+    workers; their Python must have the requirements installed. Raises ``EngineError`` for an address that does not
+    answer or is not one."""
     require_ray()
     import ray
 
@@ -116,13 +166,16 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         return
     os.environ.setdefault("RAY_DISABLE_USAGE_STATS", "1")
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-    if address is None:
-        options["num_cpus"] = num_cpus
+    if address in (None, "local"):
+        ray.init(address="local", num_cpus=num_cpus, **options)
     else:
         import sentiment
 
-        options["runtime_env"] = {"py_modules": [sentiment]}
-    ray.init(address=address, **options)
+        check_reachable(address)
+        try:
+            ray.init(address=address, runtime_env={"py_modules": [sentiment]}, **options)
+        except (ConnectionError, ValueError) as exc:  # no cluster for "auto"; Ray Client not installed for ray://
+            raise EngineError(f"cannot use the Ray cluster at {address}: {exc}") from exc
     try:
         yield
     finally:
@@ -144,6 +197,9 @@ def score_plans_on_ray(
 
     if actors < 1:
         raise ValueError(f"actors must be at least 1, not {actors}")
+    problem = cluster_cpu_problem(ray.cluster_resources(), actors)
+    if problem is not None:
+        raise EngineError(problem)
     context = DataContext.get_current()
     context.execution_options.preserve_order = True  # the output is in input order
     context.enable_progress_bars = False  # the writer reports progress itself

@@ -1,5 +1,6 @@
 """Reading an upload as a table of strings: its format (encoding, layout, separator, header) sniffed from content,
-the text column guessed from one list of names, and every row read back in order, however ragged."""
+the text column guessed from one list of names, and every row read back in order, however ragged. Column names are
+made distinct (``sentiment.tables.names``) and an Excel ``sep=`` line is read as the separator it names, not as data."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentiment.errors import BatchInputError, FileTooLargeError
+from sentiment.errors import BatchInputError, EmptyFileError, FileTooLargeError
 from sentiment.tables.encoding import BOMS_UTF16, SAMPLE_BYTES, codec_for, detect_encoding
-from sentiment.tables.layout import MAX_NOT_TEXT_SHARE, binary_signature, decide_layout, not_text_share
+from sentiment.tables.layout import MAX_NOT_TEXT_SHARE, binary_signature, decide_layout, not_text_share, separator_hint
+from sentiment.tables.names import unique_names
 
 # Column names that hold the text, in order of preference: the one list for scoring a file and for reading a
 # labelled one (``sentiment.datasets.user_csv``).
@@ -24,7 +26,7 @@ TEXT_COLUMN_NAMES = ("text", "tweet", "tweet_text", "sentence", "review", "conte
 @dataclass(frozen=True)
 class TableFormat:
     """What ``sniff`` decided: ``encoding`` as ``detect_encoding`` names it, the separator, and the column names
-    (stripped), in file order."""
+    (stripped, made distinct), in file order."""
 
     encoding: str
     delimiter: str
@@ -32,6 +34,7 @@ class TableFormat:
     header: bool = True  # False for a plain text file: each line is one text
     why: str = ""  # the rule that decided table or lines (and the separator), for the summary
     bom: bool = False  # the file starts with a byte-order mark (the UI says "UTF-8 with BOM" only then)
+    separator_line: bool = False  # the file starts with Excel's ``sep=X`` line: not data, and the copy keeps one
 
     @property
     def output_delimiter(self) -> str:
@@ -83,14 +86,15 @@ def sniff(path: Path, max_bytes: int | None = None) -> TableFormat:
     """Work out encoding, layout (table or one text per line), separator and header of an uploaded file from its
     content, refusing what cannot be a table of text. The file name plays no part.
 
-    Raises ``BatchInputError`` for a file over ``max_bytes`` bytes, an empty one, a known binary format, a sample
-    that is mostly not text, no text at all, or an empty header row; each message says what to upload instead.
+    Raises ``EmptyFileError`` for a file with no text at all (empty, blank, only a ``sep=`` line) and
+    ``BatchInputError`` for a file over ``max_bytes`` bytes, a known binary format, a sample that is mostly not text
+    or an empty header row; each message says what to upload instead.
     """
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise FileTooLargeError(f"{path.name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB")
     if size == 0:
-        raise BatchInputError(f"{path.name} is empty")
+        raise EmptyFileError(f"{path.name} is empty")
     with path.open("rb") as handle:
         head = handle.read(SAMPLE_BYTES)
     bom = head.startswith((*BOMS_UTF16, codecs.BOM_UTF8))  # the UI names a BOM only when there is one
@@ -102,17 +106,25 @@ def sniff(path: Path, max_bytes: int | None = None) -> TableFormat:
     sample = head.decode(codec, errors=errors)
     _refuse_binary(path.name, encoding, head, codec, sample)
     sample = sample.replace("\x00", "")
+    hinted, skip = separator_hint(sample)
+    sample = sample[skip:]
     if not sample.strip():
-        raise BatchInputError(f"{path.name} holds no text")
+        raise EmptyFileError(f"{path.name} holds no text")
     lines = sample.splitlines(keepends=True)
     if len(head) == SAMPLE_BYTES and len(lines) > 1:
         sample = "".join(lines[:-1])  # the last line may be cut mid-way
-    layout = decide_layout(sample)
+    layout = decide_layout(sample, hinted)
     columns = [c.strip() for c in layout.columns]
     if not any(columns):
         raise BatchInputError(f"{path.name} has an empty header row; the first row must name the columns")
     return TableFormat(
-        encoding=encoding, delimiter=layout.delimiter, columns=columns, header=layout.header, why=layout.why, bom=bom
+        encoding=encoding,
+        delimiter=layout.delimiter,
+        columns=unique_names(columns)[0],
+        header=layout.header,
+        why=layout.why,
+        bom=bom,
+        separator_line=hinted is not None,
     )
 
 
@@ -180,14 +192,18 @@ def allow_csv_fields(max_chars: int) -> None:
 
 
 def records(path: Path, fmt: TableFormat) -> Iterator[Record]:
-    """The header as written (``["text"]`` for one text per line), then every data row, each with the offset in
-    bytes reached (for progress) and the number of NUL characters removed from it; ``None`` cells for a row the CSV
-    parser rejects (it is reported, and the rows after it are still read)."""
+    """The header as written (``["text"]`` for one text per line; names not yet made distinct), then every data row,
+    each with the offset in bytes reached (for progress) and the number of NUL characters removed from it; ``None``
+    cells for a row the CSV parser rejects (it is reported, and the rows after it are still read). A ``sep=`` first
+    line is skipped."""
     allow_csv_fields(path.stat().st_size)  # no field holds more characters than the file has bytes
     raw = path.open("rb")
     codec, errors = codec_for(fmt.encoding)
     with io.TextIOWrapper(raw, encoding=codec, errors=errors, newline="") as text:
         lines = _NulStripper(iter(text))
+        if fmt.separator_line:
+            next(lines, None)
+            lines.take()
         if not fmt.header:
             yield ["text"], 0, 0
             for line in lines:

@@ -6,9 +6,10 @@ never from the file name (the rule is in ``sentiment.tables.layout``). Every ori
 
 * Added columns are ``label``, ``score_negative``, ``score_neutral``, ``score_positive``, ``error`` (why a row
   was not scored) and ``prediction_id`` (the id the prediction log keeps the row under, which feedback names; empty
-  for a row not scored). A name the input already uses (case-insensitively) is never reused: the added column becomes
-  ``predicted_<name>`` (``scoring_error`` for ``error``), then ``predicted_<name>_2``, ``_3``... until unique; the
-  summary's ``columns_added`` maps each role to the name written.
+  for a row not scored). Every column of the copy has a distinct name (``sentiment.tables.names``): input columns
+  named alike become ``text``, ``text_2``... (listed in the summary's ``columns_renamed``), and an added column never
+  takes an input column's name (``predicted_label``...; ``columns_added`` maps each role to the name written).
+* An Excel ``sep=X`` first line is read as the separator it names; the copy starts with one too, naming its own.
 * Every output row has exactly the header's fields. A row with more fields than the header (an unquoted separator
   inside a cell) keeps its first fields in their columns and the rest, joined by the separator as they were
   written, in the last input column; it is not scored and its ``error`` says ``more than N fields``. A row with
@@ -27,16 +28,16 @@ import csv
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sentiment.errors import BatchInputError
-from sentiment.labels import LABELS
+from sentiment.errors import EmptyFileError
 from sentiment.results import BatchResult
 from sentiment.settings import setting_default
 from sentiment.tables.cells import neutralise
+from sentiment.tables.names import NEW_COLUMNS, added_column_names, unique_names
 from sentiment.tables.parquet import table_format, table_records
 from sentiment.tables.progress import describe_progress
 from sentiment.tables.reading import MALFORMED, Record, TableFormat, fit_row, resolve_text_column
@@ -44,10 +45,7 @@ from sentiment.tables.summary import ScoreSummary
 
 logger = logging.getLogger(__name__)
 
-# the roles, and their names by default
-NEW_COLUMNS = ["label", *(f"score_{label}" for label in LABELS), "error", "prediction_id"]
 _ERROR = NEW_COLUMNS.index("error")
-_FALLBACK_NAMES = {"error": "scoring_error", "prediction_id": "sentiment_prediction_id"}  # else predicted_<role>
 # A chunk also ends at this many characters: tokenising costs memory per token, so a file of a few huge cells must
 # not reach the scorer as one batch (rows of ordinary length reach ``chunk_rows`` long before).
 CHUNK_CHARS = 256 * 1024
@@ -55,23 +53,6 @@ CHUNK_CHARS = 256 * 1024
 
 Scorer = Callable[[list[str]], BatchResult]
 ProgressFn = Callable[[float, str], None]
-
-
-def added_column_names(columns: Sequence[str]) -> dict[str, str]:
-    """Role -> name of each added column, none equal (ignoring case and surrounding spaces) to an input column or
-    to another added one: ``label``, else ``predicted_label``, else ``predicted_label_2``, ``_3``..."""
-    taken = {c.strip().casefold() for c in columns}
-    names: dict[str, str] = {}
-    for role in NEW_COLUMNS:
-        name = role
-        fallback = _FALLBACK_NAMES.get(role, f"predicted_{role}")
-        attempt = 1
-        while name.casefold() in taken:
-            name = fallback if attempt == 1 else f"{fallback}_{attempt}"
-            attempt += 1
-        taken.add(name.casefold())
-        names[role] = name
-    return names
 
 
 def _chunks(rows: Iterator[Record], size: int, max_chars: int = CHUNK_CHARS) -> Iterator[tuple[list[Record], int]]:
@@ -112,8 +93,9 @@ class TablePlan:
     path: Path
     fmt: TableFormat
     index: int  # of the text column
-    header: list[str]
+    header: list[str]  # as written, names made distinct
     size: int  # bytes, for progress
+    renamed: dict[str, str] = field(default_factory=dict)  # new name -> name as written, for repeated names
 
     @property
     def width(self) -> int:
@@ -121,12 +103,20 @@ class TablePlan:
 
 
 def plan_table(path: Path, text_column: str | None = None, max_bytes: int | None = None) -> TablePlan:
-    """Sniff ``path``, choose its text column and read its header (refusing, with the reason, what cannot be read)."""
+    """Sniff ``path``, choose its text column and read its header (refusing, with the reason, what cannot be read:
+    ``EmptyFileError`` for a file with nothing to score, a header without data rows included)."""
     csv.field_size_limit(max(max_bytes or 0, 1 << 27))
     fmt = table_format(path, max_bytes)
     index = resolve_text_column(fmt, text_column, path.name)
-    header = next(table_records(path, fmt))[0] or list(fmt.columns)  # the reader, dropped here, closes the file
-    return TablePlan(path, fmt, index, header, path.stat().st_size)
+    rows = table_records(path, fmt)
+    try:
+        header = next(rows)[0] or list(fmt.columns)
+        if next(rows, None) is None:
+            raise EmptyFileError(f"{path.name} has a header but no data rows")
+    finally:
+        rows.close()
+    header, renamed = unique_names(header)
+    return TablePlan(path, fmt, index, header, path.stat().st_size, renamed)
 
 
 def prepared_chunks(plan: TablePlan, chunk_rows: int) -> Iterator[PreparedChunk]:
@@ -172,8 +162,8 @@ def score_file(
 
     A chunk is at most ``chunk_rows`` rows and about ``CHUNK_CHARS`` characters; ``max_bytes`` caps the upload's
     size in bytes; ``progress`` gets the share of the file's bytes read, in [0, 1], and a message. Raises
-    ``BatchInputError`` when the file is refused (see ``sniff``), its text column cannot be chosen, or it has no
-    data rows; no partial output is left then.
+    ``BatchInputError`` when the file is refused (see ``sniff``) or its text column cannot be chosen, and
+    ``EmptyFileError`` when it has nothing to score; no partial output is left then.
     """
     plan = plan_table(path, text_column, max_bytes)
     return write_scored(plan, out_path, scored_here(plan, score, chunk_rows), progress)
@@ -195,12 +185,16 @@ def write_scored(
     and count what happened to every row. Every engine ends here, so the output and the summary are the same
     whichever engine scored the texts."""
     started = time.perf_counter()
-    summary = ScoreSummary(text_column=plan.fmt.columns[plan.index], input_format=plan.fmt.describe())
+    summary = ScoreSummary(
+        text_column=plan.fmt.columns[plan.index], input_format=plan.fmt.describe(), columns_renamed=dict(plan.renamed)
+    )
     partial = out_path.with_name(out_path.name + ".partial")
     partial.parent.mkdir(parents=True, exist_ok=True)
     try:
         with partial.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, delimiter=plan.fmt.output_delimiter)
+            if plan.fmt.separator_line:  # the spreadsheet that wrote the hint opens the copy the same way
+                handle.write(f"sep={plan.fmt.output_delimiter}\r\n")
             summary.columns_added = added_column_names(plan.header)
             writer.writerow([neutralise(c) for c in plan.header] + list(summary.columns_added.values()))
             for chunk, result in scored:
@@ -213,7 +207,7 @@ def write_scored(
         partial.unlink(missing_ok=True)
     if summary.rows == 0:
         out_path.unlink(missing_ok=True)
-        raise BatchInputError(f"{plan.path.name} has a header but no data rows")
+        raise EmptyFileError(f"{plan.path.name} has a header but no data rows")
     summary.seconds = time.perf_counter() - started
     return summary
 

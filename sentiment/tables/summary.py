@@ -14,8 +14,8 @@ _REPORTED_ROWS = 20  # row numbers listed per reason in the summary
 @dataclass
 class ScoreSummary:
     """What happened to every row: how many scored, how many skipped and why, what was cleaned, the label mix,
-    and what the reader chose (layout, encoding, separator, text column, names of the added columns). Row numbers
-    are 1-based data rows (the header not counted); ``seconds`` is the wall-clock time of the whole job."""
+    and what the reader chose (layout, encoding, separator, text column, names of the added and renamed columns).
+    Row numbers are 1-based data rows (the header not counted); ``seconds`` is the wall-clock time of the job."""
 
     rows: int = 0
     scored: int = 0
@@ -27,6 +27,7 @@ class ScoreSummary:
     cleaned: dict[str, int] = field(default_factory=dict)  # rows changed but kept: "nul_removed", "short_row_padded"
     cleaned_rows: dict[str, list[int]] = field(default_factory=dict)  # first few row numbers per kind
     columns_added: dict[str, str] = field(default_factory=dict)  # role -> column name written
+    columns_renamed: dict[str, str] = field(default_factory=dict)  # input columns named alike: new name -> as written
     input_format: dict[str, str | None] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -43,6 +44,7 @@ class ScoreSummary:
             "cleaned": dict(self.cleaned),
             "cleaned_rows": {kind: list(rows) for kind, rows in self.cleaned_rows.items()},
             "columns_added": dict(self.columns_added),
+            "columns_renamed": dict(self.columns_renamed),
             "input_format": dict(self.input_format),
             "seconds": round(self.seconds, 3),
         }

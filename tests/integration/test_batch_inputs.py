@@ -16,7 +16,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from sentiment.__main__ import main
-from sentiment.errors import BatchInputError
+from sentiment.errors import BatchInputError, EmptyFileError
+from sentiment.service.batch_jobs import score_inputs
+from sentiment.settings import Settings
 from sentiment.tables.inputs import expand_inputs, output_paths
 from sentiment.tables.progress import ProgressLine, describe_progress
 from sentiment.tables.scoring import plan_table
@@ -95,9 +97,66 @@ def test_score_a_folder_from_the_shell_into_a_folder_of_shards(
     _tables(tmp_path / "in")
     assert main(["score", str(tmp_path / "in"), str(tmp_path / "out"), "--model", "vader", "--quiet"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert sorted(Path(p).name for p in report) == ["a_scored.csv", "b_scored.csv", "c_scored.tsv"]
-    assert [report[str(tmp_path / "out" / "a_scored.csv")]["rows"]] == [2]
+    assert sorted(Path(p).name for p in report["outputs"]) == ["a_scored.csv", "b_scored.csv", "c_scored.tsv"]
+    assert [report["outputs"][str(tmp_path / "out" / "a_scored.csv")]["rows"]] == [2]
+    assert report["skipped_files"] == {}
     assert (tmp_path / "out" / "c_scored.tsv").read_text().splitlines()[0].startswith("id\ttext\tlabel")
+
+
+def test_the_issue_folder_scores_its_two_rows_and_lists_the_empty_and_header_only_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #25, item 5: a folder with an empty file, a header-only file and a file of two rows answered
+    ``error: a_empty.csv is empty``, rc 2, no output. Now: rc 0, the two rows scored into the folder asked for, and
+    both other files listed under ``skipped_files`` with their reason (nothing written for them)."""
+    monkeypatch.setenv("SENTIMENT_DATA_DIR", str(tmp_path / "data"))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a_empty.csv").write_bytes(b"")
+    (folder / "b_header.csv").write_text("id,text\n")
+    (folder / "c_rows.csv").write_text("id,text\n1,great phone\n2,awful service\n")
+    assert main(["score", str(folder), str(tmp_path / "out"), "--model", "vader", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["skipped_files"] == {
+        str(folder / "a_empty.csv"): "a_empty.csv is empty",
+        str(folder / "b_header.csv"): "b_header.csv has a header but no data rows",
+    }
+    [(out, summary)] = report["outputs"].items()
+    assert Path(out) == tmp_path / "out" / "c_rows_scored.csv"
+    assert (summary["rows"], summary["scored"]) == (2, 2)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c_rows_scored.csv"]
+
+
+_NOTHING = {"empty": b"", "blank": b"\n  \r\n\n", "header only": b"id,text\r\n", "sep line only": b"sep=;\r\n"}
+_SOMETHING = {"rows": b"id,text\ngood\nbad\n", "lines": b"what a day\nworst ever\n", "blank text": b'text\n" "\n'}
+
+
+@hypothesis_settings(derandomize=True, max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(sorted(_NOTHING) + sorted(_SOMETHING)), min_size=2, max_size=5))
+def test_files_with_nothing_to_score_are_skipped_and_the_job_fails_only_when_all_are(
+    tmp_path_factory: pytest.TempPathFactory, kinds: list[str]
+) -> None:
+    """Any folder mixing files with nothing to score (empty, blank lines, header only, a ``sep=`` line only) and
+    files with rows: each file with rows gets its scored copy, each other file is listed with a reason and gets
+    none; when no file has rows the job raises ``EmptyFileError`` naming every file, and writes nothing."""
+    root = tmp_path_factory.mktemp("mixed")
+    folder = root / "in"
+    folder.mkdir()
+    for i, kind in enumerate(kinds):
+        (folder / f"f{i}.csv").write_bytes({**_NOTHING, **_SOMETHING}[kind])
+    settings = Settings(data_dir=root / "data")
+    with_rows = [f"f{i}" for i, kind in enumerate(kinds) if kind in _SOMETHING]
+    if not with_rows:
+        with pytest.raises(EmptyFileError, match=f"nothing to score in {len(kinds)} files") as refused:
+            score_inputs(str(folder), root / "out", "vader", settings, progress=False)
+        assert all(f"f{i}.csv" in str(refused.value) for i in range(len(kinds)))
+        assert not (root / "out").exists()
+        return
+    run = score_inputs(str(folder), root / "out", "vader", settings, progress=False)
+    assert [out.name for out, _ in run.outputs] == [f"{stem}_scored.csv" for stem in with_rows]
+    assert sorted(p.name for p in run.skipped) == [f"f{i}.csv" for i, k in enumerate(kinds) if k in _NOTHING]
+    assert all(reason for reason in run.skipped.values())
+    assert sorted(p.name for p in (root / "out").iterdir()) == [f"{stem}_scored.csv" for stem in with_rows]
 
 
 def test_the_engine_and_its_options_are_checked_by_the_parser(capsys: pytest.CaptureFixture[str]) -> None:

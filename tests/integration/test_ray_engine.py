@@ -7,8 +7,11 @@ cores: these tests are marked slow.
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -127,11 +130,76 @@ def test_a_folder_of_inputs_becomes_a_folder_of_the_same_shards_on_either_engine
     pa, pq = pytest.importorskip("pyarrow"), pytest.importorskip("pyarrow.parquet")
     pq.write_table(pa.table({"text": ["love it", None, "@cmd awful"], "n": [1, 2, None]}), inputs / "d.parquet")
     spec = str(tiny_model_dir)
-    local = score_inputs("in", Path("local"), spec, session_settings, engine="local", progress=False)
-    remote = score_inputs("in", Path("ray"), spec, session_settings, engine="ray", actors=2)
+    local = score_inputs("in", Path("local"), spec, session_settings, engine="local", progress=False).outputs
+    remote = score_inputs("in", Path("ray"), spec, session_settings, engine="ray", actors=2).outputs
 
     assert [p.name for p, _ in local] == ["a_scored.csv", "b_scored.csv", "c_scored.tsv", "d_scored.csv"]
     assert [p.name for p, _ in remote] == [p.name for p, _ in local]
     for (local_path, local_summary), (ray_path, ray_summary) in zip(local, remote, strict=True):
         assert ray_path.read_bytes() == local_path.read_bytes()
         assert _comparable(ray_summary) == _comparable(local_summary)
+
+
+def _exports(folder: Path) -> None:
+    """The files of issue #25 items 4, 5 and 7, in one folder: an empty file, a header-only file, Excel's cp1252
+    export, Excel's ``sep=;`` line, and a header of ``text,text``."""
+    folder.mkdir()
+    (folder / "a_empty.csv").write_bytes(b"")
+    (folder / "b_header.csv").write_text("id,text\n")
+    reviews = ["“Great” – worth every €", "It’s the “best” phone I’ve owned", "Don’t buy – it’s “junk”"]
+    cp1252 = "id,text\r\n" + "".join(f"{i},{t}\r\n" for i, t in enumerate(reviews, 1))
+    (folder / "c_excel.csv").write_bytes(cp1252.encode("cp1252"))
+    (folder / "d_sep.csv").write_text("sep=;\r\nid;text;rating\r\n1;great, really;5\r\n2;awful, never again;1\r\n")
+    (folder / "e_twice.csv").write_text("text,text\ngreat,awful\nfine,bad\n")
+
+
+def test_the_cli_starts_its_own_ray_while_another_cluster_runs_and_scores_the_exports_as_the_local_engine(
+    two_nodes: list[str], tiny_model_dir: Path, session_settings: Settings, tmp_path: Path
+) -> None:
+    """Issue #25 item 8: with another Ray cluster up on the machine (this module's two nodes, whose address Ray
+    records for a bare ``ray.init()`` to find), ``python -m sentiment score ... --engine ray --actors 2`` failed:
+    "internal error (ValueError: When connecting to an existing cluster, num_cpus and num_gpus must not be
+    provided.)". Run as a user runs it (a child process), it now starts a Ray instance of its own, and on the files
+    of items 4, 5 and 7 gives exactly the local engine's bytes and summaries: the empty and header-only files
+    listed as skipped, the cp1252 export read as cp1252, the ``sep=;`` line honoured, ``text,text`` made distinct."""
+    from ray._private.services import get_ray_address_from_environment
+
+    assert get_ray_address_from_environment("auto", None) is not None  # a bare ray.init() would join a cluster
+    _exports(tmp_path / "in")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env |= {"HF_HUB_OFFLINE": "1", "SENTIMENT_DATA_DIR": str(tmp_path / "data"), "RAY_DISABLE_USAGE_STATS": "1"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    argv = ["score", str(tmp_path / "in"), str(tmp_path / "ray"), "--engine", "ray", "--actors", "2"]
+    done = subprocess.run(
+        [sys.executable, "-m", "sentiment", *argv, "--model", str(tiny_model_dir), "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    remote = json.loads(done.stdout)
+    local = score_inputs(
+        str(tmp_path / "in"), tmp_path / "local", str(tiny_model_dir), session_settings, progress=False
+    )
+
+    skipped = {Path(p).name: reason for p, reason in remote["skipped_files"].items()}
+    assert skipped == {
+        "a_empty.csv": "a_empty.csv is empty",
+        "b_header.csv": "b_header.csv has a header but no data rows",
+    }
+    assert {p.name: r for p, r in local.skipped.items()} == skipped
+    summaries = {Path(p).name: summary for p, summary in remote["outputs"].items()}
+    assert list(summaries) == ["c_excel_scored.csv", "d_sep_scored.csv", "e_twice_scored.csv"]
+    for out, summary in local.outputs:
+        assert (tmp_path / "ray" / out.name).read_bytes() == out.read_bytes()
+        assert {**summaries[out.name], "seconds": 0} == {**summary.as_dict(), "seconds": 0}
+    assert summaries["c_excel_scored.csv"]["input_format"]["encoding"] == "cp1252"
+    assert summaries["c_excel_scored.csv"]["scored"] == 3
+    assert "Don’t buy – it’s “junk”" in (tmp_path / "ray" / "c_excel_scored.csv").read_text(encoding="utf-8")
+    assert summaries["d_sep_scored.csv"]["input_format"]["delimiter"] == ";"
+    assert (tmp_path / "ray" / "d_sep_scored.csv").read_text().splitlines()[:2] == [
+        "sep=;",
+        "id;text;rating;label;score_negative;score_neutral;score_positive;error;prediction_id",
+    ]
+    assert summaries["e_twice_scored.csv"]["columns_renamed"] == {"text_2": "text"}

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -145,3 +150,95 @@ def test_a_bad_combination_of_settings_names_the_variables_without_a_traceback(
     err = capsys.readouterr().err
     assert err.startswith("error: invalid settings:") and "SENTIMENT_DRIFT_MIN_WINDOW=900" in err
     assert "Traceback" not in err and not [r for r in caplog.records if r.exc_info]
+
+
+# --- --engine ray: every refusal a user can cause is one line and exit 2 (issue #25 item 8, issue #26 item 4) ----
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run_cli(args: list[str], tmp_path: Path, site: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m sentiment ARGS`` as a user runs it, from the repository root, optionally with a ``sitecustomize``
+    folder first on the path (to take a package away before anything imports it)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SENTIMENT_DATA_DIR": str(tmp_path / "data")}
+    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in (site, REPO) if p is not None)
+    return subprocess.run(
+        [sys.executable, "-m", "sentiment", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_ray_engine_without_ray_installed_is_one_line_saying_how_to_install_it(tmp_path: Path) -> None:
+    """Issue #26: ``score --engine ray`` without Ray printed "internal error" and a traceback around the right
+    message. Ray is taken away for real (``sys.modules['ray'] = None`` in a ``sitecustomize`` of a child process):
+    stderr is exactly one line naming the requirements file, exit 2, nothing written."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import sys\nsys.modules['ray'] = None  # import ray -> ImportError\n")
+    source = tmp_path / "reviews.csv"
+    source.write_text("id,text\n1,great\n")
+    done = _run_cli(
+        ["score", str(source), str(tmp_path / "out.csv"), "--engine", "ray", "--actors", "2"], tmp_path, site
+    )
+    assert (done.returncode, done.stderr.strip().splitlines()) == (
+        2,
+        ["error: --engine ray needs Ray, which is not installed: pip install -r requirements-scale.txt"],
+    )
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("address", "says"),
+    [
+        ("nonsense", "--address 'nonsense' is not a Ray address: give the head node's HOST:PORT"),
+        ("127.0.0.1:{port}", "no Ray cluster answers at 127.0.0.1:{port} (Connection refused): start one there"),
+        ("ray://127.0.0.1:{port}", "no Ray cluster answers at ray://127.0.0.1:{port} (Connection refused)"),
+    ],
+    ids=["not-an-address", "nothing-listens", "ray-client-nothing-listens"],
+)
+def test_a_ray_address_that_does_not_answer_is_one_line_at_once(
+    data_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    address: str,
+    says: str,
+) -> None:
+    """An address where nothing listens made ``ray.init`` wait for minutes (measured here: over 300 s), then die by
+    its signal handler; a malformed one was an "internal error". Now both are one line within seconds, exit 2, no
+    traceback, saying how to start a cluster or to leave ``--address`` out."""
+    pytest.importorskip("ray")
+    with socket.socket() as probe:  # a port nothing listens on (bound, never listening: refused at once)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        source = data_dir / "reviews.csv"
+        source.write_text("id,text\n1,great\n")
+        started = time.monotonic()
+        argv = [
+            "score",
+            str(source),
+            str(data_dir / "out.csv"),
+            "--engine",
+            "ray",
+            "--address",
+            address.format(port=port),
+        ]
+        assert main([*argv, "--model", "vader", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: " + says.format(port=port))
+    assert "leave out --address to start a Ray instance on this machine" in err[0]
+    assert time.monotonic() - started < 30
+    assert not [r for r in caplog.records if r.exc_info] and not (data_dir / "out.csv").exists()
+
+
+def test_a_cluster_without_cpus_is_refused_and_fewer_cpus_than_actors_only_warned(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The check ``score_plans_on_ray`` makes on ``ray.cluster_resources()`` before starting any actor: no CPU at
+    all can never run a replica (Ray Data would wait for ever); fewer CPUs than actors can, on an autoscaling
+    cluster, so it is a warning."""
+    from sentiment.tables.ray_engine import cluster_cpu_problem
+
+    assert "has no CPUs to run the model on" in str(cluster_cpu_problem({"memory": 1e9}, actors=1))
+    assert "has no CPUs" in str(cluster_cpu_problem({"CPU": 0.5, "GPU": 1.0}, actors=1))
+    assert cluster_cpu_problem({"CPU": 2.0}, actors=2) is None and not caplog.records
+    assert cluster_cpu_problem({"CPU": 2.0}, actors=8) is None
+    assert "2 CPUs for 8 actors" in caplog.records[-1].getMessage()

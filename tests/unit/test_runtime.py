@@ -54,7 +54,7 @@ def state() -> dict:
     from sentiment.web import gradio_sessions
 
     try:
-        codecs.lookup_error("sentiment-utf8-else-latin1")
+        codecs.lookup_error("sentiment-utf8-else-cp1252")
         handler = True
     except LookupError:
         handler = False
