@@ -152,6 +152,19 @@ class Settings(BaseSettings):
         description="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For names the "
         "client (e.g. 10.0.0.0/8); empty: the header is ignored, since any visitor can write one.",
     )
+    proxy_hops: int | None = Field(
+        None,
+        ge=0,
+        le=32,
+        description="Reverse proxies in front of the app, each appending to X-Forwarded-For: the client is the N-th "
+        "address from its right (entries further left are the visitor's own). Default 0, on a Hugging Face Space 1. "
+        "Another way to say what SENTIMENT_TRUSTED_PROXIES says: set one of them.",
+    )
+    space_id: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SPACE_ID"),
+        description="Set by Hugging Face Spaces (owner/name); makes SENTIMENT_PROXY_HOPS default to 1.",
+    )
     production_window_days: float = Field(
         7.0, gt=0, le=3650, description="The production evaluation uses predictions labelled in this many last days."
     )
@@ -226,10 +239,25 @@ class Settings(BaseSettings):
         """``trusted_proxies`` as a list (the form uvicorn's proxy-headers middleware takes)."""
         return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
 
+    @property
+    def forwarded_hops(self) -> int:
+        """How many proxies' X-Forwarded-For entries to count from the right: ``SENTIMENT_PROXY_HOPS`` when set;
+        else 1 on a Hugging Face Space (every request reaches it through the Space's proxy, whose changing private
+        address cannot be listed) unless ``SENTIMENT_TRUSTED_PROXIES`` names the proxies; else 0."""
+        if self.proxy_hops is not None:
+            return self.proxy_hops
+        return 1 if self.space_id and not self.trusted_proxy_list else 0
+
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:
         """Every rule between fields that is broken, in one message naming the environment variables."""
         problems: list[str] = []
+        if self.proxy_hops is not None and self.trusted_proxy_list:
+            problems.append(
+                f"both {_env('trusted_proxies')} and {_env('proxy_hops')}={self.proxy_hops} are set: they are two ways "
+                "to say which X-Forwarded-For entry names the client; keep the proxy list if the proxies' addresses "
+                "are fixed, else unset it and keep the number of proxies"
+            )
         if self.drift_min_window > self.drift_window:
             problems.append(
                 f"{_env('drift_min_window')}={self.drift_min_window} is above {_env('drift_window')}="

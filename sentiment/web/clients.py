@@ -2,10 +2,12 @@
 
 - A Gradio session is not a client: every new ``gradio_client.Client`` and every ``POST /gradio_api/call/...`` gets a
   fresh one, so a limit per session is a limit nobody meets.
-- ``X-Forwarded-For`` is written by whoever sends the request: it names the client only when the peer that sent it
-  is a reverse proxy the owner listed in ``SENTIMENT_TRUSTED_PROXIES``. ``trust_forwarded_headers`` installs
-  uvicorn's proxy-headers middleware with exactly that list (uvicorn's own default trusts 127.0.0.1, so ``app.py``
-  turns that off): the request's client address is then right for every route, and no route reads the header.
+- ``X-Forwarded-For`` is written by whoever sends the request: it names the client only where the owner said which
+  proxies write it, in one of two ways. ``SENTIMENT_TRUSTED_PROXIES`` lists their addresses: uvicorn's
+  proxy-headers middleware with exactly that list (uvicorn's own default trusts 127.0.0.1, so ``app.py`` turns
+  that off). ``SENTIMENT_PROXY_HOPS`` counts them, for proxies whose address is unknown or changes (a Hugging Face
+  Space, where it is 1 by default): ``sentiment.web.forwarded``. Either way ``trust_forwarded_headers`` rewrites
+  the request's client address, so it is right for every route, and no route reads the header.
 - IPv6 clients are keyed by their /64: one household or server gets a whole /64, so a per-address limit would be one
   per random address.
 """
@@ -20,6 +22,7 @@ from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from sentiment.settings import Settings
+from sentiment.web.forwarded import ForwardedHopsMiddleware, parse_address
 
 logger = logging.getLogger(__name__)
 UNKNOWN = "unknown"  # no peer address (an in-process call): one shared key, so such calls are limited together
@@ -27,9 +30,16 @@ _HINTED: set[str] = set()  # peers already named in the log as sending X-Forward
 
 
 def trust_forwarded_headers(app: FastAPI, settings: Settings) -> None:
-    """Put ``app`` behind uvicorn's proxy-headers middleware trusting only ``SENTIMENT_TRUSTED_PROXIES`` (none by
-    default): from a listed proxy, the client is the nearest address in ``X-Forwarded-For`` that is not itself a
-    listed proxy, so entries a visitor wrote further left are ignored. Run uvicorn with ``proxy_headers=False``."""
+    """Name each request's client by ``X-Forwarded-For`` the way the settings say, or not at all (the default off a
+    Space). With ``Settings.forwarded_hops`` N > 0: the N-th address from the right. Else with
+    ``SENTIMENT_TRUSTED_PROXIES``: from a listed proxy, the nearest address that is not itself a listed proxy. Either
+    way, entries a visitor wrote further left are ignored. Run uvicorn with ``proxy_headers=False``."""
+    hops = settings.forwarded_hops
+    if hops > 0:
+        app.add_middleware(ForwardedHopsMiddleware, hops=hops)
+        why = "SENTIMENT_PROXY_HOPS" if settings.proxy_hops is not None else "the default on a Hugging Face Space"
+        logger.info("a request's client is the address %d from the right of X-Forwarded-For (%s)", hops, why)
+        return
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
 
 
@@ -65,12 +75,14 @@ def _hint_untrusted_proxy(request: Any, host: str) -> None:
     forwarded = headers.get("x-forwarded-for", "")
     if not forwarded or len(_HINTED) >= 16 or host in _HINTED:
         return
-    if host in {part.strip() for part in forwarded.split(",")}:
-        return  # the middleware took the client from the header: it was used
+    parts = [part.strip() for part in forwarded.split(",")]
+    if host in parts or host in {parsed[0] for parsed in map(parse_address, parts) if parsed}:
+        return  # a middleware took the client from the header (as written, or its address without a port): used
     _HINTED.add(host)
     logger.warning(
         "a request from %s carries X-Forwarded-For, which is ignored: if %s is your reverse proxy, list it in "
-        "SENTIMENT_TRUSTED_PROXIES, otherwise every visitor behind it shares one feedback limit",
+        "SENTIMENT_TRUSTED_PROXIES (or, if its address changes, set SENTIMENT_PROXY_HOPS to the number of proxies), "
+        "otherwise every visitor behind it shares one feedback limit",
         host,
         host,
     )
