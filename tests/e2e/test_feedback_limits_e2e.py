@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 LIMIT = int(Settings.model_fields["feedback_per_client_hour"].default)
 MIN_LABELS = int(Settings.model_fields["production_min_labels"].default)
 PROXY = "127.0.0.2"
+SPACE_LIMIT = 2
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,24 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
             "SENTIMENT_SCHEDULER_ENABLED": "false",
             "SENTIMENT_CACHE_DIR": str(CACHE),
             "SENTIMENT_TRUSTED_PROXIES": PROXY,
+        },
+    )
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """The app as a Hugging Face Space starts it: SPACE_ID set, neither SENTIMENT_PROXY_HOPS nor
+    SENTIMENT_TRUSTED_PROXIES; a limit of SPACE_LIMIT an hour, so a test reaches it in a few calls."""
+    running = start_app(
+        tmp_path_factory.mktemp("feedback-space"),
+        {
+            "SENTIMENT_MODEL": "vader",
+            "SENTIMENT_SCHEDULER_ENABLED": "false",
+            "SENTIMENT_CACHE_DIR": str(CACHE),
+            "SENTIMENT_FEEDBACK_PER_CLIENT_HOUR": str(SPACE_LIMIT),
+            "SPACE_ID": "owner/sentiment",
         },
     )
     yield running
@@ -159,3 +178,29 @@ def test_x_forwarded_for_names_the_client_only_from_the_listed_proxy(app: Runnin
     direct_1, direct_2, direct_none, proxied, forged_left, other = _givers(app, ids)
     assert direct_1 == direct_2 == direct_none
     assert proxied == forged_left and len({direct_1, proxied, other}) == 3
+
+
+def test_on_a_space_each_visitor_behind_its_proxy_has_a_limit_of_its_own(space: RunningApp) -> None:
+    """On a Space every request comes from the Space's proxy (here 127.0.0.1, an address nobody listed), which
+    appends the visitor's address to X-Forwarded-For. Visitor A (198.51.100.7) writes a different entry of its own
+    to the left each time: its first SPACE_LIMIT (2) pieces are recorded under one giver and the next is refused
+    with when to retry (a forged entry is no way around the limit). Visitor B (198.51.100.8), through the same
+    proxy and with A's forged entry, is still recorded, under another giver: before the hop count, every visitor
+    of a Space shared the proxy's one limit and B was refused too. Requests without the header (the test's own
+    /health and /predict calls) keep the proxy as client, and the log says so once."""
+    ids = _predictions(space, SPACE_LIMIT + 2)
+    with _http("127.0.0.1") as proxy:
+        a = [
+            _feedback(proxy, space, pid, "positive", "", headers={"X-Forwarded-For": f"203.0.113.{i}, 198.51.100.7"})
+            for i, pid in enumerate(ids[: SPACE_LIMIT + 1])
+        ]
+        b = _feedback(proxy, space, ids[-1], "positive", "", headers={"X-Forwarded-For": "203.0.113.0, 198.51.100.8"})
+    outcomes = [answer["outcome"] if isinstance(answer, dict) else answer for answer in [*a, b]]
+    assert outcomes[:SPACE_LIMIT] == ["recorded"] * SPACE_LIMIT, outcomes
+    assert re.search(r"retry in \d+ s", str(outcomes[SPACE_LIMIT])), outcomes
+    assert outcomes[-1] == "recorded", outcomes  # B: a limit of its own
+    givers = _givers(space, [*ids[:SPACE_LIMIT], ids[-1]])
+    assert len(set(givers[:SPACE_LIMIT])) == 1 and givers[-1] != givers[0]
+    log = space.log.read_text()
+    assert "client is the address 1 from the right of X-Forwarded-For (the default on a Hugging Face Space)" in log
+    assert log.count("SENTIMENT_PROXY_HOPS is 1") == 1

@@ -1,6 +1,7 @@
 """Feedback limits and identity: the store keeps one record per (prediction, label) and the limiter admits at most its
 limit per client in any window, for any sequence of submissions; a store written by the previous version (one row per
-session) opens, merged; the client is its address, and X-Forwarded-For counts only from a listed proxy."""
+session) opens, merged; the client is its address, and X-Forwarded-For counts only from a listed proxy or, with a
+hop count (on a Space by default), only its entries that the proxies appended."""
 
 from __future__ import annotations
 
@@ -233,6 +234,20 @@ def test_a_forged_forwarded_header_is_ignored_unless_the_peer_is_a_listed_proxy(
     assert _seen_as(behind, "10.1.2.3", "198.51.100.1, 10.9.9.9") == "198.51.100.1"  # two proxies in a row
     assert _seen_as(behind, "203.0.113.5", "198.51.100.1") == "203.0.113.5"  # not a listed proxy
     assert _seen_as(behind, "10.1.2.3", None) == "10.1.2.3"
+
+
+def test_on_a_space_the_address_the_spaces_proxy_appended_is_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With SPACE_ID set and neither proxy setting, the app counts one proxy whatever its (private, changing)
+    address: the right-most X-Forwarded-For entry is the client, entries a visitor wrote to its left change
+    nothing, and a request without the header is its peer. SENTIMENT_PROXY_HOPS=0 on a Space turns that off."""
+    for name in ("SENTIMENT_TRUSTED_PROXIES", "SENTIMENT_PROXY_HOPS"):
+        monkeypatch.delenv(name, raising=False)
+    space = Settings(space_id="owner/sentiment")
+    assert _seen_as(space, "10.16.3.80", "198.51.100.1") == "198.51.100.1"
+    assert _seen_as(space, "10.16.9.9", "6.6.6.6, 198.51.100.1") == "198.51.100.1"  # another proxy address, forged
+    assert _seen_as(space, "10.16.3.80", "198.51.100.1, 198.51.100.2") == "198.51.100.2"
+    assert _seen_as(space, "10.16.3.80", None) == "10.16.3.80"
+    assert _seen_as(Settings(space_id="owner/sentiment", proxy_hops=0), "10.16.3.80", "198.51.100.1") == "10.16.3.80"
 
 
 @pytest.mark.parametrize("value", ["*", "10.0.0.0/33", "proxy.example"])
