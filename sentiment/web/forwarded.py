@@ -9,7 +9,11 @@ for ``SENTIMENT_TRUSTED_PROXIES``, only trusts listed addresses).
 
 Where the app runs on a Hugging Face Space, every request comes through the Space's proxy, from a private address
 that changes (embeddings-benchmark/mteb#4754: on a Space ``request.client.host`` is an internal address such as
-10.16.3.80 and the visitor's own is in ``X-Forwarded-For``), so ``Settings.forwarded_hops`` is 1 there by default.
+10.16.3.80 and the visitor's own is in ``X-Forwarded-For``), so ``Settings.forwarded_hops`` is 1 there by default. A
+Space is recognised by ``SPACE_ID``, which the Hub documents as set in every Space ("Helper environment variables",
+https://huggingface.co/docs/hub/spaces-overview). The Hub does not document how many entries its proxies append:
+if the one-time fallback line below appears for visitors' requests the count is too high, if visitors still share one
+limit it is too low, and ``SENTIMENT_PROXY_HOPS`` corrects it either way.
 
 Hop counting trusts the position, not the peer: a request that reaches the app *around* the proxies could name any
 client. Use it only where the app's port is reachable through the proxies alone (as on a Space).
