@@ -62,7 +62,7 @@ def test_the_evaluation_job_runs_on_its_interval_and_moves_its_gauges(service: S
     assert _value(service, "model_evaluation_samples", **key) == 30
     assert _value(service, "model_accuracy", **key) > 0
     assert _value(service, "scheduler_job_duration_seconds", job="evaluation") > 0
-    scheduled = [row for row in service.evaluation.history() if row.source == "scheduler"]
+    scheduled = [row for row in service.evaluation.history() if row.source == "scheduled"]
     assert len(scheduled) >= 2  # two runs, each stored with its own fresh sample seed
     assert all(row.dataset == "vader_tweets" and row.n == 30 for row in scheduled)
 
