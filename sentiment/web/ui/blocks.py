@@ -97,7 +97,7 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
                         gr.Examples(EXAMPLES, inputs=text, label="Examples (negative, neutral, positive)")
                     with gr.Column():
                         label = gr.Label(label="Sentiment", num_top_classes=3, elem_id="label-output")
-                        details = gr.JSON(label="Details")
+                        details = gr.JSON(label="Details", elem_id="prediction-details")
                         judged = feedback_row(service, user_errors, details)
                 with gr.Accordion("Several texts (one per line)", open=False):
                     many = gr.Textbox(label="Texts", lines=6, placeholder="one text per line")

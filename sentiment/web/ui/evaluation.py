@@ -47,6 +47,7 @@ METRIC_COLUMNS = [
     "rows used",
     "labels",
 ]
+METRIC_WIDTHS = ["8%", "10%", "5%", "4%", "7%", "8%", "7%", "8%", "7%", "5%", "5%", "16%", "10%"]
 CLASS_COLUMNS = ["model", "class", "precision", "recall", "F1", "support"]
 COMPARISON_COLUMNS = ["metric", "B minus A", "95% interval", "test", "p-value", "verdict"]
 SIGNIFICANCE = 0.05
@@ -236,7 +237,13 @@ def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> Non
                 placeholder="e.g. 0:negative,1:neutral,2:positive",
             )
         button = gr.Button("Evaluate", variant="primary", elem_id="evaluate-button")
-        table = gr.Dataframe(metrics_table([]), label="Metrics", elem_id="evaluation-metrics", wrap=True)
+        table = gr.Dataframe(
+            metrics_table([]),
+            label="Metrics",
+            elem_id="evaluation-metrics",
+            wrap=True,
+            column_widths=METRIC_WIDTHS,  # every column on the page; the long texts wrap
+        )
         classes = gr.Dataframe(per_class_table([]), label="Per class", elem_id="evaluation-classes")
         heatmap = gr.HTML(label="Confusion matrix and reliability diagram", elem_id="evaluation-confusion")
         comparison = gr.Dataframe(
