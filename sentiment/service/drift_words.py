@@ -123,5 +123,5 @@ def verdict(report: DriftReport | None, confirm_windows: int, to_confirm: int | 
         f"{_plural(confirm_windows, 'window')} that share no prediction"
     )
     if to_confirm is not None:
-        words += f" (next such window in ~{to_confirm:,} predictions)"
+        words += f"; the next such window comes in ~{to_confirm:,} predictions"
     return words if report.status == "ok" else f"**{confirmed}** (confirmed); {words}"

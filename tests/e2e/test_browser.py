@@ -404,10 +404,10 @@ def test_the_monitoring_tab_answers_first_after_a_replay_of_shifted_traffic(page
             r"Drift: drift seen in 1 window, not yet confirmed: confirmed after 2 windows that share no prediction"
         )
     )
-    expect(card).to_contain_text(re.compile(r"next such window in ~\d+ predictions"))
+    expect(card).to_contain_text(re.compile(r"the next such window comes in ~\d+ predictions"))
     expect(card).not_to_contain_text("Drift: ok")
     expect(card).not_to_contain_text("Drift: no drift")
-    expect(card).to_contain_text("What moved: ")
+    expect(card).to_contain_text("What moved, strongest first:")
     expect(card).not_to_contain_text("Holm")  # the statistics wait behind "Details"
     expect(card).to_contain_text("Logged predictions")
     assert metric_value(shifted_app.metrics(), "sentiment_drift_status") == 0.5  # the gauge says the same

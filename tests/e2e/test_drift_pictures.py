@@ -133,7 +133,7 @@ def test_the_monitoring_tab_shows_the_verdict_the_test_that_fired_its_pictures_a
     page.get_by_role("tab", name="Monitoring").click()
 
     status = page.locator("#monitoring-status")
-    expect(status).to_contain_text(f"Drift: drift (last check: {WINDOW} predictions against the dataset reference)")
+    expect(status).to_contain_text(f"Drift: drift. Last check: {WINDOW} predictions, against the dataset reference")
     expect(status).to_contain_text("the topics changed: a classifier tells current texts from the reference apart")
     page.locator("#monitoring-details").get_by_text("Details: each drift test").click()  # the statistics
     expect(page.locator("#drift-statistics")).to_contain_text("moved most")

@@ -120,8 +120,8 @@ def test_a_shift_seen_in_one_window_reads_not_yet_confirmed_never_ok() -> None:
     answer = _answer(drift=report, estimate=_estimate(0.73, (0.68, 0.78), 0.83), to_confirm=180)
     card = answer_markdown(answer)
     assert (
-        "Drift: **drift seen in 1 window, not yet confirmed**: confirmed after 2 windows that share no prediction "
-        "(next such window in ~180 predictions)"
+        "Drift: **drift seen in 1 window, not yet confirmed**: confirmed after 2 windows that share no prediction; "
+        "the next such window comes in ~180 predictions"
     ) in card
     assert "**ok**" not in card and "no drift" not in card
     assert report.unconfirmed == "drift" and report.status_code == 0.5

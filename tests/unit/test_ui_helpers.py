@@ -185,7 +185,7 @@ def test_the_axes_hold_the_tallest_bar_and_the_highest_share(counts: list[int]) 
         {"time (UTC)": [f"{i // 3:02d}:00" for i in range(len(counts))], "label": "x", "predictions": counts}
     )
     tallest = frame.groupby("time (UTC)")["predictions"].sum().max()
-    assert count_top(frame) == max(5, tallest)
+    assert count_top(frame) >= max(5, tallest * 1.05) and count_top(frame) <= max(5, tallest * 1.1 + 1)
     total = max(sum(counts), 1)
     lines = pd.DataFrame({"confidence": range(len(counts)), "share": [c / total for c in counts], "sample": "current"})
     top = share_top(lines)
@@ -252,9 +252,9 @@ def test_the_models_card_reads_as_a_card_without_the_exception_of_the_issue() ->
     figures = _figures(note_sentence(f"auto: Hub not used ({REASON})", HUB_MODEL), ["vader"])
     card = model_card(figures, NOW - 3 * 3600, NOW, {"status": "ready"}, HUB_MODEL)
     assert card.startswith("### Serving now: `embedded`")
-    for row in ("| Revision | `adapter:578c` |", "| Precision | bf16 |", "| Calibrated | yes: temperature T=1.3 |"):
+    for row in ("- **Revision:** `adapter:578c`", "- **Precision:** bf16", "- **Calibrated:** yes: temperature T=1.3"):
         assert row in card
-    assert "(3 h 0 min ago)" in card and "| Replaced | `vader` (switch back to it to roll back) |" in card
+    assert "(3 h 0 min ago)" in card and "- **Replaced:** `vader` (switch back to it to roll back)" in card
     assert "the Hub cannot be reached from this machine" in card
     assert "ConnectError" not in card and "Errno" not in card and "{" not in card
     fresh = model_card(_figures(""), None, NOW, {"status": "ready"}, HUB_MODEL)

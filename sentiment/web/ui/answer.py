@@ -33,7 +33,8 @@ def answer_markdown(answer: Answer) -> str:
         lines.append("- Estimated accuracy now: after the first drift check with a full window")
     lines.append(f"- Drift: {answer.verdict}" + _checked(answer.drift))
     if answer.moved:
-        lines.append("- What moved: " + "; ".join(answer.moved))
+        lines.append("- What moved, strongest first:")
+        lines.extend(f"    - {words}" for words in answer.moved)
     elif answer.drift is not None and answer.drift.status != "insufficient_data":
         lines.append("- What moved: nothing past its threshold")
     return "\n".join(lines) + "\n\n"
@@ -42,7 +43,7 @@ def answer_markdown(answer: Answer) -> str:
 def _checked(drift: DriftReport | None) -> str:
     if drift is None or drift.status == "insufficient_data":
         return ""
-    return f" (last check: {drift.window_size:,} predictions against the {drift.reference_source} reference)"
+    return f". Last check: {drift.window_size:,} predictions, against the {drift.reference_source} reference"
 
 
 def answer_details(answer: Answer) -> str:

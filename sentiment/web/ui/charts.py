@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import pandas as pd
@@ -12,6 +13,7 @@ from sentiment.service.monitoring import CONFIDENCE_CENTRES
 BAR_MINUTES = (1, 5, 10, 15, 30, 60)
 MAX_BARS = 48
 MIN_BARS = 12  # a fresh app's first minute is one bar among twelve, not one bar across the whole chart
+HEADROOM = 1.1  # an axis reaches 10% above its highest value: the tallest bar or line does not touch the frame
 MIN_COUNT_TOP = 5  # a count axis reaches at least this: whole-number ticks, never a 0-to-0 axis reading 0.000000
 DAY_S = 24 * 3600
 TRAFFIC_COLUMNS = ["time (UTC)", "label", "predictions"]
@@ -63,16 +65,16 @@ def confidence_lines(confidence: pd.DataFrame) -> pd.DataFrame:
 
 
 def count_top(frame: pd.DataFrame, value: str = "predictions", along: str = "time (UTC)") -> int:
-    """The top of a count axis: the tallest (stacked) bar, at least ``MIN_COUNT_TOP``. Given explicitly because
-    Gradio keeps the axis of the first data it drew, and an all-zero chart's axis reads 0.000000."""
+    """The top of a count axis: the tallest (stacked) bar with ``HEADROOM``, at least ``MIN_COUNT_TOP``. Given
+    explicitly because Gradio keeps the axis of the first data it drew, and an all-zero chart's axis reads 0.000000."""
     if frame.empty or value not in frame:
         return MIN_COUNT_TOP
     tallest = frame.groupby(along)[value].sum().max() if along in frame else frame[value].max()
-    return max(MIN_COUNT_TOP, int(tallest) if pd.notna(tallest) else 0)
+    return max(MIN_COUNT_TOP, math.ceil(float(tallest) * HEADROOM) if pd.notna(tallest) else 0)
 
 
 def share_top(lines: pd.DataFrame) -> float:
     """The top of the confidence chart's share axis: the highest share of either sample, with a margin, so no line
     runs off the plot (Gradio keeps the axis of the first data it drew, before the reference existed)."""
     highest = lines["share"].max() if not lines.empty else float("nan")
-    return 1.0 if pd.isna(highest) else min(1.0, round(float(highest) * 1.1 + 0.005, 2))
+    return 1.0 if pd.isna(highest) else min(1.0, round(float(highest) * HEADROOM + 0.005, 2))

@@ -74,6 +74,6 @@ def model_card(figures: dict[str, Any], since: float | None, now: float, health:
         ("Replaced", replaced),
         ("Asked for", f"`{figures['spec']}`"),
     ]
-    table = "\n".join(f"| {name} | {value} |" for name, value in rows)
-    card = f"### Serving now: `{info['name']}`\n\n| | |\n|---|---|\n{table}\n"
+    fields = "\n".join(f"- **{name}:** {value}" for name, value in rows)
+    card = f"### Serving now: `{info['name']}`\n\n{fields}\n"
     return card + (f"\n{info['note']}\n" if info.get("note") else "")
