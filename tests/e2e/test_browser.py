@@ -274,6 +274,7 @@ def test_monitoring_tab_is_filled_on_open_and_draws_both_samples(page: Any, runn
     assert event == "complete"
     checked = overview["drift"]["window_size"]
     expect(page.locator("#labels-plot")).to_contain_text(f"Label mix of the last drift check's {checked:,} predictions")
+    assert _headers(page, "jobs")[:3] == ["job", "every (s)", "next run (UTC)"]  # "not run yet" says when it will
     _shot(page, "monitoring", docs=True)
 
 
@@ -411,6 +412,8 @@ def test_the_monitoring_tab_answers_first_after_a_replay_of_shifted_traffic(page
     expect(card).not_to_contain_text("Holm")  # the statistics wait behind "Details"
     expect(card).to_contain_text("Logged predictions")
     assert metric_value(shifted_app.metrics(), "sentiment_drift_status") == 0.5  # the gauge says the same
+    for plot in ("#traffic-plot", "#labels-plot", "#confidence-plot"):  # drawn, for the screenshot
+        expect(page.locator(f"{plot} [aria-label^='Y-axis']")).to_be_visible()
     _shot(page, "monitoring-answer")
 
     event, (overview,) = call_api(shifted_app.url, "monitoring")
