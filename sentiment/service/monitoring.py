@@ -255,6 +255,8 @@ class MonitoringService:
         if self._checked is not None and self.last_report is not None:
             return self._checked, f"the last drift check's {len(self._checked):,} predictions"
         window = self.log.window(last=self.settings.drift_window)
+        if window.empty:
+            return window, "no predictions yet"
         return window, f"the newest {len(window):,} predictions (no drift check yet)"
 
     def overview(self, hours: float = 24.0) -> MonitoringOverview:

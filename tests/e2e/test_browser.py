@@ -273,7 +273,7 @@ def test_monitoring_tab_is_filled_on_open_and_draws_both_samples(page: Any, runn
     event, (overview,) = call_api(running_app.url, "monitoring")
     assert event == "complete"
     checked = overview["drift"]["window_size"]
-    expect(page.locator("#labels-plot")).to_contain_text(f"Label mix of the last drift check's {checked:,} predictions")
+    expect(page.locator("#labels-plot")).to_contain_text(f"Label mix: the last drift check's {checked:,} predictions")
     assert _headers(page, "jobs")[:3] == ["job", "every (s)", "next run (UTC)"]  # "not run yet" says when it will
     _shot(page, "monitoring", docs=True)
 

@@ -75,7 +75,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             gr.BarPlot(traffic, label=f"Predictions in the last 24 hours ({bars})", y_lim=[0, count_top(traffic)]),
             gr.BarPlot(
                 overview.labels,
-                label=f"Label mix of {overview.window}",
+                label=f"Label mix: {overview.window}",
                 y_lim=[0, count_top(overview.labels, "count", "label")],
             ),
             gr.LinePlot(confidence, y_lim=[0, share_top(confidence)]),
@@ -179,7 +179,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             labels = gr.BarPlot(
                 x="label",
                 y="count",
-                label="Label mix of the last drift check's predictions",
+                label="Label mix: the last drift check's predictions",
                 elem_id="labels-plot",
             )
             confidence = gr.LinePlot(
