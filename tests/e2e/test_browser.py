@@ -237,7 +237,7 @@ def test_evaluate_tab_shows_real_headers_then_a_readable_comparison(page: Any, r
     assert diagram is not None and diagram["width"] >= 350  # big enough to read its bins
     expect(page.locator("#evaluation-history")).to_contain_text("visitor")  # the README's word, and the gauges'
     expect(page.locator("#evaluation-history")).not_to_contain_text("user")
-    _shot(page, "evaluate", docs=True)
+    _shot(page, "evaluate")
 
 
 def test_monitoring_tab_is_filled_on_open_and_draws_both_samples(page: Any, running_app: RunningApp) -> None:
@@ -275,7 +275,7 @@ def test_monitoring_tab_is_filled_on_open_and_draws_both_samples(page: Any, runn
     checked = overview["drift"]["window_size"]
     expect(page.locator("#labels-plot")).to_contain_text(f"Label mix: the last drift check's {checked:,} predictions")
     assert _headers(page, "jobs")[:3] == ["job", "every (s)", "next run (UTC)"]  # "not run yet" says when it will
-    _shot(page, "monitoring", docs=True)
+    _shot(page, "monitoring")
 
 
 def test_models_tab_shows_the_serving_model_on_open_and_refuses_a_wrong_token(
@@ -299,7 +299,7 @@ def test_models_tab_shows_the_serving_model_on_open_and_refuses_a_wrong_token(
     expect(page.get_by_text("wrong or missing admin token").first).to_be_visible(timeout=LONG)
     expect(card).to_contain_text("Serving now: embedded")
     assert _most_progress(page) <= 1
-    _shot(page, "models", docs=True)
+    _shot(page, "models")
 
 
 def test_without_an_admin_token_jobs_and_switching_are_disabled_and_say_why(

@@ -47,7 +47,7 @@ METRIC_COLUMNS = [
     "rows used",
     "labels",
 ]
-METRIC_WIDTHS = ["8%", "10%", "5%", "4%", "7%", "8%", "7%", "8%", "7%", "5%", "5%", "16%", "10%"]
+METRIC_WIDTHS: list[str | int] = ["8%", "10%", "5%", "4%", "7%", "8%", "7%", "8%", "7%", "5%", "5%", "16%", "10%"]
 CLASS_COLUMNS = ["model", "class", "precision", "recall", "F1", "support"]
 COMPARISON_COLUMNS = ["metric", "B minus A", "95% interval", "test", "p-value", "verdict"]
 SIGNIFICANCE = 0.05
