@@ -456,7 +456,9 @@ EVALUATION = dashboard(
                     "options": {
                         "-1": {"text": "no verdict (not checked yet, or too few predictions)"},
                         "0": {"text": "ok", "color": "green"},
+                        "0.5": {"text": "ok; a change seen, not yet confirmed", "color": "yellow"},
                         "1": {"text": "warning", "color": "orange"},
+                        "1.5": {"text": "warning; drift seen, not yet confirmed", "color": "orange"},
                         "2": {"text": "drift", "color": "red"},
                     },
                 }

@@ -10,10 +10,13 @@ __all__ = ["JobRunner", "JobStatus", "Scheduler", "build_scheduler", "drift_job"
 
 
 def build_scheduler(service: SentimentService) -> Scheduler:
-    """The app's scheduler with its two jobs; the first drift check comes one interval after start."""
+    """The app's scheduler with its two jobs. The first drift check comes one interval after start (a window needs
+    traffic first); the first evaluation ``SENTIMENT_FIRST_EVALUATION_DELAY_S`` after start (or one interval, if
+    shorter), so a fresh app's evaluation figures do not wait an hour."""
     settings = service.settings
     runner = JobRunner(service.metrics.monitoring, settings.job_timeout_s)
     scheduler = Scheduler(runner, settings.data_dir / "scheduler.lock")
-    scheduler.add("evaluation", lambda: evaluation_job(service), settings.evaluation_interval_s)
+    first = min(settings.first_evaluation_delay_s, settings.evaluation_interval_s)
+    scheduler.add("evaluation", lambda: evaluation_job(service), settings.evaluation_interval_s, first_run_s=first)
     scheduler.add("drift_check", lambda: drift_job(service), settings.drift_interval_s)
     return scheduler

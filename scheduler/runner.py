@@ -30,7 +30,7 @@ class JobStatus:
     interval_s: float
     last_run: float | None = None
     last_success: float | None = None
-    last_outcome: str = "never run"
+    last_outcome: str = "not run yet"
     last_error: str | None = None
     last_duration_s: float | None = None
     runs: int = 0
@@ -124,6 +124,12 @@ class Scheduler:
             next_run_time=start,
             replace_existing=True,
         )
+
+    def next_run(self, name: str) -> float | None:
+        """Unix time of the next scheduled run of ``name`` (None: not scheduled, or the scheduler is not running)."""
+        job = self._scheduler.get_job(name) if self._scheduler.running else None
+        when = getattr(job, "next_run_time", None)
+        return when.timestamp() if when is not None else None
 
     def run_now(self, name: str) -> str:
         fn, _ = self.jobs[name]

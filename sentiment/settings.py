@@ -205,6 +205,12 @@ class Settings(BaseSettings):
         "temperature", description="Calibration map the estimator refits on the labelled reference first."
     )
     evaluation_interval_s: float = Field(3600.0, gt=0, description="Seconds between scheduled evaluations.")
+    first_evaluation_delay_s: float = Field(
+        120.0,
+        ge=0,
+        description="Seconds after start before the first scheduled evaluation (at most one interval), so a fresh "
+        "app has figures within minutes rather than after an hour.",
+    )
     evaluation_datasets: list[str] = Field(
         default_factory=lambda: ["vader_tweets", "airline_tweets"],
         description="Datasets the scheduled evaluation samples (JSON list in the environment).",

@@ -46,7 +46,7 @@ def chromium_page(profile: Path, **context_options: Any) -> Iterator[Any]:
             executable_path=CHROMIUM,
             headless=True,
             args=ARGS,
-            viewport={"width": 1280, "height": 900},
+            viewport={"width": 1280, "height": 800},  # a laptop screen: what a visitor sees first
             **context_options,
         )
         page = context.new_page()

@@ -114,6 +114,8 @@ def running_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
             "SENTIMENT_ADMIN_TOKEN": ADMIN_TOKEN,
             "SENTIMENT_CACHE_DIR": str(CACHE),
             "SENTIMENT_REFERENCE_PRODUCTION_ROWS": "0",
+            # its tests run evaluations themselves and read the newest: no scheduled one comes in between
+            "SENTIMENT_FIRST_EVALUATION_DELAY_S": "3600",
         },
     )
     yield app

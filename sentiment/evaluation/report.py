@@ -155,7 +155,7 @@ class EvaluationResult:
 
 @dataclass(frozen=True)
 class EvaluationReport:
-    """An evaluation as the app recorded it: who ran it (``source``: user, scheduler, cli), its id in the history
+    """An evaluation as the app recorded it: who ran it (``source``: visitor, scheduled, cli), its id in the history
     (None when the history could not keep it, and then ``warning`` says why)."""
 
     result: EvaluationResult

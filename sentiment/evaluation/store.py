@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +44,23 @@ class EvaluationRecord:
     seed: int
     accuracy: float
     macro_f1: float
-    source: str  # user, scheduler or cli
+    source: str  # visitor, scheduled or cli (``SOURCES``)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 COLUMNS = tuple(f.name for f in fields(EvaluationRecord))
+# Who ran an evaluation, one word everywhere: the history, the API and the gauges' ``source`` label.
+VISITOR, SCHEDULED, CLI = "visitor", "scheduled", "cli"
+SOURCES = (VISITOR, SCHEDULED, CLI)
+# What rows stored before the names were unified say: read as today's word, so old and new rows list alike.
+_OLD_SOURCES = {"user": VISITOR, "scheduler": SCHEDULED}
+
+
+def source_word(stored: str) -> str:
+    """Today's word for a stored ``source`` (rows written before the rename say "user" / "scheduler")."""
+    return _OLD_SOURCES.get(stored, stored)
 
 
 class EvaluationStore:
@@ -97,10 +107,16 @@ class EvaluationStore:
             rows = conn.execute(
                 f"SELECT {', '.join(COLUMNS)} FROM evaluations ORDER BY id DESC LIMIT ?", (limit,)
             ).fetchall()
-        return [EvaluationRecord(*row) for row in rows]
+        records = (EvaluationRecord(*row) for row in rows)
+        return [replace(record, source=source_word(record.source)) for record in records]
 
     def report(self, evaluation_id: int) -> dict[str, Any] | None:
         """The report as stored (``EvaluationReport.stored()``, JSON), or None for an unknown id."""
         with self._lock, self._connect() as conn:
             row = conn.execute("SELECT report FROM evaluations WHERE id = ?", (evaluation_id,)).fetchone()
-        return json.loads(row[0]) if row else None
+        if not row:
+            return None
+        report: dict[str, Any] = json.loads(row[0])
+        if "source" in report:
+            report["source"] = source_word(report["source"])
+        return report

@@ -50,7 +50,7 @@ def _binned(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 def cdf_summary(*, reference: Sequence[Any], current: Sequence[Any], bins: int = BINS, **_: Any) -> Summary:
     """Shares of both sides on shared edges (``BINS`` equal-width over the pooled range, plus the largest gap's
     point), one share per edge (``_binned``), so ``cumsum(shares)`` is each side's ECDF at the edges and its largest
-    gap is the KS D."""
+    gap is the KS D; and both medians."""
     ref, cur = np.asarray(reference, dtype=float), np.asarray(current, dtype=float)
     at, f_ref, f_cur = _largest_gap(ref, cur)
     low, high = float(min(ref.min(), cur.min())), float(max(ref.max(), cur.max()))
@@ -61,6 +61,8 @@ def cdf_summary(*, reference: Sequence[Any], current: Sequence[Any], bins: int =
         "reference": _shares(_binned(ref, edges)),
         "current": _shares(_binned(cur, edges)),
         "gap": {"at": at, "reference": f_ref, "current": f_cur},
+        # what moved, in the feature's own unit, for the plain-words summary ("median 95 vs 77 characters")
+        "median": {"reference": float(np.median(ref)), "current": float(np.median(cur))},
     }
 
 

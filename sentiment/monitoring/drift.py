@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 DRIFT_NO_VERDICT = -1  # sentiment_drift_status before the first check, or when the window is too small
 STATUS_CODES = {"ok": 0, "warning": 1, "drift": 2, "insufficient_data": DRIFT_NO_VERDICT}
+UNCONFIRMED_STEP = 0.5  # added to the gauge while a higher level is seen in a window but not yet confirmed
 
 
 @dataclass(frozen=True)
@@ -101,9 +102,20 @@ class DriftReport:
     explanation: str | None = None  # Markdown: what changed, when the semantic check is past ok
 
     @property
-    def status_code(self) -> int:
-        """The value of the ``sentiment_drift_status`` gauge."""
-        return STATUS_CODES[self.status]
+    def unconfirmed(self) -> str | None:
+        """The level this window reached above the confirmed ``status`` (warning or drift, seen but not yet in
+        enough windows that share no prediction), or None: "ok" must never stand for "drifted, not yet confirmed"."""
+        raw = self.raw_status or self.status
+        if raw in LEVELS and self.status in LEVELS and LEVELS.index(raw) > LEVELS.index(self.status):
+            return raw
+        return None
+
+    @property
+    def status_code(self) -> float:
+        """The value of the ``sentiment_drift_status`` gauge: the confirmed level (0, 1, 2; -1 no verdict), plus
+        ``UNCONFIRMED_STEP`` while a higher level is seen but not confirmed (0.5: drift or a warning seen, not yet
+        confirmed; 1.5: a confirmed warning, drift seen). Alerts on ``== 2`` or ``>= 1`` keep their meaning."""
+        return STATUS_CODES[self.status] + (UNCONFIRMED_STEP if self.unconfirmed else 0)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sentiment.monitoring.drift import DriftReport, FeatureDrift
 from sentiment.monitoring.performance import WindowEstimate
 from sentiment.monitoring.production import InsufficientLabels
+from sentiment.service import drift_words
 
 if TYPE_CHECKING:
     from sentiment.service.serving import SentimentService
@@ -47,6 +48,18 @@ class Answer:
     estimate: WindowEstimate | None
     drift: DriftReport | None
     moved_most: FeatureDrift | None
+    confirm_windows: int = 2  # windows sharing no prediction that confirm a level (SENTIMENT_DRIFT_CONFIRM_WINDOWS)
+    to_confirm: int | None = None  # about how many predictions until the next such window (None: nothing waits)
+
+    @property
+    def verdict(self) -> str:
+        """The drift line in words (Markdown), from the report itself: never "ok" for a level seen, not confirmed."""
+        return drift_words.verdict(self.drift, self.confirm_windows, self.to_confirm)
+
+    @property
+    def moved(self) -> list[str]:
+        """What moved and how much, in words, the feature furthest past its threshold first."""
+        return drift_words.what_moved(self.drift, severity)
 
     @property
     def headline(self) -> str:
@@ -65,9 +78,12 @@ class Answer:
                 f"Measured on {r.labels:,} labelled predictions: accuracy {r.accuracy:.2f} ({r.low:.2f}-{r.high:.2f})."
             )
             return f"{measured} Newest traffic suggests a drop: {estimate}." if dropped else measured
+        if estimate and dropped:
+            return f"Probably worse than at the reference: {estimate}."
         if estimate:
-            return (
-                f"Probably worse than at the reference: {estimate}." if dropped else f"No sign of a drop: {estimate}."
+            changed = self.drift is not None and self.drift.status == "drift"
+            return f"No sign of a drop: {estimate}." + (
+                " The inputs changed, though (drift confirmed)." if changed else ""
             )
         return "Not enough traffic yet to say: the first drift check with a full window gives an estimate."
 
@@ -81,6 +97,9 @@ class Answer:
             "labels_needed": self.labels_needed,
             "estimate": None if self.estimate is None else self.estimate.as_dict(),
             "drift": None if self.drift is None else self.drift.status,
+            "drift_unconfirmed": None if self.drift is None else self.drift.unconfirmed,
+            "verdict": self.verdict.replace("**", ""),
+            "what_moved": self.moved,
             "moved_most": None if self.moved_most is None else self.moved_most.as_dict(),
         }
 
@@ -122,6 +141,7 @@ def answer(service: SentimentService) -> Answer:
     if isinstance(last, InsufficientLabels) and last.model == model and newer:
         realised, labels, needed = None, last.n, last.min_labels
     monitoring = service.monitoring
+    report = monitoring.last_report
     return Answer(
         model=model,
         calibrated=bool(info and info.calibration),
@@ -129,6 +149,8 @@ def answer(service: SentimentService) -> Answer:
         labels=labels,
         labels_needed=needed,
         estimate=monitoring.last_estimate,
-        drift=monitoring.last_report,
-        moved_most=moved_most(monitoring.last_report),
+        drift=report,
+        moved_most=moved_most(report),
+        confirm_windows=service.settings.drift_confirm_windows,
+        to_confirm=monitoring.predictions_to_confirm(),
     )

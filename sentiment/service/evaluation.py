@@ -15,7 +15,7 @@ from sentiment.datasets.feedback import FeedbackStore
 from sentiment.errors import DatasetError
 from sentiment.evaluation.report import Comparison, ComparisonReport, EvaluationReport, EvaluationResult
 from sentiment.evaluation.runner import Evaluator, ProgressFn
-from sentiment.evaluation.store import EvaluationRecord, EvaluationStore
+from sentiment.evaluation.store import SCHEDULED, VISITOR, EvaluationRecord, EvaluationStore
 from sentiment.inference.pool import ModelPool
 from sentiment.models.runs import visitor_spec
 from sentiment.models.spec import offered_models
@@ -28,10 +28,11 @@ from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
 UPLOADED = "uploaded"  # the dataset label of a user's labelled file (file names never become metric labels)
-# Who ran an evaluation (as stored) -> the ``source`` label of its gauges. Dashboards and alerts read only
-# "scheduled": a visitor's 3-row sample or uploaded file must never move, fire or clear them. The CLI's
-# evaluations are not exported (nothing scrapes a CLI process).
-METRIC_SOURCES = {"scheduler": "scheduled", "user": "visitor"}
+# Who ran an evaluation: one word, the same in the history, the API and the gauges' ``source`` label
+# (``sentiment.evaluation.store.SOURCES``). Dashboards and alerts read only "scheduled": a visitor's 3-row sample or
+# uploaded file must never move, fire or clear them. The CLI's evaluations are not exported (nothing scrapes a CLI
+# process).
+METRIC_SOURCES = (SCHEDULED, VISITOR)
 ProductionOutcome = EvaluationReport | InsufficientLabels | NoPredictionLog
 
 
@@ -66,13 +67,13 @@ class EvaluationService:
         """Set the gauges (scheduled and visitor runs) and keep ``result`` in the history under ``label``."""
         result = replace(result, dataset=label)  # a user's file is "uploaded", never its path
         if source in METRIC_SOURCES:
-            model = result.model if source == "scheduler" else self._visitor_model_label(result.model)
-            self.metrics.record(model, label, result.split, result.metrics, result.created_at, METRIC_SOURCES[source])
+            model = result.model if source == SCHEDULED else self._visitor_model_label(result.model)
+            self.metrics.record(model, label, result.split, result.metrics, result.created_at, source)
         report = EvaluationReport(result, source)
         try:
             report = replace(report, id=self.store.add(report))
         except sqlite3.Error as exc:
-            if source != "user":
+            if source != VISITOR:
                 raise  # a scheduled run fails, counted and logged by the scheduler
             # A visitor waited for these figures: show them, say they were not kept.
             logger.error("evaluation history not saved (%s)", exc)
@@ -98,14 +99,14 @@ class EvaluationService:
         seed: int = 0,
         uploaded: Path | None = None,
         progress: ProgressFn | None = None,
-        source: str = "user",
+        source: str = VISITOR,
         label_map: str | None = None,
     ) -> EvaluationReport:
         """Evaluate one model; ``split`` None means "test" of a registry dataset, all of an uploaded file.
-        Callers other than visitors (``source`` "scheduler" or "cli") may name a local folder, such as the
+        Callers other than visitors (``source`` "scheduled" or "cli") may name a local folder, such as the
         serving model's own. ``label_map`` says what an uploaded file's labels mean when they are not
         self-evident (``sentiment.datasets.label_map``)."""
-        spec = self.check_spec(spec) if source == "user" else spec.strip()
+        spec = self.check_spec(spec) if source == VISITOR else spec.strip()
         target, label, split = self.check_dataset(dataset, uploaded, split)
         result = self.evaluator.evaluate(
             spec, target, split, sample_size or None, seed, progress, label_map=label_map or None
@@ -122,7 +123,7 @@ class EvaluationService:
         seed: int = 0,
         uploaded: Path | None = None,
         progress: ProgressFn | None = None,
-        source: str = "user",
+        source: str = VISITOR,
         label_map: str | None = None,
     ) -> ComparisonReport:
         """Two models on the same rows (see ``evaluate`` for the arguments); always checked as a visitor's specs."""
@@ -146,16 +147,16 @@ class EvaluationService:
         self, feedback: FeedbackStore, log: PredictionLog | None, model: str, revision: str, seed: int
     ) -> ProductionOutcome:
         if log is None:
-            self.metrics.clear(model, PRODUCTION, PRODUCTION_SPLIT, METRIC_SOURCES["scheduler"])
+            self.metrics.clear(model, PRODUCTION, PRODUCTION_SPLIT, SCHEDULED)
             return NoPredictionLog(model)
         outcome = evaluate_production(feedback, log, model, revision, self.settings, seed)
         if isinstance(outcome, InsufficientLabels):
-            self.metrics.clear(model, PRODUCTION, PRODUCTION_SPLIT, METRIC_SOURCES["scheduler"])
+            self.metrics.clear(model, PRODUCTION, PRODUCTION_SPLIT, SCHEDULED)
             logger.info(
                 "production evaluation of %s: %s (%d of %d)", model, outcome.status, outcome.n, outcome.min_labels
             )
             return outcome
-        return self._record(outcome, PRODUCTION, "scheduler")
+        return self._record(outcome, PRODUCTION, SCHEDULED)
 
     def last_realised(self, model: str) -> EvaluationRecord | None:
         """The newest production evaluation of ``model`` the history holds (it survives restarts), or None."""

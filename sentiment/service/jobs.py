@@ -7,6 +7,7 @@ import time
 
 from sentiment.datasets import DATASETS
 from sentiment.evaluation.report import EvaluationReport
+from sentiment.evaluation.store import SCHEDULED
 from sentiment.monitoring.drift import DriftReport
 from sentiment.service.evaluation import ProductionOutcome
 from sentiment.service.serving import SentimentService
@@ -26,9 +27,7 @@ def evaluation_job(service: SentimentService) -> list[EvaluationReport | Product
         info = DATASETS.get(dataset)
         split = "all" if info is not None and not info.trainable else "test"
         reports.append(
-            service.evaluation.evaluate(
-                model, dataset, split, settings.evaluation_sample_size, seed, source="scheduler"
-            )
+            service.evaluation.evaluate(model, dataset, split, settings.evaluation_sample_size, seed, source=SCHEDULED)
         )
     log = service.monitoring.log
     if log is not None:

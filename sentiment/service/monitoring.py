@@ -48,6 +48,7 @@ class MonitoringOverview:
     report: DriftReport | None
     estimate: WindowEstimate | None
     logged: int
+    window: str = ""  # which predictions the label mix and the confidence chart count, in words
 
     @property
     def has_reference(self) -> bool:
@@ -76,6 +77,10 @@ class MonitoringService:
         # the checks since the reference last changed (raw level, window's ids), for the confirmation rule; bounded:
         # a run longer than this many checks is confirmed long before its start would matter
         self._raw_history: deque[CheckedWindow] = deque(maxlen=_HISTORY_CHECKS)
+        # the last check's own window (label and confidence only): the tab's label mix and confidence chart show
+        # what that check compared, not the newest rows, which may be more or other than it saw
+        self._checked: pd.DataFrame | None = None
+        self._checked_last_id = -1
         self._lock = threading.Lock()
         metrics.log_rows.watch(self.log.counters if self.log is not None else None)
 
@@ -186,6 +191,8 @@ class MonitoringService:
             persisted(raw, self._raw_history, span, s.drift_confirm_windows), reference_source=source_of(reference)
         )
         self._raw_history.append(CheckedWindow(raw.status, *span))
+        self._checked = current[["label", "confidence"]].copy() if len(current) else None
+        self._checked_last_id = span[1]
         self.last_report = report
         self.metrics.record_drift(report)
         self.last_estimate = self._estimate(current) if len(current) >= s.drift_min_window else None
@@ -230,14 +237,36 @@ class MonitoringService:
         )
         return found
 
+    def predictions_to_confirm(self) -> int | None:
+        """About how many more predictions the last check's unconfirmed level waits for: each window still missing
+        is a full drift window that shares no prediction with the last one (None: nothing waits for confirmation)."""
+        report = self.last_report
+        if report is None or report.unconfirmed is None or self.log is None:
+            return None
+        missing = max(1, self.settings.drift_confirm_windows - report.windows)
+        newest = self.log.window(last=1)  # log ids grow with arrival: the newest minus the window's last id
+        since = int(newest["id"].iloc[-1]) - self._checked_last_id if len(newest) else 0
+        return max(1, missing * self.settings.drift_window - max(since, 0))
+
+    def _shown_window(self) -> tuple[pd.DataFrame, str]:
+        """The predictions the label mix and confidence chart count: the last check's window, or before any check
+        the newest window (any model: the tab must not wait for a model still loading)."""
+        assert self.log is not None
+        if self._checked is not None and self.last_report is not None:
+            return self._checked, f"the last drift check's {len(self._checked):,} predictions"
+        window = self.log.window(last=self.settings.drift_window)
+        if window.empty:
+            return window, "no predictions yet"
+        return window, f"the newest {len(window):,} predictions (no drift check yet)"
+
     def overview(self, hours: float = 24.0) -> MonitoringOverview:
-        """Figures for the Monitoring tab over the last ``hours`` of traffic and the newest drift window."""
+        """Figures for the Monitoring tab over the last ``hours`` of traffic and the last drift check's window."""
         if self.log is None:
             empty = pd.DataFrame()
-            return MonitoringOverview(empty, empty, empty, None, None, 0)
+            return MonitoringOverview(empty, empty, empty, None, None, 0, "no predictions: the log is off")
         self.log.flush(2)
         traffic = self.log.traffic(time.time() - hours * 3600)
-        window = self.log.window(last=self.settings.drift_window)
+        window, shown = self._shown_window()
         labels = window["label"].value_counts().rename_axis("label").reset_index(name="count")
         rows = []
         frames = [("current", window["confidence"].to_numpy())]
@@ -249,7 +278,7 @@ class MonitoringService:
             for centre, value in zip(CONFIDENCE_CENTRES, share, strict=True):
                 rows.append({"confidence": centre, "share": float(value), "sample": name})
         return MonitoringOverview(
-            traffic, labels, pd.DataFrame(rows), self.last_report, self.last_estimate, self.log.count()
+            traffic, labels, pd.DataFrame(rows), self.last_report, self.last_estimate, self.log.count(), shown
         )
 
 

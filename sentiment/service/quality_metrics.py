@@ -174,7 +174,8 @@ class MonitoringMetrics:
         )
         self.drift_status = Gauge(
             "sentiment_drift_status",
-            "Overall drift level: 0 ok, 1 warning, 2 drift, -1 no verdict (not checked yet, or too few predictions).",
+            "Overall drift level: 0 ok, 1 warning, 2 drift, -1 no verdict (not checked yet, or too few predictions); "
+            "+0.5 while a higher level is seen in a window but not yet confirmed (0.5, 1.5).",
             registry=registry,
         )
         # Until a check has run there is no verdict: "not checked yet" must never read as 0 ("ok").

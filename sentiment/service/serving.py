@@ -61,6 +61,7 @@ class SentimentService(FileScoring):
         self.serving_spec = settings.model
         self.jobs: Any = None  # the scheduler, when the app runs one (it runs jobs on demand for the UI)
         self.ready_at: float | None = None
+        self.serving_since: float | None = None  # when the serving model started serving (load or switch)
         self.files = JobFolders(settings)
         if predictor is not None:
             self._install(predictor)
@@ -110,7 +111,7 @@ class SentimentService(FileScoring):
         self.pool.pin(predictor, self.settings.model, predictor.info.name)  # evaluating it reuses the loaded model
         self.metrics.set_model(predictor.info)
         self.metrics.model_ready.set(1)
-        self.ready_at = time.time()
+        self.ready_at = self.serving_since = time.time()
         self._ready.set()
         self._settled.set()
         info = predictor.info
@@ -169,6 +170,7 @@ class SentimentService(FileScoring):
             new.warm_up()
             old = self._predictor
             self._predictor = new  # one reference assignment: every request sees either the old or the new model
+            self.serving_since = time.time()
             self.pool.pin(new, resolved, new.info.name)  # the old one stays only while the pool's size allows
             self.metrics.set_model(new.info)
             if old is not None:

@@ -1,5 +1,6 @@
 """Drift through the running app: long formal texts move the length tests, mostly-negative airline tweets move
-the label mix; both read back from /metrics after a drift check requested over gradio_client."""
+the label mix; both read back from /metrics after a drift check requested over gradio_client. A first drifted window
+is reported as seen and not yet confirmed (gauge 0.5), never as "ok"."""
 
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ def test_a_shift_in_length_and_in_label_mix_is_detected(
     assert report["window_size"] == 500
     assert report["raw_status"] == "drift" and report["consecutive"] == 1 and report["windows"] == 1
     assert report["status"] != "drift"  # one drifted window is not yet reported (SENTIMENT_DRIFT_CONFIRM_WINDOWS=2)
+    # ...nor as its confirmed level alone: the gauge adds 0.5 (0.5 after ok, 1.5 after a confirmed warning)
+    gauge = {"ok": 0.5, "warning": 1.5}[report["status"]]
+    assert metric_value(running_app.metrics(), "sentiment_drift_status") == gauge
+    answer = client.predict(api_name="/monitoring")["answer"]
+    assert answer["drift_unconfirmed"] == "drift" and "drift seen in 1 window, not yet confirmed" in answer["verdict"]
     assert _detected(running_app, "text_length", "ks") == 1
     report = client.predict(ADMIN_TOKEN, api_name="/run_drift_check")  # the same window again is no new evidence
     assert report["status"] != "drift" and report["consecutive"] >= 2 and report["windows"] == 1

@@ -3,8 +3,9 @@
 In-distribution tweets are replayed, a drift check runs; then tweet-length movie snippets carrying the held-out
 tweets' marks and labels (``scenarios.topic_shift``) and a second check. Every check counts at once
 (``SENTIMENT_DRIFT_CONFIRM_WINDOWS=1``). ``/monitoring`` returns what each test compared and the status history,
-which a new process on the same data folder still reads; in Chromium the Monitoring tab reads *drift*, shows the
-domain-classifier row that fired and its explanation, draws a picture per test and a point per check.
+which a new process on the same data folder still reads; in Chromium the Monitoring tab reads *drift* and says in
+words that the topics changed, and behind its details shows the domain-classifier row that fired and its
+explanation, draws a picture per test and a point per check.
 """
 
 from __future__ import annotations
@@ -131,7 +132,11 @@ def test_the_monitoring_tab_shows_the_verdict_the_test_that_fired_its_pictures_a
     expect(page.locator("#model-info")).to_contain_text("embedded", timeout=LONG)
     page.get_by_role("tab", name="Monitoring").click()
 
-    expect(page.locator("#monitoring-status")).to_contain_text(f"Drift: drift on the last {WINDOW} predictions")
+    status = page.locator("#monitoring-status")
+    expect(status).to_contain_text(f"Drift: drift. Last check: {WINDOW} predictions, against the dataset reference")
+    expect(status).to_contain_text("the topics changed: a classifier tells current texts from the reference apart")
+    page.locator("#monitoring-details").get_by_text("Details: each drift test").click()  # the statistics
+    expect(page.locator("#drift-statistics")).to_contain_text("moved most")
     fired = page.locator("#drift-results").get_by_role("row").filter(has_text="domain_auc")
     expect(fired).to_contain_text("embedding")
     expect(fired).to_contain_text("drift")

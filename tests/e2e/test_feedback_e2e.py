@@ -108,7 +108,7 @@ def test_a_click_is_stored_counted_reviewed_and_evaluated_after_a_restart(browse
         assert metric_value(text, "model_accuracy", labels) == 0  # the model said negative, the person neutral
         event, history = call_api(app.url, "evaluations", 5)
         newest = history[0][0]  # the production report is the job's last
-        assert (event, newest["dataset"], newest["n"], newest["source"]) == ("complete", "production", 1, "scheduler")
+        assert (event, newest["dataset"], newest["n"], newest["source"]) == ("complete", "production", 1, "scheduled")
         assert _feedback_rows(data_dir)[0][:3] == (prediction_id, "neutral", "accepted")
     finally:
         app.stop()

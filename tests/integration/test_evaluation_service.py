@@ -64,7 +64,7 @@ def test_a_visitors_evaluation_never_moves_the_scheduled_series(evaluation) -> N
     """Dashboards and alerts read source="scheduled": a visitor's 3-row sample of the same dataset and split, or an
     uploaded file, writes its own source="visitor" series and leaves the scheduled one as it was."""
     service, metrics = evaluation
-    scheduled = service.evaluate("vader", "vader_tweets", "test", sample_size=60, seed=5, source="scheduler").result
+    scheduled = service.evaluate("vader", "vader_tweets", "test", sample_size=60, seed=5, source="scheduled").result
     key = {"model": "vader", "dataset": "vader_tweets", "split": "test"}
 
     def series(source: str) -> dict[str, float]:

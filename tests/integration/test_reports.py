@@ -96,7 +96,7 @@ PINNED_EVALUATION = {
     "label_mapping": None,
     "file": None,
     "calibration": None,
-    "source": "user",
+    "source": "visitor",
     "id": 4,
 }
 
@@ -114,11 +114,11 @@ def _rounded(value: object) -> object:
 
 
 def test_an_evaluation_report_is_the_json_served_before() -> None:
-    served = EvaluationReport(_result(), "user", id=4).as_dict()
+    served = EvaluationReport(_result(), "visitor", id=4).as_dict()
     assert _rounded(served) == _rounded(PINNED_EVALUATION)
     assert list(served) == list(PINNED_EVALUATION)  # the same key order too (json.dumps keeps it)
     assert list(served["metrics"]) == list(PINNED_EVALUATION["metrics"])  # type: ignore[call-overload]
-    warned = EvaluationReport(_result(), "user", warning="not saved to the evaluation history (OperationalError: x)")
+    warned = EvaluationReport(_result(), "visitor", warning="not saved to the evaluation history (OperationalError: x)")
     assert warned.as_dict()["id"] is None and warned.as_dict()["warning"].startswith("not saved")
     assert "warning" not in served
 
@@ -145,10 +145,10 @@ def test_a_users_file_report_says_how_the_file_was_read_and_which_rows(tmp_path:
 
 def test_the_history_stores_the_served_json_but_its_own_id(tmp_path: Path) -> None:
     store = EvaluationStore(tmp_path / "evaluations.sqlite")
-    report = EvaluationReport(_result(), "scheduler")
+    report = EvaluationReport(_result(), "scheduled")
     stored_id = store.add(report)
     kept = store.report(stored_id)
-    pinned = {k: v for k, v in PINNED_EVALUATION.items() if k != "id"} | {"source": "scheduler"}
+    pinned = {k: v for k, v in PINNED_EVALUATION.items() if k != "id"} | {"source": "scheduled"}
     assert kept == report.stored() and _rounded(kept) == _rounded(pinned)
     (row,) = store.recent()
     assert list(row.as_dict()) == [  # the columns /evaluations lists, in order
@@ -166,7 +166,7 @@ def test_the_history_stores_the_served_json_but_its_own_id(tmp_path: Path) -> No
     ]
     assert (row.id, row.source, row.accuracy, row.macro_f1, row.n) == (
         stored_id,
-        "scheduler",
+        "scheduled",
         0.75,
         pytest.approx(0.7298951048951049),
         20,
@@ -186,7 +186,7 @@ PAIRED = PairedComparison(
 
 
 def test_a_comparison_report_is_both_reports_and_the_paired_tests() -> None:
-    a, b = EvaluationReport(_result(), "user", 1), EvaluationReport(_result(model="embedded"), "user", 2)
+    a, b = EvaluationReport(_result(), "visitor", 1), EvaluationReport(_result(model="embedded"), "visitor", 2)
     served = ComparisonReport(a, b, Comparison.of(PAIRED, "vader", "embedded")).as_dict()
     assert list(served) == ["a", "b", "comparison"] and served["a"]["id"] == 1 and served["b"]["model"] == "embedded"
     assert served["comparison"] == {
@@ -331,7 +331,7 @@ def test_a_window_estimate_is_the_json_served_before() -> None:
 @given(arrays(np.int64, (3, 3), elements=st.integers(0, 200)).filter(lambda m: m.sum() > 0))
 def test_any_confusion_matrix_comes_back_from_the_served_json_with_the_same_numbers(matrix: np.ndarray) -> None:
     """confusion -> report -> as_dict -> JSON -> the same matrix, supports, counts and the figures derived from it."""
-    served = json.loads(json.dumps(EvaluationReport(_result(matrix), "scheduler", 1).as_dict()))
+    served = json.loads(json.dumps(EvaluationReport(_result(matrix), "scheduled", 1).as_dict()))
     metrics = served["metrics"]
     assert metrics["confusion"] == matrix.tolist()
     assert served["n"] == metrics["n"] == int(matrix.sum())

@@ -62,7 +62,7 @@ def test_the_evaluation_job_runs_on_its_interval_and_moves_its_gauges(service: S
     assert _value(service, "model_evaluation_samples", **key) == 30
     assert _value(service, "model_accuracy", **key) > 0
     assert _value(service, "scheduler_job_duration_seconds", job="evaluation") > 0
-    scheduled = [row for row in service.evaluation.history() if row.source == "scheduler"]
+    scheduled = [row for row in service.evaluation.history() if row.source == "scheduled"]
     assert len(scheduled) >= 2  # two runs, each stored with its own fresh sample seed
     assert all(row.dataset == "vader_tweets" and row.n == 30 for row in scheduled)
 
@@ -176,3 +176,40 @@ def test_a_window_of_production_traffic_can_be_pinned_as_the_reference(service: 
 
     restarted = MonitoringService(service.settings, service.metrics.monitoring, lambda: service.predictor)
     assert restarted.reference().dataset == "production"  # the pin survives a restart
+
+
+def test_the_first_evaluation_comes_soon_after_start_and_the_job_table_says_when(
+    tiny_model_dir: Path, settings: Settings
+) -> None:
+    """A fresh app's evaluation figures read "never run" for an hour before: the first evaluation now comes
+    ``SENTIMENT_FIRST_EVALUATION_DELAY_S`` after start (never later than one interval), the drift check one interval
+    after start, and the Monitoring tab's job table shows each next run beside "not run yet"."""
+    from sentiment.web.ui.monitoring_tables import jobs_frame
+
+    with started_service(
+        tiny_model_dir, settings, evaluation_interval_s=3600.0, first_evaluation_delay_s=30.0, drift_interval_s=300.0
+    ) as service:
+        service.jobs = scheduler = build_scheduler(service)
+        started = time.time()
+        assert scheduler.start()
+        try:
+            evaluation, drift = scheduler.next_run("evaluation"), scheduler.next_run("drift_check")
+            assert evaluation is not None and drift is not None
+            assert 28 <= evaluation - started <= 32 and 298 <= drift - started <= 302
+            rows = jobs_frame(service).set_index("job")
+            assert rows.loc["evaluation", "outcome"] == "not run yet"
+            assert rows.loc["evaluation", "next run (UTC)"] == time.strftime(
+                "%Y-%m-%d %H:%M:%S", time.gmtime(evaluation)
+            )
+        finally:
+            scheduler.shutdown()
+        assert scheduler.next_run("evaluation") is None  # nothing is scheduled once the scheduler stops
+    with started_service(tiny_model_dir, settings, evaluation_interval_s=10.0) as service:  # delay 120 s > interval
+        scheduler = build_scheduler(service)
+        started = time.time()
+        assert scheduler.start()
+        try:
+            evaluation = scheduler.next_run("evaluation")
+            assert evaluation is not None and evaluation - started <= 11
+        finally:
+            scheduler.shutdown()

@@ -154,7 +154,7 @@ def test_a_failing_evaluation_store_fails_only_the_evaluation_counted_and_logged
 
     assert runner.run("evaluation", lambda: evaluation_job(service)) == "success"
     history = service.evaluation.history()
-    assert [(row.dataset, row.n, row.source) for row in history] == [("vader_movies", 1000, "scheduler")]
+    assert [(row.dataset, row.n, row.source) for row in history] == [("vader_movies", 1000, "scheduled")]
 
 
 @pytest.mark.parametrize("kind", ["locked"])

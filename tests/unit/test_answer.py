@@ -3,6 +3,8 @@ and a headline that puts labels first and still says when the newest unlabelled 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
@@ -12,7 +14,7 @@ from sentiment.monitoring.drift import DriftReport, FeatureDrift
 from sentiment.monitoring.estimation import PerformanceEstimate
 from sentiment.monitoring.performance import RealisedReference, WindowEstimate
 from sentiment.service.answer import Answer, Realised, moved_most, severity
-from sentiment.web.ui.answer import answer_markdown
+from sentiment.web.ui.answer import answer_details, answer_markdown
 
 
 def _row(feature: str, test: str, statistic: float, adjusted: float | None, threshold: float) -> FeatureDrift:
@@ -99,5 +101,94 @@ def test_the_card_says_what_each_missing_reading_waits_for() -> None:
             moved_most=row,
         )
     )
-    assert "from 60 labels" in full and "200 predictions, doc) vs 0.83 at the reference" in full
-    assert "moved most: **surface** (chi2, adjusted p 2e-34 (threshold 0.01), drift)" in full
+    assert "from 60 labels" in full and "200 predictions, no labels needed) vs 0.83 at the reference" in full
+    assert "Drift: **drift**" in full and "chi2" not in full  # the statistics are in the details, not the lead
+    answer = _answer(estimate=_estimate(0.7, (0.6, 0.75), 0.83), drift=_report(row), moved_most=row)
+    assert "moved most: **surface** (chi2, adjusted p 2e-34 (threshold 0.01), drift)" in answer_details(answer)
+    assert "estimated by doc" in answer_details(answer)
+
+
+def _unconfirmed(status: str, raw: str, windows: int = 1) -> DriftReport:
+    return replace(_report(), status=status, raw_status=raw, windows=windows, consecutive=windows)
+
+
+def test_a_shift_seen_in_one_window_reads_not_yet_confirmed_never_ok() -> None:
+    """The issue's case: the headline says "probably worse" while the drift line said **ok** for a window that
+    drifted. Now the line says what was seen, how many windows confirm it and about when the next comes; the gauge
+    carries the same state as a distinct value (0.5), and /monitoring's answer names it."""
+    report = _unconfirmed("ok", "drift")
+    answer = _answer(drift=report, estimate=_estimate(0.73, (0.68, 0.78), 0.83), to_confirm=180)
+    card = answer_markdown(answer)
+    assert (
+        "Drift: **drift seen in 1 window, not yet confirmed**: confirmed after 2 windows that share no prediction; "
+        "the next such window comes in ~180 predictions"
+    ) in card
+    assert "**ok**" not in card and "no drift" not in card
+    assert report.unconfirmed == "drift" and report.status_code == 0.5
+    assert answer.as_dict()["drift_unconfirmed"] == "drift"
+    assert "not yet confirmed" in answer.as_dict()["verdict"] and "**" not in answer.as_dict()["verdict"]
+
+
+@given(
+    status=st.sampled_from(["ok", "warning", "drift"]),
+    raw=st.sampled_from(["ok", "warning", "drift"]),
+    windows=st.integers(1, 5),
+    confirm=st.integers(1, 5),
+)
+@hsettings(max_examples=60, deadline=None, derandomize=True)
+def test_the_verdict_and_the_gauge_name_every_unconfirmed_level(
+    status: str, raw: str, windows: int, confirm: int
+) -> None:
+    """For every pair of reported and own level: a window that reached a level above the reported one is said
+    to be "seen ..., not yet confirmed" (never "no drift"), and the gauge is the confirmed level plus 0.5, so an
+    alert on ``== 2`` fires only for confirmed drift; a window at the reported level reads as that level."""
+    levels = ["ok", "warning", "drift"]
+    if levels.index(raw) < levels.index(status):
+        raw = status  # a window's own level never lies below the confirmed one
+    report = _unconfirmed(status, raw, windows)
+    words = answer_markdown(_answer(drift=report, confirm_windows=confirm))
+    if raw != status:
+        assert report.unconfirmed == raw and "not yet confirmed" in words
+        assert f"seen in {windows} window" in words and f"confirmed after {confirm} window" in words
+        assert report.status_code == levels.index(status) + 0.5
+        assert "Drift: **no drift**" not in words
+    else:
+        assert report.unconfirmed is None and "not yet confirmed" not in words
+        assert report.status_code == levels.index(status)
+    assert (report.status_code == 2) == (status == "drift")
+
+
+def _graded(feature: str, test: str, statistic: float, distribution: dict[str, object]) -> FeatureDrift:
+    return replace(_row(feature, test, statistic, None, 0.01), level="drift", distribution=distribution)
+
+
+def test_what_moved_is_said_with_both_numbers_strongest_first() -> None:
+    """Each kind of test reads in words from what it compared: medians of a KS test, the category share that
+    moved most of a chi-square, the domain classifier's AUC as "tells them apart N% of the time"."""
+    length = _graded("text_length", "ks", 0.3, {"kind": "cdf", "median": {"reference": 77.0, "current": 95.0}})
+    label = _graded(
+        "label",
+        "chi2",
+        20.0,
+        {
+            "kind": "categories",
+            "categories": ["negative", "neutral", "positive"],
+            "reference": [0.28, 0.3, 0.42],
+            "current": [0.56, 0.2, 0.24],
+        },
+    )
+    topic = _graded("embedding", "domain_auc", 0.73, {"kind": "scores"})
+    surface = _graded(
+        "surface",
+        "chi2",
+        30.0,
+        {"kind": "categories", "categories": ["url", "plain"], "reference": [0.4, 0.6], "current": [0.1, 0.9]},
+    )
+    quiet = replace(_row("token_count", "ks", 0.01, None, 0.5), level="ok")
+    moved = _answer(drift=_report(length, label, topic, surface, quiet)).moved
+    assert "texts got longer: median 95 vs 77 characters" in moved
+    assert "more negative: 56% vs 28%" in moved
+    assert any(p.startswith("the topics changed: a classifier tells") and "73% of the time" in p for p in moved)
+    assert "fewer texts with links: 10% vs 40%" in moved
+    assert not any("token" in p for p in moved)  # a test at ok is not news
+    assert len(moved) == 4

@@ -40,6 +40,7 @@ def test_cdf_shares_and_gap_by_hand() -> None:
     assert found["reference"] == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0.0])  # at 1, then (1, 2], (2, 3], (3, 4]
     assert found["current"] == pytest.approx([0.0, 1 / 3, 1 / 3, 1 / 3])
     assert found["gap"] == pytest.approx({"at": 1.0, "reference": 1 / 3, "current": 0.0})
+    assert found["median"] == {"reference": 2.0, "current": 3.0}  # the plain-words summary quotes these
 
 
 def test_psi_shares_by_hand() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import codecs
 import itertools
+import json
+import sqlite3
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -16,14 +18,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sentiment.evaluation.store import SOURCES, EvaluationStore
 from sentiment.evaluation.uncertainty import Interval, PairedComparison
+from sentiment.results import ModelInfo, Prediction
 from sentiment.service.monitoring import CONFIDENCE_CENTRES
+from sentiment.service.quality_metrics import EVALUATION_SOURCES
 from sentiment.tables.reading import sniff
 from sentiment.web.ui.api import api_endpoint
 from sentiment.web.ui.batch import file_note
 from sentiment.web.ui.blocks import model_headline
-from sentiment.web.ui.charts import MAX_BARS, confidence_lines, traffic_bars
+from sentiment.web.ui.charts import MAX_BARS, MIN_BARS, confidence_lines, count_top, share_top, traffic_bars
 from sentiment.web.ui.evaluation import COMPARISON_COLUMNS, comparison_table
+from sentiment.web.ui.model_card import HUB_REASONS, OPERATOR_NOTE, model_card, note_sentence
+from sentiment.web.ui.predict import SHOWN_DIGITS, details
 
 HUB_MODEL = "cardiffnlp/twitter-roberta-base-sentiment-latest"
 REASON = "https://huggingface.co is unreachable (ConnectError: [Errno -2] Name or service not known)"
@@ -144,7 +151,9 @@ def test_traffic_bars_are_few_in_time_order_in_utc_and_lose_no_recent_prediction
     )
     bars, minutes = traffic_bars(frame, NOW)
     times = list(dict.fromkeys(bars["time (UTC)"]))
-    assert len(times) <= MAX_BARS and len(bars) == len(times) * 3  # every class on every bar, zeros included
+    assert (
+        MIN_BARS <= len(times) <= MAX_BARS and len(bars) == len(times) * 3
+    )  # every class on every bar, zeros included
     assert list(bars["label"][:3]) == LABELS
     starts = [time.strptime(t, "%H:%M") for t in times]
     assert all(t.tm_min % minutes == 0 for t in starts)
@@ -156,11 +165,31 @@ def test_traffic_bars_are_few_in_time_order_in_utc_and_lose_no_recent_prediction
     assert recent <= bars["predictions"].sum() <= frame["n"].sum()
 
 
-def test_no_traffic_gives_one_empty_bar_per_class_now() -> None:
+def test_a_fresh_app_draws_twelve_empty_minutes_up_to_now_on_a_whole_number_axis() -> None:
+    """The issue's fresh app drew one bar across the whole chart on an axis reading 0.000000: now the last
+    ``MIN_BARS`` minutes, every class on each, and an axis from 0 to 5."""
     bars, minutes = traffic_bars(pd.DataFrame(), NOW)
     assert minutes == 1 and list(bars.columns) == ["time (UTC)", "label", "predictions"]
-    assert list(bars["label"]) == LABELS and list(bars["predictions"]) == [0, 0, 0]
-    assert set(bars["time (UTC)"]) == {time.strftime("%H:%M", time.gmtime(NOW))}
+    times = list(dict.fromkeys(bars["time (UTC)"]))
+    assert len(times) == MIN_BARS and times[-1] == time.strftime("%H:%M", time.gmtime(NOW))
+    assert list(bars["label"][:3]) == LABELS and bars["predictions"].sum() == 0
+    assert count_top(bars) == 5
+
+
+@given(st.lists(st.integers(0, 400), min_size=1, max_size=30))
+@settings(max_examples=40, deadline=None)
+def test_the_axes_hold_the_tallest_bar_and_the_highest_share(counts: list[int]) -> None:
+    """Given explicitly (Gradio keeps the axis of the first data drawn), each axis reaches the tallest stacked bar
+    (at least 5) and the highest share of either sample (at most 1): no bar or line runs off the plot."""
+    frame = pd.DataFrame(
+        {"time (UTC)": [f"{i // 3:02d}:00" for i in range(len(counts))], "label": "x", "predictions": counts}
+    )
+    tallest = frame.groupby("time (UTC)")["predictions"].sum().max()
+    assert count_top(frame) >= max(5, tallest * 1.05) and count_top(frame) <= max(5, tallest * 1.1 + 1)
+    total = max(sum(counts), 1)
+    lines = pd.DataFrame({"confidence": range(len(counts)), "share": [c / total for c in counts], "sample": "current"})
+    top = share_top(lines)
+    assert max(c / total for c in counts) <= top <= 1.0
 
 
 def test_the_confidence_lines_always_hold_both_samples() -> None:
@@ -192,3 +221,66 @@ def test_api_endpoint_names_each_return_and_refuses_a_wrong_count() -> None:
             api_endpoint(pair, "pair_as_text", "Two values.", returns=["number", "letter"])
     returns = demo.get_api_info()["named_endpoints"]["/pair"]["returns"]
     assert [r["label"] for r in returns] == ["number", "letter"]
+
+
+# --- the Models card, the Predict details, the evaluation history's word for who ran it -------------------------
+
+
+def _figures(note: str, previously: list[str] | None = None) -> dict[str, Any]:
+    info = ModelInfo(
+        "embedded", "embedded", "adapter:578c", precision="bf16", note=note, calibration="temperature T=1.3"
+    )
+    return {"serving": info.as_dict(), "spec": "auto", "previously_served": previously or []}
+
+
+@given(reason=st.text(max_size=200), broken=st.booleans())
+@settings(max_examples=80, deadline=None)
+def test_a_load_note_reaches_the_page_only_as_one_of_a_few_fixed_sentences(reason: str, broken: bool) -> None:
+    """Whatever a fallback's technical reason says (exception names, hosts, errno), the page's sentence is one of
+    a fixed few built from the hub model's name: no text of the note can pass through."""
+    note = f"auto: Hub not used ({reason})" + ("; embedded model failed (OSError: x)" if broken else "")
+    sentence = note_sentence(note, HUB_MODEL)
+    whys = [words for _, words in HUB_REASONS] + ["the Hub could not be used"]
+    serves = "and the embedded model could not be loaded, so the VADER lexicon serves." if broken else "so the"
+    assert any(f"({why})" in sentence for why in whys) and serves in sentence
+    assert sentence.replace(HUB_MODEL, "").count("(") == 1  # only the reason's own words in brackets
+    assert note_sentence(reason, HUB_MODEL) in {"", OPERATOR_NOTE}  # any other note: a pointer to /health
+
+
+def test_the_models_card_reads_as_a_card_without_the_exception_of_the_issue() -> None:
+    """The issue's Models tab showed a JSON dump with ``ConnectError: [Errno -2] Name or service not known``."""
+    figures = _figures(note_sentence(f"auto: Hub not used ({REASON})", HUB_MODEL), ["vader"])
+    card = model_card(figures, NOW - 3 * 3600, NOW, {"status": "ready"}, HUB_MODEL)
+    assert card.startswith("### Serving now: `embedded`")
+    for row in ("- **Revision:** `adapter:578c`", "- **Precision:** bf16", "- **Calibrated:** yes: temperature T=1.3"):
+        assert row in card
+    assert "(3 h 0 min ago)" in card and "- **Replaced:** `vader` (switch back to it to roll back)" in card
+    assert "the Hub cannot be reached from this machine" in card
+    assert "ConnectError" not in card and "Errno" not in card and "{" not in card
+    fresh = model_card(_figures(""), None, NOW, {"status": "ready"}, HUB_MODEL)
+    assert "nothing: the model the app started with" in fresh
+    assert "still loading" in model_card({"serving": None}, None, NOW, {"status": "loading"}, HUB_MODEL)
+
+
+def test_the_details_round_the_probabilities_for_reading() -> None:
+    scores = {"negative": 0.9730817079544067, "neutral": 0.017, "positive": 0.009918292045593262}
+    shown = details(Prediction("negative", scores, False, model="m", prediction_id="p"))
+    assert shown["scores"] == {"negative": 0.9731, "neutral": 0.017, "positive": 0.0099}
+    assert all(len(str(v).split(".")[1]) <= SHOWN_DIGITS for v in shown["scores"].values())
+
+
+def test_old_history_rows_read_with_todays_word_for_who_ran_them(tmp_path: Path) -> None:
+    """Rows stored before the rename said "user" and "scheduler"; the history and the stored report now say
+    "visitor" and "scheduled", the words of the gauges and the README."""
+    store = EvaluationStore(tmp_path / "evaluations.sqlite")
+    with sqlite3.connect(store.path) as conn:
+        for source in ("user", "scheduler", "cli"):
+            conn.execute(
+                "INSERT INTO evaluations (created_at, model, model_revision, dataset, split, n, seed, accuracy, "
+                "macro_f1, source, report) VALUES (0, 'm', 'r', 'd', 'test', 1, 0, 1, 1, ?, ?)",
+                (source, json.dumps({"source": source})),
+            )
+    rows = store.recent()
+    assert [row.source for row in rows] == ["cli", "scheduled", "visitor"]
+    assert [store.report(row.id)["source"] for row in rows] == ["cli", "scheduled", "visitor"]  # type: ignore[index]
+    assert set(SOURCES) == {"visitor", "scheduled", "cli"} and set(EVALUATION_SOURCES) <= set(SOURCES)

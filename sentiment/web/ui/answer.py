@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from sentiment.monitoring.drift import DriftReport
 from sentiment.service.answer import Answer
 
 
 def answer_markdown(answer: Answer) -> str:
-    """The headline, then one line per reading (realised, estimated, drift), each saying what it waits for when
-    it has nothing yet. Ends with a blank line, so the details can follow."""
+    """The headline, then one line per reading in plain words (realised, estimated, drift, what moved), each
+    saying what it waits for when it has nothing yet; the statistics are ``answer_details``. Ends with a blank
+    line."""
     calibrated = "calibrated probabilities" if answer.calibrated else "uncalibrated probabilities"
     lines = [f"### {answer.headline}", f"- Model: **{answer.model}** ({calibrated})"]
     if answer.realised is not None:
@@ -24,31 +26,47 @@ def answer_markdown(answer: Answer) -> str:
         e = answer.estimate.estimate
         low, high = e.accuracy_band
         lines.append(
-            f"- Estimated accuracy now: **{e.accuracy:.2f}** ({low:.2f}-{high:.2f}, {e.n:,} predictions, {e.method}) "
-            f"vs {answer.estimate.reference_accuracy:.2f} at the reference"
+            f"- Estimated accuracy now: **{e.accuracy:.2f}** ({low:.2f}-{high:.2f}, {e.n:,} predictions, no labels "
+            f"needed) vs {answer.estimate.reference_accuracy:.2f} at the reference"
         )
     else:
         lines.append("- Estimated accuracy now: after the first drift check with a full window")
-    drift = answer.drift
-    if drift is None:
-        lines.append("- Drift: no check yet")
-    elif drift.status == "insufficient_data":
-        lines.append(f"- Drift: not enough data, {drift.window_size:,} predictions of {drift.min_window:,} needed")
-    else:
-        line = f"- Drift: **{drift.status}** on the last {drift.window_size:,} predictions"
-        if (row := answer.moved_most) is not None:
-            reading = (
-                f"{row.test} {row.statistic:.3g} (threshold {row.threshold:g})"
-                if row.adjusted_p_value is None
-                else f"{row.test}, adjusted p {row.adjusted_p_value:.2g} (threshold {row.threshold:g})"
-            )
-            if row.effect_size is not None and row.effect_threshold is not None:
-                reading += f", effect {row.effect_size:.2f} (threshold {row.effect_threshold:g})"
-            line += f"; moved most: **{row.feature}** ({reading}, {row.level})"
-        if drift.raw_status and drift.raw_status != drift.status:
-            line += (
-                f"; this window alone: {drift.raw_status} (so far {drift.windows} window(s) sharing no prediction, "
-                f"{drift.consecutive} check(s) in a row)"
-            )
-        lines.append(line + f"; reference: {drift.reference_source}")
+    lines.append(f"- Drift: {answer.verdict}" + _checked(answer.drift))
+    if answer.moved:
+        lines.append("- What moved, strongest first:")
+        lines.extend(f"    - {words}" for words in answer.moved)
+    elif answer.drift is not None and answer.drift.status != "insufficient_data":
+        lines.append("- What moved: nothing past its threshold")
     return "\n".join(lines) + "\n\n"
+
+
+def _checked(drift: DriftReport | None) -> str:
+    if drift is None or drift.status == "insufficient_data":
+        return ""
+    return f". Last check: {drift.window_size:,} predictions, against the {drift.reference_source} reference"
+
+
+def answer_details(answer: Answer) -> str:
+    """The statistics behind the drift line, for the details: the test that moved most against its threshold,
+    and this window's own level with the checks and windows that count toward confirming it."""
+    drift = answer.drift
+    if drift is None or drift.status == "insufficient_data":
+        return ""
+    line = f"Drift check: reported **{drift.status}**"
+    if drift.raw_status and drift.raw_status != drift.status:
+        line += (
+            f"; this window alone: {drift.raw_status} ({drift.windows} window(s) sharing no prediction, "
+            f"{drift.consecutive} check(s) in a row)"
+        )
+    if (row := answer.moved_most) is not None:
+        reading = (
+            f"{row.test} {row.statistic:.3g} (threshold {row.threshold:g})"
+            if row.adjusted_p_value is None
+            else f"{row.test}, adjusted p {row.adjusted_p_value:.2g} (threshold {row.threshold:g})"
+        )
+        if row.effect_size is not None and row.effect_threshold is not None:
+            reading += f", effect {row.effect_size:.2f} (threshold {row.effect_threshold:g})"
+        line += f"; moved most: **{row.feature}** ({reading}, {row.level})"
+    if answer.estimate is not None:
+        line += f"  \nAccuracy estimated by {answer.estimate.estimate.method} on the window's probabilities"
+    return line + "  \n"

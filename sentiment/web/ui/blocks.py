@@ -82,58 +82,61 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
     with gr.Blocks(title=TITLE, delete_cache=(min(600, retention), retention)) as demo:
         gr.Markdown(f"# {TITLE}")
         model_md = gr.Markdown(_model_markdown(service), label="Model", elem_id="model-info")
-        with gr.Tab("Predict"):
-            with gr.Row():
-                with gr.Column():
-                    text = gr.Textbox(
-                        label="Text",
-                        lines=3,
-                        placeholder="Type or paste a post, review or comment",
-                        elem_id="text-input",
+        # One explicit tab bar. Only tabs go directly in it: a block between two tabs (a ``gr.api`` call is one) ends
+        # Gradio's implicit tab group and starts a second tab bar, leaving the first tab on screen above the others.
+        with gr.Tabs(elem_id="tabs"):
+            with gr.Tab("Predict"):
+                with gr.Row():
+                    with gr.Column():
+                        text = gr.Textbox(
+                            label="Text",
+                            lines=3,
+                            placeholder="Type or paste a post, review or comment",
+                            elem_id="text-input",
+                        )
+                        predict_btn = gr.Button("Classify", variant="primary", elem_id="predict-button")
+                        gr.Examples(EXAMPLES, inputs=text, label="Examples (negative, neutral, positive)")
+                    with gr.Column():
+                        label = gr.Label(label="Sentiment", num_top_classes=3, elem_id="label-output")
+                        details = gr.JSON(label="Details", elem_id="prediction-details")
+                        judged = feedback_row(service, user_errors, details)
+                with gr.Accordion("Several texts (one per line)", open=False):
+                    many = gr.Textbox(label="Texts", lines=6, placeholder="one text per line")
+                    many_btn = gr.Button("Classify all")
+                    table = gr.Dataframe(
+                        pd.DataFrame(columns=PREDICTION_COLUMNS), label="Predictions", wrap=True, elem_id="predictions"
                     )
-                    predict_btn = gr.Button("Classify", variant="primary", elem_id="predict-button")
-                    gr.Examples(EXAMPLES, inputs=text, label="Examples (negative, neutral, positive)")
-                with gr.Column():
-                    label = gr.Label(label="Sentiment", num_top_classes=3, elem_id="label-output")
-                    details = gr.JSON(label="Details")
-                    judged = feedback_row(service, user_errors, details)
-            with gr.Accordion("Several texts (one per line)", open=False):
-                many = gr.Textbox(label="Texts", lines=6, placeholder="one text per line")
-                many_btn = gr.Button("Classify all")
-                table = gr.Dataframe(
-                    pd.DataFrame(columns=PREDICTION_COLUMNS), label="Predictions", wrap=True, elem_id="predictions"
-                )
-        predict_btn.click(
-            predict,
-            text,
-            [label, details],
-            api_name="predict",
-            api_description="Classify one text: the label with all three probabilities.",
-            show_progress_on=label,
-            concurrency_id="predict",
-            **predict_options,
-        ).success(keep_text, text, judged, api_visibility="private", show_progress="hidden")
-        text.submit(
-            predict,
-            text,
-            [label, details],
-            api_visibility="undocumented",
-            show_progress_on=label,
-            concurrency_id="predict",
-            **predict_options,
-        ).success(keep_text, text, judged, api_visibility="private", show_progress="hidden")
-        many_btn.click(
-            predict_batch,
-            many,
-            table,
-            api_name="predict_batch",
-            api_description="Classify several texts, one per line: a table of labels and probabilities.",
-        )
-        feedback_api(service, user_errors)
-        batch_tab(service, user_errors)
-        evaluation_tab(service, user_errors, demo)
-        monitoring_tab(service, user_errors)
-        models_tab(service, user_errors)
+            predict_btn.click(
+                predict,
+                text,
+                [label, details],
+                api_name="predict",
+                api_description="Classify one text: the label with all three probabilities.",
+                show_progress_on=label,
+                concurrency_id="predict",
+                **predict_options,
+            ).success(keep_text, text, judged, api_visibility="private", show_progress="hidden")
+            text.submit(
+                predict,
+                text,
+                [label, details],
+                api_visibility="undocumented",
+                show_progress_on=label,
+                concurrency_id="predict",
+                **predict_options,
+            ).success(keep_text, text, judged, api_visibility="private", show_progress="hidden")
+            many_btn.click(
+                predict_batch,
+                many,
+                table,
+                api_name="predict_batch",
+                api_description="Classify several texts, one per line: a table of labels and probabilities.",
+            )
+            batch_tab(service, user_errors)
+            evaluation_tab(service, user_errors, demo)
+            monitoring_tab(service, user_errors)
+            models_tab(service, user_errors)
+        feedback_api(service, user_errors)  # API only: registered outside the tab bar
         demo.load(
             model_info,
             None,

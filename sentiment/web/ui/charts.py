@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import pandas as pd
@@ -11,14 +12,17 @@ from sentiment.service.monitoring import CONFIDENCE_CENTRES
 
 BAR_MINUTES = (1, 5, 10, 15, 30, 60)
 MAX_BARS = 48
+MIN_BARS = 12  # a fresh app's first minute is one bar among twelve, not one bar across the whole chart
+HEADROOM = 1.1  # an axis reaches 10% above its highest value: the tallest bar or line does not touch the frame
+MIN_COUNT_TOP = 5  # a count axis reaches at least this: whole-number ticks, never a 0-to-0 axis reading 0.000000
 DAY_S = 24 * 3600
 TRAFFIC_COLUMNS = ["time (UTC)", "label", "predictions"]
 SAMPLES = ("current", "reference")
 
 
 def traffic_bars(traffic: pd.DataFrame, now: float) -> tuple[pd.DataFrame, int]:
-    """Per-minute counts (``bucket`` in epoch seconds, ``label``, ``n``) as at most ``MAX_BARS`` bars of 1 to 60
-    minutes up to ``now``, empty bars included (a gap in traffic must look like one), labelled "HH:MM" in UTC.
+    """Per-minute counts (``bucket`` in epoch seconds, ``label``, ``n``) as ``MIN_BARS`` to ``MAX_BARS`` bars of 1
+    to 60 minutes up to ``now``, empty bars included (a gap in traffic must look like one), labelled "HH:MM" in UTC.
 
     The labels are text, in time order, because the plot would otherwise write times in the browser's time zone
     and 12-hour clock; text labels need no zone and keep the rows' order (the plot is built with ``sort=None``).
@@ -34,6 +38,7 @@ def traffic_bars(traffic: pd.DataFrame, now: float) -> tuple[pd.DataFrame, int]:
     width = minutes * 60
     last = int(now // width) * width
     first = max(int(oldest // width) * width, last - (DAY_S // width - 1) * width)
+    first = min(first, last - (MIN_BARS - 1) * width)
     starts = range(first, last + width, width)
     bars = traffic.assign(start=(traffic["bucket"] // width * width).astype(int))
     counts = bars[bars["start"] >= first].groupby(["start", "label"])["n"].sum()
@@ -57,3 +62,19 @@ def confidence_lines(confidence: pd.DataFrame) -> pd.DataFrame:
     lines = shares.reindex(grid).reset_index()[["confidence", "share", "sample"]]
     empty = lines.groupby("sample")["share"].transform("sum") == 0  # no predictions: no line rather than one at 0
     return lines.assign(share=lines["share"].mask(empty))
+
+
+def count_top(frame: pd.DataFrame, value: str = "predictions", along: str = "time (UTC)") -> int:
+    """The top of a count axis: the tallest (stacked) bar with ``HEADROOM``, at least ``MIN_COUNT_TOP``. Given
+    explicitly because Gradio keeps the axis of the first data it drew, and an all-zero chart's axis reads 0.000000."""
+    if frame.empty or value not in frame:
+        return MIN_COUNT_TOP
+    tallest = frame.groupby(along)[value].sum().max() if along in frame else frame[value].max()
+    return max(MIN_COUNT_TOP, math.ceil(float(tallest) * HEADROOM) if pd.notna(tallest) else 0)
+
+
+def share_top(lines: pd.DataFrame) -> float:
+    """The top of the confidence chart's share axis: the highest share of either sample, with a margin, so no line
+    runs off the plot (Gradio keeps the axis of the first data it drew, before the reference existed)."""
+    highest = lines["share"].max() if not lines.empty else float("nan")
+    return 1.0 if pd.isna(highest) else min(1.0, round(float(highest) * HEADROOM + 0.005, 2))

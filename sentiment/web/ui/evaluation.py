@@ -24,28 +24,30 @@ from sentiment.evaluation.uncertainty import PairedComparison
 from sentiment.models.spec import offered_models
 from sentiment.service.serving import SentimentService
 from sentiment.web.ui.api import PRIVATE, api_endpoint
-from sentiment.web.ui.figures import confusion_html, reliability_svg
+from sentiment.web.ui.figures import model_figures
 
 NONE = "(none)"
-DEFAULT_SAMPLE = 500  # rows of a registry dataset when no sample size is given; an upload is evaluated whole
+DEFAULT_SAMPLE = 500  # rows of a registry dataset the tab starts with (and the API's when none is given); a file: all
 logger = logging.getLogger(__name__)
 
 
+# The figures first and the long texts (which rows, which labels) last, where they wrap: the table fits the page.
 METRIC_COLUMNS = [
     "model",
     "dataset",
     "split",
     "n",
-    "rows used",
-    "labels",
-    "seed",
     "accuracy",
     "accuracy 95% CI",
     "macro-F1",
     "macro-F1 95% CI",
     "weighted-F1",
     "ECE",
+    "seed",
+    "rows used",
+    "labels",
 ]
+METRIC_WIDTHS: list[str | int] = ["8%", "10%", "5%", "4%", "7%", "8%", "7%", "8%", "7%", "5%", "5%", "16%", "10%"]
 CLASS_COLUMNS = ["model", "class", "precision", "recall", "F1", "support"]
 COMPARISON_COLUMNS = ["metric", "B minus A", "95% interval", "test", "p-value", "verdict"]
 SIGNIFICANCE = 0.05
@@ -70,12 +72,12 @@ def metrics_table(results: list[EvaluationResult]) -> pd.DataFrame:
                 "rows used": f"{r.rows.used} of {r.rows.total}: {r.rows.why}",
                 "labels": _mapping_text(r.label_mapping),
                 "seed": r.seed,
-                "accuracy": round(m.accuracy, 4),
+                "accuracy": round(m.accuracy, 3),
                 "accuracy 95% CI": f"{acc.low:.3f}-{acc.high:.3f}",
-                "macro-F1": round(m.macro_f1, 4),
+                "macro-F1": round(m.macro_f1, 3),
                 "macro-F1 95% CI": f"{f1.low:.3f}-{f1.high:.3f}",
-                "weighted-F1": round(m.weighted_f1, 4),
-                "ECE": round(r.calibration.ece, 4) if r.calibration else None,
+                "weighted-F1": round(m.weighted_f1, 3),
+                "ECE": round(r.calibration.ece, 3) if r.calibration else None,
             }
         )
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
@@ -211,8 +213,7 @@ def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> Non
             if report.warning:
                 gr.Warning(report.warning)  # the figures are shown; the history could not keep them
         results = [report.result for report in reports]
-        heatmaps = "".join(confusion_html(r, r.model) + reliability_svg(r) for r in results)
-        return metrics_table(results), per_class_table(results), heatmaps, comparison, history()
+        return metrics_table(results), per_class_table(results), model_figures(results), comparison, history()
 
     with gr.Tab("Evaluate"):
         with gr.Row():
@@ -221,8 +222,13 @@ def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> Non
             dataset = gr.Dropdown(list(DATASETS), value="vader_tweets", label="Dataset")
             split = gr.Radio(list(SPLITS), value=None, label="Split (none chosen: test; an upload: the whole file)")
         with gr.Row():
+            # The box shows the rows that will run: 500 of a registry dataset, 0 (all) once a file is uploaded.
             sample_size = gr.Number(
-                value=None, precision=0, minimum=0, label="Sample size (empty: 500, an upload whole; 0 = all)"
+                value=DEFAULT_SAMPLE,
+                precision=0,
+                minimum=0,
+                label="Sample size (rows drawn at random; 0 = all rows)",
+                elem_id="sample-size",
             )
             seed = gr.Number(value=0, precision=0, label="Seed")
             upload = gr.File(label="Or a labelled CSV (text + label columns)")  # content decides, not the name
@@ -231,7 +237,13 @@ def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> Non
                 placeholder="e.g. 0:negative,1:neutral,2:positive",
             )
         button = gr.Button("Evaluate", variant="primary", elem_id="evaluate-button")
-        table = gr.Dataframe(metrics_table([]), label="Metrics", elem_id="evaluation-metrics")
+        table = gr.Dataframe(
+            metrics_table([]),
+            label="Metrics",
+            elem_id="evaluation-metrics",
+            wrap=True,
+            column_widths=METRIC_WIDTHS,  # every column on the page; the long texts wrap
+        )
         classes = gr.Dataframe(per_class_table([]), label="Per class", elem_id="evaluation-classes")
         heatmap = gr.HTML(label="Confusion matrix and reliability diagram", elem_id="evaluation-confusion")
         comparison = gr.Dataframe(
@@ -253,6 +265,9 @@ def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> Non
             show_progress_on=table,
         )
         demo.load(history, None, past, api_visibility=PRIVATE, show_progress="hidden")
+        # an uploaded file is the visitor's own test set: evaluated whole unless they ask for fewer rows
+        upload.upload(lambda: 0, None, sample_size, api_visibility=PRIVATE, show_progress="hidden")
+        upload.clear(lambda: DEFAULT_SAMPLE, None, sample_size, api_visibility=PRIVATE, show_progress="hidden")
         api_endpoint(
             evaluate,
             "evaluate",

@@ -7,8 +7,8 @@ import html
 from sentiment.evaluation.report import EvaluationResult
 from sentiment.labels import LABELS
 
-_SIZE = 220  # the diagram's plotting square, in CSS pixels
-_PAD = 34
+_SIZE = 320  # the diagram's plotting square, in CSS pixels: two models' diagrams sit side by side at 1280 px
+_PAD = 48
 
 
 def confusion_html(result: EvaluationResult, title: str) -> str:
@@ -65,14 +65,28 @@ def reliability_svg(result: EvaluationResult) -> str:
             f'<line x1="{x(b.lower):.1f}" x2="{x(b.upper) - 1:.1f}" y1="{y(b.confidence):.1f}" '
             f'y2="{y(b.confidence):.1f}" stroke="#dc2626" stroke-width="2"/>'
         )
-    for v in (0.0, 0.5, 1.0):
-        parts.append(f'<text x="{x(v)}" y="{y(0) + 14}" font-size="10" text-anchor="middle">{v:g}</text>')
-        parts.append(f'<text x="{x(0) - 6}" y="{y(v) + 3}" font-size="10" text-anchor="end">{v:g}</text>')
-    parts.append(f'<text x="{x(0.5)}" y="{y(0) + 28}" font-size="11" text-anchor="middle">confidence</text>')
+    for v in (0.0, 0.25, 0.5, 0.75, 1.0):
+        parts.append(f'<text x="{x(v)}" y="{y(0) + 16}" font-size="12" text-anchor="middle">{v:g}</text>')
+        parts.append(f'<text x="{x(0) - 6}" y="{y(v) + 4}" font-size="12" text-anchor="end">{v:g}</text>')
+    parts.append(f'<text x="{x(0.5)}" y="{y(0) + 34}" font-size="13" text-anchor="middle">confidence</text>')
+    parts.append(
+        f'<text x="12" y="{y(0.5)}" font-size="13" text-anchor="middle" transform="rotate(-90 12 {y(0.5)})">'
+        "accuracy</text>"
+    )
     title = f"{result.model}: ECE {calibration.ece:.3f} ({len(calibration.bins)} bins)"
     return (
         f'<div class="reliability"><b>{html.escape(title)}</b> (bars: accuracy per confidence bin; red: mean '
         f"confidence; dashed: perfectly calibrated)<br>"
         f'<svg role="img" aria-label="Reliability diagram of {html.escape(result.model)}" '
-        f'width="{side + 1.5 * pad}" height="{side + 1.5 * pad}">{"".join(parts)}</svg></div>'
+        f'width="{side + 1.5 * pad}" height="{side + 1.2 * pad}">{"".join(parts)}</svg></div>'
     )
+
+
+def model_figures(results: list[EvaluationResult]) -> str:
+    """Each model's confusion matrix above its reliability diagram, the models side by side (wrapping on a narrow
+    page), so two diagrams compare at a glance."""
+    cells = "".join(
+        f'<div class="model-figures" style="flex:1 1 420px">{confusion_html(r, r.model)}{reliability_svg(r)}</div>'
+        for r in results
+    )
+    return f'<div style="display:flex;flex-wrap:wrap;gap:32px">{cells}</div>'

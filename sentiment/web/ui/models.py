@@ -6,6 +6,7 @@ button is then disabled and says why. The tab's figures are loaded each time it 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import gradio as gr
@@ -15,9 +16,14 @@ from sentiment.models.runs import list_runs
 from sentiment.models.spec import offered_models
 from sentiment.service.serving import SentimentService
 from sentiment.web.ui.api import PRIVATE, api_endpoint, on_open
+from sentiment.web.ui.model_card import model_card, note_sentence
 
 RUN_COLUMNS = ["run", "base", "datasets", "best epoch", "minutes", "test macro-F1"]
 ADMIN_OFF = "Switching is off: no admin token is set (`SENTIMENT_ADMIN_TOKEN`)."
+NO_RUNS = (
+    "No fine-tuning runs in this app's data folder yet. Train one with `python -m finetune` (it writes a run under "
+    "`data/runs/`); it then appears here and in the model menu above, ready to switch to."
+)
 
 
 def models_tab(service: SentimentService, wrap: Any) -> None:
@@ -46,6 +52,16 @@ def models_tab(service: SentimentService, wrap: Any) -> None:
             "previously_served": list(reversed(service.served)),
         }
 
+    def shown() -> tuple[str, dict[str, Any]]:
+        """The card and, for its details, the same figures as JSON with the load note in words: the technical
+        note (exception names, hosts) is for ``/health`` and the log."""
+        figures = serving()
+        hub_model = service.settings.hub_model
+        if figures["serving"] is not None:
+            figures["serving"] = {**figures["serving"], "note": note_sentence(figures["serving"]["note"], hub_model)}
+        health = service.health()
+        return model_card(figures, service.serving_since, time.time(), health, hub_model), figures
+
     @wrap
     def switch_model(spec: str, admin_token: str) -> dict[str, Any]:
         service.switch_model(spec, admin_token)
@@ -55,11 +71,19 @@ def models_tab(service: SentimentService, wrap: Any) -> None:
         return [*offered_models(service.settings.hub_model), *(r["run"] for r in list_runs(service.settings.data_dir))]
 
     @wrap
-    def tab_view() -> tuple[dict[str, Any], pd.DataFrame]:
-        return serving(), runs_frame()
+    def tab_view() -> tuple[str, dict[str, Any], pd.DataFrame, Any]:
+        card, figures = shown()
+        runs = runs_frame()
+        return card, figures, runs, gr.Markdown(NO_RUNS, visible=runs.empty)
+
+    @wrap
+    def card_view() -> tuple[str, dict[str, Any]]:
+        return shown()
 
     with gr.Tab("Models") as tab:
-        current = gr.JSON(label="Serving now", elem_id="serving-now")
+        card = gr.Markdown(elem_id="serving-now")
+        with gr.Accordion("Details (JSON)", open=False, elem_id="serving-details"):
+            current = gr.JSON(label="Serving now", elem_id="serving-json")
         with gr.Row():
             spec = gr.Dropdown(
                 choices(), value="embedded", label="Model (registry name, Hub id or run)", allow_custom_value=True
@@ -75,7 +99,8 @@ def models_tab(service: SentimentService, wrap: Any) -> None:
         runs = gr.Dataframe(
             pd.DataFrame(columns=RUN_COLUMNS), label="Fine-tuning runs (python -m finetune)", elem_id="runs"
         )
-        on_open(tab, tab_view, [current, runs])
+        no_runs = gr.Markdown(NO_RUNS, elem_id="no-runs")
+        on_open(tab, tab_view, [card, current, runs, no_runs])
         button.click(
             switch_model,
             [spec, token],
@@ -83,5 +108,5 @@ def models_tab(service: SentimentService, wrap: Any) -> None:
             api_name="switch_model",
             api_visibility="public" if admin_enabled else PRIVATE,
             api_description="Switch the serving model (admin token required).",
-        )
+        ).success(card_view, None, [card, current], api_visibility=PRIVATE, show_progress="hidden")
         api_endpoint(serving, "serving_model", "The serving model and the ones served before.", returns=["serving"])

@@ -13,13 +13,14 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from sentiment.service.answer import answer
+from sentiment.monitoring.drift import DriftReport
+from sentiment.service.answer import Answer, answer
 from sentiment.service.monitoring import MonitoringOverview
 from sentiment.service.serving import SentimentService
 from sentiment.web.monitoring_figures import HISTORY_SHOWN, monitoring_figures
-from sentiment.web.ui.answer import answer_markdown
+from sentiment.web.ui.answer import answer_details, answer_markdown
 from sentiment.web.ui.api import PRIVATE, api_endpoint, on_open
-from sentiment.web.ui.charts import confidence_lines, traffic_bars
+from sentiment.web.ui.charts import confidence_lines, count_top, share_top, traffic_bars
 from sentiment.web.ui.drift_plots import figures_of, history_plot
 from sentiment.web.ui.monitoring_tables import JOB_COLUMNS, drift_frame, jobs_frame
 
@@ -27,23 +28,26 @@ LABEL_COLORS = {"negative": "#dc2626", "neutral": "#9ca3af", "positive": "#16a34
 JOBS_OFF = "Running jobs is off: no admin token is set (`SENTIMENT_ADMIN_TOKEN`)."
 
 
-def _status_markdown(overview: MonitoringOverview, feedback: dict[str, int] | None, bar_minutes: int) -> str:
-    report = overview.report
-    if report is None:
-        drift = "no drift check yet"
-    elif report.status == "insufficient_data":
-        drift = f"**not enough data**: {report.window_size} predictions, {report.min_window} needed"
-    else:
-        drift = f"**{report.status}** on the last {report.window_size} predictions"
-    if report is not None:
-        drift += f" (reference: {report.reference_source})"
-    bars = "one bar per minute" if bar_minutes == 1 else f"one bar per {bar_minutes} minutes"
-    line = f"Logged predictions: **{overview.logged:,}** - drift: {drift} - traffic chart: {bars}"
+def _status_markdown(overview: MonitoringOverview, feedback: dict[str, int] | None) -> str:
+    """The plain line under the answer: how much is logged, feedback waiting, and what has not happened yet."""
+    line = f"Logged predictions: **{overview.logged:,}**"
     if not overview.has_reference:
         line += " - no reference sample yet (the first drift check makes it)"
     if feedback:
         line += "  \n" + feedback_line(feedback)
     return line
+
+
+def _details_markdown(report: DriftReport | None, the_answer: Answer) -> str:
+    """The statistics behind the answer, for the details: the drift check's own reading, and its reference."""
+    if report is None:
+        return "No drift check yet: the statistics of each test appear here after the first one."
+    if report.status == "insufficient_data":
+        return f"Last drift check: not enough data, {report.window_size:,} predictions, {report.min_window:,} needed."
+    return (
+        answer_details(the_answer)
+        + f"Reference: {report.reference_source}; the table and pictures below show each test."
+    )
 
 
 def feedback_line(counts: dict[str, int]) -> str:
@@ -61,26 +65,38 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
     admin = service.admin_enabled
 
     @wrap
-    def refresh() -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    def refresh() -> tuple[str, Any, Any, Any, pd.DataFrame, pd.DataFrame]:
         overview = service.monitoring.overview()
         traffic, minutes = traffic_bars(overview.traffic, time.time())
+        bars = "one bar per minute" if minutes == 1 else f"one bar per {minutes} minutes"
+        confidence = confidence_lines(overview.confidence)
         return (
-            answer_markdown(answer(service)) + _status_markdown(overview, service.feedback.store.counts(), minutes),
-            traffic,
-            overview.labels,
-            confidence_lines(overview.confidence),
+            answer_markdown(answer(service)) + _status_markdown(overview, service.feedback.store.counts()),
+            gr.BarPlot(traffic, label=f"Predictions in the last 24 hours ({bars})", y_lim=[0, count_top(traffic)]),
+            gr.BarPlot(
+                overview.labels,
+                label=f"Label mix: {overview.window}",
+                y_lim=[0, count_top(overview.labels, "count", "label")],
+            ),
+            gr.LinePlot(confidence, y_lim=[0, share_top(confidence)]),
             drift_frame(overview.report),
             jobs_frame(service),
         )
 
     @wrap
-    def drift_views() -> tuple[str, str, str]:
-        """The last drift report's explanation of a semantic shift (Markdown, or nothing), what each of its tests
-        compared, and the stored status history: all drawn from what the checks themselves kept."""
+    def drift_views() -> tuple[str, str, str, str]:
+        """The statistics behind the answer (the drift check's reading), the last report's explanation of a
+        semantic shift (Markdown, or nothing), what each of its tests compared, and the stored status history: all
+        drawn from what the checks themselves kept."""
         report = service.monitoring.last_report
         results = report.as_dict()["results"] if report else []
         history = [record.as_dict() for record in service.monitoring.history.recent(HISTORY_SHOWN)]
-        return (report.explanation or "" if report else ""), figures_of(results), history_plot(history)
+        return (
+            _details_markdown(report, answer(service)),
+            (report.explanation or "" if report else ""),
+            figures_of(results),
+            history_plot(history),
+        )
 
     def run_job(name: str) -> Any:
         if service.jobs is not None:
@@ -152,8 +168,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             labels = gr.BarPlot(
                 x="label",
                 y="count",
-                label="Label mix (last drift window)",
-                y_lim=[0, None],
+                label="Label mix: the last drift check's predictions",
                 elem_id="labels-plot",
             )
             confidence = gr.LinePlot(
@@ -163,25 +178,27 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
                 label="Confidence: current vs reference (share of each sample per bin)",
                 x_title="confidence (probability of the predicted label)",
                 y_title="share of the sample",
-                y_lim=[0, None],
                 elem_id="confidence-plot",
             )
-        drift = gr.Dataframe(
-            drift_frame(None),
-            label="Latest drift check (effect: size / the threshold it must reach; p-values Holm-adjusted)",
-            elem_id="drift-results",
-        )
-        # What changed, when the semantic test fired, what each test compared and the status over time: filled by a
-        # page event of their own (``/monitoring_view``'s outputs stay as they are).
-        explanation = gr.Markdown(elem_id="drift-explanation")
-        pictures = gr.HTML(elem_id="drift-plots")
-        timeline = gr.HTML(elem_id="drift-history")
+        # The statistics behind the answer, closed until asked for: the owner reads the words above first.
+        with gr.Accordion("Details: each drift test and its statistics", open=False, elem_id="monitoring-details"):
+            statistics = gr.Markdown(elem_id="drift-statistics")
+            drift = gr.Dataframe(
+                drift_frame(None),
+                label="Latest drift check (effect: size / the threshold it must reach; p-values Holm-adjusted)",
+                elem_id="drift-results",
+            )
+            # What changed, when the semantic test fired, what each test compared and the status over time: filled
+            # by a page event of their own (``/monitoring_view``'s outputs stay as they are).
+            explanation = gr.Markdown(elem_id="drift-explanation")
+            pictures = gr.HTML(elem_id="drift-plots")
+            timeline = gr.HTML(elem_id="drift-history")
         jobs = gr.Dataframe(pd.DataFrame(columns=JOB_COLUMNS), label="Scheduled jobs", elem_id="jobs")
         report = gr.JSON(label="Last job result", elem_id="job-result")
 
         outputs = [status, traffic, labels, confidence, drift, jobs]
         on_open(tab, refresh, outputs)
-        views = [explanation, pictures, timeline]
+        views = [statistics, explanation, pictures, timeline]
         on_open(tab, drift_views, views)
         # Gradio 6.31 draws a progress indicator on every output of an event even when "hidden": pin each event's to
         # a component that already shows one (the status line for Refresh, the job result after a job)

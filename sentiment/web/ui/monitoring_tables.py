@@ -17,6 +17,7 @@ def stamp(t: float | None) -> str:
 JOB_COLUMNS = [
     "job",
     "every (s)",
+    "next run (UTC)",
     "last run (UTC)",
     "outcome",
     "last success (UTC)",
@@ -27,6 +28,7 @@ JOB_COLUMNS = [
 
 
 def jobs_frame(service: SentimentService) -> pd.DataFrame:
+    """Each job's health and when it runs next, so "not run yet" always comes with the time it will."""
     if service.jobs is None:
         return pd.DataFrame([{"job": "-", "outcome": "the scheduler is not running in this process"}])
     rows = []
@@ -35,6 +37,7 @@ def jobs_frame(service: SentimentService) -> pd.DataFrame:
             {  # keys: JOB_COLUMNS
                 "job": status.name,
                 "every (s)": status.interval_s,
+                "next run (UTC)": stamp(service.jobs.next_run(status.name)),
                 "last run (UTC)": stamp(status.last_run),
                 "outcome": status.last_outcome,
                 "last success (UTC)": stamp(status.last_success),

@@ -32,11 +32,17 @@ from sentiment.web.ui.errors import text_validator
 Edge = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
+SHOWN_DIGITS = 4  # decimals of the probabilities in the Details box: 0.9731, not 0.9730817079544067
+
+
 def details(prediction: Prediction) -> dict[str, Any]:
-    """The *Details* output: what the label alone does not say (truncation, model, the id feedback needs)."""
+    """The *Details* output: what the label alone does not say (truncation, model, the id feedback needs).
+
+    Its probabilities are rounded for reading; the label output beside it (``confidences``) and the plain HTTP API
+    carry them at full precision."""
     return {
         "label": prediction.label,
-        "scores": prediction.scores,
+        "scores": {label: round(score, SHOWN_DIGITS) for label, score in prediction.scores.items()},
         "truncated": prediction.truncated,
         "model": prediction.model,
         "prediction_id": prediction.prediction_id,
