@@ -15,7 +15,8 @@ from sentiment.errors import FeedbackError, SentimentError
 from sentiment.logs import configure_logging
 from sentiment.models.spec import NAMED_MODELS
 from sentiment.runtime import configure_process
-from sentiment.settings import Settings, looks_like_a_path
+from sentiment.settings import Settings
+from sentiment.settings.dataset_names import looks_like_a_path
 
 if TYPE_CHECKING:
     from sentiment.evaluation.report import EvaluationResult
@@ -85,7 +86,7 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
     service = EvaluationService(settings, EvaluationMetrics(CollectorRegistry()))
     # A name that looks like a path is the user's file, there or not: a missing one is "no file ...", not "unknown
-    # dataset" (sentiment.settings.dataset_problem says which).
+    # dataset" (sentiment.settings.dataset_names.dataset_problem says which).
     is_file = looks_like_a_path(args.dataset) or Path(args.dataset).exists()
     dataset, uploaded = ("", Path(args.dataset)) if is_file else (args.dataset, None)
     common = {"uploaded": uploaded, "source": "cli", "label_map": args.label_map}

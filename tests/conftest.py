@@ -12,6 +12,10 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Every Ray node the tests start (the two-node clusters, the CLI's own instance) binds and talks on loopback: Ray
+# otherwise takes the host's outward address, and tests send traffic only to this machine's loopback range. Ray
+# reads this when it is first imported; it makes its node address 127.0.0.1 (ray._private.services).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 import pytest
 from hypothesis import settings as hypothesis_settings

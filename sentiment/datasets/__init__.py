@@ -22,7 +22,8 @@ from sentiment.datasets.splits import SPLITS, split_frame
 from sentiment.datasets.user_csv import LabelledFile, read_labelled_file
 from sentiment.datasets.vader import VADER_FILES, load_vader
 from sentiment.errors import DatasetError
-from sentiment.settings import DATASET_FILE_SUFFIXES, KNOWN_DATASETS, Settings, dataset_problem
+from sentiment.settings import Settings
+from sentiment.settings.dataset_names import DATASET_FILE_SUFFIXES, KNOWN_DATASETS, dataset_problem
 
 __all__ = [
     "DATASETS",
@@ -74,7 +75,8 @@ DATASETS: dict[str, DatasetInfo] = {
 OFFLINE_DATASETS = [name for name, info in DATASETS.items() if info.source == "pypi"]
 if set(KNOWN_DATASETS) != {*DATASETS, FEEDBACK_DATASET}:  # Settings validates names against its own list
     raise RuntimeError(
-        f"sentiment.settings.KNOWN_DATASETS {sorted(KNOWN_DATASETS)} must name exactly the registered datasets "
+        f"sentiment.settings.dataset_names.KNOWN_DATASETS {sorted(KNOWN_DATASETS)} must name exactly the registered "
+        "datasets "
         f"{sorted({*DATASETS, FEEDBACK_DATASET})}: add the new name there too"
     )
 

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from sentiment.errors import DatasetError
-from sentiment.settings import KNOWN_SPLITS, setting_default
+from sentiment.settings import setting_default
+from sentiment.settings.dataset_names import KNOWN_SPLITS
 
 SPLITS: tuple[str, ...] = KNOWN_SPLITS  # listed in settings, which validates SENTIMENT_REFERENCE_SPLIT
 FRACTIONS: dict[str, float] = {"train": 0.70, "validation": 0.15, "test": 0.15}

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from sentiment.settings import KNOWN_DATASETS, KNOWN_SPLITS, Settings
+from sentiment.settings import Settings
+from sentiment.settings.dataset_names import KNOWN_DATASETS, KNOWN_SPLITS
 
 REPO = Path(__file__).resolve().parents[2]
 

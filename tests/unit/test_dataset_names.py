@@ -1,7 +1,7 @@
 """A dataset name is answered about what the user meant: a name that looks like a file (a path separator or a file
 extension) is answered about that file ("no file 'mine.csv'"), never with the list of registry names; every other
-unknown name gets that list. One rule (``sentiment.settings.dataset_problem``) for the settings, the registry's
-``load_split`` and ``python -m sentiment evaluate --dataset``."""
+unknown name gets that list. One rule (``sentiment.settings.dataset_names.dataset_problem``) for the settings, the
+registry's ``load_split`` and ``python -m sentiment evaluate --dataset``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from sentiment.__main__ import main
 from sentiment.datasets import DATASETS, load_split
 from sentiment.errors import DatasetError
-from sentiment.settings import KNOWN_DATASETS, Settings, dataset_problem, looks_like_a_path
+from sentiment.settings import Settings
+from sentiment.settings.dataset_names import KNOWN_DATASETS, dataset_problem, looks_like_a_path
 
 # Names a user might type: words of letters, digits, '_' and '-' (registry names are such words).
 WORD = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz_-0123456789"), min_size=1, max_size=12)
