@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from sentiment.datasets.feedback import Decision, FeedbackStore, check_label, check_prediction_id
-from sentiment.errors import FeedbackError, RateLimitedError
+from sentiment.errors import FeedbackError, InvalidTextError, RateLimitedError
+from sentiment.inference.predictor import validate_text
 from sentiment.monitoring.prediction_log import PredictionLog
 from sentiment.service.quality_metrics import FeedbackMetrics
 from sentiment.service.rate_limit import HOUR_S, SlidingWindowLimiter
@@ -94,6 +95,7 @@ class FeedbackService:
         hourly limit (``RateLimitedError`` says how long to wait) unless ``unlimited`` (the caller checked the admin
         token). ``text`` is stored only when given (the UI passes it only when the visitor ticks the box)."""
         prediction_id, label = check_prediction_id(prediction_id), check_label(label)
+        text = _feedback_text(text)
         log = self._logged_log()
         log.flush(2)  # the answer was sent before its row was written: a fast click must still find it
         if not log.has(prediction_id):
@@ -109,7 +111,7 @@ class FeedbackService:
         giver = ADMIN_CLIENT if unlimited else self._pseudonym(client)
         try:
             recorded = self.store.add(
-                prediction_id, label, client=giver, text=text or None, admit=None if unlimited else admit
+                prediction_id, label, client=giver, text=text, admit=None if unlimited else admit
             )
         except RateLimitedError:
             self.metrics.count(label, "rate_limited")
@@ -194,3 +196,15 @@ def _problem(prediction_id: str, label: object) -> str | None:
         except FeedbackError:
             return reason
     return None
+
+
+def _feedback_text(text: str | None) -> str | None:
+    """The text a visitor sends with a label, checked by the rule every scored text passes (``validate_text``):
+    blank means no text, and a text that is not valid Unicode is refused with ``FeedbackError`` before it takes a
+    slot of the visitor's limit (the store could not write it: SQLite refuses surrogates)."""
+    if text is None or not str(text).strip():
+        return None
+    try:
+        return validate_text(text)
+    except InvalidTextError as exc:
+        raise FeedbackError(f"the text sent with the feedback: {exc}") from None

@@ -22,8 +22,8 @@ from sentiment.monitoring.prediction_log import LogCounters
 
 FEEDBACK_OUTCOMES = (
     "recorded",  # stored, awaiting review (a visitor's) or accepted (the owner's bulk file)
-    "duplicate",  # the same label for the same prediction from the same session again: nothing new stored
-    "rate_limited",  # refused: the session's hourly limit was reached
+    "duplicate",  # the same label for the same prediction again, whoever sent it: nothing new stored
+    "rate_limited",  # refused: the client's hourly limit (SENTIMENT_FEEDBACK_PER_CLIENT_HOUR) was reached
     "unknown_prediction",  # refused: no logged prediction has that id
     "accepted",  # the owner accepted it
     "dropped",  # the owner dropped it

@@ -187,11 +187,13 @@ class SentimentService(FileScoring):
         coalesce: bool = False,
         requests: int = 1,
         refuse_long: bool | Sequence[bool] = False,
+        predictor: Predictor | None = None,
     ) -> BatchResult:
         """Score through the predictor (single texts through the micro-batcher) and record every serving metric;
         ``requests``: how many requests ``texts`` came in (equal shares, each counted as its own request);
-        ``refuse_long``: texts over the token limit are refused rows instead of truncated ones."""
-        predictor = self.predictor
+        ``refuse_long``: texts over the token limit are refused rows instead of truncated ones; ``predictor``: the
+        one the caller already checked the texts with (a model switch in between must not change the answer)."""
+        predictor = predictor or self.predictor
         started = time.perf_counter()
         # a failure here is a bug: the UI edge logs it with an incident id and counts it as "internal"
         in_progress = self.metrics.in_progress.labels(endpoint=endpoint)
@@ -242,12 +244,13 @@ class SentimentService(FileScoring):
         would be refused refuses the request with ``RequestRefusedError`` naming each, and nothing is scored,
         logged or counted but the refusals."""
         self._within_limit(texts)
-        problems = [(i, exc) for i, exc in enumerate(self.predictor.refusals(texts, not truncate)) if exc is not None]
+        predictor = self.predictor  # read once: the texts are checked against the model that scores them
+        problems = [(i, exc) for i, exc in enumerate(predictor.refusals(texts, not truncate)) if exc is not None]
         if problems:
             for _, exc in problems:
                 self.metrics.error(exc.reason or InvalidTextError.reason)
             raise RequestRefusedError(problems)
-        return self._score("api", texts).predictions()
+        return self._score("api", texts, predictor=predictor).predictions()
 
     def classify_each(self, texts: Sequence[object], truncate: Sequence[bool] | None = None) -> list[Prediction]:
         """One-text inference API requests that arrived together (``web.coalescing``): ``_score_each``; a request

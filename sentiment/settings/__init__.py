@@ -217,12 +217,16 @@ class Settings(BaseSettings):
         """Each entry an address or a network: a typo would otherwise trust nobody (or, as '*', everybody)."""
         for entry in filter(None, (part.strip() for part in value.split(","))):
             try:
-                ipaddress.ip_network(entry, strict=False)
+                network = ipaddress.ip_network(entry, strict=False)
             except ValueError:
                 raise ValueError(
                     f"SENTIMENT_TRUSTED_PROXIES: {entry!r} is not an address or network (like 10.0.0.0/8); list the "
                     "proxies themselves ('*' is not accepted: it would let every visitor choose its address)"
                 ) from None
+            if "/" in entry and str(network) != entry:  # uvicorn matches networks strictly: 10.0.0.1/8 trusts nobody
+                raise ValueError(
+                    f"SENTIMENT_TRUSTED_PROXIES: {entry!r} has host bits set; write the network as {network}"
+                )
         return value
 
     @property

@@ -190,7 +190,9 @@ def poisoned_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     thread.join(30)
 
 
-def test_a_bad_text_among_twelve_concurrent_good_requests_fails_only_itself(poisoned_app: str) -> None:
+def test_a_bad_text_among_twelve_concurrent_good_requests_fails_only_itself(
+    poisoned_app: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """The issue's concurrency case, five rounds: twelve good one-text requests sent at the same moment as a
     surrogate one and one that makes the forward pass raise (the two share coalesced calls with the good ones).
     Every round all twelve good ones get 200 with three classes; the surrogate one 422 (refused before the model);
@@ -212,6 +214,10 @@ def test_a_bad_text_among_twelve_concurrent_good_requests_fails_only_itself(pois
             assert answers[-1].headers["content-type"] == "application/json"
             assert answers[-1].json()["detail"][0]["msg"].startswith("internal error (id ")
             barrier.reset()
+    # the poisoned request did share calls with good ones (else the isolation was never tested): the coalescer said
+    # so when it scored such a call's requests again one by one
+    shared = [r.getMessage() for r in caplog.records if "coalesced requests failed" in r.getMessage()]
+    assert any(int(m.split()[3]) >= 2 for m in shared), shared
 
 
 def test_every_kind_of_answer_is_counted_by_route_and_status(poisoned_app: str) -> None:

@@ -261,6 +261,22 @@ def test_a_client_over_its_limit_is_refused_counted_and_told_when_to_retry(servi
     assert clients[first.prediction_id].startswith("visitor:") and "192.0.2" not in clients[first.prediction_id]
 
 
+def test_feedback_text_that_is_not_unicode_is_refused_before_it_takes_a_slot(service: SentimentService) -> None:
+    """A lone surrogate in the text sent with a label (JSON "\\ud83d") is the visitor's error, said as such: it is
+    refused by the rule every scored text passes, stores nothing, and leaves the visitor's slot free; a blank text is
+    no text."""
+    limited = service.settings.model_copy(update={"feedback_per_client_hour": 1})
+    from sentiment.service.feedback import FeedbackService
+
+    feedback = FeedbackService(limited, service.metrics.feedback, lambda: service.monitoring.log)
+    (first,) = service.predict_many(["a fine phone"])
+    with pytest.raises(FeedbackError, match=r"not valid Unicode: a lone surrogate U\+D83D at character 6"):
+        feedback.give(first.prediction_id or "", "positive", "192.0.2.9", "great \ud83d phone")
+    assert feedback.store.rows().empty
+    assert feedback.give(first.prediction_id or "", "positive", "192.0.2.9", "   ")["outcome"] == "recorded"
+    assert feedback.store.rows()["text"].isna().all()  # the slot was still free, and blank text is no text
+
+
 def test_the_monitoring_status_line_names_unreviewed_feedback_and_conflicts() -> None:
     from sentiment.web.ui.monitoring import feedback_line
 

@@ -250,7 +250,10 @@ def test_on_a_space_the_address_the_spaces_proxy_appended_is_the_client(monkeypa
     assert _seen_as(Settings(space_id="owner/sentiment", proxy_hops=0), "10.16.3.80", "198.51.100.1") == "10.16.3.80"
 
 
-@pytest.mark.parametrize("value", ["*", "10.0.0.0/33", "proxy.example"])
+@pytest.mark.parametrize("value", ["*", "10.0.0.0/33", "proxy.example", "10.0.0.1/8", "2001:db8::1/64"])
 def test_a_proxy_list_that_is_not_addresses_stops_the_app_at_start(value: str) -> None:
+    """Host bits in a network (10.0.0.1/8) are refused too: uvicorn matches networks strictly, so the app would
+    start trusting nobody and every visitor behind the proxy would share one limit."""
     with pytest.raises(ValidationError, match="SENTIMENT_TRUSTED_PROXIES"):
         Settings(trusted_proxies=value)
+    assert Settings(trusted_proxies="10.0.0.0/8, 2001:db8::/64, 192.0.2.7").trusted_proxy_list[0] == "10.0.0.0/8"
