@@ -110,9 +110,7 @@ class FeedbackService:
 
         giver = ADMIN_CLIENT if unlimited else self._pseudonym(client)
         try:
-            recorded = self.store.add(
-                prediction_id, label, client=giver, text=text, admit=None if unlimited else admit
-            )
+            recorded = self.store.add(prediction_id, label, client=giver, text=text, admit=None if unlimited else admit)
         except RateLimitedError:
             self.metrics.count(label, "rate_limited")
             raise
