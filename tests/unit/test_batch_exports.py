@@ -2,7 +2,7 @@
 ``sep=`` first line read as the header, and repeated column names written back repeated. Each exact case from the
 issue, and a property test of its class.
 
-Regression tests score with a real (tiny) model; property tests with ``_constant_scorer`` (they test the reader and
+Regression tests score with a real (tiny) model; property tests with ``constant_scorer`` (they test the reader and
 the writer, not the model).
 """
 
@@ -14,17 +14,15 @@ import random
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from sentiment.errors import BatchInputError, InvalidTextError
-from sentiment.inference.predictor import Predictor, validate_text
-from sentiment.labels import LABELS
-from sentiment.results import BatchResult
+from scorers import constant_scorer
+from sentiment.errors import BatchInputError
+from sentiment.inference.predictor import Predictor
 from sentiment.settings import Settings
 from sentiment.tables.cells import neutralise
 from sentiment.tables.names import NEW_COLUMNS, unique_names
@@ -42,21 +40,7 @@ def predictor(tiny_model_dir: Path, session_settings: Settings) -> Predictor:
     return Predictor.load(str(tiny_model_dir), session_settings)
 
 
-def _constant_scorer(texts: list[str]) -> BatchResult:
-    """Every valid text gets the same probabilities; invalid ones the predictor's own error."""
-    errors: list[str | None] = []
-    for text in texts:
-        try:
-            validate_text(text)
-            errors.append(None)
-        except InvalidTextError as exc:
-            errors.append(str(exc))
-    probabilities = np.full((len(texts), len(LABELS)), np.nan, dtype=np.float32)
-    probabilities[[e is None for e in errors]] = [0.2, 0.3, 0.5]
-    return BatchResult(probabilities, np.zeros(len(texts), bool), errors, np.zeros(len(texts), np.int64))
-
-
-def _run(path: Path, score: Scorer = _constant_scorer, **kwargs: object) -> tuple[list[str], ScoreSummary, Path]:
+def _run(path: Path, score: Scorer = constant_scorer, **kwargs: object) -> tuple[list[str], ScoreSummary, Path]:
     """Score ``path``; returns the output's lines (as text, UTF-8), the summary and the output's path."""
     out = path.with_name(path.name + "_out.csv")
     summary = score_file(path, out, score, **kwargs)  # type: ignore[arg-type]

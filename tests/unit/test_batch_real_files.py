@@ -1,7 +1,7 @@
 """Files as people really send them (issue #15, cases 1, 2, 6, 7): each bug report's input with the value it must
 give, and a property test for the class it belongs to.
 
-Regression tests score with a real (tiny) model; property tests score with ``_constant_scorer`` so that a few hundred
+Regression tests score with a real (tiny) model; property tests score with ``constant_scorer`` so that a few hundred
 generated files run in seconds (they test the reader and writer, not the model).
 """
 
@@ -12,18 +12,17 @@ import csv
 import io
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from scorers import constant_scorer
 from sentiment.__main__ import main
-from sentiment.errors import BatchInputError, InvalidTextError
-from sentiment.inference.predictor import Predictor, validate_text
+from sentiment.errors import BatchInputError
+from sentiment.inference.predictor import Predictor
 from sentiment.labels import LABELS
-from sentiment.results import BatchResult
 from sentiment.settings import Settings
 from sentiment.tables.cells import neutralise
 from sentiment.tables.reading import TableFormat, sniff
@@ -43,21 +42,7 @@ def predictor(tiny_model_dir: Path, session_settings: Settings) -> Predictor:
     return Predictor.load(str(tiny_model_dir), session_settings)
 
 
-def _constant_scorer(texts: list[str]) -> BatchResult:
-    """Every valid text gets the same probabilities; invalid ones the predictor's own error."""
-    errors: list[str | None] = []
-    for text in texts:
-        try:
-            validate_text(text)
-            errors.append(None)
-        except InvalidTextError as exc:
-            errors.append(str(exc))
-    probabilities = np.full((len(texts), len(LABELS)), np.nan, dtype=np.float32)
-    probabilities[[e is None for e in errors]] = [0.2, 0.3, 0.5]
-    return BatchResult(probabilities, np.zeros(len(texts), bool), errors, np.zeros(len(texts), np.int64))
-
-
-def _run(path: Path, score: Scorer = _constant_scorer, **kwargs: object) -> tuple[list[list[str]], ScoreSummary, Path]:
+def _run(path: Path, score: Scorer = constant_scorer, **kwargs: object) -> tuple[list[list[str]], ScoreSummary, Path]:
     out = path.with_name(path.name + "_out")
     summary = score_file(path, out, score, **kwargs)  # type: ignore[arg-type]
     delimiter = sniff(path).output_delimiter
