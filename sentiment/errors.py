@@ -124,6 +124,15 @@ class EstimationInputError(MonitoringError):
     """Inputs a performance estimator cannot use; the message says what shape or content it needs."""
 
 
+class StoreError(SentimentError):
+    """The store cannot be used as configured (an address that is not a database, an unknown backend, a schema newer
+    than this code)."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store does not answer now (unreachable, lost mid-run); monitoring memory waits, predictions are served."""
+
+
 class CalibrationError(SentimentError):
     """A calibration map that cannot be fitted or used (unknown method, too few labelled rows, wrong shape)."""
 

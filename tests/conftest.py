@@ -81,6 +81,35 @@ def session_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def postgres():  # type: ignore[no-untyped-def]
+    """A real PostgreSQL 15 server for this session (or xdist worker), on a loopback port (tests/postgres.py)."""
+    from postgres import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database on each backend: the store's tests run once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite'}"
+    server = request.getfixturevalue("postgres")
+    return str(server.create_database())
+
+
+@pytest.fixture
+def store(database_url: str):  # type: ignore[no-untyped-def]
+    """The one store, opened and migrated, on each backend (``database_url``)."""
+    from sentiment.store import Store
+
+    opened = Store.open(database_url)
+    yield opened
+    opened.dispose()
+
+
+@pytest.fixture(scope="session")
 def configured_process(session_settings: Settings) -> Settings:
     """The process set up as ``python app.py`` sets it up (GIL interval, Gradio patches, no ``*_created`` series), for
     tests that serve an app in this process. ``create_app`` itself changes nothing global (tests/test_runtime.py)."""

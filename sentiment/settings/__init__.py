@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from sentiment.settings.dataset_names import KNOWN_SPLITS, dataset_problem
+from sentiment.settings.storage import StorageSettings
 
 DEFAULT_HUB_MODEL = "cardiffnlp/twitter-roberta-base-sentiment-latest"
 
 
-class Settings(BaseSettings):
+class Settings(StorageSettings):
     """Settings of the sentiment service; every field can be set as ``SENTIMENT_<FIELD>``."""
 
     model_config = SettingsConfigDict(
@@ -53,7 +54,6 @@ class Settings(BaseSettings):
     gil_switch_interval_ms: float = Field(
         0.1, gt=0, le=100, description="How often Python hands the GIL over (its default is 5 ms); the app sets it."
     )
-    data_dir: Path = Field(Path("data"), description="Folder for caches, downloads and the SQLite stores.")
     dataset_neutral_band: float = Field(
         0.5, ge=0, le=4, description="VADER ground truth: mean ratings within +-band are neutral."
     )
@@ -117,12 +117,7 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(
         None, description="When set, GET /metrics needs 'Authorization: Bearer <token>' (for public Spaces)."
     )
-    # Monitoring
-    log_predictions: bool = Field(True, description="Keep one row per scored text in the prediction log.")
-    log_text: bool = Field(False, description="Also store the raw text in the prediction log (privacy: off).")
-    log_queue_rows: int = Field(50_000, ge=100, description="Rows the log may hold in memory before dropping.")
-    log_max_rows: int = Field(1_000_000, ge=1000, description="Rows kept in the prediction log.")
-    log_max_days: float = Field(30.0, gt=0, description="Days kept in the prediction log.")
+    # Monitoring (the data folder, the store and the prediction log: sentiment.settings.storage)
     feedback_per_client_hour: int = Field(
         120,
         ge=1,

@@ -1,0 +1,74 @@
+"""The one store opens and migrates on both backends, and Alembic's migrations build exactly the tables the code
+reads (``sentiment/store/schema.py``): no drift between the migration history and the schema module."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import insert, select
+
+from sentiment.errors import StoreError, StoreUnavailableError
+from sentiment.store import Store, safe_url
+from sentiment.store.engine import head_revision
+from sentiment.store.schema import metadata, monitor_state
+
+
+def test_migrations_build_the_schema_module_exactly(store: Store) -> None:
+    assert store.revision() == head_revision()
+    with store.read() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert differences == []
+
+
+def test_opening_again_is_a_no_op_and_keeps_rows(database_url: str) -> None:
+    first = Store.open(database_url)
+    with first.write() as conn:
+        conn.execute(insert(monitor_state).values(key="k", value="1", updated_at=1.0))
+    first.dispose()
+    again = Store.open(database_url)
+    with again.read() as conn:
+        assert conn.execute(select(monitor_state.c.value)).scalar_one() == "1"
+    again.dispose()
+
+
+def test_replicas_opening_together_migrate_once(database_url: str) -> None:
+    """Four processes' worth of openers racing on a fresh database: all succeed, one schema."""
+    errors: list[BaseException] = []
+    stores: list[Store] = []
+
+    def open_one() -> None:
+        try:
+            stores.append(Store.open(database_url, timeout_s=30))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert {s.revision() for s in stores} == {head_revision()}
+    for s in stores:
+        s.dispose()
+
+
+def test_a_bad_address_is_a_clear_error() -> None:
+    with pytest.raises(StoreError, match="sqlite:///path"):
+        Store.open("mysql://u:p@localhost/db")
+    with pytest.raises(StoreError, match="not a database address"):
+        Store.open("not a url")
+
+
+def test_an_unreachable_database_fails_fast_without_its_password() -> None:
+    from postgres import free_port
+
+    url = f"postgresql+psycopg://owner:s3cret@127.0.0.1:{free_port()}/sentiment"
+    with pytest.raises(StoreUnavailableError) as caught:
+        Store.open(url, timeout_s=2)
+    assert "s3cret" not in str(caught.value)
+    assert "***" in str(caught.value)
+    assert "s3cret" not in safe_url(url)
