@@ -18,6 +18,7 @@ from sentiment.errors import (
     InvalidTextError,
     ModelUnavailableError,
     RequestRefusedError,
+    StoreUnavailableError,
     text_error,
 )
 from sentiment.inference.micro_batcher import MicroBatcher
@@ -32,6 +33,7 @@ from sentiment.service.files import JobFolders
 from sentiment.service.metrics import ServiceMetrics, default_metrics
 from sentiment.service.monitoring import MonitoringService
 from sentiment.settings import Settings
+from sentiment.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,13 @@ class SentimentService(FileScoring):
         self._load_error: str | None = None
         self._loader: threading.Thread | None = None
         self.started_at = time.time()
+        # The one store of monitoring memory. Opened without waiting: a database that is down at start must not
+        # keep the app from serving predictions; the store migrates on the first use that finds it answering.
+        self.store = Store.open(settings.store_url, timeout_s=settings.database_timeout_s, wait=False)
+        try:
+            self.store.ensure_ready(force=True)
+        except StoreUnavailableError as exc:
+            logger.error("%s; predictions are served, monitoring memory waits for it", exc)
         self.pool = ModelPool(settings)
         self.evaluation = EvaluationService(settings, self.metrics.evaluation, self.pool)
         self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor)

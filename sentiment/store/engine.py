@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, SQLAlchemyError
 
 from sentiment.errors import StoreError, StoreUnavailableError
 
@@ -48,57 +50,124 @@ def safe_url(url: str) -> str:
 
 class Store:
     """One database: ``write()`` and ``read()`` hand out connections in a transaction; ``backend`` is ``sqlite`` or
-    ``postgresql``."""
+    ``postgresql``.
 
-    def __init__(self, engine: Engine) -> None:
+    A store may be created while its database is down (``Store.open(url, wait=False)``): the app then starts and
+    serves predictions, and the store brings the schema up to date on the first use that finds the database
+    answering. Until then ``read()`` / ``write()`` raise ``StoreUnavailableError`` at once (one connection attempt
+    per ``retry_s`` seconds at most), and ``status()`` says why.
+    """
+
+    def __init__(self, engine: Engine, *, migrate: bool = True, retry_s: float = 2.0) -> None:
         self.engine = engine
         self.backend = engine.dialect.name
         self.url = engine.url.render_as_string(hide_password=True)
+        self.retry_s = retry_s
+        self._migrate = migrate
+        self._ready = not migrate
+        self._ready_lock = threading.Lock()
+        self._last_try = -math.inf
+        self.last_error: str | None = None  # why the last use failed (no SQL, no password); None once it works
 
     @classmethod
-    def open(cls, url: str, *, timeout_s: float = 5.0, migrate: bool = True) -> Store:
+    def open(cls, url: str, *, timeout_s: float = 5.0, migrate: bool = True, wait: bool = True) -> Store:
         """Connect to ``url`` and (``migrate``) bring its schema to the newest revision.
 
-        Raises ``StoreError`` for an address this code cannot use (a bad URL, an unknown backend) and
-        ``StoreUnavailableError`` when the database does not answer within ``timeout_s`` seconds.
+        Raises ``StoreError`` for an address this code cannot use (a bad URL, an unknown backend) and, when
+        ``wait``, ``StoreUnavailableError`` if the database does not answer within ``timeout_s`` seconds (without
+        ``wait`` the first use tries again).
         """
-        store = cls(create_store_engine(url, timeout_s=timeout_s))
-        if migrate:
+        store = cls(create_store_engine(url, timeout_s=timeout_s), migrate=migrate)
+        if wait:
             try:
-                upgrade(store)
-            except SQLAlchemyError as exc:
+                store.ensure_ready(force=True)
+            except StoreUnavailableError:
                 store.dispose()
-                raise StoreUnavailableError(f"the store {store.url} is unavailable: {_reason(exc)}") from exc
+                raise
         return store
+
+    def ensure_ready(self, *, force: bool = False) -> None:
+        """Migrate once, the first time the database answers; ``StoreUnavailableError`` while it does not."""
+        if self._ready:
+            return
+        with self._ready_lock:
+            if self._ready:
+                return
+            now = time.monotonic()
+            if not force and now - self._last_try < self.retry_s:
+                raise StoreUnavailableError(f"the store {self.url} is unavailable: {self.last_error}")
+            self._last_try = now
+            try:
+                upgrade(self)
+            except SQLAlchemyError as exc:
+                self._failed(exc)
+                raise StoreUnavailableError(f"the store {self.url} is unavailable: {self.last_error}") from exc
+            self._ready, self.last_error = True, None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A connection in a write transaction, committed on success and rolled back on error."""
-        with self.engine.execution_options(**{_WRITE: True}).begin() as conn:
+        """A connection in a write transaction, committed on success and rolled back on error;
+        ``StoreUnavailableError`` when the database cannot be reached (other database errors pass through)."""
+        self.ensure_ready()
+        with self._unavailable_as_error(), self._begin_write() as conn:
             yield conn
+
+    def _begin_write(self) -> AbstractContextManager[Connection]:
+        return self.engine.execution_options(**{_WRITE: True}).begin()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection for reads (a transaction that is rolled back at the end: it never holds a write lock)."""
-        with self.engine.connect() as conn:
+        self.ensure_ready()
+        with self._unavailable_as_error(), self.engine.connect() as conn:
             yield conn
+
+    @contextmanager
+    def _unavailable_as_error(self) -> Iterator[None]:
+        try:
+            yield
+        except (OperationalError, InterfaceError) as exc:
+            if isinstance(exc, OperationalError) and self.backend == "sqlite" and not _sqlite_unreachable(exc):
+                raise  # a locked or full SQLite file is a write failure, not a lost database
+            self._failed(exc)
+            raise StoreUnavailableError(f"the store {self.url} is unavailable: {self.last_error}") from exc
+        else:
+            self.last_error = None
+
+    def _failed(self, exc: BaseException) -> None:
+        reason = _reason(exc)
+        if reason != self.last_error:
+            logger.warning("the store %s is unavailable: %s", self.url, reason)
+        self.last_error = reason
 
     def ping(self) -> bool:
         """Whether the database answers now (a fresh round trip; the pool reconnects if it was lost)."""
         try:
-            with self.engine.connect() as conn:
+            with self.read() as conn:
                 conn.execute(text("SELECT 1"))
             return True
-        except SQLAlchemyError:
+        except (StoreUnavailableError, SQLAlchemyError):
             return False
+
+    def status(self) -> dict[str, object]:
+        """What /health and the Monitoring tab say about the store: backend, address (no password), whether it
+        answered the last use, and why not."""
+        available = self.last_error is None
+        return {"backend": self.backend, "url": self.url, "available": available, "error": self.last_error}
 
     def revision(self) -> str | None:
         """The schema revision the database is at (None before the first migration)."""
-        with self.read() as conn:
+        with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _sqlite_unreachable(exc: OperationalError) -> bool:
+    """A SQLite error that means the file cannot be used at all (its folder gone, unreadable), not a busy lock."""
+    message = str(getattr(exc, "orig", exc)).lower()
+    return "unable to open" in message or "disk i/o" in message or "readonly" in message
 
 
 def create_store_engine(url: str, *, timeout_s: float = 5.0) -> Engine:
@@ -164,7 +233,7 @@ def head_revision() -> str:
 def upgrade(store: Store) -> None:
     """Bring the database to the newest schema (a no-op when it is there), once even if replicas start together."""
     config = alembic_config()
-    with store.write() as conn:
+    with store._begin_write() as conn:
         if store.backend == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
         if MigrationContext.configure(conn).get_current_revision() == head_revision():

@@ -72,3 +72,34 @@ def test_an_unreachable_database_fails_fast_without_its_password() -> None:
     assert "s3cret" not in str(caught.value)
     assert "***" in str(caught.value)
     assert "s3cret" not in safe_url(url)
+
+
+def test_a_store_opened_while_its_database_is_down_migrates_when_it_comes_back() -> None:
+    """The app starts with PostgreSQL down: uses fail at once with a clear error, status says why, and the first
+    use after the database is back migrates and works (no restart)."""
+    from postgres import PostgresServer
+
+    server = PostgresServer().start()
+    try:
+        url = server.create_database()
+        server.halt()
+        store = Store.open(url, timeout_s=2, wait=False)
+        store.retry_s = 0
+        with pytest.raises(StoreUnavailableError, match="unavailable"), store.read():
+            pass
+        assert store.status()["available"] is False
+        assert store.ping() is False
+        server.resume()
+        with store.write() as conn:
+            conn.execute(insert(monitor_state).values(key="k", value="1", updated_at=1.0))
+        assert store.status() == {"backend": "postgresql", "url": store.url, "available": True, "error": None}
+        assert store.revision() == head_revision()
+        server.halt()  # lost mid-run: the pooled connection is dead; the next use says so instead of hanging
+        with pytest.raises(StoreUnavailableError), store.read() as conn:
+            conn.execute(select(monitor_state.c.value)).all()
+        server.resume()
+        with store.read() as conn:
+            assert conn.execute(select(monitor_state.c.value)).scalar_one() == "1"
+        store.dispose()
+    finally:
+        server.stop()
