@@ -4,6 +4,8 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Test processes: a whole file runs in one (loadfile), so a file's shared app and its order stay as written.
+TEST_WORKERS ?= 2
 SYSTEM_PACKAGES := chromium chromium-driver prometheus postgresql
 
 .PHONY: run test test-fast install install-dev system-packages lint typecheck clean
@@ -48,8 +50,8 @@ system-packages:
 	fi
 
 test: install-dev system-packages
-	@echo "==> running the tests (unit, integration, e2e; pytest prints one dot per test)"
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+	@echo "==> running the tests (unit, integration, e2e) in $(TEST_WORKERS) processes (pytest-xdist; one dot per test)"
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The edit loop: the unit tier alone (tests/unit: no app, browser, Prometheus or slow test), well under a minute.
 test-fast: install-dev
