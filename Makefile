@@ -4,7 +4,7 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-SYSTEM_PACKAGES := chromium chromium-driver prometheus postgresql
+SYSTEM_PACKAGES := chromium chromium-driver prometheus postgresql nginx docker-compose
 
 .PHONY: run test test-fast install install-dev system-packages lint typecheck clean
 
@@ -37,8 +37,9 @@ run: install
 	@echo "==> starting the app on http://localhost:7860 (Ctrl-C stops it)"
 	$(BIN)/python app.py
 
-# Chromium (browser tests), Prometheus/promtool (monitoring tests) and PostgreSQL (the store's shared backend) come
-# from Debian's packages.
+# Chromium (browser tests), Prometheus/promtool (monitoring tests), PostgreSQL (the store's shared backend), nginx (the
+# reference deployment's load balancer, run for real) and docker-compose (checks the compose file; no engine needed)
+# come from Debian's packages.
 system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
