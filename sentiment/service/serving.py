@@ -162,7 +162,8 @@ class SentimentService(FileScoring):
 
     def store_status(self) -> dict[str, Any]:
         """The store as /health and the Monitoring tab report it: ``Store.status()`` (backend, address without its
-        password, available, error) plus whether it outlives a restart and deploy, and if not, the warning."""
+        password, available, error) plus whether it outlives a restart and deploy, and if not, the warning. A
+        ``waiting_rows`` key (log rows held in memory for the store) shows in the Monitoring tab's note if present."""
         persistence = self.settings.persistence
         return {**self.store.status(), "persistent": persistence.persistent, "warning": persistence.warning}
 
