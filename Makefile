@@ -39,7 +39,8 @@ run: install
 
 # Chromium (browser tests), Prometheus/promtool (monitoring tests), PostgreSQL (the store's shared backend), nginx (the
 # reference deployment's load balancer, run for real) and docker-compose (checks the compose file; no engine needed)
-# come from Debian's packages.
+# come from Debian's packages. (On a machine run by systemd, installing nginx also starts its default site on port 80:
+# `sudo systemctl disable --now nginx` if you do not want it; the tests start their own nginx on a free port.)
 system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

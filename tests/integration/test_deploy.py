@@ -53,6 +53,27 @@ def test_ci_publishes_the_image_to_ghcr_on_main_only_tagged_by_commit_and_latest
     assert push["tags"].splitlines() == ["${{ env.IMAGE }}:${{ github.sha }}", "${{ env.IMAGE }}:latest"]
 
 
+def test_cis_compose_check_sets_every_password_the_compose_file_requires() -> None:
+    """CI's docker job runs ``docker compose config`` with a .env made from the example: each variable the compose
+    file refuses to start without (``${VAR:?...}``) must be filled there, or the check fails on a missing password
+    rather than on the file."""
+    import re
+
+    import yaml
+
+    compose = (REPO / "grafana" / "docker-compose.yml").read_text()
+    code = "\n".join(line for line in compose.splitlines() if not line.lstrip().startswith("#"))
+    required = set(re.findall(r"\$\{(\w+):\?", code))
+    assert {"POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "GRAFANA_ADMIN_USER"} <= required
+    example = dict(
+        line.split("=", 1) for line in (REPO / "grafana" / ".env.example").read_text().splitlines() if "=" in line
+    )
+    steps = yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text())["jobs"]["docker"]["steps"]
+    check = next(step["run"] for step in steps if "docker compose" in step.get("run", ""))
+    for name in required:
+        assert example.get(name) or f"s/^{name}=$/{name}=" in check, f"CI's compose check leaves {name} unset"
+
+
 def test_the_dry_run_lists_the_space_files_and_leaves_the_rest_out(capsys: pytest.CaptureFixture[str]) -> None:
     assert deploy_space.main(["--dry-run"]) == 0
     listed = capsys.readouterr().out.split()
