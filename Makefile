@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Test processes: a whole file runs in one (loadfile), so a file's shared app and its order stay as written.
 TEST_WORKERS ?= 2
-SYSTEM_PACKAGES := chromium chromium-driver prometheus postgresql
+SYSTEM_PACKAGES := chromium chromium-driver prometheus postgresql nginx docker-compose
 
 .PHONY: run test test-fast install install-dev system-packages lint typecheck clean
 
@@ -39,8 +39,10 @@ run: install
 	@echo "==> starting the app on http://localhost:7860 (Ctrl-C stops it)"
 	$(BIN)/python app.py
 
-# Chromium (browser tests), Prometheus/promtool (monitoring tests) and PostgreSQL (the store's shared backend) come
-# from Debian's packages.
+# Chromium (browser tests), Prometheus/promtool (monitoring tests), PostgreSQL (the store's shared backend), nginx (the
+# reference deployment's load balancer, run for real) and docker-compose (checks the compose file; no engine needed)
+# come from Debian's packages. (On a machine run by systemd, installing nginx also starts its default site on port 80:
+# `sudo systemctl disable --now nginx` if you do not want it; the tests start their own nginx on a free port.)
 system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

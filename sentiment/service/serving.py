@@ -60,6 +60,8 @@ class SentimentService(FileScoring):
             self.store.ensure_ready(force=True)
         except StoreUnavailableError as exc:
             logger.error("%s; predictions are served, monitoring memory waits for it", exc)
+        if warning := settings.persistence.warning:  # e.g. a Space without a volume: say so once, at start
+            logger.warning("%s", warning)
         self.pool = ModelPool(settings)
         self.evaluation = EvaluationService(settings, self.metrics.evaluation, self.pool)
         self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor)
@@ -155,7 +157,15 @@ class SentimentService(FileScoring):
             "model": info.as_dict() if info is not None else None,
             "error": self._load_error,
             "uptime_seconds": round(time.time() - self.started_at, 1),
+            "store": self.store_status(),
         }
+
+    def store_status(self) -> dict[str, Any]:
+        """The store as /health and the Monitoring tab report it: ``Store.status()`` (backend, address without its
+        password, available, error) plus whether it outlives a restart and deploy, and if not, the warning. A
+        ``waiting_rows`` key (log rows held in memory for the store) shows in the Monitoring tab's note if present."""
+        persistence = self.settings.persistence
+        return {**self.store.status(), "persistent": persistence.persistent, "warning": persistence.warning}
 
     # --- model switching ----------------------------------------------------------------------------------------
     @property

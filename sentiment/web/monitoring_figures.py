@@ -16,7 +16,7 @@ HISTORY_SHOWN = 200  # stored drift checks the timeline draws and /monitoring re
 
 def monitoring_figures(service: SentimentService) -> dict[str, Any]:
     """Logged count, the last drift report, the reference in use, the estimate, label mix, jobs, feedback counts,
-    the answer card and the newest drift checks."""
+    the answer card, the newest drift checks and the store's status (``SentimentService.store_status``)."""
     overview = service.monitoring.overview()
     return {
         "logged": overview.logged,
@@ -28,6 +28,7 @@ def monitoring_figures(service: SentimentService) -> dict[str, Any]:
         "feedback": service.feedback.store.counts(),
         "answer": answer(service).as_dict(),
         "drift_history": [record.as_dict() for record in service.monitoring.history.recent(HISTORY_SHOWN)],
+        "store": service.store_status(),  # the Monitoring tab's store note says the same in words
     }
 
 

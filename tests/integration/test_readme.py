@@ -149,7 +149,9 @@ NOT_RUN: dict[str, str] = {
     "source .venv/bin/activate": "the tests run with the virtual environment's interpreter already",
     "cp grafana/.env.example grafana/.env": "sets up the Docker stack below",
     "docker compose -p sentiment -f grafana/docker-compose.yml up -d --build": (
-        "no Docker engine here; tests/integration/test_grafana.py runs Prometheus and promtool on the same files"
+        "no Docker engine here; tests/integration/test_grafana.py runs Prometheus and promtool on the same files, "
+        "tests/e2e/test_load_balancer.py runs its nginx in front of two app replicas and checks it with docker-compose "
+        "config"
     ),
     "docker compose -p sentiment -f grafana/docker-compose.yml --profile replay up -d replay": (
         "no Docker engine here; the replay it runs is the README's replay line, run by this file"

@@ -23,6 +23,7 @@ from sentiment.web.ui.api import PRIVATE, api_endpoint, on_open
 from sentiment.web.ui.charts import confidence_lines, count_top, share_top, traffic_bars
 from sentiment.web.ui.drift_plots import figures_of, history_plot
 from sentiment.web.ui.monitoring_tables import JOB_COLUMNS, drift_frame, jobs_frame
+from sentiment.web.ui.store_note import store_note
 
 LABEL_COLORS = {"negative": "#dc2626", "neutral": "#9ca3af", "positive": "#16a34a"}
 JOBS_OFF = "Running jobs is off: no admin token is set (`SENTIMENT_ADMIN_TOKEN`)."
@@ -98,6 +99,12 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
             history_plot(history),
         )
 
+    @wrap
+    def store_view() -> Any:
+        """The store note, in an event of its own: it shows even when the figures cannot be read from the store."""
+        note = store_note(service.store_status())
+        return gr.Markdown(note, visible=bool(note))
+
     def run_job(name: str) -> Any:
         if service.jobs is not None:
             outcome = service.jobs.run_now(name)
@@ -146,6 +153,7 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
         return monitoring_figures(service)  # GET /monitoring serves the same (sentiment/web/routes.py)
 
     with gr.Tab("Monitoring") as tab:
+        store = gr.Markdown(visible=False, elem_id="store-note")
         status = gr.Markdown(label="Status", elem_id="monitoring-status")
         with gr.Row():
             refresh_btn = gr.Button("Refresh", elem_id="refresh-button")
@@ -200,6 +208,10 @@ def monitoring_tab(service: SentimentService, wrap: Any) -> None:
         on_open(tab, refresh, outputs)
         views = [statistics, explanation, pictures, timeline]
         on_open(tab, drift_views, views)
+        on_open(tab, store_view, [store])
+        refresh_btn.click(
+            store_view, None, store, api_visibility=PRIVATE, show_progress="hidden", show_progress_on=status
+        )
         # Gradio 6.31 draws a progress indicator on every output of an event even when "hidden": pin each event's to
         # a component that already shows one (the status line for Refresh, the job result after a job)
         refresh_btn.click(
