@@ -18,6 +18,7 @@ from sentiment.errors import (
     InvalidTextError,
     ModelUnavailableError,
     RequestRefusedError,
+    StoreError,
     StoreUnavailableError,
     text_error,
 )
@@ -34,6 +35,7 @@ from sentiment.service.metrics import ServiceMetrics, default_metrics
 from sentiment.service.monitoring import MonitoringService
 from sentiment.settings import Settings
 from sentiment.store import Store
+from sentiment.store.legacy import import_legacy_data
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class SentimentService(FileScoring):
             self.store.ensure_ready(force=True)
         except StoreUnavailableError as exc:
             logger.error("%s; predictions are served, monitoring memory waits for it", exc)
+        self._import_legacy_data()
         self.pool = ModelPool(settings)
         self.evaluation = EvaluationService(settings, self.metrics.evaluation, self.pool)
         self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor)
@@ -74,6 +77,14 @@ class SentimentService(FileScoring):
         self.files = JobFolders(settings)
         if predictor is not None:
             self._install(predictor)
+
+    def _import_legacy_data(self) -> None:
+        """Move a data folder written before the one store into it, once (``sentiment.store.legacy``). A failure is
+        logged and leaves the store empty: the app serves, and the next start tries again."""
+        try:
+            import_legacy_data(self.store, self.settings.data_dir)
+        except StoreError as exc:
+            logger.error("the old monitoring files were not imported: %s", exc)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
     def _new_batcher(self) -> MicroBatcher:
