@@ -35,6 +35,7 @@ from sentiment.service.metrics import ServiceMetrics, default_metrics
 from sentiment.service.monitoring import MonitoringService
 from sentiment.settings import Settings
 from sentiment.store import Store
+from sentiment.store.backup import backup_from_settings
 from sentiment.store.legacy import import_legacy_data
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class SentimentService(FileScoring):
         except StoreUnavailableError as exc:
             logger.error("%s; predictions are served, monitoring memory waits for it", exc)
         self._import_legacy_data()
+        self.backup = backup_from_settings(settings, self.store)  # SENTIMENT_BACKUP_REPO: None when unset
         self.pool = ModelPool(settings)
         self.evaluation = EvaluationService(settings, self.metrics.evaluation, self.pool)
         self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor)
@@ -101,6 +103,8 @@ class SentimentService(FileScoring):
             self._batcher = self._new_batcher()
         self.monitoring.start()
         self.files.start()
+        if self.backup is not None:
+            self.backup.start()
         if self._ready.is_set() or self._loader is not None:
             return
         self._loader = threading.Thread(target=self._load, name="model-loader", daemon=True)
@@ -112,6 +116,8 @@ class SentimentService(FileScoring):
         self._batcher.close()
         self.files.stop()
         self.monitoring.stop()
+        if self.backup is not None:
+            self.backup.stop()
 
     def _load(self) -> None:
         spec = self.settings.model
