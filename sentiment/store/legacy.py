@@ -100,6 +100,12 @@ def import_legacy_data(store: Store, data_dir: Path) -> dict[str, int] | None:
                 store.url,
             )
             return None
+        logger.info(
+            "importing the old monitoring files of %s into the store %s, once (a large log takes a while: "
+            "about 20,000 rows a second)",
+            data_dir,
+            store.url,
+        )
         counts = _import(conn, data_dir)
         value = {"imported_at": time.time(), "data_dir": str(data_dir), "rows": counts}
         conn.execute(insert(monitor_state).values(key=MARK, value=json.dumps(value), updated_at=time.time()))

@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
-from sentiment.datasets.feedback_schema import ensure_schema
 from sentiment.errors import StoreTransferError
 from sentiment.store import Store
 from sentiment.store.legacy import MARK, import_legacy_data
@@ -195,35 +194,65 @@ _v1_row = st.tuples(
     st.sampled_from(["negative", "neutral", "positive"]),
     st.sampled_from(["s1", "s2", "s3", "s4"]),
     st.sampled_from(["unreviewed", "accepted", "dropped"]),
-    st.integers(0, 50).map(float),
+    st.integers(0, 20).map(float),  # created_at: ties on purpose
+    st.integers(0, 20).map(float),  # reviewed_at, when reviewed
     st.one_of(st.none(), st.text(max_size=3)),
+    st.sampled_from(["visitor", "bulk"]),
 )
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def _merged(v1: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The v1 merge rule written out in Python (independently of the SQL): per (prediction, label), the first row's
+    id, time, giver (its session) and first non-empty text, and the source and decision of the owner's newest
+    decision (an unreviewed row only when none was reviewed; ties: the higher id)."""
+    groups: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+    for row in sorted(
+        v1
+    ):  # v1 columns: id, prediction, label, source, session, reviewed, created_at, reviewed_at, text
+        groups.setdefault((row[1], row[2]), []).append(row)
+    merged = []
+    for (prediction, label), rows in groups.items():
+        decision = min(rows, key=lambda r: (r[5] == "unreviewed", -(r[7] if r[7] is not None else r[6]), -r[0]))
+        text = next((r[8] for r in rows if r[8] is not None), None)
+        first = rows[0]
+        created = min(r[6] for r in rows)
+        merged.append((first[0], prediction, label, decision[3], first[4], decision[5], created, decision[7], text))
+    return sorted(merged)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_v1_row, max_size=12))
-def test_version_1_feedback_imports_as_the_feedback_stores_own_upgrade_merges_it(
+def test_version_1_feedback_imports_merged_by_the_v1_rule(
     tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[Any, ...]]
 ) -> None:
-    """For any v1 file, the imported rows equal what ``sentiment.datasets.feedback_schema`` makes of the same file
-    (the oracle), ids and all, and the next id is past every v1 id."""
+    """Property: for any v1 feedback file, the imported rows are the v1 merge rule applied to the file's rows
+    (``_merged``, the oracle), ids and all, and the next id is past every id v1 handed out (its AUTOINCREMENT mark:
+    merged-away and ignored ids included)."""
     folder = tmp_path_factory.mktemp("v1")
     (folder / "data").mkdir()
-    with sqlite3.connect(folder / "data" / "feedback.sqlite") as conn:
+    path = folder / "data" / "feedback.sqlite"
+    with sqlite3.connect(path) as conn:
         conn.executescript(V1_SCHEMA)
-        for prediction, label, session, reviewed, at, note in rows:
+        for prediction, label, session, reviewed, at, reviewed_at, note, source in rows:
             conn.execute(
                 "INSERT OR IGNORE INTO feedback (prediction_id, label, source, session, reviewed, created_at, "
-                "reviewed_at, text) VALUES (?, ?, 'visitor', ?, ?, ?, ?, ?)",
-                (prediction, label, session, reviewed, at, None if reviewed == "unreviewed" else at + 1, note),
+                "reviewed_at, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    prediction,
+                    label,
+                    source,
+                    session,
+                    reviewed,
+                    at,
+                    None if reviewed == "unreviewed" else reviewed_at,
+                    note,
+                ),
             )
     conn.close()
-    shutil.copyfile(folder / "data" / "feedback.sqlite", folder / "oracle.sqlite")
-    oracle = sqlite3.connect(folder / "oracle.sqlite", isolation_level=None)
-    ensure_schema(oracle)
-    expected = oracle.execute("SELECT * FROM feedback ORDER BY id").fetchall()
-    high = oracle.execute("SELECT seq FROM sqlite_sequence WHERE name = 'feedback'").fetchone()
-    oracle.close()
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        expected = _merged(conn.execute("SELECT * FROM feedback").fetchall())
+        high = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'feedback'").fetchone()
+    conn.close()
     store = Store.open(f"sqlite:///{folder / 'store.sqlite'}")
     try:
         import_legacy_data(store, folder / "data")
@@ -232,7 +261,7 @@ def test_version_1_feedback_imports_as_the_feedback_stores_own_upgrade_merges_it
             new_id = conn.execute(
                 insert(feedback).values(prediction_id="n", label="neutral", source="v", client="c", created_at=1.0)
             ).inserted_primary_key[0]
-        assert new_id == (high[0] if high else 0) + 1  # past every id v1 handed out, merged-away ones too
+        assert new_id == (high[0] if high else 0) + 1
     finally:
         store.dispose()
 
