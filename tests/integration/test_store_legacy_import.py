@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import sqlite3
 from pathlib import Path
@@ -50,12 +51,17 @@ def _fingerprint(folder: Path) -> dict[str, str]:
     }
 
 
-def test_every_row_and_reference_moves_with_its_id_once_and_the_old_files_stay(store: Store, data_dir: Path) -> None:
+def test_every_row_and_reference_moves_with_its_id_once_and_the_old_files_stay(
+    store: Store, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Row counts (60 predictions, 10 feedback, 1 evaluation, 2 drift checks, 6 references) and every value of every
     row equal the old files read directly; the next id follows the old ones; a second run changes nothing; the old
-    folder keeps the same files with the same bytes (no -wal or -shm appears either)."""
+    folder keeps the same files with the same bytes (no -wal or -shm appears either); the log gives rows per
+    table."""
     before = _fingerprint(data_dir)
-    counts = import_legacy_data(store, data_dir)
+    with caplog.at_level(logging.INFO, logger="sentiment.store.legacy"):
+        counts = import_legacy_data(store, data_dir)
+    assert "predictions 60, feedback 10, evaluations 1, drift_checks 2, reference_profiles 6" in caplog.text
     assert counts == {"predictions": 60, "feedback": 10, "evaluations": 1, "drift_checks": 2, "reference_profiles": 6}
     for name, table in OLD_TABLES.items():
         old = _old_rows(data_dir / name, "drift_checks" if table is drift_checks else table.name)
@@ -181,6 +187,34 @@ def test_a_log_from_before_the_id_and_embedding_columns_moves_with_them_empty(st
     old = _old_rows(source, "predictions")[:5]
     assert [row[:-2] for row in rows] == [row[:-2] for row in old]
     assert {row[-2:] for row in rows} == {(None, None)}
+
+
+def test_rows_still_in_the_write_ahead_log_of_a_killed_app_are_imported(store: Store, tmp_path: Path) -> None:
+    """An app killed with ``kill -9`` leaves committed rows in ``predictions.sqlite-wal``, not yet in the main file:
+    they are imported too (the copy is opened with its WAL), and neither file changes."""
+    source = DATA / "legacy_data_dir" / "predictions.sqlite"
+    live = tmp_path / "live"
+    live.mkdir()
+    shutil.copyfile(source, live / "predictions.sqlite")
+    writer = sqlite3.connect(live / "predictions.sqlite")
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")  # as if killed before any checkpoint
+    writer.execute(
+        "INSERT INTO predictions SELECT id + 1000, ts, source, model, n_chars, n_tokens, surface, "
+        "p_negative, p_neutral, p_positive, label, confidence, text, prediction_id, embedding "
+        "FROM predictions WHERE id <= 7"
+    )
+    writer.commit()
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    for suffix in ("", "-wal"):  # the files as the killed process left them (its connection never closed)
+        shutil.copyfile(f"{live / 'predictions.sqlite'}{suffix}", f"{data_dir / 'predictions.sqlite'}{suffix}")
+    writer.close()
+    assert (data_dir / "predictions.sqlite-wal").stat().st_size > 0
+    before = _fingerprint(data_dir)
+    assert import_legacy_data(store, data_dir)["predictions"] == 67  # type: ignore[index]
+    assert [row[0] for row in _store_rows(store, predictions)][-7:] == list(range(1001, 1008))
+    assert _fingerprint(data_dir) == before
 
 
 def test_a_folder_without_old_files_is_left_alone(store: Store, tmp_path: Path) -> None:
