@@ -142,3 +142,8 @@ def text_error(message: str, reason: str | None) -> InvalidTextError:
     ``validate_text`` raised for it, so one text is refused exactly as each row of a batch is."""
     classes: dict[str | None, type[InvalidTextError]] = {c.reason: c for c in (EmptyTextError, TextTooLongError)}
     return classes.get(reason, InvalidTextError)(message)
+
+
+class StoreTransferError(StoreError):
+    """Moving monitoring memory into or out of the store failed: an old data folder that cannot be read, an export
+    folder without a readable manifest or of another schema revision, or an import into a store that is not empty."""

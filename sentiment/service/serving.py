@@ -18,7 +18,6 @@ from sentiment.errors import (
     InvalidTextError,
     ModelUnavailableError,
     RequestRefusedError,
-    StoreUnavailableError,
     text_error,
 )
 from sentiment.inference.micro_batcher import MicroBatcher
@@ -30,10 +29,10 @@ from sentiment.service.evaluation import EvaluationService
 from sentiment.service.feedback import FeedbackService
 from sentiment.service.file_scoring import FileScoring
 from sentiment.service.files import JobFolders
+from sentiment.service.memory_store import MemoryStore
 from sentiment.service.metrics import ServiceMetrics, default_metrics
 from sentiment.service.monitoring import MonitoringService
 from sentiment.settings import Settings
-from sentiment.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -53,15 +52,8 @@ class SentimentService(FileScoring):
         self._load_error: str | None = None
         self._loader: threading.Thread | None = None
         self.started_at = time.time()
-        # The one store of monitoring memory. Opened without waiting: a database that is down at start must not
-        # keep the app from serving predictions; the store migrates on the first use that finds it answering.
-        self.store = Store.open(settings.store_url, timeout_s=settings.database_timeout_s, wait=False)
-        try:
-            self.store.ensure_ready(force=True)
-        except StoreUnavailableError as exc:
-            logger.error("%s; predictions are served, monitoring memory waits for it", exc)
-        if warning := settings.persistence.warning:  # e.g. a Space without a volume: say so once, at start
-            logger.warning("%s", warning)
+        self.memory = MemoryStore(settings)  # the one store (opened first: the services below keep their records in it)
+        self.store = self.memory.store
         self.pool = ModelPool(settings)
         self.evaluation = EvaluationService(settings, self.metrics.evaluation, self.pool)
         self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor)
@@ -92,6 +84,7 @@ class SentimentService(FileScoring):
             self._batcher = self._new_batcher()
         self.monitoring.start()
         self.files.start()
+        self.memory.start()
         if self._ready.is_set() or self._loader is not None:
             return
         self._loader = threading.Thread(target=self._load, name="model-loader", daemon=True)
@@ -103,6 +96,7 @@ class SentimentService(FileScoring):
         self._batcher.close()
         self.files.stop()
         self.monitoring.stop()
+        self.memory.stop()
 
     def _load(self) -> None:
         spec = self.settings.model
@@ -161,11 +155,9 @@ class SentimentService(FileScoring):
         }
 
     def store_status(self) -> dict[str, Any]:
-        """The store as /health and the Monitoring tab report it: ``Store.status()`` (backend, address without its
-        password, available, error) plus whether it outlives a restart and deploy, and if not, the warning. A
-        ``waiting_rows`` key (log rows held in memory for the store) shows in the Monitoring tab's note if present."""
-        persistence = self.settings.persistence
-        return {**self.store.status(), "persistent": persistence.persistent, "warning": persistence.warning}
+        """The store as /health and the Monitoring tab report it (``MemoryStore.status``). A ``waiting_rows`` key
+        (log rows held in memory for the store) shows in the Monitoring tab's note if present."""
+        return self.memory.status()
 
     # --- model switching ----------------------------------------------------------------------------------------
     @property

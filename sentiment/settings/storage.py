@@ -59,6 +59,15 @@ class StorageSettings(BaseSettings):
     database_timeout_s: float = Field(
         5.0, gt=0, le=120, description="How long opening a database connection (or a locked SQLite write) may wait."
     )
+    backup_repo: str | None = Field(
+        None,
+        description="Hugging Face dataset repo (owner/name) the store is exported to as Parquet every "
+        "SENTIMENT_BACKUP_MINUTES by huggingface_hub's CommitScheduler (needs HF_TOKEN with write access; "
+        "default: no backup).",
+    )
+    backup_minutes: float = Field(
+        60.0, gt=0, description="Minutes between backup exports (and pushes) when SENTIMENT_BACKUP_REPO is set."
+    )
     log_predictions: bool = Field(True, description="Keep one row per scored text in the prediction log.")
     log_text: bool = Field(False, description="Also store the raw text in the prediction log (privacy: off).")
     log_queue_rows: int = Field(
