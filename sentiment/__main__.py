@@ -17,6 +17,7 @@ from sentiment.models.spec import NAMED_MODELS
 from sentiment.runtime import configure_process
 from sentiment.settings import Settings
 from sentiment.settings.dataset_names import looks_like_a_path
+from sentiment.store.commands import add_transfer_commands
 
 if TYPE_CHECKING:
     from sentiment.evaluation.report import EvaluationResult
@@ -195,22 +196,6 @@ def _feedback(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _transfer(args: argparse.Namespace, settings: Settings) -> int:
-    """``export DIR`` / ``import DIR``: the whole store as Parquet files (``sentiment.store.transfer``)."""
-    from sentiment.store import Store
-    from sentiment.store.transfer import export_store, import_store
-
-    store = Store.open(settings.store_url, timeout_s=settings.database_timeout_s)
-    try:
-        if args.command == "export":
-            print(json.dumps(export_store(store, Path(args.dir)), indent=2))
-        else:
-            print(json.dumps(import_store(store, Path(args.dir), replace=args.replace), indent=2))
-    finally:
-        store.dispose()
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sentiment",
@@ -282,15 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("file", help="a scored file with a column of the right labels added")
     f.add_argument("--label-column", default=None, help="default: true_label, correct_label or feedback")
     f.set_defaults(func=_feedback)
-    x = sub.add_parser("export", parents=common, help="write the whole monitoring store as Parquet files into DIR")
-    x.add_argument("dir", help="a new (or empty) folder")
-    i = sub.add_parser("import", parents=common, help="load an export folder into the (empty) monitoring store")
-    i.add_argument("dir", help="a folder written by export")
-    i.add_argument(
-        "--replace", action="store_true", help="delete the store's rows first (default: refuse a non-empty one)"
-    )
-    for transfer in (x, i):
-        transfer.set_defaults(func=_transfer)
+    add_transfer_commands(sub, common)
     return parser
 
 
