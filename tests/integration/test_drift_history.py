@@ -1,14 +1,13 @@
-"""The drift status history: what a check stores comes back, in time order, bounded, and after the file is
-opened again (an app restart)."""
+"""The drift status history: what a check stores comes back, in time order, bounded, and after the store is
+opened again (an app restart), on SQLite and PostgreSQL (fixture ``store``)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from sentiment.monitoring.drift import DriftReport, FeatureDrift
 from sentiment.monitoring.drift_history import DriftHistory
+from sentiment.store import Store
 
 
 def _report(checked_at: float, status: str = "ok", raw: str = "", effect: float | None = 0.05) -> DriftReport:
@@ -20,8 +19,8 @@ def _report(checked_at: float, status: str = "ok", raw: str = "", effect: float 
     )
 
 
-def test_a_check_comes_back_as_stored(tmp_path: Path) -> None:
-    history = DriftHistory(tmp_path / "h.sqlite", max_rows=10)
+def test_a_check_comes_back_as_stored(store: Store) -> None:
+    history = DriftHistory(store, max_rows=10)
     stored = history.add(_report(1000.0, "warning", "drift"))
     (found,) = history.recent()
     assert found == stored
@@ -36,15 +35,15 @@ def test_a_check_comes_back_as_stored(tmp_path: Path) -> None:
     }
 
 
-def test_a_single_check_without_a_rule_stores_its_status_as_its_raw_level(tmp_path: Path) -> None:
-    history = DriftHistory(tmp_path / "h.sqlite", max_rows=10)
+def test_a_single_check_without_a_rule_stores_its_status_as_its_raw_level(store: Store) -> None:
+    history = DriftHistory(store, max_rows=10)
     history.add(DriftReport("insufficient_data", 3, 100, 5.0, None, ()))
     (found,) = history.recent()
     assert (found.status, found.raw_status, found.tests) == ("insufficient_data", "insufficient_data", [])
 
 
-def test_recent_checks_come_oldest_first_and_the_store_keeps_only_the_newest(tmp_path: Path) -> None:
-    history = DriftHistory(tmp_path / "h.sqlite", max_rows=5)
+def test_recent_checks_come_oldest_first_and_the_store_keeps_only_the_newest(store: Store) -> None:
+    history = DriftHistory(store, max_rows=5)
     for i in range(12):
         history.add(_report(1000.0 + i, effect=None if i % 2 else 0.01 * i))
     assert history.count() == 5
@@ -54,16 +53,20 @@ def test_recent_checks_come_oldest_first_and_the_store_keeps_only_the_newest(tmp
     assert [r.tests[0]["effect_size"] for r in history.recent(2)] == [pytest.approx(0.1), None]
 
 
-def test_the_history_survives_reopening_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "sub" / "h.sqlite"
-    first = DriftHistory(path, max_rows=3)
-    first.add(_report(1.0, "drift", "drift"))
-    again = DriftHistory(path, max_rows=3)
+def test_the_history_survives_reopening_the_store(database_url: str) -> None:
+    """A second ``Store`` on the same address (a restarted app, another replica) reads what the first stored, and
+    its rows go on from there."""
+    first = Store.open(database_url)
+    DriftHistory(first, max_rows=3).add(_report(1.0, "drift", "drift"))
+    first.dispose()
+    reopened = Store.open(database_url)
+    again = DriftHistory(reopened, max_rows=3)
     assert [(r.checked_at, r.status) for r in again.recent()] == [(1.0, "drift")]
     again.add(_report(2.0))
-    assert [r.checked_at for r in DriftHistory(path, max_rows=3).recent()] == [1.0, 2.0]
+    assert [r.checked_at for r in DriftHistory(reopened, max_rows=3).recent()] == [1.0, 2.0]
+    reopened.dispose()
 
 
-def test_a_history_that_keeps_nothing_is_refused(tmp_path: Path) -> None:
+def test_a_history_that_keeps_nothing_is_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="at least one check"):
-        DriftHistory(tmp_path / "h.sqlite", max_rows=0)
+        DriftHistory(store, max_rows=0)
