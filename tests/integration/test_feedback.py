@@ -87,6 +87,64 @@ def test_rows_are_the_distinct_pairs_and_conflicts_the_ids_with_several_labels(
     assert conflicting == sum(len(v) > 1 for v in by_id.values())
 
 
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.sampled_from(IDS), st.sampled_from(LABELS), st.sampled_from(["visitor", "bulk"])),
+        st.tuples(
+            st.just("review"), st.lists(st.integers(0, 11), max_size=4), st.sampled_from(["accepted", "dropped"])
+        ),
+    ),
+    max_size=25,
+)
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(given_operations=operations)
+def test_any_sequence_of_adds_and_reviews_keeps_counts_and_conflicts_consistent_with_the_rows(
+    store: Store, given_operations: list[tuple[object, ...]]
+) -> None:
+    """For any interleaving of visitor feedback, the owner's bulk feedback (accepted as it comes, accepting a
+    visitor's label) and reviews of rows by id: the rows are what a plain model of the rules predicts, ``counts()``
+    agrees with ``rows()`` state by state, and ``conflicts()`` lists exactly the predictions whose kept (not
+    dropped) rows disagree, each with its per-label counts."""
+    feedback = emptied(store)
+    model: dict[tuple[str, str], str] = {}  # (prediction, label) -> review state
+    order: list[tuple[str, str]] = []  # pairs by arrival: a review names rows by their position here
+    for operation in given_operations:
+        if operation[0] == "add":
+            _, pid, label, source = operation
+            pair = (str(pid), str(label))
+            reviewed = "accepted" if source == "bulk" else "unreviewed"
+            feedback.add(*pair, client="x", source=str(source), reviewed=reviewed)
+            if pair not in model:
+                order.append(pair)
+                model[pair] = reviewed
+            elif reviewed == "accepted":
+                model[pair] = "accepted"
+        else:
+            _, positions, decision = operation
+            chosen = {order[i] for i in positions if i < len(order)}  # type: ignore[attr-defined]
+            ids = feedback.rows().set_index(["prediction_id", "label"])["id"]
+            changed = feedback.review([int(ids[pair]) for pair in chosen], decision)  # type: ignore[arg-type]
+            assert sorted(changed) == sorted(pair[1] for pair in chosen if model[pair] != decision)  # one per change
+            model.update(dict.fromkeys(chosen, str(decision)))
+    rows = feedback.rows()
+    assert dict(zip(zip(rows["prediction_id"], rows["label"], strict=True), rows["reviewed"], strict=True)) == model
+    counts = feedback.counts()
+    assert {state: counts[state] for state in ("unreviewed", "accepted", "dropped")} == {
+        state: int((rows["reviewed"] == state).sum()) for state in ("unreviewed", "accepted", "dropped")
+    }
+    kept: dict[str, list[str]] = {}
+    for (pid, label), state in sorted(model.items()):
+        if state != "dropped":
+            kept.setdefault(pid, []).append(label)
+    disagreeing = {pid: labels for pid, labels in kept.items() if len(labels) > 1}
+    assert counts["conflicts"] == len(disagreeing)
+    assert feedback.conflicts().values.tolist() == [
+        [pid, ", ".join(f"{label}:1" for label in labels), len(labels)] for pid, labels in sorted(disagreeing.items())
+    ]
+
+
 @pytest.mark.parametrize(
     ("prediction_id", "label", "message"),
     [("12", "positive", "not a prediction id"), (IDS[0], "great", "unknown label"), ("", "neutral", "not a pred")],
