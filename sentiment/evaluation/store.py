@@ -65,16 +65,16 @@ class EvaluationStore:
     def add(self, report: EvaluationReport) -> int:
         """Store one evaluation report (its ``stored()`` JSON, and the columns listings read); returns its id."""
         result = report.result
-        row = {
-            "created_at": result.created_at,
+        row = {  # plain numbers: sqlite3 stores a numpy int as bytes
+            "created_at": float(result.created_at),
             "model": result.model,
             "model_revision": result.model_revision,
             "dataset": result.dataset,
             "split": result.split,
-            "n": result.n,
-            "seed": result.seed,
-            "accuracy": result.metrics.accuracy,
-            "macro_f1": result.metrics.macro_f1,
+            "n": int(result.n),
+            "seed": int(result.seed),
+            "accuracy": float(result.metrics.accuracy),
+            "macro_f1": float(result.metrics.macro_f1),
             "source": report.source,
             "report": json.dumps(report.stored()),
         }

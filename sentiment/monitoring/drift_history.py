@@ -66,7 +66,13 @@ class DriftHistory:
         """Store ``report``'s verdicts and drop the rows beyond ``max_rows`` (one transaction); returns what was
         stored. Ids grow and are never reused, so the newest ``max_rows`` are the ids above the new one's minus it."""
         record = DriftCheckRecord.of(report)
-        values = {**asdict(record), "tests": json.dumps(record.tests)}
+        values = {
+            **asdict(record),
+            "checked_at": float(record.checked_at),  # plain numbers: sqlite3 stores a numpy int as bytes
+            "consecutive": int(record.consecutive),
+            "window_size": int(record.window_size),
+            "tests": json.dumps(record.tests),
+        }
         with self.store.write() as conn:
             new_id = conn.execute(insert(drift_checks).values(**values).returning(drift_checks.c.id)).scalar_one()
             conn.execute(delete(drift_checks).where(drift_checks.c.id <= int(new_id) - self.max_rows))

@@ -3,6 +3,7 @@ opened again (an app restart), on SQLite and PostgreSQL (fixture ``store``)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from sentiment.monitoring.drift import DriftReport, FeatureDrift
@@ -70,3 +71,13 @@ def test_the_history_survives_reopening_the_store(database_url: str) -> None:
 def test_a_history_that_keeps_nothing_is_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="at least one check"):
         DriftHistory(store, max_rows=0)
+
+
+def test_numpy_numbers_in_a_report_are_stored_as_plain_numbers(store: Store) -> None:
+    """A check's counts may come out of numpy (``np.int64``): stored as they are, SQLite would keep them as bytes."""
+    history = DriftHistory(store, max_rows=3)
+    report = DriftReport("ok", np.int64(200), np.int64(100), np.float64(7.5), None, (), consecutive=np.int64(1))  # type: ignore[arg-type]
+    history.add(report)
+    (found,) = history.recent()
+    assert (found.checked_at, found.window_size, found.consecutive) == (7.5, 200, 1)
+    assert type(found.window_size) is int and type(found.consecutive) is int

@@ -65,6 +65,17 @@ def test_the_same_feedback_twice_is_one_row_and_a_second_label_is_a_conflict(sto
     assert labels[["prediction_id", "label"]].values.tolist() == [[IDS[0], "positive"]] and conflicting == 0
 
 
+def test_a_feedback_id_is_never_handed_out_twice(store: Store) -> None:
+    """An id names one row for good: after rows are deleted (the newest one included), new feedback gets a higher
+    id, on SQLite (AUTOINCREMENT) and PostgreSQL (identity) alike: an old ``feedback_id`` never reviews another row."""
+    feedback = emptied(store)
+    given = [feedback.add(IDS[i], "neutral", client="a").feedback_id for i in range(3)]
+    emptied(store)
+    again = feedback.add(IDS[0], "neutral", client="a")
+    assert not again.duplicate and again.feedback_id > max(given)
+    assert feedback.review(given, "dropped") == []  # the old ids name nothing now
+
+
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(IDS), st.sampled_from(LABELS), st.sampled_from("abc")), max_size=30))
 def test_rows_are_the_distinct_pairs_and_conflicts_the_ids_with_several_labels(
