@@ -21,7 +21,7 @@ class TrainArgs:
         default_factory=lambda: ["vader_tweets", "vader_amazon", "vader_movies", "vader_nyt"],
         metadata={
             "help": "Training datasets (registry names, labelled CSV paths, or production-feedback: the accepted "
-            "feedback given with its text in <data_dir>/feedback.sqlite); their train splits are used."
+            "feedback given with its text, in the store SENTIMENT_DATABASE_URL names); their train splits are used."
         },
     )
     unreviewed_feedback: bool = field(

@@ -126,9 +126,14 @@ def load_split(name: str, split: str, settings: Settings, label_map: str | None 
             FeedbackStore,
             training_frame,
         )
+        from sentiment.store import Store
 
-        store = FeedbackStore(settings.data_dir / "feedback.sqlite")
-        return split_frame(training_frame(store, settings.feedback_train_unreviewed), split, settings.seed)
+        store = Store.open(settings.store_url, timeout_s=settings.database_timeout_s)
+        try:
+            frame = training_frame(FeedbackStore(store), settings.feedback_train_unreviewed)
+        finally:
+            store.dispose()
+        return split_frame(frame, split, settings.seed)
     path = labelled_file_path(name)
     if path is not None:
         return split_frame(read_labelled_file(path, label_map=label_map).frame[["text", "label"]], split, settings.seed)

@@ -1,4 +1,4 @@
-"""Feedback: people say what the right label of a logged prediction was. One SQLite file beside the prediction log.
+"""Feedback: people say what the right label of a logged prediction was. The ``feedback`` table of the one store.
 
 A row is (prediction id, label): the same label for the same prediction is one row, whoever sends it and however often
 (a uniqueness rule of the table, so no caller can break it); two different labels for one prediction are both kept and
@@ -15,19 +15,19 @@ caller's rate limit (``sentiment.service.rate_limit``) counts new rows, never re
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+from sqlalchemy import distinct, func, select, update
 
-from sentiment.datasets.feedback_schema import ensure_schema
+from sentiment.datasets.feedback_rows import Row, find_row, insert_row
 from sentiment.errors import FeedbackError, RateLimitedError
 from sentiment.labels import LABELS
+from sentiment.store import Store
+from sentiment.store.schema import feedback
 
 STATES = ("unreviewed", "accepted", "dropped")
 SOURCES = ("visitor", "bulk")  # visitor: the UI and /feedback; bulk: the owner's labelled file
@@ -84,35 +84,17 @@ class Recorded:
 
 
 class FeedbackStore:
-    """One SQLite file; a text keeps its first ``MAX_TEXT_CHARS`` characters; times in Unix seconds, timeouts in s."""
+    """Feedback in the ``feedback`` table of the one store (SQLite or PostgreSQL alike); a text keeps its first
+    ``MAX_TEXT_CHARS`` characters; times in Unix seconds. Ids grow and are never reused (the table's sequence), so a
+    ``feedback_id`` handed out once never names another row."""
 
-    def __init__(self, path: Path, *, busy_timeout_s: float = 5.0) -> None:
-        self.path = path
-        self.busy_timeout_s = busy_timeout_s
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as conn:
-            ensure_schema(conn)  # creates it, or upgrades a store written before repeats were one row
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction taken at once (``BEGIN IMMEDIATE``: concurrent writers queue, none reads stale
-        rows), committed on success and rolled back on any error; the connection is closed either way."""
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        return conn
+    @property
+    def url(self) -> str:
+        """Which store holds the feedback, for messages: its address without the password."""
+        return self.store.url
 
     def add(
         self,
@@ -128,38 +110,46 @@ class FeedbackStore:
     ) -> Recorded:
         """Store one piece of feedback unless this label is already there for this prediction (from anyone): then
         it is a duplicate and ``admit`` is not called; only a decided ``reviewed`` (the owner's labelled file) then
-        changes the row's state. For new feedback ``admit`` (the caller's rate limit) is called first, in the same
-        transaction: its ``RateLimitedError`` stores nothing. ``FeedbackError`` for a bad id, label, source or state."""
+        changes the row's state. For new feedback ``admit`` (the caller's rate limit) is called in the same
+        transaction, right after the insert: its ``RateLimitedError`` rolls the row back, so a refusal stores
+        nothing. ``FeedbackError`` for a bad id, label, source or state.
+
+        Concurrent senders of the same feedback make one row and one ``admit`` call, on both backends. On SQLite the
+        write transaction holds the write lock from its start, so a second sender's lookup finds the first's row.
+        On PostgreSQL both lookups may miss: the table's unique (prediction_id, label) then makes the second insert
+        wait for the first transaction, and fail once it commits (or go in if it rolled back, refused by its own
+        ``admit``); the failure is caught in a savepoint and the winner's row re-read as a duplicate. ``admit``
+        runs only after an insert went in, so the sender who loses that race consumes no slot."""
         prediction_id, label = check_prediction_id(prediction_id), check_label(label)
         if source not in SOURCES or reviewed not in STATES:
             raise FeedbackError(f"source {source!r} / state {reviewed!r}: expected {SOURCES} / {STATES}")
         now = time.time() if now is None else now
-        with self._transaction() as conn:  # lookup, admission and insert are one step for concurrent senders
-            row = conn.execute(
-                "SELECT id, reviewed FROM feedback WHERE prediction_id = ? AND label = ?", (prediction_id, label)
-            ).fetchone()
-            duplicate = row is not None
-            if row is None:
-                if admit is not None:
-                    admit()
-                cursor = conn.execute(
-                    "INSERT INTO feedback (prediction_id, label, source, client, reviewed, created_at, text) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (prediction_id, label, source, client, reviewed, now, text[:MAX_TEXT_CHARS] if text else None),
+        values = {
+            "prediction_id": prediction_id,
+            "label": label,
+            "source": source,
+            "client": client,
+            "reviewed": reviewed,
+            "created_at": now,
+            "text": text[:MAX_TEXT_CHARS] if text else None,
+        }
+        with self.store.write() as conn:  # lookup, insert and admission are one step for concurrent senders
+            row = find_row(conn, prediction_id, label) or insert_row(conn, values)
+            duplicate = row.existed
+            if not duplicate and admit is not None:
+                admit()  # raises to refuse: the transaction, and the row with it, is rolled back
+            if duplicate and reviewed != "unreviewed" and row.reviewed != reviewed:  # the owner's word on a label
+                conn.execute(update(feedback).where(feedback.c.id == row.id).values(reviewed=reviewed, reviewed_at=now))
+                row = Row(row.id, reviewed, existed=True)
+            labels = list(
+                conn.scalars(
+                    select(feedback.c.label)
+                    .distinct()
+                    .where(feedback.c.prediction_id == prediction_id, feedback.c.reviewed != "dropped")
+                    .order_by(feedback.c.label)
                 )
-                row = (cursor.lastrowid, reviewed)
-            elif reviewed != "unreviewed" and row[1] != reviewed:  # the owner's word on a label already given
-                conn.execute("UPDATE feedback SET reviewed = ?, reviewed_at = ? WHERE id = ?", (reviewed, now, row[0]))
-                row = (row[0], reviewed)
-            labels = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT DISTINCT label FROM feedback WHERE prediction_id = ? AND reviewed != 'dropped' "
-                    "ORDER BY label",
-                    (prediction_id,),
-                )
-            ]
-        return Recorded(int(row[0]), prediction_id, label, duplicate, str(row[1]), labels)
+            )
+        return Recorded(row.id, prediction_id, label, duplicate, row.reviewed, labels)
 
     def review(self, feedback_ids: Iterable[int], decision: Decision, now: float | None = None) -> list[str]:
         """Accept or drop feedback rows by id; returns the labels of the rows that changed state (one per row)."""
@@ -168,17 +158,13 @@ class FeedbackStore:
         ids = sorted({int(i) for i in feedback_ids})
         if not ids:
             return []
-        marks = ", ".join("?" * len(ids))
-        with self._transaction() as conn:
-            changed = [
-                r[0]
-                for r in conn.execute(
-                    f"SELECT label FROM feedback WHERE reviewed != ? AND id IN ({marks})", (decision, *ids)
-                )
-            ]
+        changing = (feedback.c.reviewed != decision, feedback.c.id.in_(ids))
+        with self.store.write() as conn:
+            changed = list(conn.scalars(select(feedback.c.label).where(*changing).order_by(feedback.c.id)))
             conn.execute(
-                f"UPDATE feedback SET reviewed = ?, reviewed_at = ? WHERE reviewed != ? AND id IN ({marks})",
-                (decision, time.time() if now is None else now, decision, *ids),
+                update(feedback)
+                .where(*changing)
+                .values(reviewed=decision, reviewed_at=time.time() if now is None else now)
             )
         return changed
 
@@ -186,42 +172,64 @@ class FeedbackStore:
         self, *, states: Sequence[str] = STATES, since: float | None = None, limit: int | None = None
     ) -> pd.DataFrame:
         """Feedback rows in these review states (newest first), with their text when it was given."""
-        where = [f"reviewed IN ({', '.join('?' * len(states))})"]
-        params: list[object] = [*states]
+        query = select(*(feedback.c[name] for name in COLUMNS)).where(feedback.c.reviewed.in_(list(states)))
         if since is not None:
-            where.append("created_at >= ?")
-            params.append(since)
-        query = f"SELECT {', '.join(COLUMNS)} FROM feedback WHERE {' AND '.join(where)} ORDER BY id DESC"
-        if limit is not None:
-            query += " LIMIT ?"
-            params.append(limit)
-        with closing(self._connect()) as conn:
-            return pd.read_sql_query(query, conn, params=params)
+            query = query.where(feedback.c.created_at >= since)
+        query = query.order_by(feedback.c.id.desc()).limit(limit)
+        with self.store.read() as conn:
+            found = conn.execute(query).all()
+        frame = pd.DataFrame([tuple(r) for r in found], columns=list(COLUMNS))
+        return frame.astype({"id": "int64", "created_at": "float64", "reviewed_at": "float64"})
 
     def conflicts(self, limit: int = 100) -> pd.DataFrame:
         """Predictions given more than one label (dropped feedback aside): each with its labels and how many of
-        each, so the owner can decide which to keep."""
-        with closing(self._connect()) as conn:
-            return pd.read_sql_query(
-                "SELECT prediction_id, GROUP_CONCAT(label || ':' || n, ', ') AS labels, SUM(n) AS feedback "
-                "FROM (SELECT prediction_id, label, COUNT(*) AS n FROM feedback WHERE reviewed != 'dropped' "
-                "GROUP BY prediction_id, label) GROUP BY prediction_id HAVING COUNT(*) > 1 "
-                "ORDER BY prediction_id LIMIT ?",
-                conn,
-                params=[limit],
-            )
+        each (``labels``, e.g. "negative:1, positive:1") and its feedback in all, so the owner can decide which to
+        keep. Counted in SQL per (prediction, label); the strings are joined here (no GROUP_CONCAT: portable)."""
+        kept = feedback.c.reviewed != "dropped"
+        conflicted = (
+            select(feedback.c.prediction_id)
+            .where(kept)
+            .group_by(feedback.c.prediction_id)
+            .having(func.count(distinct(feedback.c.label)) > 1)
+            .order_by(feedback.c.prediction_id)
+            .limit(limit)
+            .subquery()
+        )
+        per_label = (
+            select(feedback.c.prediction_id, feedback.c.label, func.count().label("n"))
+            .join(conflicted, conflicted.c.prediction_id == feedback.c.prediction_id)
+            .where(kept)
+            .group_by(feedback.c.prediction_id, feedback.c.label)
+            .order_by(feedback.c.prediction_id, feedback.c.label)
+        )
+        with self.store.read() as conn:
+            found = conn.execute(per_label).all()
+        grouped: dict[str, list[tuple[str, int]]] = {}
+        for prediction_id, label, n in found:
+            grouped.setdefault(prediction_id, []).append((label, int(n)))
+        return pd.DataFrame(
+            [
+                (pid, ", ".join(f"{label}:{n}" for label, n in counted), sum(n for _, n in counted))
+                for pid, counted in grouped.items()
+            ],
+            columns=["prediction_id", "labels", "feedback"],
+        )
 
     def counts(self) -> dict[str, int]:
         """Rows per review state (every state present), plus ``conflicts``: predictions with disagreeing labels."""
-        with closing(self._connect()) as conn:
+        conflicted = (
+            select(feedback.c.prediction_id)
+            .where(feedback.c.reviewed != "dropped")
+            .group_by(feedback.c.prediction_id)
+            .having(func.count(distinct(feedback.c.label)) > 1)
+            .subquery()
+        )
+        with self.store.read() as conn:
             out = dict.fromkeys(STATES, 0)
-            for state, n in conn.execute("SELECT reviewed, COUNT(*) FROM feedback GROUP BY reviewed"):
+            for state, n in conn.execute(select(feedback.c.reviewed, func.count()).group_by(feedback.c.reviewed)):
                 out[state] = int(n)
-            (conflicts,) = conn.execute(
-                "SELECT COUNT(*) FROM (SELECT prediction_id FROM feedback WHERE reviewed != 'dropped' "
-                "GROUP BY prediction_id HAVING COUNT(DISTINCT label) > 1)"
-            ).fetchone()
-        return {**out, "conflicts": int(conflicts)}
+            conflicts = conn.scalar(select(func.count()).select_from(conflicted))
+        return {**out, "conflicts": int(conflicts or 0)}
 
     def labels(self, states: Sequence[str], since: float | None = None) -> tuple[pd.DataFrame, int]:
         """One agreed label per prediction from feedback in ``states`` (``prediction_id``, ``label``, ``text``:
@@ -248,8 +256,8 @@ def training_frame(store: FeedbackStore, unreviewed: bool = False) -> pd.DataFra
     if frame.empty:
         which = "accepted or unreviewed" if unreviewed else "accepted"
         raise FeedbackError(
-            f"no {which} feedback with text in {store.path}: people must tick 'store my text' and the owner accept "
-            "their feedback (/review_feedback) before it can train a model"
+            f"no {which} feedback with text in the store {store.url}: people must tick 'store my text' and the owner "
+            "accept their feedback (/review_feedback) before it can train a model"
         )
     return frame
 

@@ -1,5 +1,5 @@
-"""Every drift check's verdict, kept in a small SQLite file under the data folder so the status history survives a
-restart.
+"""Every drift check's verdict, kept in the one store (``sentiment.store``) so the status history survives a restart
+and every replica shows the same one.
 
 One row per check: when, the reported status and this window's own level (the persistence rule may hold one back:
 ``sentiment.monitoring.persistence``), how many checks in a row reached it, which reference it was measured
@@ -10,29 +10,14 @@ report only. The table is bounded by count (``SENTIMENT_DRIFT_HISTORY_ROWS``): t
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from sentiment.monitoring.drift import DriftReport
+from sqlalchemy import delete, func, insert, select
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS drift_checks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    checked_at REAL NOT NULL,
-    status TEXT NOT NULL,
-    raw_status TEXT NOT NULL,
-    consecutive INTEGER NOT NULL,
-    reference_source TEXT NOT NULL,
-    window_size INTEGER NOT NULL,
-    tests TEXT NOT NULL
-);
-"""
-_COLUMNS = "checked_at, status, raw_status, consecutive, reference_source, window_size, tests"
+from sentiment.monitoring.drift import DriftReport
+from sentiment.store import Store
+from sentiment.store.schema import drift_checks
 
 
 @dataclass(frozen=True)
@@ -69,50 +54,43 @@ class DriftCheckRecord:
 
 
 class DriftHistory:
-    """The stored checks, newest ``max_rows`` kept."""
+    """The stored checks in the ``drift_checks`` table of the one store, newest ``max_rows`` kept."""
 
-    def __init__(self, path: Path, max_rows: int, busy_timeout_s: float = 10.0) -> None:
+    def __init__(self, store: Store, max_rows: int) -> None:
         if max_rows < 1:
             raise ValueError(f"the drift history must keep at least one check, got max_rows={max_rows}")
-        self.path = path
+        self.store = store
         self.max_rows = max_rows
-        self.busy_timeout_s = busy_timeout_s  # how long a write waits for another connection's lock
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        with self._connection() as conn:
-            conn.executescript(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s)
-        conn.execute("PRAGMA journal_mode=WAL")
-        return conn
-
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        """One connection per call, committed and closed (checks are minutes apart: nothing to pool)."""
-        with self._lock, closing(self._connect()) as conn, conn:
-            yield conn
 
     def add(self, report: DriftReport) -> DriftCheckRecord:
-        """Store ``report``'s verdicts and drop the rows beyond ``max_rows``; returns what was stored."""
+        """Store ``report``'s verdicts and drop the rows beyond ``max_rows`` (one transaction); returns what was
+        stored. Ids grow and are never reused, so the newest ``max_rows`` are the ids above the new one's minus it."""
         record = DriftCheckRecord.of(report)
-        values = (*list(asdict(record).values())[:-1], json.dumps(record.tests))
-        with self._connection() as conn:
-            cursor = conn.execute(f"INSERT INTO drift_checks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
-            conn.execute("DELETE FROM drift_checks WHERE id <= ?", (int(cursor.lastrowid or 0) - self.max_rows,))
+        values = {
+            **asdict(record),
+            "checked_at": float(record.checked_at),  # plain numbers: sqlite3 stores a numpy int as bytes
+            "consecutive": int(record.consecutive),
+            "window_size": int(record.window_size),
+            "tests": json.dumps(record.tests),
+        }
+        with self.store.write() as conn:
+            new_id = conn.execute(insert(drift_checks).values(**values).returning(drift_checks.c.id)).scalar_one()
+            conn.execute(delete(drift_checks).where(drift_checks.c.id <= int(new_id) - self.max_rows))
         return record
 
     def recent(self, limit: int = 100) -> list[DriftCheckRecord]:
         """The newest ``limit`` checks, oldest first (the order a timeline draws them)."""
-        with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM drift_checks ORDER BY id DESC LIMIT ?", (max(limit, 0),)
-            ).fetchall()
-        return [_record(row) for row in reversed(rows)]
+        query = select(*_COLUMNS).order_by(drift_checks.c.id.desc()).limit(max(limit, 0))
+        with self.store.read() as conn:
+            rows = conn.execute(query).all()
+        return [_record(tuple(row)) for row in reversed(rows)]
 
     def count(self) -> int:
-        with self._connection() as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM drift_checks").fetchone()[0])
+        with self.store.read() as conn:
+            return int(conn.scalar(select(func.count()).select_from(drift_checks)) or 0)
+
+
+_COLUMNS = tuple(drift_checks.c[f.name] for f in fields(DriftCheckRecord))
 
 
 def _record(row: tuple[Any, ...]) -> DriftCheckRecord:

@@ -1,4 +1,4 @@
-"""Evaluation as the app offers it: checked model specs, evaluations recorded in SQLite and in Prometheus gauges.
+"""Evaluation as the app offers it: checked model specs, evaluations recorded in the store and in Prometheus gauges.
 
 Used by the Evaluate tab, its API endpoints, the CLI and the scheduled hourly evaluation alike.
 """
@@ -6,13 +6,14 @@ Used by the Evaluate tab, its API endpoints, the CLI and the scheduled hourly ev
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from sentiment.datasets import DATASETS
 from sentiment.datasets.feedback import FeedbackStore
-from sentiment.errors import DatasetError
+from sentiment.errors import DatasetError, StoreError
 from sentiment.evaluation.report import Comparison, ComparisonReport, EvaluationReport, EvaluationResult
 from sentiment.evaluation.runner import Evaluator, ProgressFn
 from sentiment.evaluation.store import SCHEDULED, VISITOR, EvaluationRecord, EvaluationStore
@@ -25,6 +26,7 @@ from sentiment.monitoring.production import SPLIT as PRODUCTION_SPLIT
 from sentiment.monitoring.production import InsufficientLabels, NoPredictionLog, evaluate_production
 from sentiment.service.quality_metrics import EvaluationMetrics
 from sentiment.settings import Settings
+from sentiment.store import Store
 
 logger = logging.getLogger(__name__)
 UPLOADED = "uploaded"  # the dataset label of a user's labelled file (file names never become metric labels)
@@ -37,11 +39,21 @@ ProductionOutcome = EvaluationReport | InsufficientLabels | NoPredictionLog
 
 
 class EvaluationService:
-    def __init__(self, settings: Settings, metrics: EvaluationMetrics, pool: ModelPool | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: EvaluationMetrics,
+        pool: ModelPool | None = None,
+        *,
+        store: Store | None = None,
+    ) -> None:
+        """``store``: the one store the history lives in (the app passes its own); without one, the store of
+        ``settings`` is opened (the command line's evaluations)."""
         self.settings = settings
         self.metrics = metrics
         self.evaluator = Evaluator(settings, pool or ModelPool(settings))
-        self.store = EvaluationStore(settings.data_dir / "evaluations.sqlite")
+        opened = store or Store.open(settings.store_url, timeout_s=settings.database_timeout_s)
+        self.store = EvaluationStore(opened)
         self.last_production: ProductionOutcome | None = None  # this process's newest, "insufficient" included
 
     def check_spec(self, spec: str) -> str:
@@ -72,12 +84,13 @@ class EvaluationService:
         report = EvaluationReport(result, source)
         try:
             report = replace(report, id=self.store.add(report))
-        except sqlite3.Error as exc:
+        except (SQLAlchemyError, StoreError) as exc:  # locked, full, read-only, unreachable
             if source != VISITOR:
                 raise  # a scheduled run fails, counted and logged by the scheduler
             # A visitor waited for these figures: show them, say they were not kept.
-            logger.error("evaluation history not saved (%s)", exc)
-            report = replace(report, warning=f"not saved to the evaluation history ({type(exc).__name__}: {exc})")
+            reason = _reason(exc)
+            logger.error("evaluation history not saved (%s)", reason)
+            report = replace(report, warning=f"not saved to the evaluation history ({type(exc).__name__}: {reason})")
         logger.info(
             "evaluated %s on %s/%s (n=%d, seed=%d): accuracy %.3f, macro-F1 %.3f",
             result.model,
@@ -164,3 +177,9 @@ class EvaluationService:
 
     def history(self, limit: int = 50) -> list[EvaluationRecord]:
         return self.store.recent(limit)
+
+
+def _reason(exc: BaseException) -> str:
+    """The database's own words (the first line of the driver's error), without the SQL SQLAlchemy appends."""
+    message = str(getattr(exc, "orig", None) or exc).strip()
+    return message.splitlines()[0] if message else type(exc).__name__

@@ -25,6 +25,7 @@ from sentiment.monitoring.prediction_log import PredictionLog
 from sentiment.service.quality_metrics import FeedbackMetrics
 from sentiment.service.rate_limit import HOUR_S, SlidingWindowLimiter
 from sentiment.settings import Settings
+from sentiment.store import Store
 from sentiment.tables.reading import read_table
 
 logger = logging.getLogger(__name__)
@@ -63,11 +64,20 @@ class BulkSummary:
 
 
 class FeedbackService:
-    def __init__(self, settings: Settings, metrics: FeedbackMetrics, log: Callable[[], PredictionLog | None]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: FeedbackMetrics,
+        log: Callable[[], PredictionLog | None],
+        *,
+        store: Store | None = None,
+    ) -> None:
+        """``store``: the one store feedback lives in (the app passes its own); without one, the store of
+        ``settings`` is opened (the command line's bulk import)."""
         self.settings = settings
         self.metrics = metrics
         self._log = log
-        self.store = FeedbackStore(settings.data_dir / "feedback.sqlite")
+        self.store = FeedbackStore(store or Store.open(settings.store_url, timeout_s=settings.database_timeout_s))
         self.limiter = SlidingWindowLimiter(settings.feedback_per_client_hour, HOUR_S)
         self._pseudonym_key = secrets.token_bytes(16)  # never written: stored pseudonyms cannot be turned back
         if settings.feedback_per_client_hour < settings.production_min_labels:
@@ -199,7 +209,7 @@ def _problem(prediction_id: str, label: object) -> str | None:
 def _feedback_text(text: str | None) -> str | None:
     """The text a visitor sends with a label, checked by the rule every scored text passes (``validate_text``):
     blank means no text, and a text that is not valid Unicode is refused with ``FeedbackError`` before it takes a
-    slot of the visitor's limit (the store could not write it: SQLite refuses surrogates)."""
+    slot of the visitor's limit (the store could not write it: neither SQLite nor PostgreSQL takes surrogates)."""
     if text is None or not str(text).strip():
         return None
     try:

@@ -14,8 +14,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
-from sentiment.errors import EstimationInputError, MonitoringError
+from sentiment.errors import EstimationInputError, MonitoringError, StoreError
 from sentiment.inference.predictor import Predictor
 from sentiment.monitoring.deployment_reference import AUTOMATIC, reset_reference, serving_since, source_of
 from sentiment.monitoring.drift import DriftReport, check_drift
@@ -27,6 +28,7 @@ from sentiment.monitoring.reference import ReferenceProfile, pin_production_refe
 from sentiment.results import BatchResult
 from sentiment.service.quality_metrics import MonitoringMetrics
 from sentiment.settings import Settings
+from sentiment.store import Store
 
 logger = logging.getLogger(__name__)
 CONFIDENCE_BINS = np.linspace(1 / 3, 1.0, 11)
@@ -56,7 +58,15 @@ class MonitoringOverview:
 
 
 class MonitoringService:
-    def __init__(self, settings: Settings, metrics: MonitoringMetrics, predictor: Callable[[], Predictor]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: MonitoringMetrics,
+        predictor: Callable[[], Predictor],
+        *,
+        store: Store | None = None,
+    ) -> None:
+        store = store or Store.open(settings.store_url, timeout_s=settings.database_timeout_s, wait=False)
         self.settings = settings
         self.metrics = metrics
         self._predictor = predictor
@@ -70,7 +80,7 @@ class MonitoringService:
                 max_age_days=settings.log_max_days,
             )
         self.last_report: DriftReport | None = None
-        self.history = DriftHistory(settings.data_dir / "drift_history.sqlite", settings.drift_history_rows)
+        self.history = DriftHistory(store, settings.drift_history_rows)
         self.last_estimate: WindowEstimate | None = None
         self.performance = PerformanceMonitor(settings)
         self._reference: ReferenceProfile | None = None
@@ -215,7 +225,7 @@ class MonitoringService:
         row, logged: the verdict itself already stands in the gauges and ``last_report``."""
         try:
             self.history.add(report)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, SQLAlchemyError, StoreError) as exc:
             logger.error("the drift history did not keep the check of %s: %s", _when(report.checked_at), exc)
 
     def _estimate(self, window: pd.DataFrame) -> WindowEstimate | None:

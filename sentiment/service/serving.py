@@ -55,9 +55,9 @@ class SentimentService(FileScoring):
         self.memory = MemoryStore(settings)  # the one store (opened first: the services below keep their records in it)
         self.store = self.memory.store
         self.pool = ModelPool(settings)
-        self.evaluation = EvaluationService(settings, self.metrics.evaluation, self.pool)
-        self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor)
-        self.feedback = FeedbackService(settings, self.metrics.feedback, lambda: self.monitoring.log)
+        self.evaluation = EvaluationService(settings, self.metrics.evaluation, self.pool, store=self.store)
+        self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor, store=self.store)
+        self.feedback = FeedbackService(settings, self.metrics.feedback, lambda: self.monitoring.log, store=self.store)
         self._batcher = self._new_batcher()
         self._switch_lock = threading.Lock()
         self.served: list[str] = []  # specs served before the current one, oldest first (for rollback)

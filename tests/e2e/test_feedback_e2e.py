@@ -41,7 +41,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def _feedback_rows(data_dir: Path) -> list[tuple[str, str, str, str | None]]:
-    with sqlite3.connect(data_dir / "feedback.sqlite") as conn:
+    with sqlite3.connect(data_dir / "sentiment.sqlite") as conn:
         return conn.execute("SELECT prediction_id, label, reviewed, text FROM feedback ORDER BY id").fetchall()
 
 
@@ -121,7 +121,7 @@ def test_feedback_over_the_api_names_the_prediction_and_keeps_text_only_when_giv
     event, (outcome,) = call_api(running_app.url, "feedback", details["prediction_id"], "neutral", "my words")
     assert event == "complete" and (outcome["outcome"], outcome["reviewed"]) == ("recorded", "unreviewed")
     assert _counted(running_app, "neutral", "recorded") == before + 1
-    with sqlite3.connect(running_app.data_dir / "feedback.sqlite") as conn:
+    with sqlite3.connect(running_app.data_dir / "sentiment.sqlite") as conn:
         (text,) = conn.execute("SELECT text FROM feedback WHERE id = ?", (outcome["feedback_id"],)).fetchone()
     assert text == "my words"
     # plain HTTP sends every parameter (Gradio fills in no defaults there): without the text it is refused anyway

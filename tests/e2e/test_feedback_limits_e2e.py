@@ -96,7 +96,7 @@ def _feedback(http: httpx.Client, app: RunningApp, *data: str, headers: dict[str
 
 def _givers(app: RunningApp, ids: list[str]) -> list[str]:
     """The stored giver (``client`` pseudonym) of the feedback on each prediction, in ``ids`` order."""
-    with sqlite3.connect(app.data_dir / "feedback.sqlite") as conn:
+    with sqlite3.connect(app.data_dir / "sentiment.sqlite") as conn:
         found = dict(
             conn.execute(
                 f"SELECT prediction_id, client FROM feedback WHERE prediction_id IN ({','.join('?' * len(ids))})", ids

@@ -1,8 +1,9 @@
 """A drift history that cannot write (locked by another connection, read-only) loses only its row: the check's
 verdict still reaches ``last_report`` and the gauges, the loss is logged, and the next check is stored again.
 
-(A full disk is left out: ``PRAGMA max_page_count`` only bites a write that needs a new page, and a check's row fits
-the table's first page; the code path, ``sqlite3.Error``, is the same.)"""
+Real faults on the one store's SQLite file (tests/store_faults.py). (A full disk is left out: ``PRAGMA
+max_page_count`` only bites a write that needs a new page, and a check's row fits the table's first page; the code
+path, a database error from the store, is the same.)"""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
-from test_store_faults import ERRORS, fault
+from store_faults import ERRORS, store_fault
 
 from appserver import metric_value
 from sentiment.inference.predictor import Predictor
@@ -23,12 +24,18 @@ from sentiment.settings import Settings
 
 @pytest.fixture
 def service(tiny_model_dir: Path, settings: Settings) -> Iterator[SentimentService]:
-    small = settings.model_copy(update={"drift_window": 60, "drift_min_window": 40, "reference_production_rows": 0})
+    small = settings.model_copy(
+        update={
+            "drift_window": 60,
+            "drift_min_window": 40,
+            "reference_production_rows": 0,
+            "database_timeout_s": 0.3,  # a lock fails a write after 0.3 s (test speed)
+        }
+    )
     service = SentimentService(
         small, ServiceMetrics(CollectorRegistry()), predictor=Predictor.load(str(tiny_model_dir), small)
     )
     service.start()
-    service.monitoring.history.busy_timeout_s = 0.3  # a lock fails a write after 0.3 s (test speed)
     yield service
     service.stop()
 
@@ -40,7 +47,7 @@ def test_a_failing_drift_history_leaves_the_verdict_standing(
     monitoring = service.monitoring
     service.predict_many([f"the flight was late by {i} hours" for i in range(60)])
     caplog.set_level(logging.ERROR, logger="sentiment.service.monitoring")
-    with fault(kind, monitoring.history):
+    with store_fault(kind, service.store):
         report = monitoring.check_drift()
     assert report.status in {"ok", "warning", "drift"} and monitoring.last_report is report
     gauge = metric_value(service.metrics.render().decode(), "sentiment_drift_status")

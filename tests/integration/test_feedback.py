@@ -1,7 +1,8 @@
 """Feedback: one record per (prediction, label) whoever sends it, conflicts kept and surfaced, rate-limited per client
 (repeats free, the admin token unlimited), reviewed by the owner, counted, in bulk from a labelled scored file, and
-turned into the production evaluation (from the log, no re-scoring). The limiter and the store's upgrade are tested
-in tests/integration/test_feedback_limits.py."""
+turned into the production evaluation (from the log, no re-scoring). The store's own tests run on SQLite and on
+PostgreSQL (fixture ``store``). The limiter and the upgrade of old feedback files are tested in
+tests/integration/test_feedback_limits.py; concurrent senders in tests/integration/test_feedback_concurrency.py."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+from sqlalchemy import delete
 
 from appserver import metric_value
 from scheduler import evaluation_job
@@ -25,14 +28,23 @@ from sentiment.monitoring.production import INSUFFICIENT
 from sentiment.service.metrics import ServiceMetrics
 from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
+from sentiment.store import Store
+from sentiment.store.schema import feedback
 
 IDS = [uuid.UUID(int=i).hex for i in range(1, 5)]
 
 
-def test_the_same_feedback_twice_is_one_row_and_a_second_label_is_a_conflict(tmp_path: Path) -> None:
+def emptied(store: Store) -> FeedbackStore:
+    """The feedback table of ``store`` with no rows (each generated example starts from nothing; ids go on)."""
+    with store.write() as conn:
+        conn.execute(delete(feedback))
+    return FeedbackStore(store)
+
+
+def test_the_same_feedback_twice_is_one_row_and_a_second_label_is_a_conflict(store: Store) -> None:
     """The same label for one prediction is one row whoever sends it (clients a and c); another label is a second
     row, reported as a conflict until the owner drops one side."""
-    store = FeedbackStore(tmp_path / "f.sqlite")
+    store = FeedbackStore(store)
     first = store.add(IDS[0], "positive", client="a")
     again = store.add(IDS[0], " Positive ", client="a")
     elsewhere = store.add(IDS[0], "positive", client="c")  # another client, same label: the same record
@@ -43,7 +55,7 @@ def test_the_same_feedback_twice_is_one_row_and_a_second_label_is_a_conflict(tmp
     assert store.counts() == {"unreviewed": 2, "accepted": 0, "dropped": 0, "conflicts": 1}
     conflicts = store.conflicts()
     assert conflicts["prediction_id"].tolist() == [IDS[0]]
-    assert conflicts["labels"].iloc[0] in ("negative:1, positive:1", "positive:1, negative:1")
+    assert conflicts.values.tolist() == [[IDS[0], "negative:1, positive:1", 2]]
     # dropping one side settles the conflict; accepted rows are what the evaluation uses
     assert store.review([other.feedback_id], "dropped") == ["negative"]
     assert store.review([other.feedback_id], "dropped") == []  # already dropped: nothing changes
@@ -53,14 +65,25 @@ def test_the_same_feedback_twice_is_one_row_and_a_second_label_is_a_conflict(tmp
     assert labels[["prediction_id", "label"]].values.tolist() == [[IDS[0], "positive"]] and conflicting == 0
 
 
+def test_a_feedback_id_is_never_handed_out_twice(store: Store) -> None:
+    """An id names one row for good: after rows are deleted (the newest one included), new feedback gets a higher
+    id, on SQLite (AUTOINCREMENT) and PostgreSQL (identity) alike: an old ``feedback_id`` never reviews another row."""
+    feedback = emptied(store)
+    given = [feedback.add(IDS[i], "neutral", client="a").feedback_id for i in range(3)]
+    emptied(store)
+    again = feedback.add(IDS[0], "neutral", client="a")
+    assert not again.duplicate and again.feedback_id > max(given)
+    assert feedback.review(given, "dropped") == []  # the old ids name nothing now
+
+
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(IDS), st.sampled_from(LABELS), st.sampled_from("abc")), max_size=30))
 def test_rows_are_the_distinct_pairs_and_conflicts_the_ids_with_several_labels(
-    tmp_path_factory: pytest.TempPathFactory, given_feedback: list[tuple[str, str, str]]
+    store: Store, given_feedback: list[tuple[str, str, str]]
 ) -> None:
     """For any submissions (prediction, label, client): one row per distinct (prediction, label), clients aside;
     a conflict per prediction with several labels; the agreed labels are the predictions with one."""
-    store = FeedbackStore(tmp_path_factory.mktemp("f") / "f.sqlite")
+    store = emptied(store)
     for pid, label, client in given_feedback:
         store.add(pid, label, client=client)
     assert len(store.rows()) == len({(pid, label) for pid, label, _ in given_feedback})
@@ -75,15 +98,74 @@ def test_rows_are_the_distinct_pairs_and_conflicts_the_ids_with_several_labels(
     assert conflicting == sum(len(v) > 1 for v in by_id.values())
 
 
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.sampled_from(IDS), st.sampled_from(LABELS), st.sampled_from(["visitor", "bulk"])),
+        st.tuples(
+            st.just("review"), st.lists(st.integers(0, 11), max_size=4), st.sampled_from(["accepted", "dropped"])
+        ),
+    ),
+    max_size=25,
+)
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(given_operations=operations)
+def test_any_sequence_of_adds_and_reviews_keeps_counts_and_conflicts_consistent_with_the_rows(
+    store: Store, given_operations: list[tuple[object, ...]]
+) -> None:
+    """For any interleaving of visitor feedback, the owner's bulk feedback (accepted as it comes, accepting a
+    visitor's label) and reviews of rows by id: the rows are what a plain model of the rules predicts, ``counts()``
+    agrees with ``rows()`` state by state, and ``conflicts()`` lists exactly the predictions whose kept (not
+    dropped) rows disagree, each with its per-label counts."""
+    feedback = emptied(store)
+    model: dict[tuple[str, str], str] = {}  # (prediction, label) -> review state
+    order: list[tuple[str, str]] = []  # pairs by arrival: a review names rows by their position here
+    for operation in given_operations:
+        if operation[0] == "add":
+            _, pid, label, source = operation
+            pair = (str(pid), str(label))
+            reviewed = "accepted" if source == "bulk" else "unreviewed"
+            feedback.add(*pair, client="x", source=str(source), reviewed=reviewed)
+            if pair not in model:
+                order.append(pair)
+                model[pair] = reviewed
+            elif reviewed == "accepted":
+                model[pair] = "accepted"
+        else:
+            _, positions, decision = operation
+            chosen = {order[i] for i in positions if i < len(order)}  # type: ignore[attr-defined]
+            ids = feedback.rows().set_index(["prediction_id", "label"])["id"]
+            changed = feedback.review([int(ids[pair]) for pair in chosen], decision)  # type: ignore[arg-type]
+            assert sorted(changed) == sorted(pair[1] for pair in chosen if model[pair] != decision)  # one per change
+            model.update(dict.fromkeys(chosen, str(decision)))
+    rows = feedback.rows()
+    assert dict(zip(zip(rows["prediction_id"], rows["label"], strict=True), rows["reviewed"], strict=True)) == model
+    counts = feedback.counts()
+    assert {state: counts[state] for state in ("unreviewed", "accepted", "dropped")} == {
+        state: int((rows["reviewed"] == state).sum()) for state in ("unreviewed", "accepted", "dropped")
+    }
+    kept: dict[str, list[str]] = {}
+    for (pid, label), state in sorted(model.items()):
+        if state != "dropped":
+            kept.setdefault(pid, []).append(label)
+    disagreeing = {pid: labels for pid, labels in kept.items() if len(labels) > 1}
+    assert counts["conflicts"] == len(disagreeing)
+    assert feedback.conflicts().values.tolist() == [
+        [pid, ", ".join(f"{label}:1" for label in labels), len(labels)] for pid, labels in sorted(disagreeing.items())
+    ]
+
+
 @pytest.mark.parametrize(
     ("prediction_id", "label", "message"),
     [("12", "positive", "not a prediction id"), (IDS[0], "great", "unknown label"), ("", "neutral", "not a pred")],
 )
 def test_bad_ids_and_labels_are_refused_with_what_to_use(
-    tmp_path: Path, prediction_id: str, label: str, message: str
+    store: Store, prediction_id: str, label: str, message: str
 ) -> None:
     with pytest.raises(FeedbackError, match=message):
-        FeedbackStore(tmp_path / "f.sqlite").add(prediction_id, label, client="a")
+        FeedbackStore(store).add(prediction_id, label, client="a")
+    assert FeedbackStore(store).rows().empty
 
 
 @pytest.fixture
@@ -203,13 +285,19 @@ def _feedback_with_text(store: FeedbackStore, per_class: int, reviewed: str) -> 
             store.add(pid, label, client=f"s{i}", text=f"{label} example number {i}", reviewed=reviewed, source="bulk")
 
 
-def test_production_feedback_trains_on_accepted_feedback_with_text_only(settings: Settings) -> None:
+def test_production_feedback_trains_on_accepted_feedback_with_text_only(
+    settings: Settings, store: Store, database_url: str
+) -> None:
+    """``production-feedback`` reads the store the settings name (SQLite or PostgreSQL): accepted feedback with
+    text only, unless unreviewed is asked for; with none, the error names the store by its address."""
     from sentiment.datasets import FEEDBACK_DATASET, load_split
     from sentiment.datasets.feedback import training_frame
 
-    store = FeedbackStore(settings.data_dir / "feedback.sqlite")
-    with pytest.raises(FeedbackError, match="no accepted feedback with text"):
+    settings = settings.model_copy(update={"database_url": SecretStr(database_url)})
+    store = FeedbackStore(store)
+    with pytest.raises(FeedbackError, match="no accepted feedback with text in the store ") as empty:
         training_frame(store)
+    assert store.url in str(empty.value)
     _feedback_with_text(store, 10, "accepted")
     _feedback_with_text(store, 4, "unreviewed")
     store.add(uuid.uuid4().hex, "positive", client="x", reviewed="accepted", source="bulk")  # no text: unusable
@@ -227,7 +315,9 @@ def test_finetune_runs_on_production_feedback(
     from finetune.__main__ import main as finetune_main
 
     # 360 rows: the calibration fitted after training needs 50 validation rows (15% of each class)
-    _feedback_with_text(FeedbackStore(settings.data_dir / "feedback.sqlite"), 120, "accepted")
+    store = Store.open(settings.store_url)
+    _feedback_with_text(FeedbackStore(store), 120, "accepted")
+    store.dispose()
     monkeypatch.setenv("SENTIMENT_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("SENTIMENT_CACHE_DIR", str(settings.cache_dir))
     out = tmp_path / "run"
@@ -244,7 +334,7 @@ def test_a_client_over_its_limit_is_refused_counted_and_told_when_to_retry(servi
     limited = service.settings.model_copy(update={"feedback_per_client_hour": 1})
     from sentiment.service.feedback import ADMIN_CLIENT, FeedbackService
 
-    feedback = FeedbackService(limited, service.metrics.feedback, lambda: service.monitoring.log)
+    feedback = FeedbackService(limited, service.metrics.feedback, lambda: service.monitoring.log, store=service.store)
     first, second, third = service.predict_many(["one good day", "one bad day", "one more day"])
     feedback.give(first.prediction_id or "", "positive", "192.0.2.1")
     assert feedback.give(first.prediction_id or "", "positive", "192.0.2.1")["outcome"] == "duplicate"
@@ -268,7 +358,7 @@ def test_feedback_text_that_is_not_unicode_is_refused_before_it_takes_a_slot(ser
     limited = service.settings.model_copy(update={"feedback_per_client_hour": 1})
     from sentiment.service.feedback import FeedbackService
 
-    feedback = FeedbackService(limited, service.metrics.feedback, lambda: service.monitoring.log)
+    feedback = FeedbackService(limited, service.metrics.feedback, lambda: service.monitoring.log, store=service.store)
     (first,) = service.predict_many(["a fine phone"])
     with pytest.raises(FeedbackError, match=r"not valid Unicode: a lone surrogate U\+D83D at character 6"):
         feedback.give(first.prediction_id or "", "positive", "192.0.2.9", "great \ud83d phone")

@@ -1,6 +1,7 @@
 """Feedback limits and identity: the store keeps one record per (prediction, label) and the limiter admits at most its
-limit per client in any window, for any sequence of submissions; a store written by the previous version (one row per
-session) opens, merged; the client is its address, and X-Forwarded-For counts only from a listed proxy or, with a
+limit per client in any window, for any sequence of submissions, on SQLite and PostgreSQL; a feedback file written by
+the first version (one row per session) is upgraded, merged, by ``feedback_schema`` (what the import of old data
+folders reads through); the client is its address, and X-Forwarded-For counts only from a listed proxy or, with a
 hop count (on a Space by default), only its entries that the proxies appended."""
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from test_feedback import emptied
 
 from sentiment.datasets.feedback import FeedbackStore
-from sentiment.datasets.feedback_schema import VERSION
+from sentiment.datasets.feedback_schema import VERSION, ensure_schema
 from sentiment.errors import FeedbackError, RateLimitedError
 from sentiment.labels import LABELS
 from sentiment.service.rate_limit import SlidingWindowLimiter
 from sentiment.settings import Settings
+from sentiment.store import Store
 from sentiment.web.clients import address_key, client_key, trust_forwarded_headers
 
 IDS = [uuid.UUID(int=i).hex for i in range(1, 4)]
@@ -43,14 +46,14 @@ submissions = st.lists(
 @hsettings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(given=submissions, limit=st.integers(1, 4))
 def test_records_are_the_distinct_pairs_and_no_client_gets_more_than_the_limit_in_any_window(
-    tmp_path_factory: pytest.TempPathFactory, given: list[tuple[str, str, str, float]], limit: int
+    store: Store, given: list[tuple[str, str, str, float]], limit: int
 ) -> None:
     """For any submissions (prediction, label, client, time) through the store with a limiter of ``limit`` per
     ``WINDOW`` seconds: a repeat of a stored pair is a duplicate (never refused, never counted); new feedback is
     refused exactly when its client already had ``limit`` admissions in the window, with the wait until the oldest
     leaves it; the rows are the distinct admitted pairs; and no client has more than ``limit`` admissions in any
     window of ``WINDOW`` seconds."""
-    store = FeedbackStore(tmp_path_factory.mktemp("f") / "f.sqlite")
+    feedback = emptied(store)
     limiter = SlidingWindowLimiter(limit, WINDOW, clock=lambda: pytest.fail("the test passes every time"))
     now, stored, admitted = 0.0, set[tuple[str, str]](), dict[str, list[float]]()
     for pid, label, client, step in given:
@@ -58,7 +61,7 @@ def test_records_are_the_distinct_pairs_and_no_client_gets_more_than_the_limit_i
         times = admitted.setdefault(client, [])
         recent = [t for t in times if t > now - WINDOW]
         try:
-            outcome = store.add(pid, label, client=client, admit=lambda c=client, t=now: limiter.admit(c, now=t))
+            outcome = feedback.add(pid, label, client=client, admit=lambda c=client, t=now: limiter.admit(c, now=t))
         except RateLimitedError as refused:
             assert (pid, label) not in stored and len(recent) == limit  # refused only when new and at the limit
             assert refused.retry_after_s == pytest.approx(min(recent) + WINDOW - now)
@@ -68,8 +71,8 @@ def test_records_are_the_distinct_pairs_and_no_client_gets_more_than_the_limit_i
             assert len(recent) < limit
             times.append(now)
             stored.add((pid, label))
-    assert {(r.prediction_id, r.label) for r in store.rows().itertuples()} == stored
-    assert len(store.rows()) == len(stored)
+    assert {(r.prediction_id, r.label) for r in feedback.rows().itertuples()} == stored
+    assert len(feedback.rows()) == len(stored)
     for times in admitted.values():  # the invariant itself, whatever the model above says
         assert all(sum(end - WINDOW < t <= end for t in times) <= limit for end in times)
 
@@ -103,7 +106,7 @@ def test_the_default_limit_lets_one_labeller_give_a_production_evaluations_worth
     assert Settings().feedback_per_client_hour == 88
 
 
-# --- a store written by the previous version -------------------------------------------------------------------
+# --- a feedback file written by the first version ----------------------------------------------------------------
 V1_SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -139,45 +142,52 @@ def _v1_store(path: Path) -> None:
         conn.executemany("INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", V1_ROWS)
 
 
-def test_a_store_of_the_previous_version_opens_with_identical_repeats_merged(tmp_path: Path) -> None:
+def _upgraded(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    ensure_schema(conn)
+    return conn
+
+
+def test_a_file_of_the_previous_version_is_upgraded_with_identical_repeats_merged(tmp_path: Path) -> None:
     """Eight v1 rows for three predictions become four: each group keeps its first id, time, giver and text and the
-    owner's newest decision; the conflict stays; merged-away ids are never reused; identical feedback is refused as
-    a new row from then on; opening again changes nothing."""
+    owner's newest decision; the conflict stays; merged-away ids are never reused (the sequence keeps its high
+    mark); identical feedback is refused as a new row from then on; upgrading again changes nothing. (The store no
+    longer opens such files; the import of an old data folder upgrades them with this before it copies the rows.)"""
     path = tmp_path / "feedback.sqlite"
     _v1_store(path)
-    store = FeedbackStore(path)
-    rows = store.rows().sort_values("id").fillna({"text": ""})
-    assert rows[["id", "prediction_id", "label", "client", "reviewed", "created_at", "text"]].values.tolist() == [
-        [1, IDS[0], "positive", "s1", "accepted", 10.0, "great"],
-        [4, IDS[0], "negative", "s4", "unreviewed", 13.0, ""],
-        [5, IDS[1], "neutral", "s1", "accepted", 14.0, ""],
-        [7, IDS[2], "negative", "s6", "unreviewed", 16.0, ""],
+    conn = _upgraded(path)
+    columns = "id, prediction_id, label, client, reviewed, created_at, COALESCE(text, '')"
+    assert conn.execute(f"SELECT {columns} FROM feedback ORDER BY id").fetchall() == [
+        (1, IDS[0], "positive", "s1", "accepted", 10.0, "great"),
+        (4, IDS[0], "negative", "s4", "unreviewed", 13.0, ""),
+        (5, IDS[1], "neutral", "s1", "accepted", 14.0, ""),
+        (7, IDS[2], "negative", "s6", "unreviewed", 16.0, ""),
     ]
-    assert store.counts() == {"unreviewed": 2, "accepted": 2, "dropped": 0, "conflicts": 1}
-    assert store.add(IDS[2], "negative", client="s8").duplicate  # the repeat that v1 would have stored
-    assert store.add(IDS[2], "positive", client="s8").feedback_id == 9  # ids 2, 3, 6 and 8 stay retired
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (VERSION,)
-        with pytest.raises(sqlite3.IntegrityError):  # the rule is the table's, whoever writes
-            conn.execute(
-                "INSERT INTO feedback (prediction_id, label, source, client, created_at) SELECT "
-                "prediction_id, label, source, 'x', 0 FROM feedback WHERE id = 1"
-            )
-    assert len(FeedbackStore(path).rows()) == 5
+    assert conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'feedback'").fetchone() == (8,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (VERSION,)
+    with pytest.raises(sqlite3.IntegrityError):  # the rule is the table's, whoever writes
+        conn.execute(
+            "INSERT INTO feedback (prediction_id, label, source, client, created_at) SELECT "
+            "prediction_id, label, source, 'x', 0 FROM feedback WHERE id = 1"
+        )
+    conn.close()
+    again = _upgraded(path)
+    assert again.execute("SELECT COUNT(*) FROM feedback").fetchone() == (4,)
+    again.close()
 
 
-def test_a_store_from_a_newer_version_is_refused_not_misread(tmp_path: Path) -> None:
+def test_a_file_from_a_newer_version_is_refused_not_misread(tmp_path: Path) -> None:
     path = tmp_path / "feedback.sqlite"
-    FeedbackStore(path)
+    _upgraded(path).close()
     with sqlite3.connect(path) as conn:
         conn.execute(f"PRAGMA user_version = {VERSION + 1}")
     with pytest.raises(FeedbackError, match="newer than this code reads"):
-        FeedbackStore(path)
+        _upgraded(path)
 
 
-def test_the_owners_file_accepts_a_label_a_visitor_already_gave(tmp_path: Path) -> None:
+def test_the_owners_file_accepts_a_label_a_visitor_already_gave(store: Store) -> None:
     """Bulk feedback repeating a visitor's label is the same record, now accepted (not a second, accepted row)."""
-    store = FeedbackStore(tmp_path / "f.sqlite")
+    store = FeedbackStore(store)
     visitor = store.add(IDS[0], "neutral", client="visitor:1")
     owner = store.add(IDS[0], "neutral", client="bulk", source="bulk", reviewed="accepted")
     assert (owner.duplicate, owner.feedback_id, owner.reviewed) == (True, visitor.feedback_id, "accepted")

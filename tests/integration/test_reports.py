@@ -32,6 +32,7 @@ from sentiment.monitoring.estimation import PerformanceEstimate
 from sentiment.monitoring.performance import RealisedReference, WindowEstimate
 from sentiment.monitoring.production import InsufficientLabels, NoPredictionLog
 from sentiment.monitoring.reference import ReferenceSummary
+from sentiment.store import Store
 
 MATRIX = np.array([[5, 1, 0], [2, 3, 1], [0, 1, 7]])
 WHY = "stratified sample of 20 rows (seed 7) of split 'test' of vader_tweets"
@@ -143,8 +144,9 @@ def test_a_users_file_report_says_how_the_file_was_read_and_which_rows(tmp_path:
     }
 
 
-def test_the_history_stores_the_served_json_but_its_own_id(tmp_path: Path) -> None:
-    store = EvaluationStore(tmp_path / "evaluations.sqlite")
+def test_the_history_stores_the_served_json_but_its_own_id(store: Store) -> None:
+    """On SQLite and PostgreSQL: the stored report is the served JSON, the listing's columns come in order."""
+    store = EvaluationStore(store)
     report = EvaluationReport(_result(), "scheduled")
     stored_id = store.add(report)
     kept = store.report(stored_id)

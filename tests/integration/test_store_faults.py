@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
+from store_faults import store_fault
 
 from appserver import metric_value
 from scheduler import JobRunner, evaluation_job
@@ -77,14 +78,19 @@ def fault(kind: str, store: _Store) -> Iterator[None]:
 @pytest.fixture
 def service(tiny_model_dir: Path, settings: Settings) -> Iterator[SentimentService]:
     # 1000 rows: the report (with its row ids) needs pages of its own, so a full file refuses it
-    fast = settings.model_copy(update={"evaluation_datasets": ["vader_movies"], "evaluation_sample_size": 1000})
+    fast = settings.model_copy(
+        update={
+            "evaluation_datasets": ["vader_movies"],
+            "evaluation_sample_size": 1000,
+            "database_timeout_s": 0.3,  # the one store: a lock fails a write after 0.3 s (test speed)
+        }
+    )
     service = SentimentService(
         fast, ServiceMetrics(CollectorRegistry()), predictor=Predictor.load(str(tiny_model_dir), fast)
     )
     service.start()
     assert service.monitoring.log is not None
     service.monitoring.log.busy_timeout_s = 0.3  # a lock fails a write after 0.3 s instead of 5 (test speed)
-    service.evaluation.store.busy_timeout_s = 0.3
     yield service
     service.stop()
 
@@ -139,9 +145,8 @@ def test_a_failing_evaluation_store_fails_only_the_evaluation_counted_and_logged
     Monitoring tab; predictions and the prediction log carry on; the next run after the fault is stored. Fails if the
     job runner stops catching a job's error (the failure would go uncounted) or a store error reaches predictions."""
     runner = JobRunner(service.metrics.monitoring, timeout_s=120)
-    store = service.evaluation.store
     caplog.set_level(logging.ERROR)
-    with fault(kind, store):
+    with store_fault(kind, service.store):  # the evaluation history lives in the one store
         assert runner.run("evaluation", lambda: evaluation_job(service)) == "failure"
         assert service.predict("predictions do not need the evaluation store").ok
     assert _value(service, "scheduler_job_failures_total", job="evaluation") == 1
@@ -163,7 +168,7 @@ def test_a_visitors_evaluation_keeps_its_figures_when_the_history_cannot_store_t
 ) -> None:
     """A visitor who waited for an evaluation gets its figures and a warning that the history did not keep them,
     and the gauges move; only a scheduled run fails (and is counted) on a store error."""
-    with fault(kind, service.evaluation.store):
+    with store_fault(kind, service.store):
         report = service.evaluation.evaluate("vader", "vader_tweets", sample_size=30)
     assert report.id is None and "not saved" in (report.warning or "") and report.result.metrics.accuracy > 0
     assert report.as_dict()["id"] is None and report.as_dict()["warning"] == report.warning

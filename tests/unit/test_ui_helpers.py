@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import codecs
 import itertools
-import json
-import sqlite3
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -18,11 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sentiment.evaluation.store import SOURCES, EvaluationStore
 from sentiment.evaluation.uncertainty import Interval, PairedComparison
 from sentiment.results import ModelInfo, Prediction
 from sentiment.service.monitoring import CONFIDENCE_CENTRES
-from sentiment.service.quality_metrics import EVALUATION_SOURCES
 from sentiment.tables.reading import sniff
 from sentiment.web.ui.api import api_endpoint
 from sentiment.web.ui.batch import file_note
@@ -267,20 +263,3 @@ def test_the_details_round_the_probabilities_for_reading() -> None:
     shown = details(Prediction("negative", scores, False, model="m", prediction_id="p"))
     assert shown["scores"] == {"negative": 0.9731, "neutral": 0.017, "positive": 0.0099}
     assert all(len(str(v).split(".")[1]) <= SHOWN_DIGITS for v in shown["scores"].values())
-
-
-def test_old_history_rows_read_with_todays_word_for_who_ran_them(tmp_path: Path) -> None:
-    """Rows stored before the rename said "user" and "scheduler"; the history and the stored report now say
-    "visitor" and "scheduled", the words of the gauges and the README."""
-    store = EvaluationStore(tmp_path / "evaluations.sqlite")
-    with sqlite3.connect(store.path) as conn:
-        for source in ("user", "scheduler", "cli"):
-            conn.execute(
-                "INSERT INTO evaluations (created_at, model, model_revision, dataset, split, n, seed, accuracy, "
-                "macro_f1, source, report) VALUES (0, 'm', 'r', 'd', 'test', 1, 0, 1, 1, ?, ?)",
-                (source, json.dumps({"source": source})),
-            )
-    rows = store.recent()
-    assert [row.source for row in rows] == ["cli", "scheduled", "visitor"]
-    assert [store.report(row.id)["source"] for row in rows] == ["cli", "scheduled", "visitor"]  # type: ignore[index]
-    assert set(SOURCES) == {"visitor", "scheduled", "cli"} and set(EVALUATION_SOURCES) <= set(SOURCES)
