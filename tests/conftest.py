@@ -2,7 +2,8 @@
 
 The tiers are folders: ``tests/unit`` (pure functions and small objects, tiny models at most: ``make test-fast``),
 ``tests/integration`` (real SQLite and PostgreSQL, models, data, the service object, CLI subprocesses, promtool) and
-``tests/e2e`` (the real app over HTTP and in Chromium). Each test is marked with its folder's tier, so ``pytest -m unit`` works too."""
+``tests/e2e`` (the real app over HTTP and in Chromium). Each test is marked with its folder's tier, so
+``pytest -m unit`` works too."""
 
 from __future__ import annotations
 
