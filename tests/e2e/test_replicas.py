@@ -13,6 +13,7 @@ the other's work came through the database.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from sentiment.store.schema import predictions
 from waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+logger = logging.getLogger(__name__)
 
 INTERVAL_S = 4.0  # the drift check's interval: a standby asks for the lock at least this often
 SLACK_S = 4.0  # a busy machine's scheduling delay on top of one interval
@@ -173,8 +175,8 @@ def _series_key(metric: dict[str, str]) -> tuple[tuple[str, str], ...]:
 
 
 def test_prometheus_counts_each_replica_once_and_every_dashboard_query_stays_right(cluster: Cluster) -> None:
-    """Traffic to both replicas, a scheduled drift verdict on the leader, and an evaluation on each (the standby's, run on
-    demand, is the newest). Then, against the real Prometheus scraping both:
+    """Traffic to both replicas, a scheduled drift verdict on the leader, and an evaluation on each (the standby's,
+    run on demand, is the newest). Then, against the real Prometheus scraping both:
     - counters are per instance: ``sum by (instance)`` equals what each replica's /metrics says, and the total both;
     - the Accuracy panel shows one value per (model, dataset, split): the newest evaluation's, not one per replica;
       the confusion matrix is that evaluation's, not the sum of two;
@@ -251,6 +253,7 @@ def test_when_the_leader_is_killed_the_other_replica_takes_over_within_one_inter
         lambda: cluster.leaders()[standby], "the standby to take over", timeout=INTERVAL_S + SLACK_S, interval=0.05
     )
     took = time.monotonic() - killed
+    logger.info("the standby led %.2f s after the leader was killed (interval %g s)", took, INTERVAL_S)
     assert took <= INTERVAL_S + SLACK_S, took
     wait_until(
         lambda: metric_value(cluster.metrics(standby), "scheduler_job_runs_total", runs),
