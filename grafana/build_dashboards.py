@@ -20,6 +20,26 @@ SCHEDULED = 'source="scheduled"'
 SEL = f'{SCHEDULED}, model=~"$model", dataset=~"$dataset", split=~"$split"'
 REQUEST_RATE = 'sum by (le) (rate(sentiment_prediction_latency_seconds_bucket{unit="request"}[$__rate_interval]))'
 
+# Several replicas: Prometheus scrapes each one (label ``instance``). Counters and histograms are summed over them;
+# a gauge that describes the model or the drift check (not the process) is one value however many replicas export it.
+_EVALUATION_KEY = "model, dataset, split, source"
+_EVALUATED_AT = f"model_evaluation_timestamp_seconds{{{SEL}}}"
+
+
+def newest(gauge: str) -> str:
+    """An evaluation gauge as the newest evaluation set it: only the replicas whose timestamp for the same (model,
+    dataset, split, source) is the newest, then one value over them (replicas that restored the same stored
+    evaluation tie). A replica that stopped leading keeps its older figures; a plain max would mix them in."""
+    latest = f"max by ({_EVALUATION_KEY}) ({_EVALUATED_AT})"
+    chosen = f"{_EVALUATED_AT} == on ({_EVALUATION_KEY}) group_left {latest}"
+    return f"max without (instance) ({gauge} and on ({_EVALUATION_KEY}, instance) ({chosen}))"
+
+
+def one(gauge: str) -> str:
+    """A drift or model gauge once, not once per replica: the standby says -1 ("no verdict") for the drift status
+    where the leader has checked, and replicas that restored the same report export the same values."""
+    return f"max without (instance) ({gauge})"
+
 
 def panel(
     kind: str,
@@ -192,7 +212,7 @@ SENTIMENT = dashboard(
         panel(
             "stat",
             "Serving model",
-            [("sentiment_model_info", "{{model}} ({{source}}, {{revision}})")],
+            [(one("sentiment_model_info"), "{{model}} ({{source}}, {{revision}})")],
             w=6,
             instant=True,
             options={"textMode": "name", "reduceOptions": {"calcs": ["lastNotNull"]}},
@@ -287,8 +307,8 @@ PERFORMANCE = dashboard(
         panel("stat", "Requests in flight", [("sum(sentiment_requests_in_progress)", "in flight")], w=6),
         panel(
             "stat",
-            "Model ready",
-            [("sentiment_model_ready", "ready")],
+            "Model ready (per replica)",
+            [("sentiment_model_ready", "{{instance}}")],
             w=6,
             mappings=[{"type": "value", "options": {"0": {"text": "loading"}, "1": {"text": "ready"}}}],
         ),
@@ -336,13 +356,13 @@ PERFORMANCE = dashboard(
         panel(
             "timeseries",
             "Process CPU",
-            [('rate(process_cpu_seconds_total{job="sentiment"}[$__rate_interval])', "cores used")],
+            [('rate(process_cpu_seconds_total{job="sentiment"}[$__rate_interval])', "{{instance}}")],
             unit="short",
         ),
         panel(
             "timeseries",
             "Process memory",
-            [('process_resident_memory_bytes{job="sentiment"}', "resident")],
+            [('process_resident_memory_bytes{job="sentiment"}', "{{instance}}")],
             unit="bytes",
         ),
     ],
@@ -355,7 +375,7 @@ EVALUATION = dashboard(
         panel(
             "stat",
             "Accuracy",
-            [(f"model_accuracy{{{SEL}}}", "{{model}} {{dataset}}/{{split}}")],
+            [(newest(f"model_accuracy{{{SEL}}}"), "{{model}} {{dataset}}/{{split}}")],
             w=8,
             unit="percentunit",
             empty_until="the scheduled evaluation has run (hourly, or /run_evaluation with the admin token)",
@@ -363,7 +383,7 @@ EVALUATION = dashboard(
         panel(
             "stat",
             "Macro-F1",
-            [(f'model_f1{{{SEL}, average="macro"}}', "{{model}} {{dataset}}/{{split}}")],
+            [(newest(f'model_f1{{{SEL}, average="macro"}}'), "{{model}} {{dataset}}/{{split}}")],
             w=8,
             unit="percentunit",
             empty_until="the scheduled evaluation has run",
@@ -371,7 +391,7 @@ EVALUATION = dashboard(
         panel(
             "stat",
             "Rows in the last evaluation",
-            [(f"model_evaluation_samples{{{SEL}}}", "{{model}} {{dataset}}/{{split}}")],
+            [(newest(f"model_evaluation_samples{{{SEL}}}"), "{{model}} {{dataset}}/{{split}}")],
             w=4,
             empty_until="the scheduled evaluation has run",
         ),
@@ -387,8 +407,8 @@ EVALUATION = dashboard(
             "timeseries",
             "Accuracy and macro-F1 over time",
             [
-                (f"model_accuracy{{{SEL}}}", "accuracy {{model}} {{dataset}}/{{split}}"),
-                (f'model_f1{{{SEL}, average="macro"}}', "macro-F1 {{model}} {{dataset}}/{{split}}"),
+                (newest(f"model_accuracy{{{SEL}}}"), "accuracy {{model}} {{dataset}}/{{split}}"),
+                (newest(f'model_f1{{{SEL}, average="macro"}}'), "macro-F1 {{model}} {{dataset}}/{{split}}"),
             ],
             unit="percentunit",
             empty_until="the scheduled evaluation has run",
@@ -397,9 +417,9 @@ EVALUATION = dashboard(
             "table",
             "Per-class precision / recall / F1",
             [
-                (f'model_precision{{{SEL}, average="none"}}', "precision"),
-                (f'model_recall{{{SEL}, average="none"}}', "recall"),
-                (f'model_f1{{{SEL}, average="none"}}', "F1"),
+                (newest(f'model_precision{{{SEL}, average="none"}}'), "precision"),
+                (newest(f'model_recall{{{SEL}, average="none"}}'), "recall"),
+                (newest(f'model_f1{{{SEL}, average="none"}}'), "F1"),
             ],
             fmt="table",
             instant=True,
@@ -408,7 +428,7 @@ EVALUATION = dashboard(
         panel(
             "table",
             "Confusion matrix (rows: true, columns: predicted)",
-            [(f"sum by (true_label, predicted_label) (model_confusion_matrix{{{SEL}}})", "")],
+            [(f"sum by (true_label, predicted_label) ({newest(f'model_confusion_matrix{{{SEL}}}')})", "")],
             fmt="table",
             instant=True,
             empty_until="the scheduled evaluation has run",
@@ -418,11 +438,11 @@ EVALUATION = dashboard(
             "timeseries",
             "Estimated accuracy on production traffic vs measured",
             [
-                ('model_estimated_accuracy{bound="estimate"}', "estimated on the drift window ({{method}})"),
-                ('model_estimated_accuracy{bound="low"}', "band low (5%)"),
-                ('model_estimated_accuracy{bound="high"}', "band high (95%)"),
-                ('model_estimated_reference{metric="accuracy"}', "same estimator on the labelled reference"),
-                (f"model_accuracy{{{SEL}}}", "measured {{model}} {{dataset}}/{{split}}"),
+                (one('model_estimated_accuracy{bound="estimate"}'), "estimated on the drift window ({{method}})"),
+                (one('model_estimated_accuracy{bound="low"}'), "band low (5%)"),
+                (one('model_estimated_accuracy{bound="high"}'), "band high (95%)"),
+                (one('model_estimated_reference{metric="accuracy"}'), "same estimator on the labelled reference"),
+                (newest(f"model_accuracy{{{SEL}}}"), "measured {{model}} {{dataset}}/{{split}}"),
             ],
             unit="percentunit",
             description=(
@@ -436,11 +456,11 @@ EVALUATION = dashboard(
             "timeseries",
             "Estimated macro-F1 and per-class F1 on production traffic",
             [
-                ('model_estimated_macro_f1{bound="estimate"}', "macro-F1 ({{method}})"),
-                ('model_estimated_macro_f1{bound="low"}', "macro-F1 band low"),
-                ('model_estimated_macro_f1{bound="high"}', "macro-F1 band high"),
-                ('model_estimated_reference{metric="macro_f1"}', "macro-F1 on the labelled reference"),
-                ('model_estimated_f1{bound="estimate"}', "F1 {{class_label}}"),
+                (one('model_estimated_macro_f1{bound="estimate"}'), "macro-F1 ({{method}})"),
+                (one('model_estimated_macro_f1{bound="low"}'), "macro-F1 band low"),
+                (one('model_estimated_macro_f1{bound="high"}'), "macro-F1 band high"),
+                (one('model_estimated_reference{metric="macro_f1"}'), "macro-F1 on the labelled reference"),
+                (one('model_estimated_f1{bound="estimate"}'), "F1 {{class_label}}"),
             ],
             unit="percentunit",
             empty_until="the first drift check with enough predictions",
@@ -448,7 +468,7 @@ EVALUATION = dashboard(
         panel(
             "stat",
             "Drift status",
-            [("sentiment_drift_status", "status")],
+            [(one("sentiment_drift_status"), "status")],
             w=6,
             mappings=[
                 {
@@ -467,14 +487,14 @@ EVALUATION = dashboard(
         panel(
             "stat",
             "Drift window",
-            [("sentiment_drift_window_size", "predictions")],
+            [(one("sentiment_drift_window_size"), "predictions")],
             w=6,
             empty_until="the first drift check",
         ),
         panel(
             "bargauge",
             "Tests graded drift",
-            [("sentiment_drift_detected", "{{feature}} / {{test}}")],
+            [(one("sentiment_drift_detected"), "{{feature}} / {{test}}")],
             w=12,
             instant=True,
             empty_until="the first drift check with enough predictions",
@@ -482,25 +502,25 @@ EVALUATION = dashboard(
         panel(
             "timeseries",
             "Drift statistics",
-            [("sentiment_drift_statistic", "{{feature}} / {{test}}")],
+            [(one("sentiment_drift_statistic"), "{{feature}} / {{test}}")],
             empty_until="the first drift check with enough predictions",
         ),
         panel(
             "timeseries",
             "Drift effect sizes (KS D, Cramér's V, PSI; graded only from 0.1)",
-            [("sentiment_drift_effect_size", "{{feature}} / {{test}}")],
+            [(one("sentiment_drift_effect_size"), "{{feature}} / {{test}}")],
             empty_until="the first drift check with enough predictions",
         ),
         panel(
             "timeseries",
             "Drift reference in use (1 = this source)",
-            [("sentiment_drift_reference_info", "{{source}}")],
+            [(one("sentiment_drift_reference_info"), "{{source}}")],
             empty_until="the first drift check",
         ),
         panel(
             "timeseries",
             "Drift p-values (Holm-adjusted)",
-            [("sentiment_drift_p_value", "{{feature}} / {{test}}")],
+            [(one("sentiment_drift_p_value"), "{{feature}} / {{test}}")],
             options={"legend": {"showLegend": True}},
             empty_until="the first drift check with enough predictions",
         ),
@@ -508,12 +528,13 @@ EVALUATION = dashboard(
             "table",
             "Scheduled jobs",
             [
-                ("time() - scheduler_job_last_success_timestamp_seconds", "since last success"),
-                ("scheduler_job_duration_seconds", "last duration"),
+                ("time() - max by (job) (scheduler_job_last_success_timestamp_seconds)", "since last success"),
+                ("max by (job) (scheduler_job_duration_seconds)", "last duration"),
                 ("sum by (job) (scheduler_job_failures_total)", "failures"),
             ],
             fmt="table",
             instant=True,
+            description="One row per job whichever replica ran it: the newest success, the longest last run.",
             empty_until="a scheduled job has run",
         ),
         panel(
@@ -521,6 +542,17 @@ EVALUATION = dashboard(
             "Job runs by outcome",
             [("sum by (job, outcome) (increase(scheduler_job_runs_total[$__rate_interval]))", "{{job}} {{outcome}}")],
             empty_until="a scheduled job has run",
+        ),
+        panel(
+            "timeseries",
+            "Replica running the scheduled jobs",
+            [
+                ("sentiment_scheduler_leader", "{{instance}}"),
+                ('sum(sentiment_scheduler_leader{job="sentiment"})', "replicas leading (1 expected)"),
+            ],
+            description="1 for the replica that holds the scheduler's lock (PostgreSQL advisory lock shared by all "
+            "replicas of one store; a file lock with SQLite). When it dies another takes over within a job interval "
+            "(alerts SentimentSchedulerLeaderless, SentimentSchedulerLeaders).",
         ),
     ],
     variables=[

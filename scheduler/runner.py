@@ -1,9 +1,11 @@
-"""APScheduler in the app's process, started exactly once per machine, with every job run measured.
+"""APScheduler in the app's process, its jobs run by exactly one process among those sharing a store, every run
+measured.
 
 A job that raises is logged and counted and the next run still happens; a job that runs past its time limit is
 reported as failed (a Python thread cannot be killed, so a still-running job makes the next run skip, counted too).
-Reload modes and several workers each import the app: a non-blocking file lock (``filelock``: ``flock`` on Unix)
-on a file in the data folder lets only the first process run the scheduler.
+Reload modes, several workers and several replicas each start the app: a lock (``scheduler.leadership``: a file lock
+for a SQLite store, a PostgreSQL advisory lock for a shared one) lets only one of them run the jobs, and the others
+stand by and take over when it goes away.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from filelock import FileLock, Timeout
 
+from scheduler.leadership import FileLeadership, Leadership
 from sentiment.service.quality_metrics import MonitoringMetrics
 
 logger = logging.getLogger(__name__)
@@ -95,14 +98,26 @@ class JobRunner:
         return outcome
 
 
-class Scheduler:
-    """The background scheduler with its jobs; ``start`` returns False where another process holds the lock."""
+STANDBY = "standby: another process runs the scheduled jobs"
+LEADER_POLL_MAX_S = 15.0  # a standby asks for leadership at least this often (and at every job tick)
 
-    def __init__(self, runner: JobRunner, lock_path: Path) -> None:
+
+class Scheduler:
+    """The background scheduler with its jobs, run by the one process that holds ``leadership``.
+
+    Every process that starts one polls for leadership (every ``poll_s`` and at each job tick) and runs a scheduled
+    job only after checking, right before it, that it still leads: a standby takes over within one poll once the
+    leader dies, and a leader that lost its lock stops running jobs. ``run_now`` (a person's request through the UI)
+    runs on any process.
+    """
+
+    def __init__(self, runner: JobRunner, leadership: Leadership | Path, poll_s: float | None = None) -> None:
         self.runner = runner
-        self.lock_path = lock_path
-        # Not thread-local: the app's shutdown may run on another thread than the one that started the scheduler.
-        self._lock = FileLock(lock_path, thread_local=False)
+        self.leadership: Leadership = FileLeadership(leadership) if isinstance(leadership, Path) else leadership
+        self.poll_s = poll_s
+        self.leading = False
+        self._guard = threading.Lock()
+        self._stopped = False
         self._scheduler = BackgroundScheduler(
             daemon=True, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
         )
@@ -112,11 +127,9 @@ class Scheduler:
         self.jobs[name] = (fn, interval_s)
         self.runner.statuses[name] = JobStatus(name, interval_s)
         self.runner.metrics.job_failures.labels(job=name)  # exported as 0 from the start, so rate() works
-        from datetime import datetime, timedelta
-
         start = datetime.now() + timedelta(seconds=first_run_s if first_run_s is not None else interval_s)
         self._scheduler.add_job(
-            self.runner.run,
+            self._tick,
             "interval",
             seconds=interval_s,
             args=[name, fn],
@@ -124,6 +137,26 @@ class Scheduler:
             next_run_time=start,
             replace_existing=True,
         )
+
+    def _tick(self, name: str, fn: Callable[[], Any]) -> str:
+        """A scheduled run: only on the leader, and only after checking the lock is still ours."""
+        if not self.lead():
+            self.runner.statuses[name].last_outcome = STANDBY
+            return "standby"
+        return self.runner.run(name, fn)
+
+    def lead(self) -> bool:
+        """Take leadership if it is free, or check that it is still held; sets ``leading`` and the gauge."""
+        with self._guard:
+            leading = not self._stopped and self.leadership.acquire()
+            if leading != self.leading:
+                if leading:
+                    logger.info("this process now runs the scheduled jobs (%s)", self.leadership.description)
+                else:
+                    logger.warning("this process no longer runs the scheduled jobs (%s)", self.leadership.description)
+            self.leading = leading
+            self.runner.metrics.scheduler_leader.set(1 if leading else 0)
+            return leading
 
     def next_run(self, name: str) -> float | None:
         """Unix time of the next scheduled run of ``name`` (None: not scheduled, or the scheduler is not running)."""
@@ -136,12 +169,16 @@ class Scheduler:
         return self.runner.run(name, fn)
 
     def start(self) -> bool:
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._lock.acquire(blocking=False)
-        except Timeout:
-            logger.info("another process runs the scheduler (%s is locked); not starting one here", self.lock_path)
-            return False
+        """Start polling for leadership and running the jobs while leading; True (the scheduler runs here, leading or
+        standing by). ``leading`` says which."""
+        intervals = [interval for _, interval in self.jobs.values()]
+        poll = self.poll_s if self.poll_s is not None else min([*intervals, LEADER_POLL_MAX_S])
+        self._stopped = False
+        if not self.lead():
+            logger.info("another process runs the scheduled jobs (%s); standing by", self.leadership.description)
+            for status in self.runner.statuses.values():
+                status.last_outcome = STANDBY
+        self._scheduler.add_job(self.lead, "interval", seconds=poll, id="leadership", replace_existing=True)
         self._scheduler.start()
         logger.info("scheduler started: %s", ", ".join(f"{n} every {i:g} s" for n, (_, i) in self.jobs.items()))
         return True
@@ -151,7 +188,11 @@ class Scheduler:
         return bool(self._scheduler.running)
 
     def shutdown(self) -> None:
+        """Stop the jobs and give leadership up, so a standby takes over at its next poll."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        if self._lock.is_locked:
-            self._lock.release()
+        with self._guard:
+            self._stopped = True
+            self.leadership.release()
+            self.leading = False
+            self.runner.metrics.scheduler_leader.set(0)

@@ -207,6 +207,11 @@ class MonitoringMetrics:
         self.job_duration = Gauge(
             "scheduler_job_duration_seconds", "Duration of the job's last run.", ["job"], registry=registry
         )
+        self.scheduler_leader = Gauge(
+            "sentiment_scheduler_leader",
+            "1 while this process runs the scheduled jobs (it holds the scheduler's lock), 0 on a standby replica.",
+            registry=registry,
+        )
         bound = ["method", "bound"]
         self.estimated_accuracy = Gauge(
             "model_estimated_accuracy",

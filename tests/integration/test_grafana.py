@@ -13,31 +13,27 @@ import sys
 import time
 import zipfile
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import yaml
 from conftest import ADMIN_TOKEN
 from gradio_client import Client, handle_file
+from promserver import GRAFANA, RULES, dashboards, panel_queries, query, start_prometheus, wait_for_scrapes_and_rules
 
-from appserver import REPO, RunningApp, free_port, metric_value
+from appserver import REPO, RunningApp, metric_value
 from sentiment.datasets import load_split
 from sentiment.datasets.fetch import Distribution, fetch
 from sentiment.settings import Settings
 from waiting import WaitTimeout, wait_until
 
-GRAFANA = REPO / "grafana"
-RULES = [GRAFANA / "prometheus" / "rules" / "recording.yml", GRAFANA / "prometheus" / "rules" / "alerts.yml"]
 COMPOSE_WHEEL = Distribution(  # ships compose_spec.json, the Compose Specification's JSON schema
     requirement="docker-compose==1.29.2",
     filename="docker_compose-1.29.2-py2.py3-none-any.whl",
     sha256="8d5589373b35c8d3b1c8c1182c6e4a4ff14bffa3dd0b605fcd08f73c94cef809",
     source=False,
 )
-MACROS = {"$__rate_interval": "1m", "$__range": "5m", "$model": ".*", "$dataset": ".*", "$split": ".*"}
 METRIC_NAME = re.compile(r"\b((?:sentiment|model|scheduler|process)_[a-z0-9_]+)\b")
 
 
@@ -45,20 +41,6 @@ def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
     if shutil.which("promtool") is None:
         pytest.fail("promtool is not installed: 'make test' installs Debian's prometheus package")
     return subprocess.run(["promtool", *args], capture_output=True, text=True, timeout=60, check=False)
-
-
-def _dashboards() -> dict[str, dict[str, Any]]:
-    return {p.name: json.loads(p.read_text()) for p in sorted((GRAFANA / "dashboards").glob("*.json"))}
-
-
-def _panel_queries() -> list[tuple[str, str, str, bool]]:
-    """(dashboard, panel, expression, may_be_empty) for every target of every panel."""
-    out = []
-    for name, board in _dashboards().items():
-        for panel in board["panels"]:
-            for target in panel["targets"]:
-                out.append((name, panel["title"], target["expr"], "Empty until" in panel.get("description", "")))
-    return out
 
 
 def _rule_expressions() -> list[str]:
@@ -91,7 +73,7 @@ def test_the_dashboards_are_exactly_what_the_builder_generates() -> None:
 
     for name, board in build_dashboards.DASHBOARDS.items():
         assert (GRAFANA / "dashboards" / name).read_text() == build_dashboards.render(board), name
-    kinds = {p["type"] for board in _dashboards().values() for p in board["panels"]}
+    kinds = {p["type"] for board in dashboards().values() for p in board["panels"]}
     assert kinds <= {"timeseries", "stat", "bargauge", "table", "heatmap"}
 
 
@@ -103,8 +85,8 @@ def test_every_model_quality_query_reads_only_the_scheduled_evaluation() -> None
     """A visitor's evaluation is exported with source="visitor": no alert, recording rule, panel or template variable
     may read it, or a 3-row sample would move the owner's figures (the promtool tests show it cannot fire or clear
     an alert)."""
-    exprs = [q[2] for q in _panel_queries()] + _rule_expressions()
-    exprs += [var["definition"] for board in _dashboards().values() for var in board["templating"]["list"]]
+    exprs = [q[2] for q in panel_queries()] + _rule_expressions()
+    exprs += [var["definition"] for board in dashboards().values() for var in board["templating"]["list"]]
     uses = [(expr, m.group(1), m.group(2) or "") for expr in exprs for m in MODEL_QUALITY.finditer(expr)]
     assert uses, "no panel or rule reads model quality"
     unscoped = [f"{name} in {expr}" for expr, name, selector in uses if 'source="scheduled"' not in selector]
@@ -193,42 +175,9 @@ def test_the_dockerfile_passes_hadolint() -> None:
 @pytest.fixture(scope="module")
 def prometheus(running_app: RunningApp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Prometheus on loopback scraping the running app every second, with the project's rules."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus is not installed: 'make test' installs Debian's prometheus package")
-    folder = tmp_path_factory.mktemp("prometheus")
-    config = yaml.safe_load((GRAFANA / "prometheus" / "prometheus.yml").read_text())
-    config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
-    config["rule_files"] = [str(p) for p in RULES]
-    config.pop("alerting")
-    config["scrape_configs"][0]["static_configs"] = [{"targets": [running_app.url.removeprefix("http://")]}]
-    (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    log = (folder / "prometheus.log").open("w")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={folder / 'prometheus.yml'}",
-            f"--storage.tsdb.path={folder / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail(f"prometheus did not start: {(folder / 'prometheus.log').read_text()[-2000:]}")
-    yield url
-    process.terminate()
-    process.wait(10)
+    server = start_prometheus(tmp_path_factory.mktemp("prometheus"), [running_app.url.removeprefix("http://")])
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -268,43 +217,8 @@ def driven(
     assert evaluations, "the evaluation job returned no report"
     report = client.predict(ADMIN_TOKEN, api_name="/run_drift_check")
     assert report["status"] in {"ok", "warning", "drift"}, report  # enough rows: every drift panel has data
-    _wait_for_scrapes_and_rules(prometheus, after=time.time(), scrapes=2)
+    wait_for_scrapes_and_rules(prometheus, after=time.time(), scrapes=2)
     return prometheus
-
-
-def _wait_for_scrapes_and_rules(prometheus: str, after: float, scrapes: int) -> None:
-    """Return once the app's target has been scraped ``scrapes`` times starting after ``after`` (so ``rate()`` has
-    two samples of every new series) and every rule group has been evaluated after the last of them."""
-    scraped: list[float] = []
-
-    def last_scrape() -> float:
-        (target,) = httpx.get(f"{prometheus}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
-        assert target["health"] == "up", target
-        return _timestamp(target["lastScrape"])
-
-    while len(scraped) < scrapes:
-        floor = scraped[-1] if scraped else after
-        scraped.append(wait_until(last_scrape, f"a scrape after {floor}", accept=lambda t, f=floor: t > f))
-
-    def oldest_rule_evaluation() -> float:
-        groups = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
-        return min(_timestamp(g["lastEvaluation"]) for g in groups)
-
-    wait_until(oldest_rule_evaluation, "a rule evaluation after the last scrape", accept=lambda t: t > scraped[-1])
-
-
-def _timestamp(rfc3339: str) -> float:
-    """Prometheus' API times (RFC 3339 with up to nanoseconds and any offset) as Unix seconds."""
-    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", rfc3339)).timestamp()
-
-
-def _query(prometheus: str, expr: str) -> dict[str, Any]:
-    for macro, value in MACROS.items():
-        expr = expr.replace(macro, value)
-    response = httpx.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=10)
-    body: dict[str, Any] = response.json()
-    assert body["status"] == "success", f"{expr}: {body}"
-    return body
 
 
 def _scrape_health(prometheus: str, running_app: RunningApp, names: set[str]) -> str:
@@ -328,9 +242,9 @@ def test_every_panel_query_is_valid_and_returns_data(driven: str, running_app: R
     fixture waits for scrapes and a rule evaluation after the jobs; each query is still retried for a bounded time
     because a recording rule over ``rate()`` needs its own evaluation rounds."""
     empty: list[str] = []
-    for board, title, expr, _ in _panel_queries():
+    for board, title, expr, _ in panel_queries():
         try:
-            wait_until(lambda e=expr: _query(driven, e)["data"]["result"], f"data for {title}", timeout=60, interval=1)
+            wait_until(lambda e=expr: query(driven, e)["data"]["result"], f"data for {title}", timeout=60, interval=1)
         except WaitTimeout:
             empty.append(f"{board} / {title}: {expr}")
     if empty:
@@ -342,8 +256,8 @@ def test_every_panel_query_is_valid_and_returns_data(driven: str, running_app: R
 def test_a_panel_that_may_be_empty_says_until_what() -> None:
     """A panel that has no data on a fresh start says in its description what fills it, so a person reading an
     empty panel knows whether to worry; the builder's ``empty_until`` is the only way that text gets there."""
-    for board, title, _, may_be_empty in _panel_queries():
-        description = next(p.get("description", "") for p in _dashboards()[board]["panels"] if p["title"] == title)
+    for board, title, _, may_be_empty in panel_queries():
+        description = next(p.get("description", "") for p in dashboards()[board]["panels"] if p["title"] == title)
         if may_be_empty:
             assert re.search(r"Empty until [a-z].+\.$", description), (board, title, description)
 
@@ -351,7 +265,7 @@ def test_a_panel_that_may_be_empty_says_until_what() -> None:
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_template_variables_resolve(driven: str) -> None:
-    for board in _dashboards().values():
+    for board in dashboards().values():
         for var in board["templating"]["list"]:
             metric = re.match(r"label_values\((\w+(?:\{[^}]*\})?), (\w+)\)", var["definition"])
             assert metric is not None
@@ -370,7 +284,7 @@ def test_metric_names_match_between_the_app_and_the_dashboards_and_rules(driven:
             exposed.add(line.split("{")[0].split(" ")[0])
     families = {re.sub(r"_(bucket|sum|count)$", "", n) for n in exposed}
     referenced = set()
-    for expr in [q[2] for q in _panel_queries()] + _rule_expressions():
+    for expr in [q[2] for q in panel_queries()] + _rule_expressions():
         referenced |= set(METRIC_NAME.findall(expr))
     missing = sorted(n for n in referenced if n not in exposed and n not in families)
     assert not missing, f"queried but not exposed by the app: {missing}"

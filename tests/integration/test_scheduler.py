@@ -12,7 +12,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from appserver import metric_value
-from scheduler import JobRunner, Scheduler, build_scheduler, drift_job, evaluation_job
+from scheduler import JobRunner, Leadership, Scheduler, build_scheduler, drift_job, evaluation_job
+from scheduler.runner import STANDBY
 from sentiment.service.metrics import ServiceMetrics
 from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
@@ -102,19 +103,37 @@ def test_a_hanging_job_times_out_and_its_next_run_is_skipped_not_stacked() -> No
     assert metric_value(metrics.render().decode(), "scheduler_job_failures_total", {"job": "hang"}) == 2
 
 
-def test_only_one_process_runs_the_scheduler(tmp_path: Path) -> None:
-    first = Scheduler(JobRunner(ServiceMetrics(CollectorRegistry()).monitoring, 5), tmp_path / "scheduler.lock")
-    second = Scheduler(JobRunner(ServiceMetrics(CollectorRegistry()).monitoring, 5), tmp_path / "scheduler.lock")
-    assert first.start()
+def _scheduler(lock: Path | Leadership, poll_s: float = 0.1) -> Scheduler:
+    return Scheduler(JobRunner(ServiceMetrics(CollectorRegistry()).monitoring, 5), lock, poll_s=poll_s)
+
+
+def _leader_gauge(scheduler: Scheduler) -> float:
+    """The ``sentiment_scheduler_leader`` sample this scheduler's process exports."""
+    (family,) = scheduler.runner.metrics.scheduler_leader.collect()
+    return float(family.samples[0].value)
+
+
+def test_only_one_process_runs_the_scheduler_and_a_standby_takes_over(tmp_path: Path) -> None:
+    """Two schedulers on one lock file: the first leads (gauge 1), the second stands by (gauge 0, job table says
+    standby) and takes over at its next poll once the first shuts down."""
+    first, second = _scheduler(tmp_path / "scheduler.lock"), _scheduler(tmp_path / "scheduler.lock")
+    second.add("job", lambda: None, interval_s=3600)
+    assert first.start() and first.leading
     try:
-        assert not second.start()  # flock is per open file description: a second opener is refused
+        assert second.start() and not second.leading  # flock is per open file description: a second opener waits
+        assert (_leader_gauge(first), _leader_gauge(second)) == (1, 0)
+        assert second.runner.statuses["job"].last_outcome == STANDBY
     finally:
         first.shutdown()
-    assert second.start()
+    assert _leader_gauge(first) == 0
+    wait_until(lambda: second.leading, "the standby to take the released lock", timeout=30)
+    assert _leader_gauge(second) == 1
     second.shutdown()
 
 
-def test_a_lock_held_by_another_process_keeps_the_scheduler_off_until_released(tmp_path: Path) -> None:
+def test_a_lock_held_by_another_process_keeps_the_jobs_off_until_released(tmp_path: Path) -> None:
+    """A lock file held by another process (the way a sibling worker holds it): no job runs here until that process
+    ends, then this one leads and runs them."""
     import subprocess
     import sys
 
@@ -131,26 +150,33 @@ def test_a_lock_held_by_another_process_keeps_the_scheduler_off_until_released(t
         stdout=subprocess.PIPE,
         text=True,
     )
+    calls: list[int] = []
+    scheduler = _scheduler(lock)
+    scheduler.add("job", lambda: calls.append(1), interval_s=0.2, first_run_s=0.05)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        scheduler = Scheduler(JobRunner(ServiceMetrics(CollectorRegistry()).monitoring, 5), lock)
-        assert not scheduler.start()
+        assert scheduler.start() and not scheduler.leading
+        status = scheduler.runner.statuses["job"]
+        status.last_outcome = "seen"  # start() wrote STANDBY; a tick writes it again
+        wait_until(lambda: status.last_outcome, "a tick on the standby", accept=lambda outcome: outcome == STANDBY)
+        assert calls == []  # ticks came and went: none ran the job on the standby
     finally:
         holder.communicate("", timeout=30)  # closing stdin ends the holder, which releases its lock
-    assert scheduler.start()
-    scheduler.shutdown()
+    try:
+        wait_until(lambda: len(calls), "the job to run once this process leads", timeout=30)
+        assert scheduler.leading and _leader_gauge(scheduler) == 1
+    finally:
+        scheduler.shutdown()
 
 
 def test_shutdown_on_another_thread_releases_the_lock(tmp_path: Path) -> None:
-    import threading
-
-    first = Scheduler(JobRunner(ServiceMetrics(CollectorRegistry()).monitoring, 5), tmp_path / "scheduler.lock")
-    assert first.start()
+    first = _scheduler(tmp_path / "scheduler.lock")
+    assert first.start() and first.leading
     stopper = threading.Thread(target=first.shutdown)
     stopper.start()
     stopper.join(30)
-    second = Scheduler(JobRunner(ServiceMetrics(CollectorRegistry()).monitoring, 5), tmp_path / "scheduler.lock")
-    assert second.start()
+    second = _scheduler(tmp_path / "scheduler.lock")
+    assert second.start() and second.leading
     second.shutdown()
 
 
