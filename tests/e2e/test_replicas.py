@@ -159,8 +159,7 @@ def test_predictions_sent_to_either_replica_land_in_one_table(cluster: Cluster) 
     assert cluster.monitoring("a")["logged"] == cluster.monitoring("b")["logged"] == after  # H1
 
 
-# NEEDS H2 (feedback in the store): until then each replica counts only the feedback in its own feedback.sqlite.
-@pytest.mark.xfail(strict=True, reason="needs feedback in the store (H2)")
+# Feedback lives in the one store: both replicas count the same rows.
 def test_feedback_given_through_one_replica_counts_in_the_others_monitoring(cluster: Cluster) -> None:
     """Feedback on a prediction of replica a, given through replica a, shows in replica b's Monitoring counts."""
     (prediction_id,) = _predict_logged(cluster.apps["a"], ["the crew were lovely"])
