@@ -66,6 +66,7 @@ class MonitoringService:
         # a run longer than this many checks is confirmed long before its start would matter
         self._raw_history: deque[CheckedWindow] = deque(maxlen=_HISTORY_CHECKS)
         self._run_of: ReferenceIdentity | None = None  # the reference ``_raw_history`` was measured against
+        self._resolved = False  # whether ``_reference`` was chosen by this process (not only restored for the tab)
         # the last check's own window (label and confidence only): the tab's label mix and confidence chart show
         # what that check compared, not the newest rows, which may be more or other than it saw
         self._checked: pd.DataFrame | None = None
@@ -90,6 +91,8 @@ class MonitoringService:
         self.last_report, self.last_estimate = state.report, state.estimate
         self._checked, self._checked_last_id = state.checked, state.checked_last_id
         if reference is not None and _identity(reference) == state.reference:
+            # shown by the tab at once; the first check resolves the reference again (a pin or reset made while
+            # this process was down counts) and the run goes on only if it is still this one
             self._reference, self._run_of = reference, state.reference
             self._raw_history.extend(state.run)
         logger.info(
@@ -146,16 +149,17 @@ class MonitoringService:
         wanted = (predictor.info.name, predictor.info.revision)
         with self._lock:
             current = self._reference
-            if current is None or (current.model, current.model_revision) != wanted:
+            if current is None or not self._resolved or (current.model, current.model_revision) != wanted:
                 current = self._use(reference_profile(predictor, self.settings, self.store), keep_run=True)
             return self._auto_pinned(current, predictor)
 
     def _use(self, profile: ReferenceProfile, *, keep_run: bool = False) -> ReferenceProfile:
         """Serve ``profile`` from now on; checks against another reference do not count toward a run (with
-        ``keep_run``, a run measured against this very profile, restored from the store, goes on)."""
+        ``keep_run`` the run restored from the store goes on if it was measured against this very profile)."""
         if not (keep_run and self._run_of == _identity(profile)):
             self._raw_history.clear()
         self._reference, self._run_of = profile, _identity(profile)
+        self._resolved = True
         return profile
 
     def _auto_pinned(self, current: ReferenceProfile, predictor: Predictor) -> ReferenceProfile:
