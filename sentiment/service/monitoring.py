@@ -73,6 +73,7 @@ class MonitoringService:
         self._checked_last_id = -1
         self._lock = threading.Lock()
         metrics.log_rows.watch(self.log.counters if self.log is not None else None)
+        metrics.store_totals.watch(store)
         self._restore()
 
     def _restore(self) -> None:

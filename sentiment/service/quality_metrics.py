@@ -15,7 +15,7 @@ from sentiment.labels import LABELS
 from sentiment.monitoring.deployment_reference import SOURCES
 from sentiment.monitoring.drift import DRIFT_NO_VERDICT, DriftReport
 from sentiment.monitoring.performance import WindowEstimate
-from sentiment.service.collectors import PredictionLogCollector
+from sentiment.service.collectors import PredictionLogCollector, StoreTotalsCollector
 
 FEEDBACK_OUTCOMES = (
     "recorded",  # stored, awaiting review (a visitor's) or accepted (the owner's bulk file)
@@ -161,6 +161,8 @@ class MonitoringMetrics:
         )
         self.log_rows = PredictionLogCollector()
         registry.register(self.log_rows)
+        self.store_totals = StoreTotalsCollector()
+        registry.register(self.store_totals)
         self.job_runs = Counter(
             "scheduler_job_runs_total", "Scheduled job runs by outcome.", ["job", "outcome"], registry=registry
         )
