@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sentiment.datasets import load_split
+from sentiment.errors import EstimationInputError, StoreError
 from sentiment.inference.predictor import Predictor
 from sentiment.labels import LABELS
 from sentiment.monitoring.estimation import (
@@ -198,3 +199,22 @@ class PerformanceMonitor:
             reference=reference.summary(),
             checked_at=time.time(),
         )
+
+    def logged_estimate(self, predictor: Predictor, window: pd.DataFrame) -> WindowEstimate | None:
+        """``estimate``, logged; a failure is logged and gives None, so the drift check it belongs to stands (the
+        estimate needs the labelled reference dataset, which a deployment may not have, and the store)."""
+        try:
+            found = self.estimate(predictor, window)
+        except (EstimationInputError, OSError, ValueError, StoreError) as exc:
+            logger.warning("no performance estimate for this window: %s", exc)
+            return None
+        e = found.estimate
+        logger.info(
+            "estimated accuracy %.3f [%.3f, %.3f] on %d predictions (%s; reference %.3f)",
+            e.accuracy,
+            *e.accuracy_band,
+            e.n,
+            e.method,
+            found.reference_accuracy,
+        )
+        return found

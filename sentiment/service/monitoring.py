@@ -14,7 +14,7 @@ from dataclasses import replace
 import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
-from sentiment.errors import EstimationInputError, MonitoringError, StoreError
+from sentiment.errors import MonitoringError, StoreError
 from sentiment.inference.predictor import Predictor
 from sentiment.monitoring.deployment_reference import AUTOMATIC, reset_reference, serving_since, source_of
 from sentiment.monitoring.drift import DriftReport, check_drift
@@ -232,7 +232,9 @@ class MonitoringService:
         self._checked_last_id = span[1]
         self.last_report = report
         self.metrics.record_drift(report)
-        self.last_estimate = self._estimate(current) if len(current) >= s.drift_min_window else None
+        self.last_estimate = (
+            self.performance.logged_estimate(self._predictor(), current) if len(current) >= s.drift_min_window else None
+        )
         self.metrics.record_estimate(self.last_estimate)
         logger.info(
             "drift check: %s (this window: %s, %d check(s) in a row on %d disjoint window(s)) on %d predictions "
@@ -255,25 +257,6 @@ class MonitoringService:
             self.history.add(report)
         except (sqlite3.Error, SQLAlchemyError, StoreError) as exc:
             logger.error("the drift history did not keep the check of %s: %s", _when(report.checked_at), exc)
-
-    def _estimate(self, window: pd.DataFrame) -> WindowEstimate | None:
-        """Estimated accuracy and F1 of the window; a failure is logged and leaves the drift check standing (the
-        estimate needs the labelled reference dataset, which a deployment may not have)."""
-        try:
-            found = self.performance.estimate(self._predictor(), window)
-        except (EstimationInputError, OSError, ValueError) as exc:
-            logger.warning("no performance estimate for this window: %s", exc)
-            return None
-        e = found.estimate
-        logger.info(
-            "estimated accuracy %.3f [%.3f, %.3f] on %d predictions (%s; reference %.3f)",
-            e.accuracy,
-            *e.accuracy_band,
-            e.n,
-            e.method,
-            found.reference_accuracy,
-        )
-        return found
 
     def predictions_to_confirm(self) -> int | None:
         """About how many more predictions the last check's unconfirmed level waits for: each window still missing
