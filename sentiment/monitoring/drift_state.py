@@ -24,6 +24,7 @@ from sentiment.monitoring.drift import DriftReport
 from sentiment.monitoring.monitor_state import load_state, save_state
 from sentiment.monitoring.performance import WindowEstimate
 from sentiment.monitoring.persistence import CheckedWindow
+from sentiment.monitoring.reference import ReferenceProfile
 from sentiment.store import Store
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,10 @@ KEY = "drift"
 VERSION = 1  # of the value's shape: a value of another version is not read (the next check writes a fresh one)
 
 ReferenceIdentity = tuple[str, float]  # (ReferenceProfile.key, created_at): re-pinning "last N" reuses the key
+
+
+def identity_of(profile: ReferenceProfile) -> ReferenceIdentity:
+    return profile.key, profile.created_at
 
 
 @dataclass(frozen=True, eq=False)

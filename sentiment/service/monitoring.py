@@ -19,7 +19,7 @@ from sentiment.inference.predictor import Predictor
 from sentiment.monitoring.deployment_reference import AUTOMATIC, reset_reference, serving_since, source_of
 from sentiment.monitoring.drift import DriftReport, check_drift
 from sentiment.monitoring.drift_history import DriftHistory
-from sentiment.monitoring.drift_state import DriftState, ReferenceIdentity, load_drift_state, save_drift_state
+from sentiment.monitoring.drift_state import DriftState, identity_of, load_drift_state, save_drift_state
 from sentiment.monitoring.performance import PerformanceMonitor, WindowEstimate
 from sentiment.monitoring.persistence import CheckedWindow, persisted
 from sentiment.monitoring.prediction_log import PredictionLog
@@ -65,7 +65,7 @@ class MonitoringService:
         # the checks since the reference last changed (raw level, window's ids), for the confirmation rule; bounded:
         # a run longer than this many checks is confirmed long before its start would matter
         self._raw_history: deque[CheckedWindow] = deque(maxlen=_HISTORY_CHECKS)
-        self._run_of: ReferenceIdentity | None = None  # the reference ``_raw_history`` was measured against
+        self._run_of: tuple[str, float] | None = None  # the reference ``_raw_history`` was measured against
         self._resolved = False  # whether ``_reference`` was chosen by this process (not only restored for the tab)
         # the last check's own window (label and confidence only): the tab's label mix and confidence chart show
         # what that check compared, not the newest rows, which may be more or other than it saw
@@ -91,16 +91,13 @@ class MonitoringService:
         self.metrics.restore_checked(state.gauges)
         self.last_report, self.last_estimate = state.report, state.estimate
         self._checked, self._checked_last_id = state.checked, state.checked_last_id
-        if reference is not None and _identity(reference) == state.reference:
+        if reference is not None and identity_of(reference) == state.reference:
             # shown by the tab at once; the first check resolves the reference again (a pin or reset made while
             # this process was down counts) and the run goes on only if it is still this one
             self._reference, self._run_of = reference, state.reference
             self._raw_history.extend(state.run)
-        logger.info(
-            "restored the last drift check (%s, %d check(s) in its confirmation run)",
-            state.report.status if state.report else "none",
-            len(self._raw_history),
-        )
+        status, run = state.report.status if state.report else "none", len(self._raw_history)
+        logger.info("restored the last drift check (%s; %d check(s) in its confirmation run)", status, run)
 
     def _save(self) -> None:
         """Keep this check's state in the store; a store that is down loses it (logged): the check itself stands."""
@@ -157,9 +154,9 @@ class MonitoringService:
     def _use(self, profile: ReferenceProfile, *, keep_run: bool = False) -> ReferenceProfile:
         """Serve ``profile`` from now on; checks against another reference do not count toward a run (with
         ``keep_run`` the run restored from the store goes on if it was measured against this very profile)."""
-        if not (keep_run and self._run_of == _identity(profile)):
+        if not (keep_run and self._run_of == identity_of(profile)):
             self._raw_history.clear()
-        self._reference, self._run_of = profile, _identity(profile)
+        self._reference, self._run_of = profile, identity_of(profile)
         self._resolved = True
         return profile
 
@@ -294,10 +291,6 @@ class MonitoringService:
         return MonitoringOverview(
             traffic, labels, confidence, self.last_report, self.last_estimate, self.log.count(), shown
         )
-
-
-def _identity(profile: ReferenceProfile) -> ReferenceIdentity:
-    return profile.key, profile.created_at
 
 
 def _when(t: float) -> str:
