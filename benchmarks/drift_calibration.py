@@ -30,6 +30,7 @@ from sentiment.monitoring.drift import check_drift
 from sentiment.monitoring.reference import features_of, reference_profile
 from sentiment.runtime import configure_process
 from sentiment.settings import Settings
+from sentiment.store import Store
 
 
 def main() -> None:
@@ -44,7 +45,7 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp), cache_override=Settings().cache_dir.resolve())
         configure_process(settings)  # honours SENTIMENT_TORCH_THREADS
         predictor = Predictor.load(args.model, settings)
-        reference = reference_profile(predictor, settings).frame
+        reference = reference_profile(predictor, settings, Store.open(settings.store_url)).frame
         held_out_texts = load_split(settings.reference_dataset, "validation", settings)["text"].tolist()
         held_out = features_of(held_out_texts, predictor)
     print(

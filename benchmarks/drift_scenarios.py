@@ -53,6 +53,7 @@ from sentiment.monitoring.scenarios import matched_topic_shift
 from sentiment.monitoring.simulation import day_levels, predictions_until
 from sentiment.runtime import configure_process
 from sentiment.settings import Settings
+from sentiment.store import Store
 
 CACHE_VERSION = 3  # bump when a pool is added or built differently
 SURFACE_CHECKS = tuple(check for check in CHECKS if check.test != "domain_auc")
@@ -85,7 +86,7 @@ def load_or_score(cache: Path, model: str, candidates: int, seed: int) -> dict[s
             candidates=candidates,
         )
         frames = {
-            "reference": reference_profile(predictor, settings).frame,
+            "reference": reference_profile(predictor, settings, Store.open(settings.store_url)).frame,
             "held_out": features_of(held_out["text"].tolist(), predictor),
             "reviews": features_of(load_split("vader_amazon", "test", settings)["text"].tolist(), predictor),
             "topic": features_of(topic, predictor),

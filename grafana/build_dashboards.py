@@ -331,6 +331,22 @@ PERFORMANCE = dashboard(
             instant=True,
         ),
         panel(
+            "bargauge",
+            "Feedback the store holds, by review state",
+            [("max by (state) (sum by (instance, state) (sentiment_feedback_stored))", "{{state}}")],
+            description="Every label in the store, whoever wrote it (this app, another replica, a bulk import from "
+            "the command line), read at scrape time; max across replicas, which all read the same store.",
+            instant=True,
+        ),
+        panel(
+            "stat",
+            "Prediction-log rows stored",
+            [("max(sentiment_prediction_log_stored_rows)", "rows")],
+            w=6,
+            description="Rows the store's prediction log holds now, after retention (max across replicas).",
+            instant=True,
+        ),
+        panel(
             "heatmap",
             "Request latency",
             [

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from pathlib import Path
 
-from sentiment.monitoring.reference import ReferenceProfile, ReferenceSummary, pinned_path, reference_key
-from sentiment.settings import Settings
+from sentiment.monitoring.reference import ReferenceProfile, ReferenceSummary, pinned_key, reference_key
+from sentiment.monitoring.reference_rows import drop_reference, get_reference, put_reference
+from sentiment.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -32,36 +32,34 @@ def source_of(reference: ReferenceProfile | ReferenceSummary) -> str:
     return "production" if reference.split.startswith(AUTOMATIC) else "pinned"
 
 
-def _since_path(folder: Path, model: str, revision: str) -> Path:
-    return folder / f"serving-{reference_key(model, revision, 'production', 'since')}.json"
+def _since_key(model: str, revision: str) -> str:
+    return f"serving-{reference_key(model, revision, 'production', 'since')}"
 
 
-def serving_since(settings: Settings, model: str, revision: str) -> float | None:
+def serving_since(store: Store, model: str, revision: str) -> float | None:
     """Unix time from which this revision's logged predictions count toward its automatic reference: the last
     reset, or None (every logged prediction of the model counts: the log holds a model's rows from when it started
     serving; it does not record the revision, so a new revision under the same name needs a reset to start over)."""
-    path = _since_path(settings.data_dir / "reference", model, revision)
-    try:
-        return float(json.loads(path.read_text())["since"])
-    except FileNotFoundError:
+    payload = get_reference(store, _since_key(model, revision))
+    if payload is None:
         return None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        logger.warning("unreadable reset time %s (%s): counting from now", path, exc)
-        return _restart_count(path)
+    try:
+        return float(json.loads(payload)["since"])
+    except (ValueError, KeyError, TypeError) as exc:
+        logger.warning("unreadable reset time of %s@%s (%s): counting from now", model, revision, exc)
+        return _restart_count(store, model, revision)
 
 
-def _restart_count(path: Path) -> float:
+def _restart_count(store: Store, model: str, revision: str) -> float:
     now = time.time()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"since": now}))
+    payload = json.dumps({"since": now})
+    put_reference(store, _since_key(model, revision), "serving_since", payload, model=model, model_revision=revision)
     return now
 
 
-def reset_reference(settings: Settings, model: str, revision: str) -> None:
+def reset_reference(store: Store, model: str, revision: str) -> None:
     """Drop any pinned reference of this revision (the dataset profile serves again) and start counting its
     production predictions toward a new automatic reference from now."""
-    folder = settings.data_dir / "reference"
-    pinned = pinned_path(folder, model, revision)
-    pinned.unlink(missing_ok=True)
-    _restart_count(_since_path(folder, model, revision))
+    drop_reference(store, pinned_key(model, revision))
+    _restart_count(store, model, revision)
     logger.info("reset the drift reference of %s@%s to the reference dataset", model, revision)

@@ -132,6 +132,25 @@ class DriftReport:
             "explanation": self.explanation,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DriftReport:
+        """The report ``as_dict`` gave (the store keeps the last one, so a restart shows it at once); ``KeyError`` or
+        ``TypeError`` for a dict of another shape."""
+        reference = data["reference"]
+        return cls(
+            status=data["status"],
+            window_size=int(data["window_size"]),
+            min_window=int(data["min_window"]),
+            checked_at=float(data["checked_at"]),
+            reference=ReferenceSummary(**reference) if reference else None,
+            results=tuple(FeatureDrift(**row) for row in data["results"]),
+            raw_status=data["raw_status"],
+            consecutive=int(data["consecutive"]),
+            windows=int(data["windows"]),
+            reference_source=data["reference_source"],
+            explanation=data["explanation"],
+        )
+
 
 def _graded(check: Check, result: DriftResult, adjusted: float | None, distribution: Summary | None) -> FeatureDrift:
     test = DRIFT_TESTS[check.test]

@@ -2,10 +2,10 @@
 
 The estimator (``sentiment.monitoring.estimation``) is fitted on a *labelled* reference: the serving model's
 probabilities on ``settings.reference_dataset`` / ``reference_split`` with their labels, stored per model revision
-beside the drift reference profile (a pinned production reference has no labels, so the estimate always reads the
-dataset). Each drift check then estimates accuracy, macro-F1 and per-class F1 of the window from the class
-probabilities the prediction log already holds (``p_negative``, ``p_neutral``, ``p_positive``): no text, no extra
-column.
+in the one store beside the drift reference profile (a pinned production reference has no labels, so the estimate
+always reads the dataset). Each drift check then estimates accuracy, macro-F1 and per-class F1 of the window from
+the class probabilities the prediction log already holds (``p_negative``, ``p_neutral``, ``p_positive``): no text,
+no extra column.
 
 The method is ``settings.estimation_method`` with ``settings.estimation_calibration``, chosen leave-one-dataset-out
 in ``benchmarks/performance_estimation.py`` (see ``benchmarks/README.md`` for the measurement).
@@ -17,13 +17,13 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sentiment.datasets import load_split
+from sentiment.errors import EstimationInputError, StoreError
 from sentiment.inference.predictor import Predictor
 from sentiment.labels import LABELS
 from sentiment.monitoring.estimation import (
@@ -35,7 +35,9 @@ from sentiment.monitoring.estimation import (
     realised_confusion,
 )
 from sentiment.monitoring.reference import reference_key
+from sentiment.monitoring.reference_rows import get_reference, put_reference
 from sentiment.settings import Settings
+from sentiment.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +60,8 @@ class RealisedReference:
 
 @dataclass(frozen=True)
 class EstimationReference:
-    """The serving model's probabilities and the true labels on the reference dataset (one model revision)."""
+    """The serving model's probabilities and the true labels on the reference dataset (one model revision),
+    stored in the one store under ``estimation-<key>`` (``sentiment.monitoring.reference_rows``)."""
 
     model: str
     model_revision: str
@@ -67,15 +70,14 @@ class EstimationReference:
     probabilities: np.ndarray
     labels: np.ndarray
 
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def payload(self) -> str:
         meta = {k: getattr(self, k) for k in ("model", "model_revision", "dataset", "split")}
         rows = {"probabilities": self.probabilities.round(6).tolist(), "labels": self.labels.tolist()}
-        path.write_text(json.dumps({**meta, **rows}))
+        return json.dumps({**meta, **rows})
 
     @classmethod
-    def load(cls, path: Path) -> EstimationReference:
-        data = json.loads(path.read_text())
+    def from_payload(cls, payload: str) -> EstimationReference:
+        data = json.loads(payload)
         return cls(
             model=data["model"],
             model_revision=data["model_revision"],
@@ -90,16 +92,16 @@ class EstimationReference:
         return RealisedReference(self.dataset, self.split, len(self.labels), realised.accuracy, realised.macro_f1)
 
 
-def estimation_reference(predictor: Predictor, settings: Settings) -> EstimationReference:
+def estimation_reference(predictor: Predictor, settings: Settings, store: Store) -> EstimationReference:
     """The labelled reference of the serving model: stored per model revision, scored (and stored) when absent."""
     info = predictor.info
     key = reference_key(info.name, info.revision, settings.reference_dataset, settings.reference_split)
-    path = settings.data_dir / "reference" / f"estimation-{key}.json"
-    if path.exists():
+    stored = get_reference(store, f"estimation-{key}")
+    if stored is not None:
         try:
-            return EstimationReference.load(path)
+            return EstimationReference.from_payload(stored)
         except (ValueError, KeyError, TypeError) as exc:
-            logger.warning("estimation reference %s is unreadable (%s); rebuilding it", path, exc)
+            logger.warning("estimation reference %s is unreadable (%s); rebuilding it", key, exc)
     frame = load_split(settings.reference_dataset, settings.reference_split, settings)
     result = predictor.predict_batch(frame["text"].tolist())
     ok = result.valid
@@ -112,7 +114,8 @@ def estimation_reference(predictor: Predictor, settings: Settings) -> Estimation
         result.probabilities[ok].astype(np.float64),
         labels[ok],
     )
-    reference.save(path)
+    payload = reference.payload()
+    put_reference(store, f"estimation-{key}", "estimation", payload, model=info.name, model_revision=info.revision)
     logger.info("built the estimation reference %s (%d labelled rows) for %s", key, ok.sum(), info.name)
     return reference
 
@@ -138,18 +141,45 @@ class WindowEstimate:
             "checked_at": self.checked_at,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WindowEstimate:
+        """The estimate ``as_dict`` gave (without the estimated confusion matrix, which ``as_dict`` leaves out)."""
+        estimate = PerformanceEstimate(
+            method=data["method"],
+            n=int(data["n"]),
+            accuracy=float(data["accuracy"]),
+            accuracy_band=_band(data["accuracy_band"]),
+            macro_f1=float(data["macro_f1"]),
+            macro_f1_band=_band(data["macro_f1_band"]),
+            f1={k: float(v) for k, v in data["f1"].items()},
+            f1_band={k: _band(v) for k, v in data["f1_band"].items()},
+        )
+        return cls(
+            estimate=estimate,
+            reference_accuracy=float(data["reference_accuracy"]),
+            reference_macro_f1=float(data["reference_macro_f1"]),
+            reference=RealisedReference(**data["reference"]),
+            checked_at=float(data["checked_at"]),
+        )
+
+
+def _band(pair: list[float]) -> tuple[float, float]:
+    low, high = pair
+    return float(low), float(high)
+
 
 class PerformanceMonitor:
     """Keeps one fitted estimator per serving model revision and estimates each window handed to it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
+        self.store = store
         self._fitted: tuple[tuple[str, str], Estimator, EstimationReference, PerformanceEstimate] | None = None
 
     def _estimator(self, predictor: Predictor) -> tuple[Estimator, EstimationReference, PerformanceEstimate]:
         wanted = (predictor.info.name, predictor.info.revision)
         if self._fitted is None or self._fitted[0] != wanted:
-            reference = estimation_reference(predictor, self.settings)
+            reference = estimation_reference(predictor, self.settings, self.store)
             estimator = make_estimator(
                 self.settings.estimation_method,
                 LabelledReference.of(reference.probabilities, reference.labels),
@@ -169,3 +199,22 @@ class PerformanceMonitor:
             reference=reference.summary(),
             checked_at=time.time(),
         )
+
+    def logged_estimate(self, predictor: Predictor, window: pd.DataFrame) -> WindowEstimate | None:
+        """``estimate``, logged; a failure is logged and gives None, so the drift check it belongs to stands (the
+        estimate needs the labelled reference dataset, which a deployment may not have, and the store)."""
+        try:
+            found = self.estimate(predictor, window)
+        except (EstimationInputError, OSError, ValueError, StoreError) as exc:
+            logger.warning("no performance estimate for this window: %s", exc)
+            return None
+        e = found.estimate
+        logger.info(
+            "estimated accuracy %.3f [%.3f, %.3f] on %d predictions (%s; reference %.3f)",
+            e.accuracy,
+            *e.accuracy_band,
+            e.n,
+            e.method,
+            found.reference_accuracy,
+        )
+        return found

@@ -1,5 +1,6 @@
 """What normal looks like: a frozen reference profile of per-text features, from a reference dataset (the
-bootstrap) or from production traffic (pinned by the owner or automatically), stored with the model it belongs to."""
+bootstrap) or from production traffic (pinned by the owner or automatically), stored with the model it belongs to
+in the one store (``sentiment.monitoring.reference_rows``), so every replica and every restart reads the same."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -17,7 +17,9 @@ from sentiment.datasets import load_split
 from sentiment.inference.predictor import Predictor
 from sentiment.monitoring.domain_classifier import as_matrix
 from sentiment.monitoring.features import surface_kind
+from sentiment.monitoring.reference_rows import get_reference, put_reference
 from sentiment.settings import Settings
+from sentiment.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -80,18 +82,28 @@ class ReferenceProfile:
     def key(self) -> str:
         return reference_key(self.model, self.model_revision, self.dataset, self.split)
 
-    def save(self, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{self.key}.json"
+    def payload(self) -> str:
+        """The stored JSON: the fields and the rows column by column (what ``<key>.json`` held before the store)."""
         meta = {k: v for k, v in asdict(self).items() if k != "frame"}
-        path.write_text(json.dumps({**meta, "rows": self.frame.to_dict(orient="list")}))
-        return path
+        return json.dumps({**meta, "rows": self.frame.to_dict(orient="list")})
 
     @classmethod
-    def load(cls, path: Path) -> ReferenceProfile:
-        data = json.loads(path.read_text())
+    def from_payload(cls, payload: str) -> ReferenceProfile:
+        data = json.loads(payload)
         frame = pd.DataFrame(data.pop("rows"))
         return cls(frame=frame, **data)
+
+    def save(self, store: Store) -> str:
+        """Store the profile under its key (replacing one there); returns the key."""
+        put_reference(store, self.key, "profile", self.payload(), model=self.model, model_revision=self.model_revision)
+        return self.key
+
+    @classmethod
+    def load(cls, store: Store, key: str) -> ReferenceProfile | None:
+        """The profile stored under ``key``, None when there is none; ``ValueError``/``KeyError``/``TypeError``
+        for a row this code cannot read."""
+        payload = get_reference(store, key)
+        return None if payload is None else cls.from_payload(payload)
 
     def summary(self) -> ReferenceSummary:
         return ReferenceSummary(
@@ -104,12 +116,13 @@ def reference_key(model: str, revision: str, dataset: str, split: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-def pinned_path(folder: Path, model: str, revision: str) -> Path:
-    return folder / f"pinned-{reference_key(model, revision, 'production', '-')}.json"
+def pinned_key(model: str, revision: str) -> str:
+    """The key of a revision's pin: its payload names the pinned profile (``{"profile": "<key>.json"}``)."""
+    return f"pinned-{reference_key(model, revision, 'production', '-')}"
 
 
 def pin_production_reference(
-    frame: pd.DataFrame, predictor: Predictor, settings: Settings, *, split: str | None = None
+    frame: pd.DataFrame, predictor: Predictor, store: Store, *, split: str | None = None
 ) -> ReferenceProfile:
     """Freeze a window of production traffic as this model's reference (instead of the reference dataset);
     ``split`` names which window it was ("last N" by default, "first N" for the automatic deployment reference)."""
@@ -121,31 +134,44 @@ def pin_production_reference(
         kept["text"] = frame["text"].tolist()  # only there when text logging is on
     name = split or f"last {len(frame)}"
     profile = ReferenceProfile(info.name, info.revision, "production", name, time.time(), kept)
-    folder = settings.data_dir / "reference"
-    saved = profile.save(folder)
-    pinned_path(folder, info.name, info.revision).write_text(json.dumps({"profile": saved.name}))
+    saved = profile.save(store)
+    pointer = json.dumps({"profile": f"{saved}.json"})  # the pointer files' format, which migrated rows keep
+    put_reference(
+        store, pinned_key(info.name, info.revision), "pinned", pointer, model=info.name, model_revision=info.revision
+    )
     logger.info("pinned %d production predictions as the reference of %s", len(frame), info.name)
     return profile
 
 
-def reference_profile(predictor: Predictor, settings: Settings) -> ReferenceProfile:
+def _pinned(store: Store, model: str, revision: str) -> ReferenceProfile | None:
+    """The profile a revision's pin points at, or None (no pin; a pin whose row is unreadable or gone, logged)."""
+    pointer = get_reference(store, pinned_key(model, revision))
+    if pointer is None:
+        return None
+    try:
+        found = ReferenceProfile.load(store, str(json.loads(pointer)["profile"]).removesuffix(".json"))
+        if found is None:
+            raise KeyError("the pinned profile is not stored")
+        return found
+    except (ValueError, KeyError, TypeError) as exc:
+        logger.warning("the pinned reference of %s is unreadable (%s); using the reference dataset", model, exc)
+        return None
+
+
+def reference_profile(predictor: Predictor, settings: Settings, store: Store) -> ReferenceProfile:
     """This model's reference: a pinned production window if there is one, else the stored profile on the
     reference dataset, built (and stored) if there is none yet."""
     info = predictor.info
-    folder = settings.data_dir / "reference"
-    pinned = pinned_path(folder, info.name, info.revision)
-    if pinned.exists():
-        try:
-            return ReferenceProfile.load(folder / json.loads(pinned.read_text())["profile"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            logger.warning("pinned reference %s is unreadable (%s); using the reference dataset", pinned, exc)
+    pinned = _pinned(store, info.name, info.revision)
+    if pinned is not None:
+        return pinned
     key = reference_key(info.name, info.revision, settings.reference_dataset, settings.reference_split)
-    path = folder / f"{key}.json"
-    if path.exists():
-        try:
-            return ReferenceProfile.load(path)
-        except (ValueError, KeyError, TypeError) as exc:
-            logger.warning("reference profile %s is unreadable (%s); rebuilding it", path, exc)
+    try:
+        stored = ReferenceProfile.load(store, key)
+        if stored is not None:
+            return stored
+    except (ValueError, KeyError, TypeError) as exc:
+        logger.warning("reference profile %s is unreadable (%s); rebuilding it", key, exc)
     texts = load_split(settings.reference_dataset, settings.reference_split, settings)["text"].tolist()
     profile = ReferenceProfile(
         info.name,
@@ -155,7 +181,7 @@ def reference_profile(predictor: Predictor, settings: Settings) -> ReferenceProf
         time.time(),
         features_of(texts, predictor),
     )
-    profile.save(folder)
+    profile.save(store)
     logger.info(
         "built reference profile %s (%d rows of %s/%s) for %s",
         key,

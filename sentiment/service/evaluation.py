@@ -69,7 +69,7 @@ class EvaluationService:
             raise DatasetError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
         return dataset, dataset, split or "test"
 
-    def _visitor_model_label(self, name: str) -> str:
+    def visitor_model_label(self, name: str) -> str:
         """A visitor may evaluate any Hub model or fine-tuning run: only the offered models keep their name as a
         label value, the rest are "other", so visitors cannot add series without bound."""
         offered = set(offered_models(self.settings.hub_model.split("@")[0]))
@@ -79,7 +79,7 @@ class EvaluationService:
         """Set the gauges (scheduled and visitor runs) and keep ``result`` in the history under ``label``."""
         result = replace(result, dataset=label)  # a user's file is "uploaded", never its path
         if source in METRIC_SOURCES:
-            model = result.model if source == SCHEDULED else self._visitor_model_label(result.model)
+            model = result.model if source == SCHEDULED else self.visitor_model_label(result.model)
             self.metrics.record(model, label, result.split, result.metrics, result.created_at, source)
         report = EvaluationReport(result, source)
         try:

@@ -3,73 +3,51 @@ and the figures the Monitoring tab shows."""
 
 from __future__ import annotations
 
-import itertools
 import logging
 import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
-from sentiment.errors import EstimationInputError, MonitoringError, StoreError
+from sentiment.errors import MonitoringError, StoreError
 from sentiment.inference.predictor import Predictor
 from sentiment.monitoring.deployment_reference import AUTOMATIC, reset_reference, serving_since, source_of
 from sentiment.monitoring.drift import DriftReport, check_drift
 from sentiment.monitoring.drift_history import DriftHistory
+from sentiment.monitoring.drift_state import DriftState, identity_of, load_drift_state, save_drift_state
 from sentiment.monitoring.performance import PerformanceMonitor, WindowEstimate
 from sentiment.monitoring.persistence import CheckedWindow, persisted
 from sentiment.monitoring.prediction_log import PredictionLog
 from sentiment.monitoring.reference import ReferenceProfile, pin_production_reference, reference_profile
 from sentiment.results import BatchResult
+from sentiment.service.monitoring_overview import CONFIDENCE_CENTRES, MonitoringOverview, confidence_shares
 from sentiment.service.quality_metrics import MonitoringMetrics
 from sentiment.settings import Settings
 from sentiment.store import Store
 
 logger = logging.getLogger(__name__)
-CONFIDENCE_BINS = np.linspace(1 / 3, 1.0, 11)
-CONFIDENCE_CENTRES = [round(float(low + high) / 2, 3) for low, high in itertools.pairwise(CONFIDENCE_BINS)]
+__all__ = ["CONFIDENCE_CENTRES", "MonitoringOverview", "MonitoringService"]
 # A check waits this long for queued log rows: it runs in a job thread, so waiting costs no request anything.
 _JOB_FLUSH_S = 60.0
 _HISTORY_CHECKS = 4096  # checks kept for the confirmation rule (two weeks of 5-minute checks)
 
 
-@dataclass(frozen=True)
-class MonitoringOverview:
-    """What the Monitoring tab shows: traffic per minute and label (``PredictionLog.traffic``), the label mix and
-    the confidence histogram (share per bin, current vs reference) of the newest window, the last drift report
-    and the estimated performance of its window (None before the first check, or a window too small)."""
-
-    traffic: pd.DataFrame
-    labels: pd.DataFrame  # label, count
-    confidence: pd.DataFrame  # confidence (bin centre), share, sample (current | reference)
-    report: DriftReport | None
-    estimate: WindowEstimate | None
-    logged: int
-    window: str = ""  # which predictions the label mix and the confidence chart count, in words
-
-    @property
-    def has_reference(self) -> bool:
-        return not self.confidence.empty and "reference" in set(self.confidence["sample"])
-
-
 class MonitoringService:
+    """The prediction log, the reference in use and the drift checks; what a check leaves (its confirmation run,
+    report, estimate and gauges) is kept in ``store`` and restored at construction, before any check runs."""
+
     def __init__(
-        self,
-        settings: Settings,
-        metrics: MonitoringMetrics,
-        predictor: Callable[[], Predictor],
-        *,
-        store: Store | None = None,
+        self, settings: Settings, metrics: MonitoringMetrics, predictor: Callable[[], Predictor], *, store: Store
     ) -> None:
-        store = store or Store.open(settings.store_url, timeout_s=settings.database_timeout_s, wait=False)
         self.settings = settings
         self.metrics = metrics
         self._predictor = predictor
+        self.store = store
         self.log: PredictionLog | None = None
         if settings.log_predictions:
             self.log = PredictionLog(
@@ -82,17 +60,60 @@ class MonitoringService:
         self.last_report: DriftReport | None = None
         self.history = DriftHistory(store, settings.drift_history_rows)
         self.last_estimate: WindowEstimate | None = None
-        self.performance = PerformanceMonitor(settings)
+        self.performance = PerformanceMonitor(settings, store)
         self._reference: ReferenceProfile | None = None
         # the checks since the reference last changed (raw level, window's ids), for the confirmation rule; bounded:
         # a run longer than this many checks is confirmed long before its start would matter
         self._raw_history: deque[CheckedWindow] = deque(maxlen=_HISTORY_CHECKS)
+        self._run_of: tuple[str, float] | None = None  # the reference ``_raw_history`` was measured against
+        self._resolved = False  # whether ``_reference`` was chosen by this process (not only restored for the tab)
         # the last check's own window (label and confidence only): the tab's label mix and confidence chart show
         # what that check compared, not the newest rows, which may be more or other than it saw
         self._checked: pd.DataFrame | None = None
         self._checked_last_id = -1
         self._lock = threading.Lock()
         metrics.log_rows.watch(self.log.counters if self.log is not None else None)
+        metrics.store_totals.watch(store)
+        self._restore()
+
+    def _restore(self) -> None:
+        """Take up the last check's state from the store (``sentiment.monitoring.drift_state``): the gauges, the
+        tab's verdict and estimate, and the confirmation run with the reference it belongs to. A store that is down
+        leaves all of it blank (logged): the next check sets it."""
+        try:
+            state = load_drift_state(self.store)
+            if state is None:
+                return
+            reference = ReferenceProfile.load(self.store, state.reference[0]) if state.reference else None
+        except (StoreError, SQLAlchemyError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("the last drift check's state is not restored: %s", exc)
+            return
+        self.metrics.restore_checked(state.gauges)
+        self.last_report, self.last_estimate = state.report, state.estimate
+        self._checked, self._checked_last_id = state.checked, state.checked_last_id
+        if reference is not None and identity_of(reference) == state.reference:
+            # shown by the tab at once; the first check resolves the reference again (a pin or reset made while
+            # this process was down counts) and the run goes on only if it is still this one
+            self._reference, self._run_of = reference, state.reference
+            self._raw_history.extend(state.run)
+        status, run = state.report.status if state.report else "none", len(self._raw_history)
+        logger.info("restored the last drift check (%s; %d check(s) in its confirmation run)", status, run)
+
+    def _save(self) -> None:
+        """Keep this check's state in the store; a store that is down loses it (logged): the check itself stands."""
+        state = DriftState(
+            self._run_of,
+            tuple(self._raw_history),
+            self.last_report,
+            self.last_estimate,
+            self._checked,
+            self._checked_last_id,
+            self.metrics.checked_series(),
+        )
+        try:
+            save_drift_state(self.store, state)
+        except (StoreError, SQLAlchemyError) as exc:
+            logger.error("the drift check's state was not kept (a restart starts its confirmation run again): %s", exc)
 
     def start(self) -> None:
         if self.log is not None:
@@ -126,14 +147,17 @@ class MonitoringService:
         wanted = (predictor.info.name, predictor.info.revision)
         with self._lock:
             current = self._reference
-            if current is None or (current.model, current.model_revision) != wanted:
-                current = self._use(reference_profile(predictor, self.settings))
+            if current is None or not self._resolved or (current.model, current.model_revision) != wanted:
+                current = self._use(reference_profile(predictor, self.settings, self.store), keep_run=True)
             return self._auto_pinned(current, predictor)
 
-    def _use(self, profile: ReferenceProfile) -> ReferenceProfile:
-        """Serve ``profile`` from now on; checks against another reference do not count toward a run."""
-        self._reference = profile
-        self._raw_history.clear()
+    def _use(self, profile: ReferenceProfile, *, keep_run: bool = False) -> ReferenceProfile:
+        """Serve ``profile`` from now on; checks against another reference do not count toward a run (with
+        ``keep_run`` the run restored from the store goes on if it was measured against this very profile)."""
+        if not (keep_run and self._run_of == identity_of(profile)):
+            self._raw_history.clear()
+        self._reference, self._run_of = profile, identity_of(profile)
+        self._resolved = True
         return profile
 
     def _auto_pinned(self, current: ReferenceProfile, predictor: Predictor) -> ReferenceProfile:
@@ -143,12 +167,12 @@ class MonitoringService:
         if rows <= 0 or self.log is None or source_of(current) != "dataset":
             return current
         info = predictor.info
-        since = serving_since(self.settings, info.name, info.revision)
+        since = serving_since(self.store, info.name, info.revision)
         self._flush(_JOB_FLUSH_S, "the automatic reference")
         frame = self.log.window(since=since, model=info.name)
         if len(frame) < rows:
             return current
-        pinned = pin_production_reference(frame.head(rows), predictor, self.settings, split=f"{AUTOMATIC}{rows}")
+        pinned = pin_production_reference(frame.head(rows), predictor, self.store, split=f"{AUTOMATIC}{rows}")
         return self._use(pinned)
 
     @property
@@ -162,8 +186,8 @@ class MonitoringService:
         a new automatic reference (when ``SENTIMENT_REFERENCE_PRODUCTION_ROWS`` > 0)."""
         predictor = self._predictor()
         with self._lock:
-            reset_reference(self.settings, predictor.info.name, predictor.info.revision)
-            return self._use(reference_profile(predictor, self.settings))
+            reset_reference(self.store, predictor.info.name, predictor.info.revision)
+            return self._use(reference_profile(predictor, self.settings, self.store))
 
     def pin_reference(self, rows: int | None = None) -> ReferenceProfile:
         """Freeze the newest ``rows`` production predictions of the serving model as its reference."""
@@ -179,7 +203,7 @@ class MonitoringService:
                 f"at least {self.settings.drift_min_window} are needed for a reference"
             )
         with self._lock:
-            return self._use(pin_production_reference(frame, predictor, self.settings))
+            return self._use(pin_production_reference(frame, predictor, self.store))
 
     def window(self) -> pd.DataFrame:
         if self.log is None:
@@ -205,7 +229,9 @@ class MonitoringService:
         self._checked_last_id = span[1]
         self.last_report = report
         self.metrics.record_drift(report)
-        self.last_estimate = self._estimate(current) if len(current) >= s.drift_min_window else None
+        self.last_estimate = (
+            self.performance.logged_estimate(self._predictor(), current) if len(current) >= s.drift_min_window else None
+        )
         self.metrics.record_estimate(self.last_estimate)
         logger.info(
             "drift check: %s (this window: %s, %d check(s) in a row on %d disjoint window(s)) on %d predictions "
@@ -218,6 +244,7 @@ class MonitoringService:
             report.reference_source,
         )
         self._remember(report)
+        self._save()
         return report
 
     def _remember(self, report: DriftReport) -> None:
@@ -227,25 +254,6 @@ class MonitoringService:
             self.history.add(report)
         except (sqlite3.Error, SQLAlchemyError, StoreError) as exc:
             logger.error("the drift history did not keep the check of %s: %s", _when(report.checked_at), exc)
-
-    def _estimate(self, window: pd.DataFrame) -> WindowEstimate | None:
-        """Estimated accuracy and F1 of the window; a failure is logged and leaves the drift check standing (the
-        estimate needs the labelled reference dataset, which a deployment may not have)."""
-        try:
-            found = self.performance.estimate(self._predictor(), window)
-        except (EstimationInputError, OSError, ValueError) as exc:
-            logger.warning("no performance estimate for this window: %s", exc)
-            return None
-        e = found.estimate
-        logger.info(
-            "estimated accuracy %.3f [%.3f, %.3f] on %d predictions (%s; reference %.3f)",
-            e.accuracy,
-            *e.accuracy_band,
-            e.n,
-            e.method,
-            found.reference_accuracy,
-        )
-        return found
 
     def predictions_to_confirm(self) -> int | None:
         """About how many more predictions the last check's unconfirmed level waits for: each window still missing
@@ -278,17 +286,10 @@ class MonitoringService:
         traffic = self.log.traffic(time.time() - hours * 3600)
         window, shown = self._shown_window()
         labels = window["label"].value_counts().rename_axis("label").reset_index(name="count")
-        rows = []
-        frames = [("current", window["confidence"].to_numpy())]
-        if self._reference is not None:
-            frames.append(("reference", self._reference.frame["confidence"].to_numpy()))
-        for name, values in frames:
-            counts, _ = np.histogram(values, bins=CONFIDENCE_BINS)
-            share = counts / max(counts.sum(), 1)
-            for centre, value in zip(CONFIDENCE_CENTRES, share, strict=True):
-                rows.append({"confidence": centre, "share": float(value), "sample": name})
+        reference = self._reference.frame if self._reference is not None else None
+        confidence = confidence_shares(window, reference)
         return MonitoringOverview(
-            traffic, labels, pd.DataFrame(rows), self.last_report, self.last_estimate, self.log.count(), shown
+            traffic, labels, confidence, self.last_report, self.last_estimate, self.log.count(), shown
         )
 
 

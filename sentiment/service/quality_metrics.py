@@ -6,19 +6,16 @@ sources ``scheduled``/``visitor``), never from user text.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client.core import CounterMetricFamily
-from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
 
 from sentiment.evaluation.metrics import ClassificationReport
 from sentiment.labels import LABELS
 from sentiment.monitoring.deployment_reference import SOURCES
 from sentiment.monitoring.drift import DRIFT_NO_VERDICT, DriftReport
 from sentiment.monitoring.performance import WindowEstimate
-from sentiment.monitoring.prediction_log import LogCounters
+from sentiment.service.collectors import PredictionLogCollector, StoreTotalsCollector
 
 FEEDBACK_OUTCOMES = (
     "recorded",  # stored, awaiting review (a visitor's) or accepted (the owner's bulk file)
@@ -127,37 +124,6 @@ class EvaluationMetrics:
                     gauge.remove(*labels)
 
 
-class PredictionLogCollector(Collector):
-    """``sentiment_prediction_log_rows_total`` read from the prediction log's own counters at each collection.
-
-    The log counts rows in plain integers (it has no Prometheus dependency); a collector exports them as they are
-    when scraped, instead of copying them into a second counter that lags until someone syncs it. With no log
-    watched (logging off) every outcome reads 0, so ``rate()`` and the dashboards see the series from the start.
-    """
-
-    NAME = "sentiment_prediction_log_rows"
-    HELP = "Prediction-log rows by outcome (written, dropped when the queue was full, failed)."
-    OUTCOMES = ("written", "dropped", "failed")
-
-    def __init__(self) -> None:
-        self._counters: LogCounters | None = None
-
-    def watch(self, counters: LogCounters | None) -> None:
-        """Export these counters from now on (the log of the monitoring service that owns this registry)."""
-        self._counters = counters
-
-    def describe(self) -> list[Metric]:
-        return [CounterMetricFamily(self.NAME, self.HELP, labels=["outcome"])]
-
-    def collect(self) -> Iterator[Metric]:
-        c = self._counters
-        values = (c.written, c.dropped, c.failures) if c is not None else (0, 0, 0)
-        family = CounterMetricFamily(self.NAME, self.HELP, labels=["outcome"])
-        for outcome, value in zip(self.OUTCOMES, values, strict=True):
-            family.add_metric([outcome], float(value))
-        yield family
-
-
 class MonitoringMetrics:
     """Drift results, prediction-log health and scheduled-job health."""
 
@@ -195,6 +161,8 @@ class MonitoringMetrics:
         )
         self.log_rows = PredictionLogCollector()
         registry.register(self.log_rows)
+        self.store_totals = StoreTotalsCollector()
+        registry.register(self.store_totals)
         self.job_runs = Counter(
             "scheduler_job_runs_total", "Scheduled job runs by outcome.", ["job", "outcome"], registry=registry
         )
@@ -237,6 +205,44 @@ class MonitoringMetrics:
             ["method", "metric"],
             registry=registry,
         )
+
+    def _checked_gauges(self) -> dict[str, Gauge]:
+        """The gauges a drift check sets (drift and estimated performance), by exported name."""
+        gauges = (
+            self.drift_statistic,
+            self.drift_p_value,
+            self.drift_detected,
+            self.drift_status,
+            self.drift_window,
+            self.drift_effect,
+            self.reference_info,
+            self.estimated_accuracy,
+            self.estimated_macro_f1,
+            self.estimated_f1,
+            self.estimated_reference,
+        )
+        return {next(iter(gauge.describe())).name: gauge for gauge in gauges}
+
+    def checked_series(self) -> list[dict[str, Any]]:
+        """Every series the drift checks have set, as exported now (name, labels, value): kept with the check's
+        state (``sentiment.monitoring.drift_state``) so a restarted app exports the same series, older tests'
+        included, before its first check."""
+        return [
+            {"name": name, "labels": sample.labels, "value": sample.value}
+            for name, gauge in self._checked_gauges().items()
+            for metric in gauge.collect()
+            for sample in metric.samples
+        ]
+
+    def restore_checked(self, series: list[dict[str, Any]]) -> None:
+        """Set the series ``checked_series`` gave (a name this code no longer exports is skipped)."""
+        gauges = self._checked_gauges()
+        for row in series:
+            gauge = gauges.get(row["name"])
+            if gauge is None:
+                continue
+            labels = row["labels"]
+            (gauge.labels(**labels) if labels else gauge).set(float(row["value"]))
 
     def record_drift(self, report: DriftReport) -> None:
         self.drift_status.set(report.status_code)

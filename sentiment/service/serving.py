@@ -32,6 +32,7 @@ from sentiment.service.files import JobFolders
 from sentiment.service.memory_store import MemoryStore
 from sentiment.service.metrics import ServiceMetrics, default_metrics
 from sentiment.service.monitoring import MonitoringService
+from sentiment.service.restore import restore_quality_gauges
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class SentimentService(FileScoring):
         self.evaluation = EvaluationService(settings, self.metrics.evaluation, self.pool, store=self.store)
         self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor, store=self.store)
         self.feedback = FeedbackService(settings, self.metrics.feedback, lambda: self.monitoring.log, store=self.store)
+        restore_quality_gauges(self.metrics.evaluation, self.evaluation)  # the drift gauges: MonitoringService
         self._batcher = self._new_batcher()
         self._switch_lock = threading.Lock()
         self.served: list[str] = []  # specs served before the current one, oldest first (for rollback)

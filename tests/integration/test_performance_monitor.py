@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import select
 
 from appserver import metric_value
 from sentiment.datasets import load_split
 from sentiment.monitoring.performance import PROBABILITY_COLUMNS, PerformanceMonitor, estimation_reference
 from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
+from sentiment.store.schema import references
 from tiny_models import started_service
 
 
@@ -79,9 +81,12 @@ def test_a_window_too_small_to_estimate_blanks_the_gauges(service: SentimentServ
 
 def test_the_labelled_reference_is_scored_once_per_model_revision(service: SentimentService) -> None:
     predictor = service.predictor
-    first = estimation_reference(predictor, service.settings)
-    stored = list((service.settings.data_dir / "reference").glob("estimation-*.json"))
-    assert len(stored) == 1
+    first = estimation_reference(predictor, service.settings, service.store)
+    with service.store.read() as conn:
+        stored = conn.execute(select(references.c.key, references.c.model).where(references.c.kind == "estimation"))
+        rows = stored.all()
+    assert [(key.startswith("estimation-"), model) for key, model in rows] == [(True, predictor.info.name)]
+    assert not (service.settings.data_dir / "reference").exists()  # the one store, no folder of files
 
     class Refusing:
         info = predictor.info
@@ -89,9 +94,9 @@ def test_the_labelled_reference_is_scored_once_per_model_revision(service: Senti
         def predict_batch(self, texts: list[str]) -> None:
             raise AssertionError("the stored reference must be read, not scored again")
 
-    again = estimation_reference(Refusing(), service.settings)  # type: ignore[arg-type]
+    again = estimation_reference(Refusing(), service.settings, service.store)  # type: ignore[arg-type]
     np.testing.assert_allclose(again.probabilities, first.probabilities, atol=1e-6)
     np.testing.assert_array_equal(again.labels, first.labels)
     window = pd.DataFrame(first.probabilities, columns=list(PROBABILITY_COLUMNS))
-    estimate = PerformanceMonitor(service.settings).estimate(predictor, window)
+    estimate = PerformanceMonitor(service.settings, service.store).estimate(predictor, window)
     assert estimate.estimate.n == len(first.labels)
