@@ -87,8 +87,8 @@ def test_a_visitors_evaluation_never_moves_the_scheduled_series(evaluation) -> N
     }
     assert sources == {"scheduled", "visitor"}  # every model_* series says who ran it
     # Visitors choose the model: names outside the offered ones must not become label values.
-    assert service._visitor_model_label("someone/any-model") == "other"
-    assert service._visitor_model_label("vader") == "vader"
+    assert service.visitor_model_label("someone/any-model") == "other"
+    assert service.visitor_model_label("vader") == "vader"
 
 
 def test_local_paths_and_unknown_datasets_are_refused(evaluation, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
