@@ -27,6 +27,7 @@ from sentiment.monitoring.reference import ReferenceProfile, pin_production_refe
 from sentiment.results import BatchResult
 from sentiment.service.quality_metrics import MonitoringMetrics
 from sentiment.settings import Settings
+from sentiment.store import Store
 
 logger = logging.getLogger(__name__)
 CONFIDENCE_BINS = np.linspace(1 / 3, 1.0, 11)
@@ -56,14 +57,16 @@ class MonitoringOverview:
 
 
 class MonitoringService:
-    def __init__(self, settings: Settings, metrics: MonitoringMetrics, predictor: Callable[[], Predictor]) -> None:
+    def __init__(
+        self, settings: Settings, metrics: MonitoringMetrics, predictor: Callable[[], Predictor], *, store: Store
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
         self._predictor = predictor
         self.log: PredictionLog | None = None
         if settings.log_predictions:
             self.log = PredictionLog(
-                settings.data_dir / "predictions.sqlite",
+                store,
                 capacity=settings.log_queue_rows,
                 store_text=settings.log_text,
                 max_rows=settings.log_max_rows,

@@ -62,7 +62,7 @@ class SentimentService(FileScoring):
             logger.error("%s; predictions are served, monitoring memory waits for it", exc)
         self.pool = ModelPool(settings)
         self.evaluation = EvaluationService(settings, self.metrics.evaluation, self.pool)
-        self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor)
+        self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor, store=self.store)
         self.feedback = FeedbackService(settings, self.metrics.feedback, lambda: self.monitoring.log)
         self._batcher = self._new_batcher()
         self._switch_lock = threading.Lock()
