@@ -174,7 +174,9 @@ def test_a_window_of_production_traffic_can_be_pinned_as_the_reference(service: 
     assert report.status == "ok"  # the window is the reference itself
     from sentiment.service.monitoring import MonitoringService
 
-    restarted = MonitoringService(service.settings, service.metrics.monitoring, lambda: service.predictor)
+    restarted = MonitoringService(
+        service.settings, service.metrics.monitoring, lambda: service.predictor, store=service.store
+    )
     assert restarted.reference().dataset == "production"  # the pin survives a restart
 
 

@@ -1,4 +1,5 @@
-"""The SQLite stores failing under a running service: locked by another connection, full, read-only.
+"""The SQLite stores failing under a running service: locked by another connection, full, read-only (the one store's
+PostgreSQL and SQLite outages of the prediction log: ``test_prediction_log_faults.py``).
 
 Real SQLite files, a real service with a real (tiny) model. The faults are real SQLite errors on the store's own
 connections: a lock is another connection holding ``BEGIN EXCLUSIVE``; a full disk is ``PRAGMA max_page_count`` set
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
+from sqlalchemy import event
 
 from appserver import metric_value
 from scheduler import JobRunner, evaluation_job
@@ -25,6 +27,8 @@ from sentiment.inference.predictor import Predictor
 from sentiment.service.metrics import ServiceMetrics
 from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
+from sentiment.store import Store
+from waiting import wait_until
 
 FAULTS = ("locked", "full", "read-only")
 ERRORS = {"locked": "database is locked", "full": "database or disk is full", "read-only": "readonly database"}
@@ -77,13 +81,13 @@ def fault(kind: str, store: _Store) -> Iterator[None]:
 @pytest.fixture
 def service(tiny_model_dir: Path, settings: Settings) -> Iterator[SentimentService]:
     # 1000 rows: the report (with its row ids) needs pages of its own, so a full file refuses it
-    fast = settings.model_copy(update={"evaluation_datasets": ["vader_movies"], "evaluation_sample_size": 1000})
+    fast = settings.model_copy(
+        update={"evaluation_datasets": ["vader_movies"], "evaluation_sample_size": 1000, "database_timeout_s": 0.3}
+    )  # a locked store fails a write after 0.3 s instead of 5 (test speed)
     service = SentimentService(
         fast, ServiceMetrics(CollectorRegistry()), predictor=Predictor.load(str(tiny_model_dir), fast)
     )
     service.start()
-    assert service.monitoring.log is not None
-    service.monitoring.log.busy_timeout_s = 0.3  # a lock fails a write after 0.3 s instead of 5 (test speed)
     service.evaluation.store.busy_timeout_s = 0.3
     yield service
     service.stop()
@@ -97,36 +101,69 @@ def _errors(caplog: pytest.LogCaptureFixture, logger: str) -> list[logging.LogRe
     return [r for r in caplog.records if r.name == logger and r.levelno >= logging.ERROR]
 
 
+@contextmanager
+def store_fault(kind: str, store: Store) -> Iterator[None]:
+    """Make every write to the one store's SQLite file fail with a real SQLite error of the given kind, until the
+    block ends: a lock is another connection's ``BEGIN EXCLUSIVE``; full and read-only are pragmas on each
+    connection the store's pool hands out (and the file's permission bits); the pool is emptied before and after, so
+    no connection opened outside the fault is used inside it, or the other way round."""
+    path = Path(store.engine.url.database or "")
+    if kind == "locked":
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            holder.rollback()
+            holder.close()
+        return
+    pragmas = ["PRAGMA max_page_count = {pages}"] if kind == "full" else ["PRAGMA query_only = ON"]
+
+    def on_checkout(dbapi_conn: sqlite3.Connection, _record: object, _proxy: object) -> None:
+        pages = dbapi_conn.execute("PRAGMA page_count").fetchone()[0]
+        for pragma in pragmas:
+            dbapi_conn.execute(pragma.format(pages=pages))
+
+    store.engine.dispose()
+    if kind == "read-only":
+        path.chmod(0o444)
+    event.listen(store.engine, "checkout", on_checkout)
+    try:
+        yield
+    finally:
+        event.remove(store.engine, "checkout", on_checkout)
+        path.chmod(0o644)
+        store.engine.dispose()
+
+
 @pytest.mark.parametrize("kind", FAULTS)
-def test_a_failing_prediction_log_never_fails_a_prediction_is_counted_and_logged_once(
+def test_a_failing_prediction_log_never_fails_a_prediction_keeps_its_rows_and_logs_once(
     service: SentimentService, caplog: pytest.LogCaptureFixture, kind: str
 ) -> None:
-    """While the prediction log's SQLite file is locked, full or read-only, every prediction is still answered;
-    the rows that could not be written are counted in ``sentiment_prediction_log_rows_total{outcome="failed"}``;
-    the failure is logged once for the whole outage, not once per batch; when the store comes back, rows are
-    written again. Fails if the writer stops catching SQLite errors, or logs each failed batch."""
+    """While the store's SQLite file is locked, full or read-only, every prediction is still answered; the log's
+    rows stay in memory (``buffered`` = every row, none written, none failed or dropped) while the writer retries;
+    the failure is logged once for the whole outage, naming SQLite's error, not once per try; when the fault ends,
+    every row is written exactly once (``sentiment_prediction_log_rows_total{outcome="written"}`` and the table
+    agree). Fails if the writer drops rows on a failed write, stops retrying, or logs each failed try."""
     log = service.monitoring.log
     assert log is not None
     texts = [f"what a lovely day number {i}" for i in range(200)]  # a batch needs new pages: 'full' bites
     caplog.set_level(logging.ERROR, logger="sentiment.monitoring.prediction_log")
-    with fault(kind, log):
-        for _ in range(3):  # three batches, each failing on its own
+    with store_fault(kind, service.store):
+        for _ in range(3):  # three batches while the store refuses writes
             predictions = service.predict_many(texts)
             assert all(p.ok for p in predictions)
-            assert log.flush(30)
         assert service.predict("still answered").ok
-        assert log.flush(30)
-    failed = _value(service, "sentiment_prediction_log_rows_total", outcome="failed")
-    written = _value(service, "sentiment_prediction_log_rows_total", outcome="written")
-    assert failed >= 3 * 200 and failed + written == 3 * 200 + 1  # a lone row may still fit a full file's last page
+        wait_until(lambda: log.counters.retries, "the writer to fail twice", accept=lambda n: n >= 2, timeout=60)
+        assert (log.counters.written, log.counters.buffered) == (0, 3 * 200 + 1)
+    assert log.flush(60)
+    assert _value(service, "sentiment_prediction_log_rows_total", outcome="written") == 3 * 200 + 1
+    assert _value(service, "sentiment_prediction_log_rows_total", outcome="failed") == 0
+    assert _value(service, "sentiment_prediction_log_rows_total", outcome="dropped") == 0
+    assert log.count() == 3 * 200 + 1
     records = _errors(caplog, "sentiment.monitoring.prediction_log")
     assert len(records) == 1, [r.getMessage() for r in records]
     assert ERRORS[kind] in records[0].getMessage() and "still served" in records[0].getMessage()
-
-    service.predict_many(texts[:10])  # the store is back: rows are written again
-    assert log.flush(30)
-    assert _value(service, "sentiment_prediction_log_rows_total", outcome="written") == written + 10
-    assert log.count() == written + 10
 
 
 @pytest.mark.slow
