@@ -71,6 +71,8 @@ class LogWriter:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
+        self._tries = 0  # write attempts begun (numbered from 1)
+        self._failed_try = 0  # the number of the last attempt that failed
 
     # --- producer side (request threads) ----------------------------------------------------------------------
     def put(self, rows: list[Row]) -> bool:
@@ -97,13 +99,15 @@ class LogWriter:
             self._thread.join(timeout)
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every accepted row is committed; False after ``timeout`` seconds (a store that is down keeps
-        its rows waiting: this never waits longer than asked)."""
+        """Wait until every accepted row is committed. False after ``timeout`` seconds, or as soon as a write that
+        began during the wait fails: the store cannot take the rows now, and a scheduled check that waits to read
+        them would only wait out its whole timeout before failing on the same store."""
         deadline = time.monotonic() + timeout
         with self._idle:
+            began = self._tries
             while self.counters.buffered:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or self._failed_try > began:
                     return False
                 self._idle.wait(remaining)
         return True
@@ -145,6 +149,8 @@ class LogWriter:
         """Write held rows in order, a batch per transaction; returns the next backoff (0 once all are written)."""
         while self._held:
             batch = [self._held[i] for i in range(min(len(self._held), BATCH_ROWS))]
+            with self._lock:
+                self._tries += 1
             try:
                 self._write(batch)
             except _REFUSED:
@@ -194,7 +200,10 @@ class LogWriter:
 
     def _failed(self, exc: BaseException, delay: float) -> float:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] or type(exc).__name__
-        self.counters.retries += 1
+        with self._idle:
+            self.counters.retries += 1
+            self._failed_try = self._tries
+            self._idle.notify_all()  # a flush waiting for these rows learns they cannot be written now
         if self.last_error is None:  # once per outage, not once per try
             logger.error(
                 "prediction log write failed (%s); %d rows are kept in memory and written when the store takes them "

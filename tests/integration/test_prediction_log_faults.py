@@ -22,12 +22,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select as sql_select
 from sqlalchemy import text
 
 from sentiment.errors import StoreUnavailableError
 from sentiment.monitoring.prediction_log import PredictionLog
 from sentiment.results import BatchResult
+from sentiment.settings import Settings
 from sentiment.store import Store
 from sentiment.store.schema import monitor_state, predictions
 from waiting import wait_until
@@ -47,6 +49,7 @@ class Outage:
     store: Store
     halt: Callable[[], None]
     resume: Callable[[], None]
+    url: str
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +66,8 @@ def dedicated_postgres() -> Iterator[object]:
 def outage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outage]:
     if request.param == "postgresql":
         server = request.getfixturevalue("dedicated_postgres")
-        store = Store.open(server.create_database(), timeout_s=2)  # type: ignore[attr-defined]
+        url = server.create_database()  # type: ignore[attr-defined]
+        store = Store.open(url, timeout_s=2)
         down = threading.Event()
 
         def halt_server() -> None:
@@ -74,12 +78,13 @@ def outage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outage]:
             server.resume()  # type: ignore[attr-defined]
             down.clear()
 
-        yield Outage(store, halt_server, resume_server)
+        yield Outage(store, halt_server, resume_server, url)
         if down.is_set():  # a failed test must not leave it down for the next one
             resume_server()
     else:
         folder, away = tmp_path / "volume", tmp_path / "detached"
-        store = Store.open(f"sqlite:///{folder / 'store.sqlite'}", timeout_s=2)
+        url = f"sqlite:///{folder / 'store.sqlite'}"
+        store = Store.open(url, timeout_s=2)
 
         def halt() -> None:
             folder.rename(away)
@@ -88,7 +93,7 @@ def outage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outage]:
         def resume() -> None:
             away.rename(folder)
 
-        yield Outage(store, halt, resume)
+        yield Outage(store, halt, resume, url)
         if away.exists():
             resume()
     store.dispose()
@@ -122,7 +127,9 @@ def test_rows_logged_while_the_store_is_down_are_kept_and_arrive_once_in_order(o
     wait_until(lambda: log.counters.retries, "the writer to fail and try again", accept=lambda n: n >= 3, timeout=60)
     assert (log.counters.buffered, log.counters.written, log.counters.failures) == (300, 10, 0)
     assert log.status()["buffered"] == 300 and log.status()["error"]
-    assert not log.flush(0.2)  # a store that is down keeps rows waiting; flush returns
+    started = time.monotonic()
+    assert not log.flush(60)  # the next failed try ends the wait: the rows cannot be written now
+    assert time.monotonic() - started < 30
     assert slowest < 0.25, f"record() waited {slowest:.3f} s while the store was down"
 
     outage.resume()
@@ -155,6 +162,44 @@ def test_beyond_capacity_while_the_store_is_down_rows_are_dropped_and_counted_ex
     assert (log.counters.written, log.counters.dropped, log.count()) == (101, 50, 101)
 
 
+def test_with_the_store_down_predictions_are_served_and_the_drift_job_fails_with_a_clear_error(
+    outage: Outage, tiny_model_dir: Path, settings: Settings
+) -> None:
+    """The app over a store that goes away: predictions are answered and their rows held (``buffered``); the scheduled
+    drift check fails cleanly, as a counted job failure whose error says the store is unavailable (not a hang, not
+    a crash of the scheduler); back, the held rows are written and the next check runs."""
+    from prometheus_client import CollectorRegistry
+
+    from scheduler import JobRunner, drift_job
+    from sentiment.inference.predictor import Predictor
+    from sentiment.service.metrics import ServiceMetrics
+    from sentiment.service.serving import SentimentService
+
+    configured = settings.model_copy(update={"database_url": SecretStr(outage.url), "drift_window": 20})
+    service = SentimentService(
+        configured, ServiceMetrics(CollectorRegistry()), predictor=Predictor.load(str(tiny_model_dir), configured)
+    )
+    service.start()
+    try:
+        log = service.monitoring.log
+        assert log is not None
+        runner = JobRunner(service.metrics.monitoring, timeout_s=120)
+        outage.halt()
+        service.store.engine.dispose()  # SQLite: the service's pool holds the file open too
+        assert all(p.ok for p in service.predict_many([f"a fine day {i}" for i in range(30)]))
+        started = time.monotonic()
+        assert runner.run("drift", lambda: drift_job(service)) == "failure"
+        assert time.monotonic() - started < 50  # it does not wait out its 60 s flush for rows the store cannot take
+        assert "unavailable" in (runner.statuses["drift"].last_error or "")
+        assert service.predict("still answered").ok
+        assert (log.counters.buffered, log.counters.written) == (31, 0)
+        outage.resume()
+        assert log.flush(60) and log.count() == 31
+        assert runner.run("drift", lambda: drift_job(service)) == "success"
+    finally:
+        service.stop()
+
+
 # The logging process of the kill -9 test: logs rows as fast as it can and prints, after each committed transaction,
 # the number of rows committed so far (from the writer thread, right after the commit returns).
 _LOGGER_PROCESS = """
@@ -162,6 +207,7 @@ import sys
 import numpy as np
 from sentiment.monitoring.prediction_log import PredictionLog
 from sentiment.results import BatchResult
+from sentiment.settings import Settings
 from sentiment.store import Store
 
 acked = 0
