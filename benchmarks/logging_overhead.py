@@ -10,7 +10,8 @@
 PostgreSQL is a throwaway server started from Debian's package (tests/postgres.py), or the one ``--database-url``
 names (its database gets this script's rows: use an empty one).
 
-python benchmarks/logging_overhead.py [--model embedded] [--rows 20000] [--requests 300] [--database-url URL]
+python benchmarks/logging_overhead.py [--model embedded] [--rows 10000] [--rounds 2] [--requests 200]
+    [--database-url URL]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -115,9 +117,9 @@ def with_postgres(url: str | None, run: Callable[[str], None]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--model", default="embedded")
-    parser.add_argument("--rows", type=int, default=20_000, help="single-row records per backend and round")
+    parser.add_argument("--rows", type=int, default=10_000, help="single-row records per backend and round")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--requests", type=int, default=300, help="POST /predict per app")
+    parser.add_argument("--requests", type=int, default=200, help="POST /predict per app")
     parser.add_argument("--database-url", help="a PostgreSQL database to use instead of starting one")
     args = parser.parse_args()
     configure_logging("WARNING")
@@ -133,11 +135,14 @@ def main() -> None:
                     costs[name].append(record_costs(stores[name], bench.tweets, args.rows))
             for store in stores.values():
                 store.dispose()
-            apps = {
-                "off": start_benchmark_app(bench, {"SENTIMENT_LOG_PREDICTIONS": "false"}, name="off"),
-                "sqlite": start_benchmark_app(bench, {"SENTIMENT_DATABASE_URL": urls["sqlite"]}, name="sqlite"),
-                "postgresql": start_benchmark_app(bench, {"SENTIMENT_DATABASE_URL": pg_url}, name="postgresql"),
+            envs = {
+                "off": {"SENTIMENT_LOG_PREDICTIONS": "false"},
+                "sqlite": {"SENTIMENT_DATABASE_URL": urls["sqlite"]},
+                "postgresql": {"SENTIMENT_DATABASE_URL": pg_url},
             }
+            with ThreadPoolExecutor(len(envs)) as pool:  # start-up is mostly waiting: the three start together
+                started = {name: pool.submit(start_benchmark_app, bench, env, name) for name, env in envs.items()}
+                apps = {name: future.result() for name, future in started.items()}
             try:
                 timings = predict_latencies({k: app.url for k, app in apps.items()}, bench.tweets, args.requests)
             finally:
@@ -154,6 +159,8 @@ def report(
     def median(name: str, key: str) -> float:
         return statistics.median(c[key] for c in costs[name])
 
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"CPU: {os.cpu_count()} cores; load average (1, 5, 15 min) at the end: {load}")
     print(f"## record() and the writer: {args.rows} single-row records per backend, {args.rounds} rounds (medians)")
     print(f"{'backend':<12}{'record p50 us':>14}{'p99 us':>9}{'mean us':>9}{'burst rows/s':>14}{'drain rows/s':>14}")
     for name in costs:
