@@ -200,10 +200,6 @@ class LogWriter:
 
     def _failed(self, exc: BaseException, delay: float) -> float:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] or type(exc).__name__
-        with self._idle:
-            self.counters.retries += 1
-            self._failed_try = self._tries
-            self._idle.notify_all()  # a flush waiting for these rows learns they cannot be written now
         if self.last_error is None:  # once per outage, not once per try
             logger.error(
                 "prediction log write failed (%s); %d rows are kept in memory and written when the store takes them "
@@ -212,4 +208,8 @@ class LogWriter:
                 self.counters.buffered,
             )
         self.last_error = reason
+        with self._idle:
+            self.counters.retries += 1
+            self._failed_try = self._tries
+            self._idle.notify_all()  # a flush waiting for these rows learns they cannot be written now
         return min(self.retry_max_s, max(self.retry_initial_s, delay * 2))
