@@ -32,11 +32,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import httpx
 import numpy as np
-from bench_app import prepare, start_benchmark_app
+from bench_app import MODELS, Bench, prepare, start_benchmark_app
 
+from sentiment.datasets import load_split
 from sentiment.logs import configure_logging
 from sentiment.monitoring.prediction_log import PredictionLog
 from sentiment.results import BatchResult
+from sentiment.settings import Settings
 from sentiment.store import Store
 
 
@@ -101,6 +103,13 @@ def predict_latencies(urls: dict[str, str], tweets: list[str], requests: int) ->
     return timings
 
 
+def served(folder: Path, spec: str) -> Bench:
+    """``prepare`` for any other model spec the app serves (``vader``, a local folder): the same tweets."""
+    settings = Settings(data_dir=folder / "bench", cache_override=Settings().cache_dir.resolve())
+    tweets = load_split("vader_tweets", "all", settings)["text"].sample(frac=1.0, random_state=1).tolist()
+    return Bench(folder, settings, tweets, spec, spec)
+
+
 def with_postgres(url: str | None, run: Callable[[str], None]) -> None:
     if url is not None:
         run(url)
@@ -124,7 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging("WARNING")
     with tempfile.TemporaryDirectory() as tmp:
-        bench = prepare(Path(tmp), args.model)
+        bench = prepare(Path(tmp), args.model) if args.model in MODELS else served(Path(tmp), args.model)
 
         def run(pg_url: str) -> None:
             urls = {"sqlite": f"sqlite:///{Path(tmp) / 'log.sqlite'}", "postgresql": pg_url}
@@ -148,7 +157,7 @@ def main() -> None:
             finally:
                 for app in apps.values():
                     app.stop()
-            report(args, bench.description, costs, timings)
+            report(args, bench.description if bench.model in MODELS else bench.spec, costs, timings)
 
         with_postgres(args.database_url, run)
 
