@@ -185,11 +185,16 @@ def _feedback(args: argparse.Namespace, settings: Settings) -> int:
     from sentiment.monitoring.prediction_log import PredictionLog
     from sentiment.service.feedback import FeedbackService
     from sentiment.service.quality_metrics import FeedbackMetrics
+    from sentiment.store import Store
 
-    path = settings.data_dir / "predictions.sqlite"
-    if not path.exists():
-        raise FeedbackError(f"no prediction log at {path}: set SENTIMENT_DATA_DIR to the app's data folder")
-    log = PredictionLog(path)
+    # the app's store (SENTIMENT_DATABASE_URL, or the data folder's SQLite file); StoreUnavailableError says why not
+    store = Store.open(settings.store_url, timeout_s=settings.database_timeout_s)
+    log = PredictionLog(store)
+    if log.count() == 0:
+        raise FeedbackError(
+            f"no logged predictions in the store {store.url}: point SENTIMENT_DATABASE_URL (or SENTIMENT_DATA_DIR) "
+            "at the app's store"
+        )
     service = FeedbackService(settings, FeedbackMetrics(CollectorRegistry()), lambda: log)
     summary = service.import_file(Path(args.file), args.label_column)
     print(json.dumps(summary.as_dict(), indent=2))

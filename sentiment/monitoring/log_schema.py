@@ -1,35 +1,20 @@
-"""The prediction log's table: its columns, the migration of older files, and the stored embedding's encoding.
+"""The prediction log's rows: which columns of the store's ``predictions`` table it writes, how a scored text becomes
+a row that the table accepts on every backend, and the stored embedding's encoding.
 
-Kept apart from ``prediction_log`` (the queue and the writer thread) so that each stays small.
+Kept apart from ``prediction_log`` (the queue and the readers) and ``log_writer`` (the writer thread) so that each
+stays small. The table itself is ``sentiment.store.schema.predictions`` (changed only by Alembic revisions).
 """
 
 from __future__ import annotations
 
-import sqlite3
+from typing import Any
 
 import numpy as np
+from sqlalchemy import String
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS predictions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts REAL NOT NULL,
-    source TEXT NOT NULL,
-    model TEXT NOT NULL,
-    n_chars INTEGER NOT NULL,
-    n_tokens INTEGER NOT NULL,
-    surface TEXT NOT NULL,
-    p_negative REAL NOT NULL,
-    p_neutral REAL NOT NULL,
-    p_positive REAL NOT NULL,
-    label TEXT NOT NULL,
-    confidence REAL NOT NULL,
-    text TEXT
-);
-CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts);
-"""
-# Columns added since the first release, (name, type): old stores (rows kept) and fresh ones get them by ALTER TABLE.
-_ADDED_COLUMNS = (("prediction_id", "TEXT"), ("embedding", "BLOB"))
-_ADDED_INDEXES = "CREATE INDEX IF NOT EXISTS predictions_prediction_id ON predictions (prediction_id);"
+from sentiment.store.schema import predictions
+
+# What the readers return (``text`` only on request), in this order.
 COLUMNS = (
     "ts",
     "source",
@@ -48,19 +33,49 @@ INSERTED = (*COLUMNS, "prediction_id", "embedding")
 # One row as the writer inserts it, in ``INSERTED`` order.
 Row = tuple[float, str, str, int, int, str, float, float, float, str, float, str | None, str | None, bytes | None]
 
+# The width of each bounded text column (PostgreSQL refuses a longer value; SQLite would keep it): a row is cut to
+# fit here, once, instead of failing its whole batch in the writer.
+_WIDTHS = {
+    i: column.type.length
+    for i, name in enumerate(INSERTED)
+    if isinstance((column := predictions.c[name]).type, String) and column.type.length
+}
+_TEXT_COLUMNS = tuple(i for i, name in enumerate(INSERTED) if isinstance(predictions.c[name].type, String))
+
+
+def storable(value: str) -> str:
+    """``value`` as both backends store it: NUL (which PostgreSQL text refuses) becomes U+FFFD, and a lone
+    surrogate (which no UTF-8 database can hold) becomes ``?``. Cheap for the usual clean string."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def fitted(row: Row) -> Row:
+    """``row`` with every text value storable and cut to its column's width: the store accepts any row this
+    returns, on SQLite and on PostgreSQL, so one visitor's odd text never blocks the rows queued behind it."""
+    values: list[Any] = list(row)
+    for i in _TEXT_COLUMNS:
+        if values[i] is not None:
+            values[i] = storable(values[i])
+            width = _WIDTHS.get(i)
+            if width is not None and len(values[i]) > width:
+                values[i] = values[i][:width]
+    return tuple(values)
+
+
+def as_params(rows: list[Row]) -> list[dict[str, Any]]:
+    """Rows as the parameter sets of one executemany ``INSERT``."""
+    return [dict(zip(INSERTED, row, strict=True)) for row in rows]
+
 
 def encode_embedding(vector: np.ndarray | None) -> bytes | None:
-    """One text's embedding as the BLOB stored in its row (float16, little-endian: 16 dims are 32 bytes, and ~3
+    """One text's embedding as the bytes stored in its row (float16, little-endian: 16 dims are 32 bytes, and ~3
     significant digits are plenty for a domain classifier); None (or a NaN row) stays NULL."""
     if vector is None or not np.all(np.isfinite(vector)):
         return None
     return np.asarray(vector, dtype="<f2").tobytes()
-
-
-def migrate(conn: sqlite3.Connection) -> None:
-    """Add the columns (and their indexes) a store made by an older version lacks; its rows stay."""
-    present = {row[1] for row in conn.execute("PRAGMA table_info(predictions)")}
-    for name, kind in _ADDED_COLUMNS:
-        if name not in present:
-            conn.execute(f"ALTER TABLE predictions ADD COLUMN {name} {kind}")
-    conn.executescript(_ADDED_INDEXES)

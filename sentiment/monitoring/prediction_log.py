@@ -1,79 +1,82 @@
-"""The production prediction log: one SQLite row per scored text, written off the request path.
+"""The production prediction log: one row per scored text in the store's ``predictions`` table, written off the
+request path.
 
-Requests hand rows to a bounded in-memory queue and return at once; a writer thread drains it in batches into a
-WAL-mode SQLite file. When the queue is full the rows are dropped and counted (a metric), never waited for: logging
+Requests hand rows to a bounded in-memory queue and return at once; a writer thread (``log_writer``) drains it in
+batches into the one store (SQLite or PostgreSQL), keeping them in memory and retrying while the store is down.
+When ``capacity`` rows are already held the new rows are dropped and counted (a metric), never waited for: logging
 must not slow or fail a prediction. Raw text is stored only if the settings allow it (off by default).
+
+Readers (``window``, ``by_ids``, ``count``, ...) read the store directly and raise ``StoreUnavailableError`` while
+it is down; the rows still held in memory are not in their answers until written.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import sqlite3
-import threading
+import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from sqlalchemy import Integer, Select, cast, delete, func, insert, select
+from sqlalchemy.engine import Result
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
 
+from sentiment.errors import StoreError
 from sentiment.monitoring.features import surface_kind
-from sentiment.monitoring.log_schema import COLUMNS, INSERTED, SCHEMA, Row, encode_embedding, migrate
+from sentiment.monitoring.log_schema import COLUMNS, Row, as_params, encode_embedding, fitted
+from sentiment.monitoring.log_writer import LogCounters, LogWriter
 from sentiment.results import BatchResult
 from sentiment.settings import setting_default
+from sentiment.store import Store
+from sentiment.store.schema import predictions
 
 logger = logging.getLogger(__name__)
 
 MAX_STORED_CHARS = 10_000  # with text logging on, a 10 MB request must not become a 10 MB row
-
-
-@dataclass
-class LogCounters:
-    """Plain counters the metrics layer reads (kept here so the log has no Prometheus dependency)."""
-
-    written: int = 0
-    dropped: int = 0
-    failures: int = 0
+_PRUNE_EVERY_S = 60.0
+_IDS_PER_QUERY = 500  # prediction ids per IN (...) list: well under either backend's parameter limit
 
 
 class PredictionLog:
-    """Up to ``capacity`` rows queued, then dropped; ``max_rows`` rows and ``max_age_days`` kept; timeouts in s."""
+    """Up to ``capacity`` rows held in memory (queued, or waiting for the store), then dropped; ``max_rows`` rows
+    and ``max_age_days`` kept in the store; retries after a failed write wait ``retry_initial_s`` doubling to
+    ``retry_max_s`` seconds."""
 
     def __init__(
         self,
-        path: Path,
+        store: Store,
         *,
         capacity: int = setting_default("log_queue_rows"),
         store_text: bool = False,
         max_rows: int = setting_default("log_max_rows"),
         max_age_days: float = setting_default("log_max_days"),
-        busy_timeout_s: float = 5.0,
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 10.0,
     ) -> None:
-        self.path = path
-        self.busy_timeout_s = busy_timeout_s  # how long a write waits for another connection's lock
-        self.capacity = capacity
+        self.store = store
         self.store_text = store_text
         self.max_rows = max_rows
         self.max_age_s = max_age_days * 86400
-        self.counters = LogCounters()
-        self._queue: queue.SimpleQueue[list[Row] | None] = queue.SimpleQueue()
-        self._pending = 0
-        self._pending_lock = threading.Lock()
-        self._idle = threading.Condition(self._pending_lock)
-        self._thread: threading.Thread | None = None
-        self._last_prune = 0.0
-        self._failure_logged = False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.executescript(SCHEMA)
-            migrate(conn)
+        self._last_prune = -math.inf  # the first write prunes: a restart after a long stop trims at once
+        self._writer = LogWriter(
+            self._write, capacity=capacity, retry_initial_s=retry_initial_s, retry_max_s=retry_max_s
+        )
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        return conn
+    @property
+    def counters(self) -> LogCounters:
+        return self._writer.counters
+
+    @property
+    def capacity(self) -> int:
+        return self._writer.capacity
+
+    def status(self) -> dict[str, object]:
+        """For /health and the Monitoring tab: rows held in memory (not yet in the store) and why the last write
+        failed (None while writes succeed): "store unavailable, N rows waiting"."""
+        return {"buffered": self.counters.buffered, "error": self._writer.last_error}
 
     # --- producer side (request threads) ------------------------------------------------------------------------
     def record(self, source: str, model: str, texts: Sequence[object], result: BatchResult) -> None:
@@ -86,108 +89,61 @@ class PredictionLog:
                 continue
             p = result.probabilities[i]
             content = str(text)
-            rows.append(
-                (
-                    now,
-                    source,
-                    model,
-                    len(content),
-                    int(result.tokens[i]),
-                    surface_kind(content),
-                    float(p[0]),
-                    float(p[1]),
-                    float(p[2]),
-                    labels[i],
-                    float(p.max()),
-                    content[:MAX_STORED_CHARS] if self.store_text else None,
-                    result.prediction_id(i) or None,
-                    encode_embedding(None if result.embeddings is None else result.embeddings[i]),
-                )
+            row: Row = (
+                now,
+                source,
+                model,
+                len(content),
+                int(result.tokens[i]),
+                surface_kind(content),
+                float(p[0]),
+                float(p[1]),
+                float(p[2]),
+                labels[i],
+                float(p.max()),
+                content[:MAX_STORED_CHARS] if self.store_text else None,
+                result.prediction_id(i) or None,
+                encode_embedding(None if result.embeddings is None else result.embeddings[i]),
             )
-        if not rows:
-            return
-        with self._pending_lock:
-            if self._pending + len(rows) > self.capacity:
-                self.counters.dropped += len(rows)
-                return
-            self._pending += len(rows)
-        self._queue.put(rows)
+            rows.append(fitted(row))
+        if rows:
+            self._writer.put(rows)
 
-    # --- consumer side (one writer thread) ----------------------------------------------------------------------
+    # --- the writer's side --------------------------------------------------------------------------------------
     def start(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
-            self._thread.start()
+        self._writer.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join(timeout)
+        self._writer.stop(timeout)
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued row is written (tests, shutdown); False after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._pending:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._idle.wait(remaining)
-        return True
+        """Wait until every accepted row is in the store (tests, shutdown, checks); False after ``timeout`` s."""
+        return self._writer.flush(timeout)
 
-    def _run(self) -> None:
-        conn: sqlite3.Connection | None = None
-        stopping = False
-        while not stopping:
-            item = self._queue.get()
-            if item is None:
-                break
-            batch = [item]
-            while len(batch) < 256:  # drain what is already there: one transaction for a burst
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stopping = True
-                    break
-                batch.append(more)
-            rows = [row for chunk in batch for row in chunk]
-            try:
-                conn = conn or self._connect()
-                self._write(conn, rows)
-            except sqlite3.Error as exc:  # read-only, locked, full disk: count, log once, keep serving
-                self.counters.failures += len(rows)
-                if not self._failure_logged:
-                    logger.error("prediction log write failed (%s); predictions are still served", exc)
-                    self._failure_logged = True
-                if conn is not None:
-                    conn.close()
-                    conn = None  # reconnect on the next batch: the store may have come back
-            finally:
-                with self._idle:
-                    self._pending -= len(rows)
-                    self._idle.notify_all()
-        if conn is not None:
-            conn.close()
+    def _write(self, rows: list[Row]) -> None:
+        """One transaction (called by the writer thread); the counters move only after it commits."""
+        with self.store.write() as conn:
+            conn.execute(insert(predictions), as_params(rows))
+        if time.monotonic() - self._last_prune > _PRUNE_EVERY_S:
+            try:  # the rows are committed: a failed prune must not make the writer write them again
+                self.prune()
+            except (SQLAlchemyError, StoreError) as exc:
+                logger.warning("pruning the prediction log failed (%s); it is tried again in a minute", exc)
 
-    def _write(self, conn: sqlite3.Connection, rows: list[Row]) -> None:
-        with conn:
-            conn.executemany(
-                f"INSERT INTO predictions ({', '.join(INSERTED)}) VALUES ({', '.join('?' * len(INSERTED))})", rows
-            )
-        self.counters.written += len(rows)
-        self._failure_logged = False
-        if time.monotonic() - self._last_prune > 60:
-            self._prune(conn)
-
-    def _prune(self, conn: sqlite3.Connection) -> None:
+    def prune(self) -> None:
+        """Delete rows older than ``max_age_days`` and all but the newest ``max_rows`` (ids grow with arrival)."""
         self._last_prune = time.monotonic()
-        with conn:
-            conn.execute("DELETE FROM predictions WHERE ts < ?", (time.time() - self.max_age_s,))
-            conn.execute("DELETE FROM predictions WHERE id <= (SELECT MAX(id) FROM predictions) - ?", (self.max_rows,))
+        newest = select(func.max(predictions.c.id)).scalar_subquery()
+        with self.store.write() as conn:
+            conn.execute(delete(predictions).where(predictions.c.ts < time.time() - self.max_age_s))
+            conn.execute(delete(predictions).where(predictions.c.id <= newest - self.max_rows))
 
     # --- readers ------------------------------------------------------------------------------------------------
+    def _frame(self, query: Select[Any]) -> pd.DataFrame:
+        with self.store.read() as conn:
+            result: Result[Any] = conn.execute(query)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
     def window(
         self, *, last: int | None = None, since: float | None = None, model: str | None = None, text: bool = False
     ) -> pd.DataFrame:
@@ -195,65 +151,66 @@ class PredictionLog:
         only if asked (None where text logging was off); ``embedding`` holds each row's stored embedding (float16
         bytes, or None; ``domain_classifier.as_matrix`` reads them), ``id`` the row id (grows with arrival: the
         drift check's confirmation rule reads which windows share no prediction)."""
-        query = f"SELECT id, {', '.join(COLUMNS[:-1])}, embedding{', text' if text else ''} FROM predictions"
-        params: list[float | int | str] = []
-        where = []
+        names = ["id", *COLUMNS[:-1], "embedding", *(["text"] if text else [])]
+        query = select(*(predictions.c[name] for name in names))
         if since is not None:
-            where.append("ts >= ?")
-            params.append(since)
+            query = query.where(predictions.c.ts >= since)
         if model is not None:
-            where.append("model = ?")
-            params.append(model)
-        if where:
-            query += " WHERE " + " AND ".join(where)
-        query += " ORDER BY id DESC"
+            query = query.where(predictions.c.model == model)
+        query = query.order_by(predictions.c.id.desc())
         if last is not None:
-            query += " LIMIT ?"
-            params.append(last)
-        with self._connect() as conn:
-            frame = pd.read_sql_query(query, conn, params=params)
+            query = query.limit(last)
+        frame = self._frame(query)
+        if frame.empty:
+            frame = pd.DataFrame(columns=names)
+        frame["embedding"] = [None if v is None else bytes(v) for v in frame["embedding"]]
         return frame.iloc[::-1].reset_index(drop=True)
 
     def by_ids(self, ids: Sequence[str]) -> pd.DataFrame:
         """The logged rows (without text) of these prediction ids, with a ``prediction_id`` column; unknown ids are
-        simply absent. Queried in chunks: SQLite limits the parameters of one statement."""
-        columns = ", ".join((*COLUMNS[:-1], "prediction_id"))
-        frames = []
+        simply absent. Queried in chunks: a backend limits the parameters of one statement."""
+        columns = [predictions.c[name] for name in (*COLUMNS[:-1], "prediction_id")]
         unique = list(dict.fromkeys(ids))
-        with self._connect() as conn:
-            for start in range(0, len(unique), 500):
-                chunk = unique[start : start + 500]
-                frames.append(
-                    pd.read_sql_query(
-                        f"SELECT {columns} FROM predictions WHERE prediction_id IN ({', '.join('?' * len(chunk))})",
-                        conn,
-                        params=chunk,
-                    )
-                )
+        frames = [
+            self._frame(select(*columns).where(predictions.c.prediction_id.in_(unique[start : start + _IDS_PER_QUERY])))
+            for start in range(0, len(unique), _IDS_PER_QUERY)
+        ]
+        frames = [frame for frame in frames if not frame.empty]
         if not frames:
             return pd.DataFrame(columns=[*COLUMNS[:-1], "prediction_id"])
         return pd.concat(frames, ignore_index=True)
 
     def has(self, prediction_id: str) -> bool:
-        with self._connect() as conn:
-            row = conn.execute("SELECT 1 FROM predictions WHERE prediction_id = ? LIMIT 1", (prediction_id,))
-            return row.fetchone() is not None
+        with self.store.read() as conn:
+            query = select(predictions.c.id).where(predictions.c.prediction_id == prediction_id).limit(1)
+            return conn.execute(query).first() is not None
 
     def count(self) -> int:
-        with self._connect() as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0])
+        with self.store.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(predictions)).scalar_one())
 
     def traffic(self, since: float, bucket_s: int = 60) -> pd.DataFrame:
         """Predictions per ``bucket_s``-second bucket and label since ``since`` (Unix s), for the monitoring view."""
-        with self._connect() as conn:
-            frame = pd.read_sql_query(
-                "SELECT CAST(ts / ? AS INTEGER) * ? AS bucket, label, COUNT(*) AS n FROM predictions "
-                "WHERE ts >= ? GROUP BY bucket, label ORDER BY bucket",
-                conn,
-                params=[bucket_s, bucket_s, since],
-            )
+        bucket = (self._bucket_index(bucket_s) * bucket_s).label("bucket")
+        query = (
+            select(bucket, predictions.c.label, func.count().label("n"))
+            .where(predictions.c.ts >= since)
+            .group_by(bucket, predictions.c.label)
+            .order_by(bucket)
+        )
+        frame = self._frame(query)
+        if frame.empty:
+            frame = pd.DataFrame({"bucket": pd.Series(dtype="int64"), "label": [], "n": pd.Series(dtype="int64")})
+        frame["bucket"] = frame["bucket"].astype("int64")
         frame["time"] = pd.to_datetime(frame["bucket"], unit="s")
         return frame
 
+    def _bucket_index(self, bucket_s: int) -> ColumnElement[Any]:
+        """``floor(ts / bucket_s)`` on either backend: SQLite's CAST truncates (``ts`` is never negative), while
+        PostgreSQL's CAST rounds, so it floors explicitly (SQLite has no ``floor`` in every build)."""
+        if self.store.backend == "sqlite":
+            return cast(predictions.c.ts / bucket_s, Integer)
+        return cast(func.floor(predictions.c.ts / bucket_s), Integer)
 
-__all__ = ["COLUMNS", "PredictionLog", "migrate"]  # migrate: re-exported from log_schema
+
+__all__ = ["COLUMNS", "LogCounters", "PredictionLog"]

@@ -51,7 +51,7 @@ class MonitoringService:
         self.log: PredictionLog | None = None
         if settings.log_predictions:
             self.log = PredictionLog(
-                settings.data_dir / "predictions.sqlite",
+                store,
                 capacity=settings.log_queue_rows,
                 store_text=settings.log_text,
                 max_rows=settings.log_max_rows,

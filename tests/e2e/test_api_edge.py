@@ -117,12 +117,12 @@ def test_gradio_predict_batch_gives_only_the_bad_line_its_error(running_app: Run
 
 # --- item 2: a refused request leaves no trace -------------------------------------------------------------------
 def _log_rows(app: RunningApp) -> int:
-    with sqlite3.connect(app.data_dir / "predictions.sqlite") as conn:
+    with sqlite3.connect(app.data_dir / "sentiment.sqlite") as conn:
         return int(conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0])
 
 
 def _logged(app: RunningApp, prediction_id: str) -> bool:
-    with sqlite3.connect(app.data_dir / "predictions.sqlite") as conn:
+    with sqlite3.connect(app.data_dir / "sentiment.sqlite") as conn:
         return (
             conn.execute("SELECT 1 FROM predictions WHERE prediction_id = ?", (prediction_id,)).fetchone() is not None
         )

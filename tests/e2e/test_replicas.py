@@ -138,10 +138,6 @@ def test_exactly_one_replica_runs_the_scheduled_jobs(cluster: Cluster) -> None:
     assert leader_jobs["drift_check"] == "success"
 
 
-# NEEDS H1 (the prediction log in the store): on a branch where each replica still logs to predictions.sqlite in its
-# own data folder, the database's predictions table stays empty. strict: once H1 is merged this passes, and the
-# XPASS fails the run until the marker is removed.
-@pytest.mark.xfail(strict=True, reason="needs the prediction log in the store (H1)")
 def test_predictions_sent_to_either_replica_land_in_one_table(cluster: Cluster) -> None:
     """5 texts scored by replica a and 7 by replica b are 12 more rows in the one predictions table, and both
     replicas' Monitoring counts the same log."""

@@ -131,7 +131,8 @@ RUNS: dict[str, Run] = {
         slow=True,
     ),
     "python benchmarks/logging_overhead.py": Run(
-        extra=("--model", "vader", "--requests", "20"), why="400 embedded predictions each way"
+        extra=("--model", "vader", "--requests", "20", "--rows", "1000", "--rounds", "1"),
+        why="10,000 records per backend and round, and 200 embedded predictions per app",
     ),
     "python -m sentiment replay --dataset airline_tweets --rate 5 --url http://localhost:7860 --max-texts 600": Run(
         extra=("--url", "{replay_app}", "--rate", "50", "--max-texts", "10"),

@@ -8,7 +8,6 @@ a real prediction log.
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -69,8 +68,7 @@ def service(tiny_model_dir: Path, settings: Settings) -> Iterator[tuple[Sentimen
 def _logged_rows(service: SentimentService) -> int:
     log = service.monitoring.log
     assert log is not None and log.flush(30)
-    with sqlite3.connect(log.path) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0])
+    return log.count()
 
 
 def _counters(service: SentimentService) -> dict[str, float]:

@@ -1,24 +1,19 @@
-"""The SQLite stores failing under a running service: locked by another connection, full, read-only.
+"""The one store's SQLite file failing under a running service: locked by another connection, full, read-only (the
+one store's PostgreSQL and SQLite outages of the prediction log: ``test_prediction_log_faults.py``).
 
-Real SQLite files, a real service with a real (tiny) model. The faults are real SQLite errors on the store's own
-connections: a lock is another connection holding ``BEGIN EXCLUSIVE``; a full disk is ``PRAGMA max_page_count`` set
-to the file's current size on the store's connections, which fails writes with the very error a full disk gives
-(SQLITE_FULL, "database or disk is full"); read-only is the file's permission bits (and ``PRAGMA query_only`` on its
-connections when the tests run as root, whom permission bits do not stop).
+Real SQLite files, a real service with a real (tiny) model; the faults are real SQLite errors on the store's own
+connections (``tests/store_faults.py``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
-from store_faults import store_fault
+from store_faults import ERRORS, FAULTS, store_fault
 
 from appserver import metric_value
 from scheduler import JobRunner, evaluation_job
@@ -26,53 +21,7 @@ from sentiment.inference.predictor import Predictor
 from sentiment.service.metrics import ServiceMetrics
 from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
-
-FAULTS = ("locked", "full", "read-only")
-ERRORS = {"locked": "database is locked", "full": "database or disk is full", "read-only": "readonly database"}
-
-
-class _Store:  # what the fault needs of a store: its file and the method that opens its connections
-    path: Path
-    _connect: Callable[[], sqlite3.Connection]
-
-
-@contextmanager
-def fault(kind: str, store: _Store) -> Iterator[None]:
-    """Make every write to ``store`` fail with a real SQLite error of the given kind, until the block ends."""
-    opened = store._connect
-
-    def with_pragmas(*pragmas: str) -> Callable[[], sqlite3.Connection]:
-        def connect() -> sqlite3.Connection:
-            conn = opened()
-            for pragma in pragmas:
-                conn.execute(pragma.format(pages=conn.execute("PRAGMA page_count").fetchone()[0]))
-            return conn
-
-        return connect
-
-    if kind == "locked":
-        holder = sqlite3.connect(store.path, isolation_level=None)
-        holder.execute("BEGIN EXCLUSIVE")
-        try:
-            yield
-        finally:
-            holder.rollback()
-            holder.close()
-    elif kind == "full":
-        store._connect = with_pragmas("PRAGMA max_page_count = {pages}")  # type: ignore[method-assign]
-        try:
-            yield
-        finally:
-            del store._connect  # type: ignore[attr-defined]
-    else:
-        store.path.chmod(0o444)
-        if os.geteuid() == 0:
-            store._connect = with_pragmas("PRAGMA query_only = ON")  # type: ignore[method-assign]
-        try:
-            yield
-        finally:
-            store.path.chmod(0o644)
-            store.__dict__.pop("_connect", None)
+from waiting import wait_until
 
 
 @pytest.fixture
@@ -89,8 +38,6 @@ def service(tiny_model_dir: Path, settings: Settings) -> Iterator[SentimentServi
         fast, ServiceMetrics(CollectorRegistry()), predictor=Predictor.load(str(tiny_model_dir), fast)
     )
     service.start()
-    assert service.monitoring.log is not None
-    service.monitoring.log.busy_timeout_s = 0.3  # a lock fails a write after 0.3 s instead of 5 (test speed)
     yield service
     service.stop()
 
@@ -104,35 +51,33 @@ def _errors(caplog: pytest.LogCaptureFixture, logger: str) -> list[logging.LogRe
 
 
 @pytest.mark.parametrize("kind", FAULTS)
-def test_a_failing_prediction_log_never_fails_a_prediction_is_counted_and_logged_once(
+def test_a_failing_prediction_log_never_fails_a_prediction_keeps_its_rows_and_logs_once(
     service: SentimentService, caplog: pytest.LogCaptureFixture, kind: str
 ) -> None:
-    """While the prediction log's SQLite file is locked, full or read-only, every prediction is still answered;
-    the rows that could not be written are counted in ``sentiment_prediction_log_rows_total{outcome="failed"}``;
-    the failure is logged once for the whole outage, not once per batch; when the store comes back, rows are
-    written again. Fails if the writer stops catching SQLite errors, or logs each failed batch."""
+    """While the store's SQLite file is locked, full or read-only, every prediction is still answered; the log's
+    rows stay in memory (``buffered`` = every row, none written, none failed or dropped) while the writer retries;
+    the failure is logged once for the whole outage, naming SQLite's error, not once per try; when the fault ends,
+    every row is written exactly once (``sentiment_prediction_log_rows_total{outcome="written"}`` and the table
+    agree). Fails if the writer drops rows on a failed write, stops retrying, or logs each failed try."""
     log = service.monitoring.log
     assert log is not None
     texts = [f"what a lovely day number {i}" for i in range(200)]  # a batch needs new pages: 'full' bites
     caplog.set_level(logging.ERROR, logger="sentiment.monitoring.prediction_log")
-    with fault(kind, log):
-        for _ in range(3):  # three batches, each failing on its own
+    with store_fault(kind, service.store):
+        for _ in range(3):  # three batches while the store refuses writes
             predictions = service.predict_many(texts)
             assert all(p.ok for p in predictions)
-            assert log.flush(30)
         assert service.predict("still answered").ok
-        assert log.flush(30)
-    failed = _value(service, "sentiment_prediction_log_rows_total", outcome="failed")
-    written = _value(service, "sentiment_prediction_log_rows_total", outcome="written")
-    assert failed >= 3 * 200 and failed + written == 3 * 200 + 1  # a lone row may still fit a full file's last page
+        wait_until(lambda: log.counters.retries, "the writer to fail twice", accept=lambda n: n >= 2, timeout=60)
+        assert (log.counters.written, log.counters.buffered) == (0, 3 * 200 + 1)
+    assert log.flush(60)
+    assert _value(service, "sentiment_prediction_log_rows_total", outcome="written") == 3 * 200 + 1
+    assert _value(service, "sentiment_prediction_log_rows_total", outcome="failed") == 0
+    assert _value(service, "sentiment_prediction_log_rows_total", outcome="dropped") == 0
+    assert log.count() == 3 * 200 + 1
     records = _errors(caplog, "sentiment.monitoring.prediction_log")
     assert len(records) == 1, [r.getMessage() for r in records]
     assert ERRORS[kind] in records[0].getMessage() and "still served" in records[0].getMessage()
-
-    service.predict_many(texts[:10])  # the store is back: rows are written again
-    assert log.flush(30)
-    assert _value(service, "sentiment_prediction_log_rows_total", outcome="written") == written + 10
-    assert log.count() == written + 10
 
 
 @pytest.mark.slow
