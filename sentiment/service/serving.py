@@ -159,7 +159,10 @@ class SentimentService(FileScoring):
     def store_status(self) -> dict[str, Any]:
         """The store as /health and the Monitoring tab report it (``MemoryStore.status``). A ``waiting_rows`` key
         (log rows held in memory for the store) shows in the Monitoring tab's note if present."""
-        return self.memory.status()
+        status = self.memory.status()
+        if self.monitoring.log is not None:
+            status["waiting_rows"] = self.monitoring.log.counters.buffered
+        return status
 
     # --- model switching ----------------------------------------------------------------------------------------
     @property

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from sentiment.errors import StoreUnavailableError
 from sentiment.service.answer import answer
 from sentiment.service.serving import SentimentService
 from sentiment.web.ui.monitoring_tables import jobs_frame
@@ -16,7 +17,30 @@ HISTORY_SHOWN = 200  # stored drift checks the timeline draws and /monitoring re
 
 def monitoring_figures(service: SentimentService) -> dict[str, Any]:
     """Logged count, the last drift report, the reference in use, the estimate, label mix, jobs, feedback counts,
-    the answer card, the newest drift checks and the store's status (``SentimentService.store_status``)."""
+    the answer card, the newest drift checks and the store's status (``SentimentService.store_status``).
+
+    While the store is unavailable the figures it holds (logged count, label mix, feedback counts, the answer card,
+    the drift history) are null and ``store.available`` is false with the reason; what this process keeps in memory
+    (the last drift report and estimate, the jobs) is still given."""
+    try:
+        return _figures(service)
+    except StoreUnavailableError:
+        monitoring = service.monitoring
+        return {
+            "logged": None,
+            "drift": monitoring.last_report.as_dict() if monitoring.last_report else None,
+            "reference_source": None,
+            "estimate": monitoring.last_estimate.as_dict() if monitoring.last_estimate else None,
+            "label_mix": None,
+            "jobs": jobs_frame(service).to_dict(orient="records"),
+            "feedback": None,
+            "answer": None,
+            "drift_history": None,
+            "store": service.store_status(),
+        }
+
+
+def _figures(service: SentimentService) -> dict[str, Any]:
     overview = service.monitoring.overview()
     return {
         "logged": overview.logged,
