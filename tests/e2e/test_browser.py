@@ -364,21 +364,37 @@ def shifted_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
     app.stop()
 
 
-def test_the_monitoring_tab_answers_first_after_a_replay_of_shifted_traffic(page: Any, shifted_app: RunningApp) -> None:
-    """Replay tweets then news sentences (``python -m sentiment replay --shift-to``), label five predictions, run the
-    drift check and the evaluation: the card at the top of the Monitoring tab gives the headline, the realised
-    accuracy from those 5 labels, the estimated accuracy against the reference, the drift verdict and the feature
-    that moved most; /monitoring returns the same answer as JSON."""
+def _shifted_traffic(url: str, count: int) -> None:
+    """The texts ``python -m sentiment replay --dataset vader_tweets --shift-to vader_nyt --max-texts <count>`` sends
+    (tweets, then news sentences), sent as the *Batch* box sends them: a hundred lines a call instead of a request
+    per text, the same predictions in the same order in the log. (The replay itself, a request per text at a rate,
+    is tested in ``test_app_http.py``.)"""
     from conftest import CACHE
-    from playwright.sync_api import expect
 
-    from sentiment.monitoring.replay import replay
+    from sentiment.datasets import load_split
     from sentiment.settings import Settings
 
-    stats = replay(
-        shifted_app.url, "vader_tweets", Settings(cache_dir=CACHE), rate=200, max_texts=300, shift_to="vader_nyt"
-    )
-    assert stats.sent == 300 and stats.failed == 0
+    settings = Settings(cache_dir=CACHE)
+    half = count // 2
+    texts = [
+        text
+        for name, n in (("vader_tweets", half), ("vader_nyt", count - half))
+        for text in load_split(name, "all", settings)["text"].sample(frac=1.0, random_state=0).tolist()[:n]
+    ]
+    for start in range(0, count, 100):  # one text per line: a line break inside a text would split it
+        lines = [" ".join(text.split()) for text in texts[start : start + 100]]
+        event, _ = call_api(url, "predict_batch", "\n".join(lines), timeout=LONG / 1000)
+        assert event == "complete"
+
+
+def test_the_monitoring_tab_answers_first_after_a_replay_of_shifted_traffic(page: Any, shifted_app: RunningApp) -> None:
+    """Send tweets then news sentences (what ``python -m sentiment replay --shift-to`` sends), label five
+    predictions, run the drift check and the evaluation: the card at the top of the Monitoring tab gives the
+    headline, the realised accuracy from those 5 labels, the estimated accuracy against the reference, the drift
+    verdict and the feature that moved most; /monitoring returns the same answer as JSON."""
+    from playwright.sync_api import expect
+
+    _shifted_traffic(shifted_app.url, 300)
     for text, label in [("I love it", "positive"), ("awful, just awful", "negative")] + [
         ("it is a chair", "neutral")
     ] * 3:

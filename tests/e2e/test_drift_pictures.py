@@ -1,7 +1,8 @@
-"""Drift as pictures after a replayed topic shift, on the real app.
+"""Drift as pictures after a topic shift in the traffic, on the real app.
 
-In-distribution tweets are replayed, a drift check runs; then tweet-length movie snippets carrying the held-out
-tweets' marks and labels (``scenarios.topic_shift``) and a second check. Every check counts at once
+In-distribution tweets are sent (the texts ``replay`` sends, in batches of a hundred lines), a drift check runs; then
+tweet-length movie snippets carrying the held-out tweets' marks and labels (``scenarios.topic_shift``) and a second
+check. Every check counts at once
 (``SENTIMENT_DRIFT_CONFIRM_WINDOWS=1``). ``/monitoring`` returns what each test compared and the status history,
 which a new process on the same data folder still reads; in Chromium the Monitoring tab reads *drift* and says in
 words that the topics changed, and behind its details shows the domain-classifier row that fired and its
@@ -23,7 +24,6 @@ from conftest import ADMIN_TOKEN, CACHE
 from appserver import RunningApp, call_api, start_app
 from sentiment.datasets import load_split
 from sentiment.monitoring.drift import CHECKS
-from sentiment.monitoring.replay import replay
 from sentiment.monitoring.scenarios import topic_shift
 from sentiment.settings import Settings
 
@@ -48,8 +48,10 @@ def shifted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningA
     app = start_app(tmp_path_factory.mktemp("topic-shift-app"), ENV)
     try:
         settings = Settings(cache_dir=CACHE)
-        stats = replay(app.url, "vader_tweets", settings, rate=200, max_texts=WINDOW, split="validation")
-        assert stats.sent == WINDOW and stats.failed == 0
+        # what ``replay(app.url, "vader_tweets", split="validation", max_texts=WINDOW)`` sends, in batches of a
+        # hundred lines instead of a request per text (the replay itself is tested in test_app_http.py)
+        tweets = load_split("vader_tweets", "validation", settings)["text"].sample(frac=1.0, random_state=0)
+        _send(app, tweets.tolist()[:WINDOW])
         reports = [_check(app)]
         held_out = load_split("vader_tweets", "train", settings).sample(WINDOW, random_state=2)
         movies = load_split("vader_movies", "train", settings)
@@ -60,14 +62,19 @@ def shifted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningA
             movies["label"].tolist(),
             np.random.default_rng(0),
         )
-        for start in range(0, WINDOW, 100):  # one text per line: a line break inside a text would split it
-            lines = [" ".join(text.split()) for text in texts[start : start + 100]]
-            event, _ = call_api(app.url, "predict_batch", "\n".join(lines), timeout=LONG / 1000)
-            assert event == "complete"
+        _send(app, texts)
         reports.append(_check(app))
         yield app, reports
     finally:
         app.stop()
+
+
+def _send(app: RunningApp, texts: list[str]) -> None:
+    """Score ``texts`` through the *Batch* box's endpoint, a hundred lines a call, in order."""
+    for start in range(0, len(texts), 100):  # one text per line: a line break inside a text would split it
+        lines = [" ".join(text.split()) for text in texts[start : start + 100]]
+        event, _ = call_api(app.url, "predict_batch", "\n".join(lines), timeout=LONG / 1000)
+        assert event == "complete"
 
 
 def _check(app: RunningApp) -> dict[str, Any]:
