@@ -53,7 +53,7 @@ system-packages:
 
 test: install-dev system-packages
 	@echo "==> running the tests (unit, integration, e2e) in $(TEST_WORKERS) processes (pytest-xdist; one dot per test)"
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=20
 
 # The edit loop: the unit tier alone (tests/unit: no app, browser, Prometheus or slow test), well under a minute.
 test-fast: install-dev

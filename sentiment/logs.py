@@ -9,10 +9,11 @@ import os
 def configure_logging(level: str | int = "INFO") -> None:
     """One format for the process; quiet the progress bars and load reports that libraries print to stderr."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # APScheduler narrates every job it adds and starts at INFO; the app logs its own one-line schedule instead.
-    # At DEBUG everything shows.
+    # APScheduler narrates every job it adds and starts at INFO, Alembic every migration step; the app logs its own
+    # one-line schedule and "the store ... is at schema revision N" instead. At DEBUG everything shows.
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from transformers.utils import logging as hf_logging
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from sentiment.datasets import load_split
 from sentiment.errors import EstimationInputError, StoreError
@@ -115,7 +116,10 @@ def estimation_reference(predictor: Predictor, settings: Settings, store: Store)
         labels[ok],
     )
     payload = reference.payload()
-    put_reference(store, f"estimation-{key}", "estimation", payload, model=info.name, model_revision=info.revision)
+    try:
+        put_reference(store, f"estimation-{key}", "estimation", payload, model=info.name, model_revision=info.revision)
+    except (StoreError, SQLAlchemyError) as exc:  # this check can still use it; a later one scores it again
+        logger.warning("the estimation reference %s was built but not kept in the store (%s)", key, exc)
     logger.info("built the estimation reference %s (%d labelled rows) for %s", key, ok.sum(), info.name)
     return reference
 

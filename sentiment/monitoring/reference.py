@@ -12,8 +12,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from sentiment.datasets import load_split
+from sentiment.errors import StoreError
 from sentiment.inference.predictor import Predictor
 from sentiment.monitoring.domain_classifier import as_matrix
 from sentiment.monitoring.features import surface_kind
@@ -181,7 +183,10 @@ def reference_profile(predictor: Predictor, settings: Settings, store: Store) ->
         time.time(),
         features_of(texts, predictor),
     )
-    profile.save(store)
+    try:
+        profile.save(store)
+    except (StoreError, SQLAlchemyError) as exc:  # the check can still use it; the next start builds it again
+        logger.warning("reference profile %s was built but not kept in the store (%s)", key, exc)
     logger.info(
         "built reference profile %s (%d rows of %s/%s) for %s",
         key,

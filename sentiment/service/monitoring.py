@@ -112,8 +112,8 @@ class MonitoringService:
         )
         try:
             save_drift_state(self.store, state)
-        except (StoreError, SQLAlchemyError) as exc:
-            logger.error("the drift check's state was not kept (a restart starts its confirmation run again): %s", exc)
+        except (StoreError, SQLAlchemyError) as exc:  # a warning: the history's failure beside it is the one error
+            logger.warning("the drift check's state was not kept (a restart starts its run again): %s", exc)
 
     def start(self) -> None:
         if self.log is not None:

@@ -90,6 +90,7 @@ def test_a_database_password_appears_in_no_answer_and_no_log(postgres: Any, tmp_
             "error": None,
             "persistent": True,
             "warning": None,
+            "waiting_rows": 0,
         }
         answers = [httpx.get(f"{app.url}{path}", timeout=30).text for path in ("/health", "/monitoring", "/metrics")]
     finally:

@@ -157,6 +157,15 @@ NOT_RUN: dict[str, str] = {
         "tests/e2e/test_load_balancer.py runs its nginx in front of two app replicas and checks it with docker-compose "
         "config"
     ),
+    "SENTIMENT_DATABASE_URL=sqlite:///data/sentiment.sqlite python -m sentiment export /tmp/sentiment-export": (
+        "would write into the checkout's data folder and a fixed /tmp folder; tests/integration/test_store_transfer.py"
+        "::test_the_cli_moves_a_store_from_sqlite_to_postgresql runs the same command on a SQLite file of its own"
+    ),
+    "SENTIMENT_DATABASE_URL=postgresql+psycopg://app:secret@db:5432/sentiment python -m sentiment import "
+    "/tmp/sentiment-export": (
+        "names a database host of the reader's; tests/integration/test_store_transfer.py"
+        "::test_the_cli_moves_a_store_from_sqlite_to_postgresql runs the same command against the tests' PostgreSQL"
+    ),
     "docker compose -p sentiment -f grafana/docker-compose.yml --profile replay up -d replay": (
         "no Docker engine here; the replay it runs is the README's replay line, run by this file"
     ),
