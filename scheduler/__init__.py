@@ -28,7 +28,7 @@ def build_scheduler(service: SentimentService) -> Scheduler:
     settings = service.settings
     runner = JobRunner(service.metrics.monitoring, settings.job_timeout_s)
     leadership = leadership_for(service.store, settings.data_dir, settings.database_timeout_s)
-    scheduler = Scheduler(runner, leadership)
+    scheduler = Scheduler(runner, leadership, follow=service.follow_store)
     first = min(settings.first_evaluation_delay_s, settings.evaluation_interval_s)
     scheduler.add("evaluation", lambda: evaluation_job(service), settings.evaluation_interval_s, first_run_s=first)
     scheduler.add("drift_check", lambda: drift_job(service), settings.drift_interval_s)

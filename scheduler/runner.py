@@ -111,8 +111,15 @@ class Scheduler:
     runs on any process.
     """
 
-    def __init__(self, runner: JobRunner, leadership: Leadership | Path, poll_s: float | None = None) -> None:
+    def __init__(
+        self,
+        runner: JobRunner,
+        leadership: Leadership | Path,
+        poll_s: float | None = None,
+        follow: Callable[[], None] | None = None,
+    ) -> None:
         self.runner = runner
+        self.follow = follow  # what a standby does at each poll: take up what the leader's jobs kept in the store
         self.leadership: Leadership = FileLeadership(leadership) if isinstance(leadership, Path) else leadership
         self.poll_s = poll_s
         self.leading = False
@@ -158,6 +165,17 @@ class Scheduler:
             self.runner.metrics.scheduler_leader.set(1 if leading else 0)
             return leading
 
+    def _poll(self) -> None:
+        """Ask for leadership; standing by, follow the leader (its drift verdict and evaluations, from the store),
+        so this replica's gauges never keep what it restored at its own start. A failure is logged, never raised:
+        the poll must keep running."""
+        if self.lead() or self.follow is None:
+            return
+        try:
+            self.follow()
+        except Exception:  # a store that is down, say: the next poll tries again
+            logger.warning("a standby could not follow the leader's results", exc_info=True)
+
     def next_run(self, name: str) -> float | None:
         """Unix time of the next scheduled run of ``name`` (None: not scheduled, or the scheduler is not running)."""
         job = self._scheduler.get_job(name) if self._scheduler.running else None
@@ -178,7 +196,7 @@ class Scheduler:
             logger.info("another process runs the scheduled jobs (%s); standing by", self.leadership.description)
             for status in self.runner.statuses.values():
                 status.last_outcome = STANDBY
-        self._scheduler.add_job(self.lead, "interval", seconds=poll, id="leadership", replace_existing=True)
+        self._scheduler.add_job(self._poll, "interval", seconds=poll, id="leadership", replace_existing=True)
         self._scheduler.start()
         logger.info("scheduler started: %s", ", ".join(f"{n} every {i:g} s" for n, (_, i) in self.jobs.items()))
         return True

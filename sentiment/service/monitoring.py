@@ -4,7 +4,6 @@ and the figures the Monitoring tab shows."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections import deque
@@ -25,7 +24,7 @@ from sentiment.monitoring.persistence import CheckedWindow, persisted
 from sentiment.monitoring.prediction_log import PredictionLog
 from sentiment.monitoring.reference import ReferenceProfile, pin_production_reference, reference_profile
 from sentiment.results import BatchResult
-from sentiment.service.monitoring_overview import CONFIDENCE_CENTRES, MonitoringOverview, confidence_shares
+from sentiment.service.monitoring_overview import CONFIDENCE_CENTRES, MonitoringOverview, build_overview
 from sentiment.service.quality_metrics import MonitoringMetrics
 from sentiment.settings import Settings
 from sentiment.store import Store
@@ -76,13 +75,16 @@ class MonitoringService:
         metrics.store_totals.watch(store)
         self._restore()
 
-    def _restore(self) -> None:
+    def _restore(self, *, newer_only: bool = False) -> None:
         """Take up the last check's state from the store (``sentiment.monitoring.drift_state``): the gauges, the
         tab's verdict and estimate, and the confirmation run with the reference it belongs to. A store that is down
-        leaves all of it blank (logged): the next check sets it."""
+        leaves all of it blank (logged): the next check sets it. ``newer_only``: only a state newer than this
+        process's last check (another replica's), which a standby follows and a check starts from (a replica that
+        takes over continues the leader's run, not the one it restored at its own start)."""
         try:
             state = load_drift_state(self.store)
-            if state is None:
+            mine = self.last_report.checked_at if self.last_report is not None else -1.0
+            if state is None or (newer_only and (state.report is None or state.report.checked_at <= mine)):
                 return
             reference = ReferenceProfile.load(self.store, state.reference[0]) if state.reference else None
         except (StoreError, SQLAlchemyError, ValueError, KeyError, TypeError) as exc:
@@ -95,9 +97,17 @@ class MonitoringService:
             # shown by the tab at once; the first check resolves the reference again (a pin or reset made while
             # this process was down counts) and the run goes on only if it is still this one
             self._reference, self._run_of = reference, state.reference
+            self._raw_history.clear()
             self._raw_history.extend(state.run)
         status, run = state.report.status if state.report else "none", len(self._raw_history)
-        logger.info("restored the last drift check (%s; %d check(s) in its confirmation run)", status, run)
+        say = logger.debug if newer_only else logger.info
+        say("took up the last drift check from the store (%s; %d check(s) in its confirmation run)", status, run)
+
+    def follow_store(self) -> None:
+        """On a replica that does not run the checks: take up the newest check another replica kept, so this
+        replica's drift gauges and tab say what the leader's do (called by the scheduler's standby poll)."""
+        with self._lock:
+            self._restore(newer_only=True)
 
     def _save(self) -> None:
         """Keep this check's state in the store; a store that is down loses it (logged): the check itself stands."""
@@ -216,6 +226,7 @@ class MonitoringService:
     def check_drift(self) -> DriftReport:
         """Compare the newest window of the log (this model's rows only) with the reference; set the gauges."""
         current = self.window()  # first: it flushes the log, which the automatic reference reads too
+        self.follow_store()  # a check another replica made since ours is part of the run
         reference = self.reference()
         s = self.settings
         raw = check_drift(reference.frame, current, min_window=s.drift_min_window, reference_info=reference.summary())
@@ -252,7 +263,7 @@ class MonitoringService:
         row, logged: the verdict itself already stands in the gauges and ``last_report``."""
         try:
             self.history.add(report)
-        except (sqlite3.Error, SQLAlchemyError, StoreError) as exc:
+        except (SQLAlchemyError, StoreError) as exc:
             logger.error("the drift history did not keep the check of %s: %s", _when(report.checked_at), exc)
 
     def predictions_to_confirm(self) -> int | None:
@@ -266,30 +277,14 @@ class MonitoringService:
         since = int(newest["id"].iloc[-1]) - self._checked_last_id if len(newest) else 0
         return max(1, missing * self.settings.drift_window - max(since, 0))
 
-    def _shown_window(self) -> tuple[pd.DataFrame, str]:
-        """The predictions the label mix and confidence chart count: the last check's window, or before any check
-        the newest window (any model: the tab must not wait for a model still loading)."""
-        assert self.log is not None
-        if self._checked is not None and self.last_report is not None:
-            return self._checked, f"the last drift check's {len(self._checked):,} predictions"
-        window = self.log.window(last=self.settings.drift_window)
-        if window.empty:
-            return window, "no predictions yet"
-        return window, f"the newest {len(window):,} predictions (no drift check yet)"
-
     def overview(self, hours: float = 24.0) -> MonitoringOverview:
         """Figures for the Monitoring tab over the last ``hours`` of traffic and the last drift check's window."""
-        if self.log is None:
-            empty = pd.DataFrame()
-            return MonitoringOverview(empty, empty, empty, None, None, 0, "no predictions: the log is off")
-        self.log.flush(2)
-        traffic = self.log.traffic(time.time() - hours * 3600)
-        window, shown = self._shown_window()
-        labels = window["label"].value_counts().rename_axis("label").reset_index(name="count")
+        if self.log is not None:
+            self.log.flush(2)
+        checked = self._checked if self.last_report is not None else None
         reference = self._reference.frame if self._reference is not None else None
-        confidence = confidence_shares(window, reference)
-        return MonitoringOverview(
-            traffic, labels, confidence, self.last_report, self.last_estimate, self.log.count(), shown
+        return build_overview(
+            self.log, checked, self.last_report, self.last_estimate, reference, self.settings.drift_window, hours
         )
 
 

@@ -4,6 +4,7 @@ confidence histogram it draws (share per bin, current window against the referen
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 
 from sentiment.monitoring.drift import DriftReport
 from sentiment.monitoring.performance import WindowEstimate
+from sentiment.monitoring.prediction_log import PredictionLog
 
 CONFIDENCE_BINS = np.linspace(1 / 3, 1.0, 11)
 CONFIDENCE_CENTRES = [round(float(low + high) / 2, 3) for low, high in itertools.pairwise(CONFIDENCE_BINS)]
@@ -48,3 +50,30 @@ def confidence_shares(current: pd.DataFrame, reference: pd.DataFrame | None) -> 
         for centre, value in zip(CONFIDENCE_CENTRES, share, strict=True):
             rows.append({"confidence": centre, "share": float(value), "sample": name})
     return pd.DataFrame(rows)
+
+
+def build_overview(
+    log: PredictionLog | None,
+    checked: pd.DataFrame | None,
+    report: DriftReport | None,
+    estimate: WindowEstimate | None,
+    reference: pd.DataFrame | None,
+    drift_window: int,
+    hours: float,
+) -> MonitoringOverview:
+    """The tab's figures: traffic over the last ``hours``, and the label mix and confidence chart of the last check's
+    window (``checked``), or before any check the newest ``drift_window`` predictions (any model: the tab must not
+    wait for a model still loading). ``StoreUnavailableError`` when the log cannot be read."""
+    if log is None:
+        empty = pd.DataFrame()
+        return MonitoringOverview(empty, empty, empty, None, None, 0, "no predictions: the log is off")
+    traffic = log.traffic(time.time() - hours * 3600)
+    if checked is not None:
+        window, shown = checked, f"the last drift check's {len(checked):,} predictions"
+    else:
+        window = log.window(last=drift_window)
+        shown = f"the newest {len(window):,} predictions (no drift check yet)" if len(window) else "no predictions yet"
+    labels = window["label"].value_counts().rename_axis("label").reset_index(name="count")
+    return MonitoringOverview(
+        traffic, labels, confidence_shares(window, reference), report, estimate, log.count(), shown
+    )

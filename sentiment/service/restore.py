@@ -61,7 +61,7 @@ def newest_evaluations(history: EvaluationStore) -> list[dict[str, Any]]:
     return [stored.report for stored in history.latest_per_key()]
 
 
-def restore_quality_gauges(metrics: EvaluationMetrics, evaluation: EvaluationService) -> int:
+def restore_quality_gauges(metrics: EvaluationMetrics, evaluation: EvaluationService, *, quiet: bool = False) -> int:
     """At start: the quality gauges from the evaluation history. A history that cannot be read leaves them empty
     (logged): the next evaluation sets them."""
 
@@ -71,8 +71,10 @@ def restore_quality_gauges(metrics: EvaluationMetrics, evaluation: EvaluationSer
     try:
         reports = newest_evaluations(evaluation.store)
     except (SQLAlchemyError, StoreError) as exc:
-        logger.warning("the quality gauges wait for the next evaluation: the history cannot be read (%s)", exc)
+        (logger.debug if quiet else logger.warning)(
+            "the quality gauges wait for the next evaluation: the history cannot be read (%s)", exc
+        )
         return 0
     restored = restore_evaluation_gauges(metrics, reports, model_label)
-    logger.info("restored the quality gauges of %d stored evaluation(s)", restored)
+    (logger.debug if quiet else logger.info)("restored the quality gauges of %d stored evaluation(s)", restored)
     return restored

@@ -156,6 +156,11 @@ class SentimentService(FileScoring):
             "store": self.store_status(),
         }
 
+    def follow_store(self) -> None:
+        """A standby replica's gauges from what the leader kept (its newest check, newest evaluation per key)."""
+        self.monitoring.follow_store()
+        restore_quality_gauges(self.metrics.evaluation, self.evaluation, quiet=True)
+
     def store_status(self) -> dict[str, Any]:
         """The store as /health and the Monitoring tab report it (``MemoryStore.status``). A ``waiting_rows`` key
         (log rows held in memory for the store) shows in the Monitoring tab's note if present."""

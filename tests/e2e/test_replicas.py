@@ -175,7 +175,8 @@ def test_prometheus_counts_each_replica_once_and_every_dashboard_query_stays_rig
     - counters are per instance: ``sum by (instance)`` equals what each replica's /metrics says, and the total both;
     - the Accuracy panel shows one value per (model, dataset, split): the newest evaluation's, not one per replica;
       the confusion matrix is that evaluation's, not the sum of two;
-    - the drift status panel shows the leader's verdict once (the standby says -1, no verdict);
+    - the standby follows the leader's verdict from the store (issue 27 review: a standby must not keep what it
+      restored at its own start), and the drift status panel shows that verdict once;
     - every panel's query is accepted, and none returns two series that differ only by replica unless its legend
       names the replica."""
     leader, standby = cluster.roles()
@@ -218,9 +219,14 @@ def test_prometheus_counts_each_replica_once_and_every_dashboard_query_stays_rig
     assert sum(cells.values()) == 30  # one evaluation's 30 rows, not 60
 
     status = next(expr for title, expr in titles if title == "Drift status")
-    (verdict,) = query(cluster.prometheus, status)["data"]["result"]
-    assert metric_value(exported[standby], "sentiment_drift_status") == -1
-    assert float(verdict["value"][1]) == metric_value(exported[leader], "sentiment_drift_status") >= 0
+    both = wait_until(
+        lambda: tuple(metric_value(cluster.metrics(n), "sentiment_drift_status") for n in (leader, standby)),
+        "the standby to take up the leader's drift verdict (it polls every interval)",
+        accept=lambda pair: pair[0] == pair[1] >= 0,
+    )
+    wait_for_scrapes_and_rules(cluster.prometheus, after=time.time(), scrapes=2)
+    (verdict,) = query(cluster.prometheus, status)["data"]["result"]  # one series: not one per replica
+    assert float(verdict["value"][1]) == both[0]
 
     (leaders,) = query(cluster.prometheus, 'sum(sentiment_scheduler_leader{job="sentiment"})')["data"]["result"]
     assert float(leaders["value"][1]) == 1

@@ -101,3 +101,29 @@ def test_a_new_reference_after_the_restart_starts_the_run_again(tiny_model_dir: 
         restarted.predict_many([f"no {i}" for i in range(40)])
         report = drift_job(restarted)
         assert (report.raw_status, report.status, report.consecutive, report.windows) == ("drift", "ok", 1, 1)
+
+
+def test_a_replica_that_takes_over_continues_the_leaders_run_and_a_standby_follows_its_verdict(
+    tiny_model_dir: Path, settings: Settings
+) -> None:
+    """Two live services on one store (two replicas). The leader's unconfirmed drift is taken up by the standby's
+    follow (its gauge says 0.5 too, not what it restored at its own start); when the standby takes over, its next
+    check continues the leader's run: the next disjoint window confirms (drift, 2 windows). Without the follow and
+    the reload at the start of a check, the standby would count its own stale, empty run: ok after 1 window."""
+    with (
+        started_service(tiny_model_dir, settings, **OVERRIDES) as leader,
+        started_service(tiny_model_dir, settings, **OVERRIDES) as standby,
+    ):
+        leader.predict_many([f"{LONG} {i}" for i in range(40)])
+        leader.monitoring.pin_reference(rows=40)
+        leader.predict_many([f"ok {i}" for i in range(40)])
+        first = drift_job(leader)
+        assert (first.raw_status, first.status, first.windows) == ("drift", "ok", 1)
+        assert metric_value(standby.metrics.render().decode(), "sentiment_drift_status") == -1  # before following
+        standby.follow_store()
+        assert metric_value(standby.metrics.render().decode(), "sentiment_drift_status") == 0.5
+        assert standby.monitoring.last_report is not None
+        assert standby.monitoring.last_report.checked_at == first.checked_at
+        standby.predict_many([f"fine {i}" for i in range(40)])  # the leader dies; the standby's window is new
+        taken_over = drift_job(standby)
+        assert (taken_over.status, taken_over.consecutive, taken_over.windows) == ("drift", 2, 2)
