@@ -159,14 +159,14 @@ class FeedbackStore:
         if not ids:
             return []
         changing = (feedback.c.reviewed != decision, feedback.c.id.in_(ids))
-        with self.store.write() as conn:
-            changed = list(conn.scalars(select(feedback.c.label).where(*changing).order_by(feedback.c.id)))
-            conn.execute(
+        with self.store.write() as conn:  # one statement: two owners reviewing at once never both count a row
+            changed = conn.execute(
                 update(feedback)
                 .where(*changing)
                 .values(reviewed=decision, reviewed_at=time.time() if now is None else now)
-            )
-        return changed
+                .returning(feedback.c.id, feedback.c.label)
+            ).all()
+        return [label for _, label in sorted(changed)]
 
     def rows(
         self, *, states: Sequence[str] = STATES, since: float | None = None, limit: int | None = None

@@ -1,4 +1,6 @@
-"""The feedback store's table, and the one-time upgrade of a store written before identical feedback was one row.
+"""The feedback file format of the versions before the one store (``feedback.sqlite``), and its one-time upgrade from
+the version where identical feedback was several rows. Only reading old data folders uses it now
+(``sentiment.store.legacy`` merges version-1 files by the same rule); the store's ``feedback`` table is version 2.
 
 Version 2 (``PRAGMA user_version``): one row per (prediction id, label), whoever gave it. A second *different* label for
 a prediction is a second row (a conflict the review queue shows); the same label again is no row at all.

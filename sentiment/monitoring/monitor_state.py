@@ -7,9 +7,10 @@ import json
 import time
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import select
 
 from sentiment.store import Store
+from sentiment.store.rows import upsert
 from sentiment.store.schema import monitor_state
 
 
@@ -17,8 +18,7 @@ def save_state(store: Store, key: str, value: Any) -> None:
     """Keep ``value`` (anything ``json.dumps`` takes; NaN included, as Python writes it) under ``key``."""
     text = json.dumps(value)
     with store.write() as conn:
-        conn.execute(delete(monitor_state).where(monitor_state.c.key == key))
-        conn.execute(insert(monitor_state).values(key=key, value=text, updated_at=time.time()))
+        upsert(conn, monitor_state, {"key": key, "value": text, "updated_at": time.time()})
 
 
 def load_state(store: Store, key: str) -> Any | None:

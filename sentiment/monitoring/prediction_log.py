@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Integer, Select, cast, delete, func, insert, select
+from sqlalchemy import BigInteger, Select, cast, delete, func, insert, select
 from sqlalchemy.engine import Result
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
@@ -209,8 +209,8 @@ class PredictionLog:
         """``floor(ts / bucket_s)`` on either backend: SQLite's CAST truncates (``ts`` is never negative), while
         PostgreSQL's CAST rounds, so it floors explicitly (SQLite has no ``floor`` in every build)."""
         if self.store.backend == "sqlite":
-            return cast(predictions.c.ts / bucket_s, Integer)
-        return cast(func.floor(predictions.c.ts / bucket_s), Integer)
+            return cast(predictions.c.ts / bucket_s, BigInteger)
+        return cast(func.floor(predictions.c.ts / bucket_s), BigInteger)  # int4 overflows in 2038 once multiplied
 
 
 __all__ = ["COLUMNS", "LogCounters", "PredictionLog"]

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 
 from sentiment.store import Store
+from sentiment.store.rows import upsert
 from sentiment.store.schema import references
 
 KINDS = ("profile", "pinned", "serving_since", "estimation")
@@ -38,8 +39,7 @@ def put_reference(
         "payload": payload,
     }
     with store.write() as conn:
-        conn.execute(delete(references).where(references.c.key == key))
-        conn.execute(insert(references).values(**row))
+        upsert(conn, references, row)
 
 
 def get_reference(store: Store, key: str) -> str | None:

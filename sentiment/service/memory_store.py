@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from sentiment.errors import StoreError, StoreUnavailableError
 from sentiment.settings import Settings
 from sentiment.store import Store
@@ -38,10 +40,11 @@ class MemoryStore:
 
     def _import_legacy_data(self) -> None:
         """Move a data folder written before the one store into it, once (``sentiment.store.legacy``). A failure is
-        logged and leaves the store empty: the app serves, and the next start tries again."""
+        logged and leaves the store as it was: the app serves; the next start tries again if nothing was written to
+        the store meanwhile (the import only fills an empty store), else the log says so."""
         try:
             import_legacy_data(self.store, self.settings.data_dir)
-        except StoreError as exc:
+        except (StoreError, SQLAlchemyError) as exc:  # a lock held too long, a row the database refuses
             logger.error("the old monitoring files were not imported: %s", exc)
 
     def start(self) -> None:

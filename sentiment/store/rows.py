@@ -12,6 +12,8 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from sentiment.store.schema import TABLES, monitor_state
 
@@ -67,3 +69,12 @@ def advance_ids(conn: Connection, table: Table, high: int) -> None:
         conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :high)"), params)
     else:
         conn.execute(text("SELECT setval(pg_get_serial_sequence(:t, 'id'), :high)"), params)
+
+
+def upsert(conn: Connection, table: Table, row: dict[str, Any], key: str = "key") -> None:
+    """Insert ``row`` or, when a row with its ``key`` exists, replace its other columns: one statement
+    (``INSERT ... ON CONFLICT DO UPDATE`` on both backends), so two replicas writing one key at once never meet a
+    unique-key error (a delete then insert can, under PostgreSQL's READ COMMITTED)."""
+    statement: Any = (postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table).values(**row)
+    changed = {name: statement.excluded[name] for name in row if name != key}
+    conn.execute(statement.on_conflict_do_update(index_elements=[table.c[key]], set_=changed))

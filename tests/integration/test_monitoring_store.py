@@ -30,7 +30,7 @@ from sentiment.results import ModelInfo
 from sentiment.service.collectors import StoreTotalsCollector
 from sentiment.settings import Settings
 from sentiment.store import Store
-from sentiment.store.schema import feedback, predictions, references
+from sentiment.store.schema import feedback, monitor_state, predictions, references
 
 
 class NoScoring:
@@ -222,3 +222,33 @@ def test_a_store_down_from_the_start_exports_nothing_and_the_scrape_answers() ->
     collector.watch(store)
     text = _scrape(registry)
     assert "sentiment_feedback_stored" not in text and "sentiment_prediction_log_stored_rows" not in text
+
+
+def test_replicas_writing_one_key_at_once_never_meet_a_unique_key_error(store: Store) -> None:
+    """Two replicas keep the drift state (and references) under one key: 4 threads x 40 writes of one key, on both
+    backends, all succeed and one row remains holding one of the written values. A delete-then-insert fails this on
+    PostgreSQL (the second DELETE misses the row the first INSERT has not committed yet; its INSERT then collides)."""
+    import threading
+
+    from sentiment.monitoring.reference_rows import get_reference, put_reference
+
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        for i in range(40):
+            try:
+                save_state(store, "shared", {"writer": n, "i": i})
+                put_reference(store, "serving-shared", "serving_since", json.dumps({"since": float(n)}))
+            except BaseException as exc:  # collected: the assertion below names them
+                errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert load_state(store, "shared")["i"] == 39
+    assert json.loads(get_reference(store, "serving-shared") or "{}")["since"] in {0.0, 1.0, 2.0, 3.0}
+    with store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(monitor_state)).scalar_one() == 1

@@ -9,15 +9,16 @@ return the reports as JSON at full precision; ``/evaluations`` lists past runs.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from sentiment.datasets import DATASETS, SPLITS
 from sentiment.datasets.label_map import LabelMapping
+from sentiment.errors import StoreError
 from sentiment.evaluation.report import EvaluationResult
 from sentiment.evaluation.store import COLUMNS as HISTORY_COLUMNS
 from sentiment.evaluation.uncertainty import PairedComparison
@@ -171,9 +172,10 @@ def evaluation_tab(service: SentimentService, wrap: Any, demo: gr.Blocks) -> Non
         try:
             records = [record.as_dict() for record in evaluation.history(50)]
             frame = pd.DataFrame(records, columns=list(HISTORY_COLUMNS))
-        except sqlite3.Error as exc:  # an unreadable store must not hide the evaluation just run
-            logger.error("evaluation history unreadable (%s)", exc)
-            return pd.DataFrame({"history unavailable": [f"{type(exc).__name__}: {exc}"]})
+        except (StoreError, SQLAlchemyError) as exc:  # an unreadable store must not hide the evaluation just run
+            reason = str(exc).strip().splitlines()[0]  # the driver's line, not the SQL SQLAlchemy appends
+            logger.error("evaluation history unreadable (%s)", reason)
+            return pd.DataFrame({"history unavailable": [f"{type(exc).__name__}: {reason}"]})
         if not frame.empty:
             frame["created_at"] = pd.to_datetime(frame["created_at"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
             frame[["accuracy", "macro_f1"]] = frame[["accuracy", "macro_f1"]].round(4)
