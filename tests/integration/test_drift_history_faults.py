@@ -46,6 +46,7 @@ def test_a_failing_drift_history_leaves_the_verdict_standing(
 ) -> None:
     monitoring = service.monitoring
     service.predict_many([f"the flight was late by {i} hours" for i in range(60)])
+    assert monitoring.log is not None and monitoring.log.flush(60)  # the window is stored before the fault begins
     caplog.set_level(logging.ERROR, logger="sentiment.service.monitoring")
     with store_fault(kind, service.store):
         report = monitoring.check_drift()
