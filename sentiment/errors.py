@@ -147,3 +147,14 @@ def text_error(message: str, reason: str | None) -> InvalidTextError:
 class StoreTransferError(StoreError):
     """Moving monitoring memory into or out of the store failed: an old data folder that cannot be read, an export
     folder without a readable manifest or of another schema revision, or an import into a store that is not empty."""
+
+
+class SampleDesignError(MonitoringError):
+    """Labelled rows that a prediction-powered interval cannot use as they are: too few, without a known inclusion
+    probability, or drawn with unequal probabilities where the estimator needs a uniform sample (use the
+    inverse-probability-weighted one then). The message says which rows and what to do."""
+
+
+class SelfSelectedLabelsError(SampleDesignError):
+    """Labelled rows that were not drawn at random (visitor feedback, hand-picked reviews): an interval computed from
+    them has no coverage guarantee, so it is refused. Label rows of the random review sample instead."""
