@@ -25,10 +25,12 @@ row of labels and make the weights explode; validity never depends on the proxy,
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sentiment.errors import SampleDesignError
-from sentiment.monitoring.ppi.mean import MIN_LABELLED, Unlabelled, mean_estimate, tuned_lambda
+from sentiment.monitoring.ppi.mean import MIN_LABELLED, Moments, Unlabelled, mean_estimate, tuned_lambda
 from sentiment.monitoring.ppi.result import PPIResult
 from sentiment.monitoring.ppi.sample import LabelledRows, WindowPredictions
 
@@ -71,11 +73,10 @@ def ppi_stratified_mean(
             )
         yh, fh = y[mine], f[mine]
         unlabelled = Unlabelled.of(window[theirs], fh, labelled_in_window=True)
-        lam = tuned_lambda(yh, fh, unlabelled)
-        est_h, se_h = mean_estimate(yh, fh, unlabelled, lam)
-        fixed = (float(yh.mean()), float(yh.std() / np.sqrt(len(yh))))
-        if se_h > fixed[1]:
-            lam, (est_h, se_h) = 0.0, fixed
+        moments = Moments.of(yh, fh)
+        lam = tuned_lambda(moments, unlabelled)
+        est_h, se_h = mean_estimate(moments, unlabelled, lam)
+        se_h *= math.sqrt(len(yh) / (len(yh) - 1))  # unbiased s_h^2: strata are small, and there are several
         weight = theirs.sum() / N
         estimate, variance, lam_weighted = (
             estimate + weight * est_h,

@@ -36,6 +36,7 @@ method). A mean of K ratios (macro-F1) linearises to the mean of the K linearise
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -72,13 +73,13 @@ class Unlabelled:
                 f"{len(labelled)} labelled rows but only {len(window)} predictions in the window: the labelled rows "
                 "must be a subsample of the window's predictions (or pass labelled_in_window=False)"
             )
-        shift = _mean(window)  # centred sums: no cancellation when taking the labelled rows out
-        dw, dl = window - shift, labelled - shift
         if count == 0:
             return cls(0, 0.0, 0.0, _var(window, ddof=1))
+        shift = _mean(window)  # centred sums: no cancellation when taking the labelled rows out
+        dw, dl = window - shift, labelled - shift
         mean_c = (dw.sum() - dl.sum()) / count
-        var = max(((dw**2).sum() - (dl**2).sum()) / count - mean_c**2, 0.0)
-        return cls(count, float(mean_c + shift), float(var), _var(window, ddof=1))
+        var = max((float(dw @ dw) - float(dl @ dl)) / count - mean_c**2, 0.0)
+        return cls(count, float(mean_c + shift), float(var), float(dw @ dw) / (len(window) - 1))
 
 
 def _mean(x: np.ndarray) -> float:
@@ -89,22 +90,47 @@ def _var(x: np.ndarray, ddof: int = 0) -> float:
     return float(x.var(ddof=ddof)) if len(x) > ddof else 0.0
 
 
-def tuned_lambda(y: np.ndarray, f: np.ndarray, unlabelled: Unlabelled) -> float:
+@dataclass(frozen=True)
+class Moments:
+    """The labelled rows' sufficient statistics: n, the means of ``Y`` and ``f``, their variances and covariance
+    (ddof 0). Every quantity of the module docstring at any ``lam`` is arithmetic on these."""
+
+    n: int
+    mean_y: float
+    mean_f: float
+    var_y: float
+    var_f: float
+    cov: float
+
+    @classmethod
+    def of(cls, y: np.ndarray, f: np.ndarray) -> Moments:
+        n = len(y)
+        my, mf = float(y.mean()), float(f.mean())
+        dy, df = y - my, f - mf
+        return cls(n, my, mf, float(dy @ dy) / n, float(df @ df) / n, float(dy @ df) / n)
+
+    def rectifier_var(self, lam: float) -> float:
+        """``var_n(Y - lam f)``."""
+        return max(self.var_y - 2 * lam * self.cov + lam**2 * self.var_f, 0.0)
+
+
+def tuned_lambda(m: Moments, unlabelled: Unlabelled) -> float:
     """PPI++'s plug-in power-tuning weight for a mean, clipped to [0, 1] (0 when there is nothing unlabelled or the
     proxies are constant)."""
     if unlabelled.count == 0 or unlabelled.pooled_var <= 0:
         return 0.0
-    cov = float(np.mean((y - y.mean()) * (f - f.mean())))
-    lam = cov / ((1.0 + len(y) / unlabelled.count) * unlabelled.pooled_var)
-    return float(np.clip(lam, 0.0, 1.0))
+    lam = m.cov / ((1.0 + m.n / unlabelled.count) * unlabelled.pooled_var)
+    return min(max(lam, 0.0), 1.0)
 
 
-def mean_estimate(y: np.ndarray, f: np.ndarray, unlabelled: Unlabelled, lam: float) -> tuple[float, float]:
+def _imputed_var(unlabelled: Unlabelled, lam: float) -> float:
+    return lam**2 * unlabelled.var / unlabelled.count if unlabelled.count else 0.0
+
+
+def mean_estimate(m: Moments, unlabelled: Unlabelled, lam: float) -> tuple[float, float]:
     """``(theta(lam), se(lam))`` of the module docstring."""
-    rectifier = y - lam * f
-    estimate = lam * unlabelled.mean + float(rectifier.mean())
-    imputed = lam**2 * unlabelled.var / unlabelled.count if unlabelled.count else 0.0
-    return estimate, float(np.sqrt(imputed + rectifier.var() / len(y)))
+    estimate = lam * unlabelled.mean + m.mean_y - lam * m.mean_f
+    return estimate, math.sqrt(_imputed_var(unlabelled, lam) + m.rectifier_var(lam) / m.n)
 
 
 def _checked(y: object, f: object, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -121,7 +147,7 @@ def _checked(y: object, f: object, what: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def score_bounds(
-    estimate: float, y: np.ndarray, f: np.ndarray, unlabelled: Unlabelled, lam: float, alpha: float
+    estimate: float, m: Moments, unlabelled: Unlabelled, lam: float, alpha: float
 ) -> tuple[float, float] | None:
     """The score (Wilson-type) interval of a binary outcome's mean at ``lam``, clipped to [0, 1]; None when it has no
     real solution (then the caller keeps the CLT interval).
@@ -134,15 +160,13 @@ def score_bounds(
         (estimate - theta)^2 <= z^2 * ((theta (1 - theta) - 2 lam cov(Y, f) + lam^2 var(f)) / n + lam^2 var_U(f) / N_u)
 
     With ``lam = 0`` this is the Wilson interval."""
-    n, z = len(y), z_quantile(alpha)
-    q = z * z / n
-    cov = float(np.mean((y - y.mean()) * (f - f.mean())))
-    imputed = lam**2 * unlabelled.var / unlabelled.count if unlabelled.count else 0.0
-    d = z * z * ((lam**2 * float(f.var()) - 2 * lam * cov) / n + imputed)
+    z = z_quantile(alpha)
+    q = z * z / m.n
+    d = z * z * ((lam**2 * m.var_f - 2 * lam * m.cov) / m.n + _imputed_var(unlabelled, lam))
     disc = q * q + 4 * q * estimate * (1 - estimate) + 4 * (1 + q) * d
     if disc < 0:
         return None
-    centre, half = (2 * estimate + q) / (2 * (1 + q)), float(np.sqrt(disc)) / (2 * (1 + q))
+    centre, half = (2 * estimate + q) / (2 * (1 + q)), math.sqrt(disc) / (2 * (1 + q))
     return max(centre - half, 0.0), min(centre + half, 1.0)
 
 
@@ -167,19 +191,20 @@ def ppi_mean(
     the owner's quantities use it. Raises ``SampleDesignError`` for fewer than 2 rows, mismatched or non-finite
     arrays, or a score interval asked of outcomes that are not 0 or 1."""
     y, f = _checked(labels, proxies, quantity)
-    if interval == "score" and not np.isin(y, (0.0, 1.0)).all():
+    if interval == "score" and not ((y == 0.0) | (y == 1.0)).all():
         raise SampleDesignError(f"{quantity}: the score interval needs outcomes in {{0, 1}}; use interval='clt'")
     window = np.asarray(window_proxies, dtype=np.float64)
     unlabelled = Unlabelled.of(window, f, labelled_in_window)
-    classical = (float(y.mean()), float(y.std() / np.sqrt(len(y))))
+    m = Moments.of(y, f)
+    classical = (m.mean_y, math.sqrt(m.var_y / m.n))
     empty = Unlabelled(0, 0.0, 0.0, 0.0)
-    classical_bounds = score_bounds(classical[0], y, f, empty, 0.0, alpha) if interval == "score" else None
+    classical_bounds = score_bounds(classical[0], m, empty, 0.0, alpha) if interval == "score" else None
 
     def result(lam: float, method: str) -> PPIResult:
-        estimate, se = mean_estimate(y, f, unlabelled, lam) if lam else classical
+        estimate, se = mean_estimate(m, unlabelled, lam) if lam else classical
         bounds = classical_bounds if not lam else None
         if lam and interval == "score":
-            bounds = score_bounds(estimate, y, f, unlabelled, lam, alpha)
+            bounds = score_bounds(estimate, m, unlabelled, lam, alpha)
         N = len(window) if labelled_in_window else len(window) + len(y)
         return PPIResult.build(
             quantity, method, n=len(y), N=N, alpha=alpha, estimate=estimate, se=se,
@@ -189,7 +214,7 @@ def ppi_mean(
 
     if lam is not None:
         return result(lam, "ppi++")
-    tuned = result(tuned_lambda(y, f, unlabelled), "ppi++")
+    tuned = result(tuned_lambda(m, unlabelled), "ppi++")
     if tuned.width > tuned.classical_upper - tuned.classical_lower:
         return result(0.0, "ppi++ (fell back to labels only)")
     return tuned
@@ -248,12 +273,12 @@ def ppi_mean_of_ratios(
     estimate, se = classical
     if (den1 > 0).all():
         y1, f1, w1 = _linearised(rows, num1 / den1, den1)
-        tuned = tuned_lambda(y1, f1, Unlabelled.of(w1, f1, in_window))
+        tuned = tuned_lambda(Moments.of(y1, f1), Unlabelled.of(w1, f1, in_window))
         num, den = _ratio_point(rows, tuned, in_window)
         if (den > 0).all():
             ratio = num / den
             y, f, w = _linearised(rows, ratio, den)
-            _, tuned_se = mean_estimate(y, f, Unlabelled.of(w, f, in_window), tuned)
+            _, tuned_se = mean_estimate(Moments.of(y, f), Unlabelled.of(w, f, in_window), tuned)
             if tuned_se <= classical[1]:
                 lam, method, estimate, se = tuned, "ppi++ m-estimation", float(ratio.mean()), tuned_se
     N = len(rows.window_a) if in_window else len(rows.window_a) + n

@@ -169,7 +169,7 @@ def window_intervals(
     for level in levels:
         alpha = round(1.0 - level, 10)
         found: dict[str, PPIResult] = {"accuracy": ppi_accuracy(labelled, window, alpha=alpha)}
-        found.update(ppi_class_shares(labelled, window, alpha=alpha))
+        found.update({r.quantity: r for r in ppi_class_shares(labelled, window, alpha=alpha).values()})
         per_class = [("precision", ppi_precision), ("recall", ppi_recall)]
         for name, fn in per_class:
             for k, label in enumerate(LABELS):

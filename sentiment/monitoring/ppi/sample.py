@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import chisquare
+from scipy.stats import chisquare, kstwo
 
 from sentiment.errors import SampleDesignError, SelfSelectedLabelsError
 from sentiment.labels import LABELS
@@ -133,7 +133,7 @@ class LabelledRows:
                 "review sample: an interval from them has no coverage guarantee. Use only rows of the review sample "
                 f"(provenance {RANDOM_SAMPLE!r}); keep feedback for review and training"
             )
-        if uniform and not np.allclose(self.inclusion, self.inclusion[0], rtol=1e-9, atol=0):
+        if uniform and len(self) and np.ptp(self.inclusion) > 1e-9 * float(self.inclusion.max()):
             raise SampleDesignError(
                 "the labelled rows were drawn with unequal inclusion probabilities: use the inverse-probability-"
                 "weighted estimator (ppi_active_accuracy), which weights each row by 1/inclusion"
@@ -142,10 +142,10 @@ class LabelledRows:
 
 @dataclass(frozen=True)
 class RandomnessCheck:
-    """Whether the labelled rows' predictions look like a random draw from the window's: the chi-square tests of
-    the served classes and of the confidence bins (expected counts from the inclusion probabilities), combined by
-    Bonferroni. ``looks_random`` is ``p_value >= alpha``; a failure is a flag, not a proof (and a pass does not prove
-    randomness: a reviewer picking by the text itself can pass)."""
+    """Whether the labelled rows' predictions look like a random draw from the window's: a chi-square test of the
+    served classes and a Kolmogorov-Smirnov test of the confidences (both weighted by the inclusion probabilities),
+    combined by Bonferroni. ``looks_random`` is ``p_value >= alpha``; a failure is a flag, not a proof (and a pass
+    does not prove randomness: a reviewer picking by the text itself can pass)."""
 
     p_value: float
     class_p_value: float
@@ -182,6 +182,23 @@ def _goodness_of_fit(observed_bins: np.ndarray, window_bins: np.ndarray, weights
     return float(chisquare(observed, expected * observed.sum() / expected.sum()).pvalue)
 
 
+def _confidence_ks(labelled: np.ndarray, window: np.ndarray, weights: np.ndarray) -> float:
+    """Kolmogorov-Smirnov p-value of the labelled rows' confidences against the window's, each window row weighted by
+    its inclusion probability (the distribution a draw of the design follows). The reference is itself an empirical
+    (discrete) distribution, which makes the p-value conservative: a flag is not raised by chance more often than
+    ``alpha``."""
+    if len(labelled) == 0:
+        return 1.0
+    order = np.argsort(window, kind="stable")
+    grid = window[order]
+    reference = np.cumsum(weights[order]) / weights.sum()
+    sample = np.searchsorted(np.sort(labelled), grid, side="right") / len(labelled)
+    below = np.searchsorted(np.sort(labelled), grid, side="left") / len(labelled)
+    previous = np.r_[0.0, reference[:-1]]
+    distance = max(float(np.abs(sample - reference).max()), float(np.abs(below - previous).max()))
+    return float(kstwo.sf(distance, len(labelled)))
+
+
 def sample_looks_random(
     labelled: LabelledRows,
     window: WindowPredictions,
@@ -189,23 +206,15 @@ def sample_looks_random(
     window_inclusion: Any = None,
     alpha: float = 0.01,
 ) -> RandomnessCheck:
-    """Test the labelled rows' served classes and confidences against the window's (labels are not used). Uniform
-    sampling is assumed unless ``window_inclusion`` ``(N,)`` gives each window row's inclusion probability (the
-    active design): then a bin's expected share is its sum of inclusion probabilities. Confidence bins are the
-    window's quantiles, as many as keep about 5 expected rows per bin (2 to 10)."""
+    """Test the labelled rows' served classes (chi-square) and confidences (Kolmogorov-Smirnov) against the window's;
+    labels are not used. Uniform sampling is assumed unless ``window_inclusion`` ``(N,)`` gives each window row's
+    inclusion probability (the active design): then each window row counts in proportion to it."""
     N, n = len(window), len(labelled)
     weights = np.ones(N) if window_inclusion is None else np.asarray(window_inclusion, dtype=np.float64)
     if weights.shape != (N,):
         raise SampleDesignError(f"window_inclusion must hold one inclusion probability per window row ({N})")
     p_class = _goodness_of_fit(labelled.served, window.served, weights, K)
-    bins = int(np.clip(n // 5, 2, 10))
-    edges = np.quantile(window.confidence, np.linspace(0, 1, bins + 1)[1:-1])
-    p_conf = _goodness_of_fit(
-        np.searchsorted(edges, labelled.confidence, side="right"),
-        np.searchsorted(edges, window.confidence, side="right"),
-        weights,
-        bins,
-    )
+    p_conf = _confidence_ks(labelled.confidence, window.confidence, weights)
     check = RandomnessCheck(min(1.0, 2 * min(p_class, p_conf)), p_class, p_conf, alpha, n, N)
     if not check.looks_random:
         logger.warning("labelled rows do not look like a random sample of the window (p=%.2g)", check.p_value)
