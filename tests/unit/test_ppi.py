@@ -41,6 +41,7 @@ from sentiment.monitoring.ppi import (
     sample_looks_random,
     window_intervals,
 )
+from sentiment.monitoring.ppi.mean import wilson_bounds
 
 N = 500
 SCENARIOS = ("calibrated", "overconfident", "adversarial")
@@ -134,6 +135,7 @@ def test_score_interval_at_lam_zero_is_wilson() -> None:
         wilson = proportion_confint(successes, n, alpha=0.1, method="wilson")
         assert (result.classical_lower, result.classical_upper) == pytest.approx(wilson, abs=1e-12)
         assert result.classical_upper - result.classical_lower > 0.05
+        assert wilson_bounds(successes, n, 0.1) == pytest.approx(wilson, abs=1e-12)
 
 
 # --- never wider than labels only ------------------------------------------------------------------------------------

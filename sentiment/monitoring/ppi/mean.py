@@ -3,7 +3,10 @@
 
 The setting: a window of N predictions, each with a proxy ``f_i`` (a calibrated probability), and a uniform random
 subsample of n of them whose true outcome ``Y_i`` a reviewer gave. The target is the traffic's mean ``E[Y]``: the
-window is a sample of it, and the labelled rows a uniform subsample of the window.
+window is a sample of it, and the labelled rows a uniform subsample of the window. The same interval covers the
+window's own mean (e.g. the accuracy on exactly these N predictions) at least as often: the estimate's variance
+about that mean is smaller by ``var(Y) / N`` (the finite-population correction), so the interval is conservative
+there.
 
 **The labelled rows are part of the window** (``labelled_in_window=True``, the default and the app's case: the review
 sample is drawn from the logged predictions). PPI's two means must then come from disjoint rows, so the unlabelled
@@ -11,12 +14,13 @@ mean is over the N - n rows that were *not* labelled; it is computed exactly fro
 sums, without row ids. (Averaging the proxies of all N rows would reuse the labelled rows on both sides and the
 variance below would be wrong.) Pass ``labelled_in_window=False`` when ``window_proxies`` already excludes them.
 
-With ``U`` the unlabelled rows (size ``N_u``) the estimate (PPI++ eq. 5, the mean case) is::
+With ``U`` the unlabelled rows (size ``N_u``) the power-tuned estimate of the mean (PPI++, the mean case) is::
 
     theta(lam) = lam * mean_U(f) + mean_n(Y - lam * f)
     se(lam)^2  = lam^2 * var_U(f) / N_u + var_n(Y - lam * f) / n         (variances with ddof 0)
 
-and ``lam`` is the plug-in optimum of PPI++ Example 6.1 / eq. (9), clipped to [0, 1] as ``ppi_py`` does::
+and ``lam`` is PPI++'s plug-in estimate of the variance-minimising weight, clipped to [0, 1], exactly as ``ppi_py``
+computes it (``_calc_lam_glm`` with the identity Hessian)::
 
     lam = cov_n(Y, f) / ((1 + n / N_u) * var(f over labelled and unlabelled rows, ddof 1))
 
@@ -24,12 +28,18 @@ Matches ``ppi_py.ppi_mean_ci(Y, Yhat, Yhat_unlabelled, lam=None)`` with ``Yhat_u
 ``lam = 0`` is the labels-only (classical) CLT interval, ``ppi_py.classical_mean_ci``.
 
 **Never wider than labels only, by construction.** The plug-in ``lam`` minimises the asymptotic variance, but with
-its own variance estimates, so on a small sample ``se(lam)`` can exceed ``se(0)``. Each estimator here compares the
-two on the same rows and falls back to ``lam = 0`` (the classical interval, ``method`` says so) when the tuned one is
-not smaller. Every interval returned is therefore at most as wide as the labels-only one on the same rows.
+its own variance estimates (pooled, ddof 1), so on a small sample ``se(lam)`` can exceed ``se(0)``. Each estimator
+here compares the two intervals on the same rows and falls back to ``lam = 0`` (the labels-only interval, ``method``
+says so) when the tuned one is wider. Every interval returned is therefore at most as wide as the labels-only one.
+
+**Score intervals for binary outcomes** (``interval="score"``, what the owner's quantities use): the CLT interval
+plugs in the estimated ``var(Y)``, and for a 0/1 outcome at small n that undercovers (about 85% for a nominal 90% at
+n = 25 in the simulations of tests/unit/test_ppi.py; zero width when all labels agree). ``score_bounds`` inverts the
+z-test with ``var(Y) = theta (1 - theta)`` instead (Wilson's interval when ``lam = 0``); it covers 88-93% at every n
+from 25 to 200 there, and its width ratio to the Wilson labels-only interval is the CLT one's to within 0.01.
 
 Ratios (recall, F1) are M-estimators: ``R = E[a] / E[b]`` solves ``E[a - R b] = 0``. PPI++ for M-estimation
-(Section 3 there; the gradient ``R b - a``, the Hessian ``E[b]``) gives the ratio of the two PPI means with one
+(the gradient ``R b - a``, the Hessian ``E[b]``) gives the ratio of the two PPI means with one
 ``lam``, and its variance is the mean case above applied to the linearised rows ``(a - R b) / E[b]`` (the delta
 method). A mean of K ratios (macro-F1) linearises to the mean of the K linearised rows.
 """
@@ -144,6 +154,13 @@ def _checked(y: object, f: object, what: str) -> tuple[np.ndarray, np.ndarray]:
     if not (np.isfinite(ya).all() and np.isfinite(fa).all()):
         raise SampleDesignError(f"{what}: outcomes and proxies must be finite")
     return ya, fa
+
+
+def wilson_bounds(successes: int, trials: int, alpha: float) -> tuple[float, float]:
+    """Wilson's score interval of a proportion (``score_bounds`` at ``lam = 0``)."""
+    p = successes / trials
+    bounds = score_bounds(p, Moments(trials, p, 0.0, p * (1 - p), 0.0, 0.0), Unlabelled(0, 0.0, 0.0, 0.0), 0.0, alpha)
+    return bounds if bounds is not None else (0.0, 1.0)
 
 
 def score_bounds(
