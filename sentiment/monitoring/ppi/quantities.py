@@ -18,10 +18,13 @@ are refused with ``SelfSelectedLabelsError``) and returns ``PPIResult`` at one `
 
 Accuracy, shares and precision (0/1 outcomes) use the score interval (``mean.score_bounds``), recall and macro-F1 the
 delta-method CLT interval (recall falls back to the Wilson interval of the labelled rows near 0 and 1, see
-``ppi_recall``). Measured coverage of the 90% intervals (tests/unit/test_ppi.py's simulated traffic):
-accuracy and shares 88-93% at every n from 25 to 200, for calibrated, over-confident and adversarial proxies;
-precision, recall and macro-F1 run one to five points under nominal at n = 25-50 (ratios with small denominators) and
-within two points of it at n = 200.
+``ppi_recall``).
+
+Measured coverage of the 90% intervals (tests/unit/test_ppi.py's simulated traffic, 800 windows of 500 per cell,
+Monte Carlo error about 1 point): accuracy and shares 86-93% at every n from 25 to 200, for calibrated, over-
+confident and adversarial proxies; precision 85-90%; recall (delta method) 78-84% at n = 25, 84-90% from n = 50;
+macro-F1 85% at n = 25, 87% at n = 50, 89-92% from n = 100. Below about 50 labels the ratios are not to be trusted
+at their nominal level; the card should say so or show accuracy and shares only.
 
 Ratios and precision need labelled support per class: below ``MIN_CLASS_LABELS`` labelled rows of the class (for
 precision: served as the class) the quantity is refused (``SampleDesignError``; ``window_intervals`` lists it under
