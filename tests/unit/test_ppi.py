@@ -14,7 +14,6 @@ import json
 import math
 
 import numpy as np
-import ppi_py
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -94,6 +93,8 @@ def test_ppi_mean_equals_ppi_py(
     fixed ``lam``, binary or continuous outcomes, with the labelled rows inside the window (taken out exactly) or
     given apart; its labels-only interval equals ``ppi_py.classical_mean_ci``. Where the tuned interval would be wider
     than labels only it falls back to ``lam = 0`` and then equals the classical interval."""
+    import ppi_py  # the known answer; imported here, as it takes seconds (numba, statsmodels)
+
     rng = np.random.default_rng(seed)
     n = max(2, min(window - 1, int(share * window)))
     f = rng.beta(2, 2, window)
@@ -116,6 +117,8 @@ def test_ppi_mean_equals_ppi_py(
 def test_tuned_lambda_is_ppi_py_s() -> None:
     """The tuned ``lam`` is ``ppi_py``'s (its point estimate at ``lam=None`` uses the same weight): checked on a case
     where ``lam`` lies strictly inside (0, 1), so the clipping does not hide a wrong formula."""
+    import ppi_py
+
     rng = np.random.default_rng(7)
     f = rng.beta(2, 2, 800)
     y = (rng.random(800) < f).astype(float)
