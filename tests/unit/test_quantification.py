@@ -240,6 +240,8 @@ def test_band_covers_the_true_shares_and_is_json_ready() -> None:
     assert payload["reference"]["negative"] == pytest.approx(np.mean(ref_labels == 0))
     lo, hi = payload["band"]["negative"]
     assert 0 <= lo <= hi <= 1
+    # from a uniform reference to 0.6 / 0.3 / 0.1: negative rose, positive fell, neutral (1/3 vs 0.3) held
+    assert payload["change"] == {"negative": "rose", "neutral": "held", "positive": "fell"}
 
 
 def test_bad_inputs_say_what_is_wrong() -> None:
@@ -266,9 +268,10 @@ def test_label_shift_test_is_the_g_test_of_predicted_counts() -> None:
     result = label_shift_test(reference, window)
     assert result.statistic == pytest.approx(2 * np.sum(observed * np.log(observed / expected)), rel=1e-12)
     assert result.dof == 2 and result.detected and result.p_value < 1e-6
-    only_two = label_shift_test(reference, np.eye(K)[np.repeat([0, 2], [50, 50])] * 0.8 + 0.2 / K)
-    assert only_two.dof == 2  # the reference predicts all three classes, so none drops out here
     json.dumps(result.as_dict())
+    two_classes = np.eye(K)[np.repeat([0, 2], [50, 50])] * 0.8 + 0.2 / K  # nobody predicted neutral
+    no_neutral = label_shift_test(LabelledReference.of(two_classes, np.repeat([0, 2], [50, 50])), two_classes)
+    assert no_neutral.dof == 1 and no_neutral.statistic == pytest.approx(0.0) and not no_neutral.detected
 
 
 def test_label_shift_test_rejects_a_prior_change_and_holds_its_size() -> None:

@@ -72,11 +72,15 @@ def em_prior(
 ) -> np.ndarray:
     """The window's prior by EM (Saerens et al. 2002): reweight each row's ``(n, k)`` calibrated posteriors by
     ``prior / source_prior`` and renormalise (E-step, eq. 2.9), then take their mean as the next prior (M-step,
-    eq. 2.10), starting from ``source_prior`` (``(k,)``, all positive). Each step raises the window's likelihood."""
-    prior = np.asarray(source_prior, dtype=np.float64).copy()
-    ratio_base = np.asarray(source_prior, dtype=np.float64)
+    eq. 2.10), starting from ``source_prior`` (``(k,)``, all positive). Each step raises the window's likelihood.
+
+    Stops when no share moves by ``tolerance`` in a step. Where the likelihood is nearly flat (a classifier that
+    tells the classes apart poorly) EM creeps and stops short of the maximum; the shares are then ill-determined
+    by any method, and the bootstrap band of ``estimate_shares`` shows it by its width."""
+    source = np.asarray(source_prior, dtype=np.float64)
+    prior = source.copy()
     for _ in range(max_iter):
-        weighted = posteriors * (prior / ratio_base)
+        weighted = posteriors * (prior / source)
         updated = (weighted / weighted.sum(axis=1, keepdims=True)).mean(axis=0)
         if np.max(np.abs(updated - prior)) < tolerance:
             return np.asarray(updated / updated.sum())
@@ -85,7 +89,7 @@ def em_prior(
     return np.asarray(prior / prior.sum())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Quantifier:
     """One method fitted on a labelled reference: ``shares(probabilities)`` reads a window.
 

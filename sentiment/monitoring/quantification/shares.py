@@ -40,8 +40,19 @@ class ClassShares:
     reference: dict[str, float]
     replicas: int
 
+    @property
+    def change(self) -> dict[str, str]:
+        """Per class, ``rose`` or ``fell`` when the reference's share lies outside the band, else ``held``: what an
+        alert such as "the negative share rose" reads. Each class is judged at the band's level on its own (no
+        correction for looking at three classes; the label-shift test answers the joint question)."""
+        out = {}
+        for label, (low, high) in self.band.items():
+            ref = self.reference[label]
+            out[label] = "rose" if ref < low else "fell" if ref > high else "held"
+        return out
+
     def as_dict(self) -> dict[str, Any]:
-        """The JSON form: plain floats, bands as two-element lists."""
+        """The JSON form: plain floats, bands as two-element lists, and ``change``."""
         return {
             "method": self.method,
             "n_window": self.n_window,
@@ -52,6 +63,7 @@ class ClassShares:
             "counted": dict(self.counted),
             "reference": dict(self.reference),
             "replicas": self.replicas,
+            "change": self.change,
         }
 
 
