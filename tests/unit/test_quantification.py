@@ -311,6 +311,35 @@ def test_fit_test_holds_under_label_shift_and_rejects_a_changed_domain() -> None
     assert all(softened)
 
 
+def test_choose_method_decides_on_gated_windows_only() -> None:
+    """With a gate, the choice reads only the windows the gate passes: two sets where the label-shift model holds
+    (corrections win) and one where the model's outputs are softened (another domain: counting wins there, the
+    fit test rejects every window). Gated by the fit test, a correction is chosen for every held-out set, the
+    softened set is reported with no window given and no gated errors; ungated, its errors count in the choice."""
+    rng = np.random.default_rng(4)
+    reference = LabelledReference.of(*label_shift_sample(1500, UNIFORM, rng))
+    shifted, _ = label_shift_sample(2000, (0.3, 0.4, 0.3), rng)
+    sets = {
+        "negative": label_shift_sample(2000, (0.7, 0.2, 0.1), rng),
+        "positive": label_shift_sample(2000, (0.1, 0.2, 0.7), rng),
+        "other domain": (soften(shifted, 0.3), _),
+    }
+
+    def gate(window: np.ndarray) -> bool:
+        return not label_shift_fit_test(reference, window, bootstrap=49).detected
+
+    choice = choose_method(sets, reference, window=400, windows=6, gate=gate)
+    assert choice.given["other domain"] == 0.0 and "other domain" not in choice.mae_given
+    assert min(choice.given["negative"], choice.given["positive"]) >= 0.5
+    assert set(choice.held_out.values()) <= {"acc", "pacc", "em"}
+    assert np.isnan(choice.error("other domain", "cc", given=True))
+    # held out "negative": gated, only "positive" decides (EM is best there); ungated, EM's 0.35 error on the
+    # other domain counts too and ACC is chosen (the same windows: the same seed draws them)
+    assert choice.held_out["negative"] == min(METHODS, key=lambda m: choice.error("positive", m, given=True))
+    ungated = choose_method(sets, reference, window=400, windows=6)
+    assert ungated.held_out["negative"] != choice.held_out["negative"]
+
+
 def test_choose_method_is_leave_one_dataset_out() -> None:
     """Three label-shifted sets, one reference: a correction (ACC, PACC or EM) is chosen and its error is at most
     half of CC's on every set; the choice for a held-out set is exactly the choice made on the other sets alone
@@ -332,6 +361,7 @@ def test_choose_method_is_leave_one_dataset_out() -> None:
     )
     assert choice.held_out["mostly neutral"] == without_neutral.chosen
     json.dumps(choice.as_dict())
+    assert choice.given == dict.fromkeys(sets, 1.0) and choice.mae_given == choice.mae
     with pytest.raises(EstimationInputError, match="at least two labelled sets"):
         choose_method({"one": sets["mostly negative"]}, reference)
     with pytest.raises(EstimationInputError, match="at least 500 rows"):
