@@ -1,12 +1,14 @@
 """Fit the calibration map of a model on held-out labelled data and store it beside the model.
 
     python -m finetune.calibrate                      # embedded model: fit both methods, print one table, write none
-    python -m finetune.calibrate --write matrix       # ... and store the matrix-scaling map in the model folder
+    python -m finetune.calibrate --write temperature  # ... and store the temperature map in the model folder
 
 Every map is fitted on the pooled ``validation`` splits of the datasets (never used for training, never for the
 reported test figures) and reported on the ``test`` split of each: accuracy, expected calibration error (15 bins)
 raw and after each method, and the ECE band a perfectly calibrated model would show on the same rows (ECE is
-biased upwards on a few hundred rows, so a value inside that band is as calibrated as the sample can show).
+biased upwards on a few hundred rows, so a value inside that band is as calibrated as the sample can show), and
+the share of labels each map changes: a map that serves must change none (``Calibration.keeps_labels``); a matrix
+map only serves with ``SENTIMENT_CALIBRATION_MAY_CHANGE_LABELS=true``.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ import numpy as np
 
 from sentiment.datasets import load_split
 from sentiment.evaluation.calibration import ECE_BINS, ece_of_a_calibrated_model, expected_calibration_error
-from sentiment.inference.calibration import METHODS, Calibration
+from sentiment.evaluation.metrics import macro_f1
+from sentiment.inference.calibration import DEFAULT_METHOD, METHODS, Calibration
 from sentiment.inference.predictor import Predictor, model_folder
 from sentiment.labels import LABELS
 from sentiment.logs import configure_logging
+from sentiment.monitoring.estimation.base import realised_confusion
 from sentiment.runtime import configure_process
 from sentiment.settings import Settings
 from sentiment.tables.progress import CountProgress, show_progress_lines
@@ -36,7 +40,8 @@ VADER_SETS = ("vader_tweets", "vader_amazon", "vader_movies", "vader_nyt")
 
 @dataclass(frozen=True)
 class CalibrationRow:
-    """One test split: rows, raw accuracy and ECE, ECE after each method, and the perfectly-calibrated band."""
+    """One test split: rows, raw accuracy, macro-F1 and ECE; after each method its ECE, accuracy, macro-F1 and the
+    share of labels it changed; and the perfectly-calibrated band."""
 
     dataset: str
     n: int
@@ -44,6 +49,9 @@ class CalibrationRow:
     ece_raw: float
     ece_after: dict[str, float] = field(default_factory=dict)
     accuracy_after: dict[str, float] = field(default_factory=dict)
+    macro_f1: float = float("nan")
+    macro_f1_after: dict[str, float] = field(default_factory=dict)
+    changed_after: dict[str, float] = field(default_factory=dict)
     calibrated_band: tuple[float, float] = (float("nan"), float("nan"))
 
 
@@ -113,13 +121,20 @@ def fit(
                 ece_after={m: expected_calibration_error(q, y, ECE_BINS) for m, q in after.items()},
                 accuracy_after={m: float((q.argmax(axis=1) == y).mean()) for m, q in after.items()},
                 calibrated_band=ece_of_a_calibrated_model(after[best]),
+                macro_f1=_macro_f1(y, p),
+                macro_f1_after={m: _macro_f1(y, q) for m, q in after.items()},
+                changed_after={m: float(cal.changed_labels(p).mean()) for m, cal in maps.items()},
             )
         )
     return maps, rows
 
 
+def _macro_f1(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    return float(macro_f1(realised_confusion(labels, probabilities.argmax(axis=1))))
+
+
 def calibrate_folder(
-    folder: Path, datasets: tuple[str, ...], settings: Settings, method: str = "matrix"
+    folder: Path, datasets: tuple[str, ...], settings: Settings, method: str = DEFAULT_METHOD
 ) -> Calibration:
     """Fit ``method`` for the model in ``folder`` on the pooled validation splits of ``datasets`` and store it
     there; what a training run does last, so a shipped adapter always carries the map fitted to its own weights."""
@@ -137,17 +152,21 @@ def calibrate_folder(
 def table(maps: dict[str, Calibration], rows: list[CalibrationRow]) -> str:
     """The report as one Markdown table (what ``benchmarks/README.md`` and the model card hold)."""
     methods = list(maps)
-    head = " | ".join(f"ECE {m} | accuracy {m}" for m in methods)
+    head = " | ".join(f"ECE {m} | labels changed {m} | macro-F1 {m}" for m in methods)
     lines = [
         f"Fitted on {next(iter(maps.values())).fitted_on} ({next(iter(maps.values())).n} rows); test splits below.",
         "",
-        f"| dataset | n | accuracy | ECE raw | {head} | ECE of a calibrated model (mean, 90%) |",
-        "|---|---|---|---|" + "---|---|" * len(methods) + "---|",
+        f"| dataset | n | accuracy | macro-F1 | ECE raw | {head} | ECE of a calibrated model (mean, 90%) |",
+        "|---|---|---|---|---|" + "---|---|---|" * len(methods) + "---|",
     ]
     for r in rows:
-        cells = " | ".join(f"{r.ece_after[m]:.4f} | {r.accuracy_after[m]:.3f}" for m in methods)
+        cells = " | ".join(
+            f"{r.ece_after[m]:.4f} | {r.changed_after[m]:.1%} | {r.macro_f1_after[m]:.3f}" for m in methods
+        )
         band = f"{r.calibrated_band[0]:.4f}, {r.calibrated_band[1]:.4f}"
-        lines.append(f"| {r.dataset} | {r.n} | {r.accuracy:.3f} | {r.ece_raw:.4f} | {cells} | {band} |")
+        lines.append(
+            f"| {r.dataset} | {r.n} | {r.accuracy:.3f} | {r.macro_f1:.3f} | {r.ece_raw:.4f} | {cells} | {band} |"
+        )
     return "\n".join(lines)
 
 
@@ -156,7 +175,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="embedded", help="model spec: embedded or a local model folder")
     parser.add_argument("--datasets", nargs="+", default=list(VADER_SETS), help="datasets whose splits are used")
-    parser.add_argument("--write", choices=METHODS, help="store this method's map as calibration.json beside the model")
+    parser.add_argument(
+        "--write",
+        choices=METHODS,
+        help="store this method's map as calibration.json beside the model (matrix changes labels: it serves only "
+        "with SENTIMENT_CALIBRATION_MAY_CHANGE_LABELS=true)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
     configure_logging("WARNING")

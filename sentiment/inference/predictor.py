@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiment.errors import EmptyTextError, InvalidTextError, TextTooLongError
+from sentiment.errors import CalibrationError, EmptyTextError, InvalidTextError, TextTooLongError
 from sentiment.inference.calibration import Calibration
 from sentiment.inference.preprocessing import get_preprocessor
 from sentiment.labels import LABELS
@@ -82,7 +82,21 @@ class Predictor:
         model: SentimentModel,
         batch_size: int = setting_default("batch_size"),
         calibration: Calibration | None = None,
+        allow_label_changes: bool = False,
     ) -> None:
+        if calibration is not None and not calibration.keeps_labels:
+            if not allow_label_changes:
+                raise CalibrationError(
+                    f"the {calibration.method} calibration map changes the predicted label of some texts "
+                    f"({calibration.label_change_note()}); serve a label-keeping map (`python -m finetune.calibrate "
+                    "--write temperature`) or opt in with SENTIMENT_CALIBRATION_MAY_CHANGE_LABELS=true"
+                )
+            logger.warning(
+                "serving a %s calibration map that CHANGES ANSWERS: served labels are its argmax, not the model's "
+                "(%s); SENTIMENT_CALIBRATION_MAY_CHANGE_LABELS=true asked for it",
+                calibration.method,
+                calibration.label_change_note(),
+            )
         self.model = model
         self.batch_size = batch_size
         self.calibration = calibration
@@ -101,10 +115,24 @@ class Predictor:
     def load(cls, spec: str, settings: Settings, calibrated: bool = True) -> Predictor:
         """The predictor of a model spec, with the calibration map stored beside the model when there is one
         (``calibrated=False``: the raw probabilities, e.g. to fit a new map). Raises what ``load_model`` raises
-        (``ModelLoadError``, ``LabelMappingError``, ``ValueError`` for a bad spec); a damaged map is ignored."""
+        (``ModelLoadError``, ``LabelMappingError``, ``ValueError`` for a bad spec); a damaged map is ignored, and so
+        is a map that changes labels unless ``settings.calibration_may_change_labels`` opts in (logged: the model
+        then serves its raw probabilities, and ``/health`` says it is not calibrated)."""
         model = load_model(spec, settings)
         calibration = Calibration.load(folder) if calibrated and (folder := model_folder(model.info)) else None
-        return cls(model, batch_size=settings.batch_size, calibration=calibration)
+        allowed = settings.calibration_may_change_labels
+        if calibration is not None and not calibration.keeps_labels and not allowed:
+            logger.warning(
+                "not applying the %s calibration map of %s: it changes the predicted label of some texts (%s); "
+                "serving the model's raw probabilities. Refit a label-keeping map with `python -m finetune.calibrate "
+                "--model %s --write temperature`, or opt in with SENTIMENT_CALIBRATION_MAY_CHANGE_LABELS=true",
+                calibration.method,
+                spec,
+                calibration.label_change_note(),
+                spec,
+            )
+            calibration = None
+        return cls(model, batch_size=settings.batch_size, calibration=calibration, allow_label_changes=allowed)
 
     @property
     def info(self) -> ModelInfo:
@@ -160,7 +188,8 @@ class Predictor:
         self, texts: Sequence[object], embed: bool = False, refuse_long: bool | Sequence[bool] = False
     ) -> BatchResult:
         """Score ``n`` texts into arrays (``BatchResult``: ``(n, 3)`` float32 probabilities in ``LABELS`` order,
-        calibrated when a map is loaded). Never raises for a bad text: its row is NaN with an error. A text longer
+        calibrated when a map is loaded: a label-keeping one unless opted in, so each row's argmax, the served
+        label, is the model's own). Never raises for a bad text: its row is NaN with an error. A text longer
         than ``max_chars`` characters is cut first and flagged truncated. ``embed``: also each text's embedding
         (``sentiment.models.embedding``) from the same pass, when the model has one (not the lexicon).
         ``refuse_long`` (for all texts, or per text): a text over the token limit is refused (``TextTooLongError``

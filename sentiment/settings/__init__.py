@@ -41,6 +41,11 @@ class Settings(StorageSettings):
     precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
         "auto", description="Numeric format of transformer inference; auto: bf16 where the CPU has native bf16."
     )
+    calibration_may_change_labels: bool = Field(
+        False,
+        description="Serve a model's calibration map even when it changes answers (a matrix map changed 2-14% of "
+        "held-out labels, measured); off: only maps that keep every label (temperature) are applied.",
+    )
     token_budget: int = Field(2048, ge=64, description="Padded tokens per forward pass (texts sorted by length).")
     packing: bool = Field(
         True,
@@ -182,7 +187,9 @@ class Settings(StorageSettings):
         "doc", description="Estimator of accuracy and F1 on each drift window (benchmarks/performance_estimation.py)."
     )
     estimation_calibration: Literal["none", "temperature", "matrix"] = Field(
-        "temperature", description="Calibration map the estimator refits on the labelled reference first."
+        "temperature",
+        description="Calibration map the estimator refits on the labelled reference first; it shapes the estimate "
+        "only (the labels it counts are the served ones).",
     )
     evaluation_interval_s: float = Field(3600.0, gt=0, description="Seconds between scheduled evaluations.")
     first_evaluation_delay_s: float = Field(

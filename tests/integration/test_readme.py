@@ -96,7 +96,7 @@ RUNS: dict[str, Run] = {
         why="scoring the validation and test splits of four sets with the embedded model takes minutes",
         stderr=PROGRESS.format(name="calibration", done="scored"),
     ),
-    "python -m finetune.calibrate --write matrix": Run(
+    "python -m finetune.calibrate --write temperature": Run(
         extra=("--model", "{calibration_model}", "--datasets", "vader_tweets"),
         why="writes beside the model: a copy of the tiny test model here, never the shipped one",
         stderr=PROGRESS.format(name="calibration", done="scored"),

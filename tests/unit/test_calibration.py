@@ -15,9 +15,17 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.special import softmax
 
+from sentiment.errors import CalibrationError
 from sentiment.evaluation.calibration import ece_of_a_calibrated_model, expected_calibration_error, reliability_bins
-from sentiment.inference.calibration import CALIBRATION_FILE, Calibration, negative_log_likelihood
+from sentiment.inference.calibration import (
+    CALIBRATION_FILE,
+    DEFAULT_METHOD,
+    LABEL_KEEPING_METHODS,
+    Calibration,
+    negative_log_likelihood,
+)
 from sentiment.inference.predictor import Predictor
+from sentiment.labels import LABELS
 from sentiment.settings import Settings
 
 
@@ -75,19 +83,83 @@ def test_matrix_scaling_also_corrects_a_class_prior_that_temperature_cannot() ->
     assert np.abs(temperature.apply(new).mean(axis=0) - frequency).max() > 0.03
 
 
+def _near_ties(base: np.ndarray, gaps: np.ndarray) -> np.ndarray:
+    """Logits whose top two classes differ by ``gaps`` (down to one float32 ulp and exact ties): where rounding a
+    calibrated row to float32 could tie two classes that the map kept apart."""
+    z = base.copy()
+    order = np.argsort(-z, axis=1)
+    rows = np.arange(len(z))
+    z[rows, order[:, 1]] = z[rows, order[:, 0]] - gaps
+    return z
+
+
+@hsettings(max_examples=80, deadline=None)
+@given(
+    fit_logits=arrays(np.float64, (60, 3), elements=st.floats(-12.0, 12.0)),
+    fit_labels=arrays(np.int64, (60,), elements=st.integers(0, 2)),
+    logits=arrays(np.float64, (24, 3), elements=st.floats(-30.0, 30.0)),
+    gaps=arrays(np.float64, (24,), elements=st.sampled_from([0.0, 1e-9, 1e-7, 6e-8, 1e-6, 1e-4, 1e-2, 1.0])),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_every_default_calibration_map_keeps_the_argmax_of_every_row(
+    fit_logits: np.ndarray, fit_labels: np.ndarray, logits: np.ndarray, gaps: np.ndarray, dtype: type
+) -> None:
+    """Whatever labelled rows a label-keeping map (the default method and every map served without the opt-in) is
+    fitted on, it gives every row of any logits back with the same argmax: random logits, near-ties down to one
+    float32 ulp and exact ties, float32 (what models return) and float64 input. No tie is excused: the served label
+    must be the model's argmax exactly. The fitted rows are recorded as 0% changed."""
+    assert DEFAULT_METHOD in LABEL_KEEPING_METHODS
+    for method in LABEL_KEEPING_METHODS:
+        cal = Calibration.fit(_softmax(fit_logits), fit_labels, method)
+        assert cal.keeps_labels and cal.labels_changed == 0.0
+        probs = _softmax(_near_ties(logits, gaps)).astype(dtype)
+        after = cal.apply(probs)
+        assert np.array_equal(after.argmax(axis=1), probs.argmax(axis=1)), (cal.temperature, probs, after)
+        assert np.allclose(after.sum(axis=1), 1.0, atol=1e-5)
+        assert not cal.changed_labels(probs).any()
+
+
 @hsettings(max_examples=60, deadline=None)
 @given(
-    probs=arrays(np.float64, (12, 3), elements=st.floats(0.0, 1.0)).map(lambda a: a + 1e-3),
-    temperature=st.floats(0.1, 10.0),
+    logits=arrays(np.float64, (24, 3), elements=st.floats(-30.0, 30.0)),
+    gaps=arrays(np.float64, (24,), elements=st.sampled_from([0.0, 1e-9, 6e-8, 1e-6, 1e-3])),
+    log_t=st.floats(-3.0, 3.0),
 )
-def test_a_temperature_map_keeps_every_label_and_returns_distributions(probs: np.ndarray, temperature: float) -> None:
-    probs = probs / probs.sum(axis=1, keepdims=True)
-    cal = Calibration("temperature", tuple(tuple(row) for row in np.eye(3) / temperature), (0.0, 0.0, 0.0))
-    after = cal.apply(probs).astype(np.float64)
-    assert np.allclose(after.sum(axis=1), 1.0, atol=1e-5)
-    top = probs.max(axis=1, keepdims=True)
-    unique_top = (probs >= top - 1e-9).sum(axis=1) == 1  # ties may break either way
-    assert (after.argmax(axis=1) == probs.argmax(axis=1))[unique_top].all()
+def test_a_temperature_map_at_any_temperature_keeps_every_label(
+    logits: np.ndarray, gaps: np.ndarray, log_t: float
+) -> None:
+    """Any temperature the fit can return (T in [0.05, 20]), not only fitted ones: a T of 20 squeezes near-ties
+    below float32 resolution, and the served row still has the model's top class."""
+    cal = Calibration("temperature", tuple(tuple(row) for row in np.eye(3) / np.exp(log_t)), (0.0, 0.0, 0.0))
+    probs = _softmax(_near_ties(logits, gaps)).astype(np.float32)
+    assert np.array_equal(cal.apply(probs).argmax(axis=1), probs.argmax(axis=1))
+
+
+def test_only_a_positive_multiple_of_the_identity_with_equal_biases_keeps_labels() -> None:
+    """``keeps_labels`` is read from the parameters, not the name: a temperature map whose file holds any other
+    parameters is refused (it would change labels), and a matrix map is label-changing unless it is a temperature."""
+    assert Calibration("matrix", ((2.0, 0, 0), (0, 2.0, 0), (0, 0, 2.0)), (0.3, 0.3, 0.3)).keeps_labels
+    assert not Calibration("matrix", ((1.0, 0, 0), (0, 1.0, 0), (0, 0, 1.0)), (0.0, 0.0, 0.2)).keeps_labels
+    assert not Calibration("matrix", ((1.0, 0.1, 0), (0, 1.0, 0), (0, 0, 1.0)), (0.0, 0.0, 0.0)).keeps_labels
+    assert not Calibration("matrix", ((-1.0, 0, 0), (0, -1.0, 0), (0, 0, -1.0)), (0.0, 0.0, 0.0)).keeps_labels
+    with pytest.raises(CalibrationError, match="would change labels"):
+        Calibration("temperature", ((1.0, 0, 0), (0, 1.0, 0), (0, 0, 1.0)), (0.0, 0.0, 0.2))
+
+
+def test_a_fitted_matrix_map_records_and_says_that_it_changes_labels() -> None:
+    """The class-prior case where matrix scaling helps the likelihood: it moves labels, records the share it moved
+    on its own rows, and says so in the line /health and the model card show."""
+    rng = np.random.default_rng(3)
+    z = rng.normal(0, 2, (5000, 3))
+    labels = _draw(_softmax(z + np.array([0.0, -0.8, 0.8])), rng)
+    matrix = Calibration.fit(_softmax(z), labels, "matrix", fitted_on="test rows")
+    assert not matrix.keeps_labels
+    assert (
+        matrix.labels_changed == pytest.approx(matrix.changed_labels(_softmax(z)).mean())
+        and matrix.labels_changed > 0.05
+    )
+    assert f"it changes labels ({matrix.labels_changed:.1%} of the 5,000 rows it was fitted on)" in matrix.describe()
+    assert Calibration.fit(_softmax(z), labels).method == "temperature"  # the default map keeps labels
 
 
 def test_invalid_rows_stay_invalid_and_a_bad_map_is_refused() -> None:
@@ -134,3 +206,56 @@ def test_a_model_folder_with_a_map_serves_calibrated_scores_under_a_new_revision
         damaged = Predictor.load(str(folder), settings)
     assert damaged.info.revision == raw.info.revision and not damaged.info.as_dict()["calibrated"]
     assert "ignoring" in caplog.text
+
+
+def _matrix_map() -> Calibration:
+    """A hand-made matrix map that moves probability towards the third class: it changes labels."""
+    return Calibration("matrix", ((1.0, 0, 0), (0, 1.0, 0), (0, 0, 1.0)), (0.0, 0.0, 1.5), "test rows", 100, 0.25)
+
+
+def test_a_label_changing_map_serves_only_when_opted_in_and_the_log_says_it_changes_answers(
+    tiny_model_dir: Path, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A model folder holding a matrix map: by default the predictor refuses to serve it (warning naming the fix,
+    raw probabilities served, /health not calibrated); the constructor refuses it outright; with
+    ``calibration_may_change_labels`` it serves, the log line and /health's description say it changes answers, and
+    the served labels are the map's argmax (which differ from the model's on these texts)."""
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    texts = ["good", "bad and sad", "the bus leaves at noon", "fine", "awful", "meh"]
+    raw = Predictor.load(str(folder), settings)
+    raw_probs = raw.predict_batch(texts).probabilities
+    cal = _matrix_map()
+    cal.save(folder)
+    assert cal.changed_labels(raw_probs).any()  # on these texts the map does change a label
+
+    with caplog.at_level(logging.WARNING, logger="sentiment.inference.predictor"):
+        default = Predictor.load(str(folder), settings)
+    assert default.calibration is None and not default.info.as_dict()["calibrated"]
+    assert default.info.revision == raw.info.revision
+    np.testing.assert_array_equal(default.predict_batch(texts).probabilities, raw_probs)
+    assert "not applying the matrix calibration map" in caplog.text and "--write temperature" in caplog.text
+    assert "25.0% of the 100 rows it was fitted on" in caplog.text
+
+    with pytest.raises(CalibrationError, match="CALIBRATION_MAY_CHANGE_LABELS"):
+        Predictor(raw.model, calibration=cal)
+
+    caplog.clear()
+    opted = settings.model_copy(update={"calibration_may_change_labels": True})
+    with caplog.at_level(logging.WARNING, logger="sentiment.inference.predictor"):
+        served = Predictor.load(str(folder), opted)
+    assert "CHANGES ANSWERS" in caplog.text
+    assert "it changes labels" in served.info.as_dict()["calibration"]
+    batch = served.predict_batch(texts)
+    assert batch.labels == [LABELS[i] for i in cal.apply(raw_probs).argmax(axis=1)]
+    assert batch.labels != [LABELS[i] for i in raw_probs.argmax(axis=1)]
+
+
+def test_the_shipped_map_keeps_labels() -> None:
+    """What ships beside the embedded model is a label-keeping map (so it serves without the opt-in), and the file
+    records that it changed none of the rows it was fitted on."""
+    from sentiment.models.registry import EMBEDDED_DIR
+
+    shipped = Calibration.load(EMBEDDED_DIR)
+    assert shipped is not None and shipped.method == DEFAULT_METHOD and shipped.keeps_labels
+    assert shipped.labels_changed == 0.0 and shipped.n > 1000

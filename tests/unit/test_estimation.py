@@ -210,3 +210,25 @@ def test_inputs_that_cannot_be_read_say_what_to_pass() -> None:
     with pytest.raises(EstimationInputError, match="empty window"):
         CBPE(LabelledReference.of(probs, labels), bootstrap=0).estimate(np.zeros((0, 3)))
     assert isinstance(EstimationInputError("x"), ValueError)
+
+
+@pytest.mark.parametrize("method", sorted(ESTIMATORS))
+def test_an_estimator_counts_the_served_labels_even_when_its_own_map_changes_them(method: str) -> None:
+    """The estimators may refit any map for estimation, a label-changing ``matrix`` one included, but they count
+    predictions as served (the argmax of the served probabilities): the estimated confusion's column sums are
+    exactly the window's served-label shares. The reference's truth leans towards the third class, so the matrix
+    map moves many labels there (asserted); counting its argmax instead would put those rows in another column."""
+    from sentiment.inference.calibration import Calibration
+
+    rng = np.random.default_rng(11)
+    probs, _ = calibrated_sample(4000, rng)
+    biased = probs * np.array([0.5, 0.5, 2.0])
+    truth = (rng.random((4000, 1)) > (biased / biased.sum(axis=1, keepdims=True)).cumsum(axis=1)).sum(axis=1)
+    emb = rng.normal(size=(4000, 4))
+    reference = LabelledReference.of(probs[:2000], truth[:2000].clip(0, K - 1), emb[:2000])
+    window = probs[2000:]
+    moved = Calibration.fit(reference.probabilities, reference.labels, "matrix").changed_labels(window).mean()
+    assert moved > 0.05  # the map the estimator refits does change labels here
+    found = make_estimator(method, reference, calibration="matrix", bootstrap=2, draws=3).estimate(window, emb[2000:])
+    served_share = np.bincount(window.argmax(axis=1), minlength=K) / len(window)
+    np.testing.assert_allclose(np.asarray(found.confusion).sum(axis=0), served_share, atol=1e-9)

@@ -35,6 +35,14 @@ def _probabilities(values: Any, what: str) -> np.ndarray:
     return probs / sums
 
 
+def served_labels(probabilities: np.ndarray) -> np.ndarray:
+    """``(n,)`` class ids the app served for ``(n, K)`` served probabilities: their argmax, the model's own label
+    (a serving map keeps it: ``Calibration.keeps_labels``). Every estimator counts predictions with this, never with
+    the argmax of the probabilities its own map recalibrated (a ``matrix`` map may move it: that would estimate a
+    classifier nobody serves)."""
+    return np.asarray(probabilities).argmax(axis=1)
+
+
 def _embeddings(values: Any, n: int, what: str) -> np.ndarray | None:
     if values is None:
         return None
@@ -206,6 +214,8 @@ class Estimator(ABC):
 
     @staticmethod
     def _calibrated(state: Any, probabilities: np.ndarray) -> np.ndarray:
+        """The probabilities after the estimator's own map: read for *expected* outcomes only; which label each row
+        was served stays ``served_labels(probabilities)`` whatever this map does to the argmax."""
         cal = getattr(state, "calibration", None)
         return probabilities if cal is None else cal.apply(probabilities).astype(np.float64)
 
@@ -230,7 +240,7 @@ class Estimator(ABC):
         emb = self._window_embeddings(embeddings, n)
         point = self._confusion(self._state, probs, emb)
         replicas = [self._confusion(state, probs, emb) for state in self._replicas] or [point]
-        predicted_counts = np.bincount(probs.argmax(axis=1), minlength=K)
+        predicted_counts = np.bincount(served_labels(probs), minlength=K)
         samples = [
             confusion_metrics(confusion)
             for c in replicas

@@ -48,6 +48,7 @@ from sentiment.monitoring.estimation.base import (
     _probabilities,
     expected_confusion,
     realised_confusion,
+    served_labels,
 )
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class CBPE(Estimator):
         return _Calibrated(calibrate)
 
     def _confusion(self, state: Any, probabilities: np.ndarray, embeddings: np.ndarray | None) -> np.ndarray:
-        return expected_confusion(self._calibrated(state, probabilities), probabilities.argmax(axis=1))
+        return expected_confusion(self._calibrated(state, probabilities), served_labels(probabilities))
 
 
 def negative_entropy(probabilities: np.ndarray) -> np.ndarray:
@@ -100,12 +101,12 @@ class ATC(Estimator):
 
     def _fit_state(self, reference: LabelledReference, calibrate: Any) -> _ATCState:
         probs = reference.probabilities if calibrate is None else calibrate.apply(reference.probabilities)
-        correct = reference.probabilities.argmax(axis=1) == reference.labels
+        correct = served_labels(reference.probabilities) == reference.labels
         return _ATCState(calibrate, atc_threshold(negative_entropy(probs), correct))
 
     def _confusion(self, state: Any, probabilities: np.ndarray, embeddings: np.ndarray | None) -> np.ndarray:
         probs = self._calibrated(state, probabilities)
-        predicted = probabilities.argmax(axis=1)
+        predicted = served_labels(probabilities)
         right = negative_entropy(probs) >= state.threshold
         others = probs.copy()
         others[np.arange(len(predicted)), predicted] = 0.0
@@ -130,13 +131,13 @@ class DoC(Estimator):
 
     def _fit_state(self, reference: LabelledReference, calibrate: Any) -> _DoCState:
         probs = reference.probabilities if calibrate is None else calibrate.apply(reference.probabilities)
-        predicted = reference.probabilities.argmax(axis=1)
+        predicted = served_labels(reference.probabilities)
         realised = _column_conditional(realised_confusion(reference.labels, predicted))
         expected = _column_conditional(expected_confusion(probs.astype(np.float64), predicted))
         return _DoCState(calibrate, realised - expected)
 
     def _confusion(self, state: Any, probabilities: np.ndarray, embeddings: np.ndarray | None) -> np.ndarray:
-        predicted = probabilities.argmax(axis=1)
+        predicted = served_labels(probabilities)
         expected = expected_confusion(self._calibrated(state, probabilities), predicted)
         share = expected.sum(axis=0)
         conditional = _column_conditional(np.clip(_column_conditional(expected) + state.bias, 0.0, None))
@@ -167,7 +168,7 @@ class BBSE(Estimator):
     name = "bbse"
 
     def _fit_state(self, reference: LabelledReference, calibrate: Any) -> _BBSEState:
-        predicted = reference.probabilities.argmax(axis=1)
+        predicted = served_labels(reference.probabilities)
         joint = realised_confusion(reference.labels, predicted).T  # rows predicted, columns true
         prior = np.bincount(reference.labels, minlength=K) / len(reference)
         return _BBSEState(calibrate, joint, prior)
@@ -175,11 +176,11 @@ class BBSE(Estimator):
     def label_weights(self, probabilities: Any) -> np.ndarray:
         """The estimated ``q(y) / p(y)`` of a window of ``(n, K)`` probabilities: ``(K,)``, ``LABELS`` order."""
         probs = _probabilities(probabilities, "window probabilities")
-        share = np.bincount(probs.argmax(axis=1), minlength=K) / len(probs)
+        share = np.bincount(served_labels(probs), minlength=K) / len(probs)
         return bbse_weights(self._state.joint, share, self._state.prior)
 
     def _confusion(self, state: Any, probabilities: np.ndarray, embeddings: np.ndarray | None) -> np.ndarray:
-        predicted = probabilities.argmax(axis=1)
+        predicted = served_labels(probabilities)
         share = np.bincount(predicted, minlength=K) / len(predicted)
         weights = bbse_weights(state.joint, share, state.prior)
         shifted = self._calibrated(state, probabilities) * weights[None, :]
@@ -271,9 +272,9 @@ class ImportanceWeighted(Estimator):
         assert embeddings is not None and state.reference.embeddings is not None
         ref = state.reference
         weights = self.importance_weights(ref.embeddings, embeddings)
-        predicted_ref = ref.probabilities.argmax(axis=1)
+        predicted_ref = served_labels(ref.probabilities)
         weighted = (np.eye(K)[ref.labels] * weights[:, None]).T @ np.eye(K)[predicted_ref]
-        predicted = probabilities.argmax(axis=1)
+        predicted = served_labels(probabilities)
         share = np.bincount(predicted, minlength=K) / len(predicted)
         return _by_predicted_column(_column_conditional(weighted), share)
 
