@@ -147,3 +147,8 @@ def text_error(message: str, reason: str | None) -> InvalidTextError:
 class StoreTransferError(StoreError):
     """Moving monitoring memory into or out of the store failed: an old data folder that cannot be read, an export
     folder without a readable manifest or of another schema revision, or an import into a store that is not empty."""
+
+
+class ReviewError(SentimentError):
+    """A review-sample action that cannot be done as asked: an id not in the sample, a label that is not one of the
+    three, a sample that is off (the prediction log is off or SENTIMENT_REVIEW_RATE is 0)."""
