@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Row, and_, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from sentiment.errors import ReviewError
@@ -67,6 +67,12 @@ def _state(state: State) -> ColumnElement[bool] | None:
     return None
 
 
+def _plain(row: Row[Any]) -> dict[str, Any]:
+    """A row as a dict with plain ``str`` keys: SQLAlchemy's keys are a ``str`` subclass that orjson (Gradio's JSON
+    writer) refuses as a key ("Dict key must be str")."""
+    return {str(key): value for key, value in row._mapping.items()}
+
+
 class ReviewQueue:
     """Reads and changes ``review_sample`` rows in ``store``; ``StoreUnavailableError`` while the store is down."""
 
@@ -78,7 +84,7 @@ class ReviewQueue:
         query = select(*(review_sample.c[c] for c in ITEM_COLUMNS)).where(_waiting())
         with self.store.read() as conn:
             row = conn.execute(query.order_by(review_sample.c.id).limit(1)).first()
-        return None if row is None else dict(row._mapping)
+        return None if row is None else _plain(row)
 
     def get(self, review_id: int) -> dict[str, Any]:
         query = select(*(review_sample.c[c] for c in ITEM_COLUMNS)).where(review_sample.c.id == review_id)
@@ -86,7 +92,7 @@ class ReviewQueue:
             row = conn.execute(query).first()
         if row is None:
             raise ReviewError(f"no sampled prediction has review id {review_id}: list them with /review_sample")
-        return dict(row._mapping)
+        return _plain(row)
 
     def label(self, review_id: int, label: str, labeller: Labeller, now: float | None = None) -> dict[str, Any]:
         """Give (or correct) the label of one sampled row; returns the row. ``ReviewError``: unknown id or label."""
@@ -135,7 +141,7 @@ class ReviewQueue:
         if since is not None:
             query = query.where(review_sample.c.prediction_ts >= since)
         with self.store.read() as conn:
-            return [dict(r._mapping) for r in conn.execute(query.order_by(review_sample.c.id).limit(limit))]
+            return [_plain(r) for r in conn.execute(query.order_by(review_sample.c.id).limit(limit))]
 
     def counts(self, since: float | None = None) -> ReviewCounts:
         """How many rows are sampled, labelled, waiting and skipped (of predictions made since ``since``)."""

@@ -30,6 +30,8 @@ from sentiment.service.serving import SentimentService
 from sentiment.web.monitoring_figures import figures_json
 
 ADMIN_HEADER = "X-Admin-Token"
+# Module level: the routes' annotations are strings (``from __future__``), resolved in this module's globals.
+Token = Annotated[str | None, Header(alias=ADMIN_HEADER)]
 
 
 class ReviewLabel(BaseModel):
@@ -55,8 +57,6 @@ def add_review_routes(app: FastAPI, service: SentimentService) -> None:
         except StoreUnavailableError as exc:
             return _error(503, str(exc), {"Retry-After": "5"})
         return JSONResponse(_plain(body))
-
-    Token = Annotated[str | None, Header(alias=ADMIN_HEADER)]
 
     @app.get("/review_sample", include_in_schema=True)
     async def list_review_sample(

@@ -84,7 +84,9 @@ def label_tab(service: SentimentService, wrap: Any) -> None:
         if not admin:
             gr.Markdown(f"**{ADMIN_OFF}**", elem_id="label-off")
         with gr.Row():
-            token = gr.Textbox(label="Admin token", type="password", interactive=admin, elem_id="label-admin-token")
+            token = gr.Textbox(
+                label="Admin token (to label)", type="password", interactive=admin, elem_id="label-admin-token"
+            )
             start_btn = gr.Button("Start labelling", interactive=admin, elem_id="label-start")
         progress = gr.Markdown(elem_id="label-progress")
         question = gr.Markdown(elem_id="label-question")
