@@ -13,13 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sentiment.errors import (
-    AccessDeniedError,
-    InvalidTextError,
-    ModelUnavailableError,
-    RequestRefusedError,
-    text_error,
-)
+from sentiment.errors import AccessDeniedError, InvalidTextError, ModelUnavailableError, RequestRefusedError, text_error
 from sentiment.inference.micro_batcher import MicroBatcher
 from sentiment.inference.pool import ModelPool
 from sentiment.inference.predictor import Predictor, validate_text
