@@ -69,7 +69,11 @@ class StorageSettings(BaseSettings):
         60.0, gt=0, description="Minutes between backup exports (and pushes) when SENTIMENT_BACKUP_REPO is set."
     )
     log_predictions: bool = Field(True, description="Keep one row per scored text in the prediction log.")
-    log_text: bool = Field(False, description="Also store the raw text in the prediction log (privacy: off).")
+    log_text: bool = Field(
+        False,
+        description="Also store the raw text in the prediction log (privacy: off). The review sample's texts are "
+        "stored whatever this says (SENTIMENT_REVIEW_RATE).",
+    )
     log_queue_rows: int = Field(
         50_000,
         ge=100,
