@@ -15,8 +15,9 @@ The design, and why:
   A capped day is therefore a Bernoulli(``rate``) sample of the day's predictions *up to the first refused draw*, and
   of none after it. Each row stores ``inclusion_probability = rate``, true for every prediction logged before that
   moment; the moment is recorded (``monitor_state`` key ``review_sample.closed.<day>``, the prediction time of the
-  first refused draw), and ``ReviewSample.sampling_open`` says for any prediction time whether it was drawable. An
-  interval is then computed over the predictions that were drawable (all of them on days the cap was not reached),
+  first refused draw), and ``review_queue.ReviewQueue.sampling_open`` says for any prediction time whether it was
+  drawable. An interval is then computed over the predictions that were drawable (all of them on days the cap was
+  not reached),
   which keeps it unbiased for them; the alternative, a per-day reservoir, gives a uniform sample of the whole day but
   knows its inclusion probability (cap / N) only when the day ends, and must keep up to ``cap`` texts it may later
   evict. With the default rate and cap (2%, 200) a day closes only after 10,000 predictions.
