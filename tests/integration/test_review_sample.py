@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from sentiment.errors import ReviewError
@@ -175,3 +177,42 @@ def test_sampled_texts_expire_and_labels_outlive_them(store: Store) -> None:
     log.prune()
     log.stop()
     assert [(r["label"], r["text"]) for r in _sampled(store)] == [("neutral", None), (None, "new")]
+
+
+ROW_KINDS = ("good", "no id", "not a review id", "not a label", "not in the review sample")
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(st.sampled_from(ROW_KINDS), min_size=1, max_size=12), labels=st.data())
+def test_any_mix_of_good_and_bad_rows_labels_every_good_one_and_names_every_bad_one(
+    store: Store, settings: Settings, tmp_path: Path, kinds: list[str], labels: st.DataObject
+) -> None:
+    """Whatever mix of rows a file holds, each bad row is listed under its own reason at its own row number, and
+    every good row's label is in the store afterwards (a bad row never sinks another)."""
+    service = ReviewService(settings, store)
+    if len(_sampled(store)) < 12:
+        log = _log(store, 1.0, cap=100)
+        log.record("predict", "m", [f"row {i}" for i in range(12)], _result(12))
+        assert log.flush(10)
+        log.stop()
+    ids = [int(r["id"]) for r in _sampled(store)]
+    cells = {"no id": ",neutral", "not a review id": "x7,neutral", "not in the review sample": "999999,neutral"}
+    lines, wanted = [], {}
+    for number, kind in enumerate(kinds, start=1):
+        review_id = ids[number - 1]
+        if kind == "good":
+            label = labels.draw(st.sampled_from(["negative", "Neutral", " positive "]))
+            lines.append(f"{review_id},{label}")
+            wanted[review_id] = label.strip().lower()
+        elif kind == "not a label":
+            lines.append(f"{review_id},sarcastic")
+        else:
+            lines.append(cells[kind])
+    path = tmp_path / "mixed.csv"
+    path.write_text("review_id,label\n" + "\n".join(lines) + "\n")
+    summary = service.import_file(path)
+    expected = {kind: [n for n, k in enumerate(kinds, start=1) if k == kind] for kind in ROW_KINDS[1:] if kind in kinds}
+    assert summary.problems == expected
+    assert summary.recorded + summary.duplicates == len(wanted)
+    stored = {int(r["id"]): r["label"] for r in _sampled(store)}
+    assert {review_id: stored[review_id] for review_id in wanted} == wanted
