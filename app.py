@@ -26,8 +26,10 @@ from sentiment.web.busy import BusyRetryMiddleware
 from sentiment.web.clients import trust_forwarded_headers
 from sentiment.web.gradio_failures import count_failed_events
 from sentiment.web.inference_api import add_inference_api
+from sentiment.web.review_routes import add_review_routes
 from sentiment.web.routes import add_routes
 from sentiment.web.ui.blocks import TITLE, build_blocks
+from sentiment.web.ui.label import LABEL_KEYS
 
 logger = logging.getLogger("app")
 
@@ -54,12 +56,15 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
 
     add_routes(app, service)  # before Gradio is mounted at "/", which would otherwise answer them
     add_inference_api(app, service)  # POST /predict (TEI) and POST / (Inference API); GET / stays the UI
+    add_review_routes(app, service)  # /review_sample: the owner labels the random review sample (admin token)
 
     demo = build_blocks(service)
     count_failed_events(demo, service.metrics)  # every failed event, by reason
     demo.state_session_capacity = settings.session_capacity  # read when mounted; Gradio keeps 10,000 by default
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.queue_size)
-    app = gr.mount_gradio_app(app, demo, path="/", max_file_size=settings.max_upload_bytes, footer_links=["api"])
+    app = gr.mount_gradio_app(
+        app, demo, path="/", max_file_size=settings.max_upload_bytes, footer_links=["api"], head=LABEL_KEYS
+    )  # LABEL_KEYS: the Label view's keyboard shortcuts (Gradio 6 takes a page's head only here)
     app.add_middleware(BusyRetryMiddleware)  # a full queue says "busy, retry" with Retry-After
     trust_forwarded_headers(app, settings)  # X-Forwarded-For names the client only from SENTIMENT_TRUSTED_PROXIES
     # outermost: every API answer counted by status, bodies bounded (413) and decodable (400), bugs explained (500)

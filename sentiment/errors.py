@@ -158,3 +158,8 @@ class SampleDesignError(MonitoringError):
 class SelfSelectedLabelsError(SampleDesignError):
     """Labelled rows that were not drawn at random (visitor feedback, hand-picked reviews): an interval computed from
     them has no coverage guarantee, so it is refused. Label rows of the random review sample instead."""
+
+
+class ReviewError(SentimentError):
+    """A review-sample action that cannot be done as asked: an id not in the sample, a label that is not one of the
+    three, a sample that is off (the prediction log is off or SENTIMENT_REVIEW_RATE is 0)."""

@@ -150,6 +150,9 @@ def running_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
             "SENTIMENT_REFERENCE_PRODUCTION_ROWS": "0",
             # its tests run evaluations themselves and read the newest: no scheduled one comes in between
             "SENTIMENT_FIRST_EVALUATION_DELAY_S": "3600",
+            # every prediction enters the review sample, so its tests label texts they just sent
+            "SENTIMENT_REVIEW_RATE": "1",
+            "SENTIMENT_REVIEW_DAILY_CAP": "1000000",
         },
     )
     yield app

@@ -30,8 +30,12 @@ COLUMNS = (
     "text",
 )
 INSERTED = (*COLUMNS, "prediction_id", "embedding")
-# One row as the writer inserts it, in ``INSERTED`` order.
-Row = tuple[float, str, str, int, int, str, float, float, float, str, float, str | None, str | None, bytes | None]
+# One row as the writer inserts it, in ``INSERTED`` order, then the text kept for the review sample: the scored text
+# when the row was drawn into it (``review_sampler``; kept even with text logging off), else None.
+Row = tuple[
+    float, str, str, int, int, str, float, float, float, str, float, str | None, str | None, bytes | None, str | None
+]
+REVIEW_TEXT = len(INSERTED)  # the index of that last element
 
 # The width of each bounded text column (PostgreSQL refuses a longer value; SQLite would keep it): a row is cut to
 # fit here, once, instead of failing its whole batch in the writer.
@@ -59,7 +63,7 @@ def fitted(row: Row) -> Row:
     """``row`` with every text value storable and cut to its column's width: the store accepts any row this
     returns, on SQLite and on PostgreSQL, so one visitor's odd text never blocks the rows queued behind it."""
     values: list[Any] = list(row)
-    for i in _TEXT_COLUMNS:
+    for i in (*_TEXT_COLUMNS, REVIEW_TEXT):
         if values[i] is not None:
             values[i] = storable(values[i])
             width = _WIDTHS.get(i)
@@ -70,7 +74,7 @@ def fitted(row: Row) -> Row:
 
 def as_params(rows: list[Row]) -> list[dict[str, Any]]:
     """Rows as the parameter sets of one executemany ``INSERT``."""
-    return [dict(zip(INSERTED, row, strict=True)) for row in rows]
+    return [dict(zip(INSERTED, row[:REVIEW_TEXT], strict=True)) for row in rows]
 
 
 def encode_embedding(vector: np.ndarray | None) -> bytes | None:

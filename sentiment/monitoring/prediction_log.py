@@ -6,6 +6,10 @@ batches into the one store (SQLite or PostgreSQL), keeping them in memory and re
 When ``capacity`` rows are already held the new rows are dropped and counted (a metric), never waited for: logging
 must not slow or fail a prediction. Raw text is stored only if the settings allow it (off by default).
 
+Each row is also drawn into the review sample with the sampler's rate (``review_sampler``): a drawn row carries its
+text to the writer, which inserts it into ``review_sample`` in the same transaction as the log rows (the text is
+kept there even when text logging is off: it is what the owner labels).
+
 Readers (``window``, ``by_ids``, ``count``, ...) read the store directly and raise ``StoreUnavailableError`` while
 it is down; the rows still held in memory are not in their answers until written.
 """
@@ -25,9 +29,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
 from sentiment.errors import StoreError
+from sentiment.monitoring import review_sampler
 from sentiment.monitoring.features import surface_kind
-from sentiment.monitoring.log_schema import COLUMNS, Row, as_params, encode_embedding, fitted
+from sentiment.monitoring.log_schema import COLUMNS, REVIEW_TEXT, Row, as_params, encode_embedding, fitted
 from sentiment.monitoring.log_writer import LogCounters, LogWriter
+from sentiment.monitoring.review_sampler import Drawn, ReviewSampler
 from sentiment.results import BatchResult
 from sentiment.settings import setting_default
 from sentiment.store import Store
@@ -55,8 +61,14 @@ class PredictionLog:
         max_age_days: float = setting_default("log_max_days"),
         retry_initial_s: float = 0.5,
         retry_max_s: float = 10.0,
+        sampler: ReviewSampler | None = None,
+        review_text_days: float = setting_default("review_text_days"),
     ) -> None:
+        """``sampler``: draws rows into the review sample (None: no sample); its texts are kept
+        ``review_text_days``."""
         self.store = store
+        self.sampler = sampler
+        self.review_text_days = review_text_days
         self.store_text = store_text
         self.max_rows = max_rows
         self.max_age_s = max_age_days * 86400
@@ -84,6 +96,7 @@ class PredictionLog:
         now = time.time()
         rows: list[Row] = []
         labels = result.labels
+        drawn = self.sampler.draw(len(texts)) if self.sampler is not None else None
         for i, text in enumerate(texts):
             if result.errors[i] is not None:
                 continue
@@ -104,6 +117,7 @@ class PredictionLog:
                 content[:MAX_STORED_CHARS] if self.store_text else None,
                 result.prediction_id(i) or None,
                 encode_embedding(None if result.embeddings is None else result.embeddings[i]),
+                content[:MAX_STORED_CHARS] if drawn is not None and drawn[i] and result.prediction_id(i) else None,
             )
             rows.append(fitted(row))
         if rows:
@@ -124,6 +138,8 @@ class PredictionLog:
         """One transaction (called by the writer thread); the counters move only after it commits."""
         with self.store.write() as conn:
             conn.execute(insert(predictions), as_params(rows))
+            if self.sampler is not None and (drawn := [_drawn(row) for row in rows if row[REVIEW_TEXT] is not None]):
+                self.sampler.admit(conn, drawn)
         if time.monotonic() - self._last_prune > _PRUNE_EVERY_S:
             try:  # the rows are committed: a failed prune must not make the writer write them again
                 self.prune()
@@ -137,6 +153,7 @@ class PredictionLog:
         with self.store.write() as conn:
             conn.execute(delete(predictions).where(predictions.c.ts < time.time() - self.max_age_s))
             conn.execute(delete(predictions).where(predictions.c.id <= newest - self.max_rows))
+            review_sampler.prune(conn, self.review_text_days)
 
     # --- readers ------------------------------------------------------------------------------------------------
     def _frame(self, query: Select[Any]) -> pd.DataFrame:
@@ -211,6 +228,13 @@ class PredictionLog:
         if self.store.backend == "sqlite":
             return cast(predictions.c.ts / bucket_s, BigInteger)
         return cast(func.floor(predictions.c.ts / bucket_s), BigInteger)  # int4 overflows in 2038 once multiplied
+
+
+def _drawn(row: Row) -> Drawn:
+    """A logged row drawn into the review sample, as the sampler inserts it."""
+    pid, text = row[12], row[14]  # row[14]: REVIEW_TEXT (a literal index keeps the tuple's types for mypy)
+    assert pid is not None and text is not None  # only rows with an id are drawn (``record``)
+    return Drawn(pid, row[0], row[2], row[9], (row[6], row[7], row[8]), text)
 
 
 __all__ = ["COLUMNS", "LogCounters", "PredictionLog"]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sentiment.monitoring.drift import DriftReport, FeatureDrift
 from sentiment.monitoring.performance import WindowEstimate
 from sentiment.monitoring.production import InsufficientLabels
+from sentiment.monitoring.review_queue import ReviewCounts
 from sentiment.service import drift_words
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class Answer:
     moved_most: FeatureDrift | None
     confirm_windows: int = 2  # windows sharing no prediction that confirm a level (SENTIMENT_DRIFT_CONFIRM_WINDOWS)
     to_confirm: int | None = None  # about how many predictions until the next such window (None: nothing waits)
+    review: ReviewCounts | None = None  # the random review sample: labelled, waiting (None: the sample is off)
 
     @property
     def verdict(self) -> str:
@@ -101,6 +103,7 @@ class Answer:
             "verdict": self.verdict.replace("**", ""),
             "what_moved": self.moved,
             "moved_most": None if self.moved_most is None else self.moved_most.as_dict(),
+            "review_sample": None if self.review is None else self.review.as_dict(),
         }
 
 
@@ -153,4 +156,5 @@ def answer(service: SentimentService) -> Answer:
         moved_most=moved_most(report),
         confirm_windows=service.settings.drift_confirm_windows,
         to_confirm=monitoring.predictions_to_confirm(),
+        review=service.review.counts() if service.review.enabled else None,
     )

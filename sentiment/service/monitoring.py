@@ -23,6 +23,7 @@ from sentiment.monitoring.performance import PerformanceMonitor, WindowEstimate
 from sentiment.monitoring.persistence import CheckedWindow, persisted
 from sentiment.monitoring.prediction_log import PredictionLog
 from sentiment.monitoring.reference import ReferenceProfile, pin_production_reference, reference_profile
+from sentiment.monitoring.review_sampler import ReviewSampler
 from sentiment.results import BatchResult
 from sentiment.service.monitoring_overview import CONFIDENCE_CENTRES, MonitoringOverview, build_overview
 from sentiment.service.quality_metrics import MonitoringMetrics
@@ -55,6 +56,8 @@ class MonitoringService:
                 store_text=settings.log_text,
                 max_rows=settings.log_max_rows,
                 max_age_days=settings.log_max_days,
+                sampler=ReviewSampler(settings.review_rate, settings.review_daily_cap),
+                review_text_days=settings.review_text_days,
             )
         self.last_report: DriftReport | None = None
         self.history = DriftHistory(store, settings.drift_history_rows)

@@ -13,13 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sentiment.errors import (
-    AccessDeniedError,
-    InvalidTextError,
-    ModelUnavailableError,
-    RequestRefusedError,
-    text_error,
-)
+from sentiment.errors import AccessDeniedError, InvalidTextError, ModelUnavailableError, RequestRefusedError, text_error
 from sentiment.inference.micro_batcher import MicroBatcher
 from sentiment.inference.pool import ModelPool
 from sentiment.inference.predictor import Predictor, validate_text
@@ -33,6 +27,7 @@ from sentiment.service.memory_store import MemoryStore
 from sentiment.service.metrics import ServiceMetrics, default_metrics
 from sentiment.service.monitoring import MonitoringService
 from sentiment.service.restore import restore_quality_gauges
+from sentiment.service.review import ReviewService
 from sentiment.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -59,6 +54,7 @@ class SentimentService(FileScoring):
         self.evaluation = EvaluationService(settings, self.metrics.evaluation, self.pool, store=self.store)
         self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor, store=self.store)
         self.feedback = FeedbackService(settings, self.metrics.feedback, lambda: self.monitoring.log, store=self.store)
+        self.review = ReviewService(settings, self.store)  # the random review sample: apart from feedback
         restore_quality_gauges(self.metrics.evaluation, self.evaluation)  # the drift gauges: MonitoringService
         self._batcher = self._new_batcher()
         self._switch_lock = threading.Lock()
@@ -154,6 +150,7 @@ class SentimentService(FileScoring):
             "error": self._load_error,
             "uptime_seconds": round(time.time() - self.started_at, 1),
             "store": self.store_status(),
+            "review_sample": self.review.status(),
         }
 
     def follow_store(self) -> None:

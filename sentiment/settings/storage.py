@@ -69,7 +69,11 @@ class StorageSettings(BaseSettings):
         60.0, gt=0, description="Minutes between backup exports (and pushes) when SENTIMENT_BACKUP_REPO is set."
     )
     log_predictions: bool = Field(True, description="Keep one row per scored text in the prediction log.")
-    log_text: bool = Field(False, description="Also store the raw text in the prediction log (privacy: off).")
+    log_text: bool = Field(
+        False,
+        description="Also store the raw text in the prediction log (privacy: off). The review sample's texts are "
+        "stored whatever this says (SENTIMENT_REVIEW_RATE).",
+    )
     log_queue_rows: int = Field(
         50_000,
         ge=100,
@@ -78,6 +82,27 @@ class StorageSettings(BaseSettings):
     )
     log_max_rows: int = Field(1_000_000, ge=1000, description="Rows kept in the prediction log.")
     log_max_days: float = Field(30.0, gt=0, description="Days kept in the prediction log.")
+    review_rate: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Share of logged predictions drawn at random into the review sample (each with this chance; "
+        "0: no sample). Their texts are kept for labelling even when SENTIMENT_LOG_TEXT is off.",
+    )
+    review_daily_cap: int = Field(
+        200,
+        ge=0,
+        le=1_000_000,
+        description="Most predictions drawn into the review sample per UTC day: once reached, the day's sample ends "
+        "(later predictions of that day are not drawn, and the store records when it ended).",
+    )
+    review_text_days: float = Field(
+        90.0,
+        gt=0,
+        le=3650,
+        description="Days the review sample keeps a sampled text: older texts are deleted (labels are kept without "
+        "their text; rows never labelled go with their text).",
+    )
 
     @model_validator(mode="after")
     def _data_dir_on_the_volume(self) -> StorageSettings:

@@ -131,4 +131,32 @@ monitor_state = Table(
     Column("updated_at", Double, nullable=False),
 )
 
-TABLES = (predictions, feedback, evaluations, drift_checks, references, monitor_state)
+# The review sample: logged predictions drawn uniformly at random (``sentiment.monitoring.review_sampler``) for the
+# owner to label. Kept apart from ``feedback`` (visitors choose what they label; this sample is chosen by chance, so
+# its labels estimate production accuracy without bias). Each row carries what an interval needs without the
+# prediction log (which is pruned sooner): the prediction's time, served label and probabilities, the chance it was
+# drawn with; ``text`` is kept even when text logging is off, for SENTIMENT_REVIEW_TEXT_DAYS.
+review_sample = Table(
+    "review_sample",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("prediction_id", String(32), nullable=False),
+    Column("prediction_ts", Double, nullable=False),
+    Column("model", String(256), nullable=False),
+    Column("served_label", String(16), nullable=False),
+    Column("p_negative", Double, nullable=False),
+    Column("p_neutral", Double, nullable=False),
+    Column("p_positive", Double, nullable=False),
+    Column("text", Text),
+    Column("inclusion_probability", Double, nullable=False),
+    Column("sampled_at", Double, nullable=False),
+    Column("label", String(16)),
+    Column("labelled_at", Double),
+    Column("labeller", String(16)),  # admin | api | bulk
+    Column("skipped", Integer, nullable=False, server_default="0"),  # 0/1: an integer exports exactly everywhere
+    UniqueConstraint("prediction_id", name="uq_review_sample_prediction_id"),
+    Index("ix_review_sample_prediction_ts", "prediction_ts"),
+    sqlite_autoincrement=True,
+)
+
+TABLES = (predictions, feedback, evaluations, drift_checks, references, review_sample, monitor_state)

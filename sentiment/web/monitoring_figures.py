@@ -37,6 +37,7 @@ def monitoring_figures(service: SentimentService) -> dict[str, Any]:
             "answer": None,
             "drift_history": None,
             "store": service.store_status(),
+            "review_sample": service.review.status(),  # counts null while the store is down
         }
 
 
@@ -53,6 +54,7 @@ def _figures(service: SentimentService) -> dict[str, Any]:
         "answer": answer(service).as_dict(),
         "drift_history": [record.as_dict() for record in service.monitoring.history.recent(HISTORY_SHOWN)],
         "store": service.store_status(),  # the Monitoring tab's store note says the same in words
+        "review_sample": service.review.status(),  # labelled and waiting: the Label tab works them
     }
 
 

@@ -45,6 +45,10 @@ ADMIN: dict[str, tuple[str, ...]] = {
     "/pin_reference": ("admin_token", "rows?"),
     "/reset_reference": ("admin_token",),
     "/review_feedback": ("admin_token", "decision?", "feedback_ids?"),
+    "/review_sample": ("admin_token", "state?", "limit?"),
+    "/review_next": ("admin_token",),
+    "/review_label": ("admin_token", "review_id", "label"),
+    "/review_skip": ("admin_token", "review_id"),
 }
 AUTO_LABEL = re.compile(r"^(value_\d+|parameter_\d+|\d+(st|nd|rd|th))$")  # what Gradio writes when nothing is named
 

@@ -95,6 +95,7 @@ TABS = {  # each tab, and an element only that tab holds
     "Evaluate": "#evaluate-button",
     "Monitoring": "#refresh-button",
     "Models": "#switch-button",
+    "Label": "#label-start",
 }
 
 

@@ -15,10 +15,12 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
+from conftest import ADMIN_TOKEN
 from gradio_client import Client
 from readme import BLOCKS, Block, scratch_clone
 
@@ -50,8 +52,9 @@ def _client_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "PYTHONPATH"}}
 
 
-def _run(argv: list[str], cwd: Path) -> str:
-    done = subprocess.run(argv, cwd=cwd, env=_client_env(), capture_output=True, text=True, timeout=300)
+def _run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    full_env = {**_client_env(), **(env or {})}
+    done = subprocess.run(argv, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -88,11 +91,31 @@ def test_the_readme_python_block_runs_alone_against_the_app(
 
 @pytest.mark.parametrize("line", CURL_LINES)
 def test_the_readme_curl_line_answers_json(running_app: RunningApp, line: str, tmp_path: Path) -> None:
-    answer = json.loads(_run(["bash", "-c", line.replace(README_URL, running_app.url)], scratch_clone(tmp_path)))
-    if "/monitoring" in line:
+    clone, env = scratch_clone(tmp_path), {}
+    if "/review_sample" in line:  # the owner's lines: $TOKEN is the admin token, review id 12 and labels.csv exist
+        env["TOKEN"] = ADMIN_TOKEN
+        _sample_at_least(running_app, 12)
+        (clone / "labels.csv").write_text("review_id,label\n1,neutral\n")
+    answer = json.loads(_run(["bash", "-c", line.replace(README_URL, running_app.url)], clone, env))
+    if "/review_sample" in line:
+        assert "detail" not in answer, answer
+        assert {"progress", "rows", "recorded"} & set(answer), answer
+    elif "/monitoring" in line:
         assert {"logged", "drift", "reference_source", "label_mix", "jobs", "answer"} <= set(answer), answer
     else:
         assert {s["label"] for s in answer} == set(LABELS)
+
+
+def _sample_at_least(app: RunningApp, n: int) -> None:
+    """Send ``n`` predictions, then wait (for the log's writer) until the app's review sample, which takes every
+    prediction in the test app, holds ``n`` rows."""
+    headers = {"X-Admin-Token": ADMIN_TOKEN}
+    texts = [f"readme review example {i}" for i in range(n)]
+    assert httpx.post(f"{app.url}/predict", json={"inputs": texts}, timeout=120).status_code == 200
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{app.url}/review_sample", headers=headers, timeout=60).json()["counts"]["sampled"] < n:
+        assert time.monotonic() < deadline, "the review sample did not reach the rows the README's lines name"
+        time.sleep(0.2)  # polling a condition (the writer thread's commit), bounded by the deadline
 
 
 def test_get_monitoring_serves_what_the_gradio_endpoint_returns(running_app: RunningApp) -> None:

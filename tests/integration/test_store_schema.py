@@ -103,3 +103,38 @@ def test_a_store_opened_while_its_database_is_down_migrates_when_it_comes_back()
         store.dispose()
     finally:
         server.stop()
+
+
+def test_a_0001_store_upgrades_to_the_review_sample_and_back_keeping_its_rows(database_url: str) -> None:
+    """A store made by the first revision (a deployed app's) gains ``review_sample`` on opening, its predictions
+    untouched; ``0002``'s downgrade removes only that table."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from sentiment.store.engine import alembic_config, create_store_engine
+    from sentiment.store.schema import predictions
+
+    engine = create_store_engine(database_url)
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.execute(
+            insert(predictions).values(
+                ts=1.0, source="api", model="m", n_chars=3, n_tokens=1, surface="api", p_negative=0.2,
+                p_neutral=0.3, p_positive=0.5, label="positive", confidence=0.5, prediction_id="a" * 32,
+            )
+        )  # fmt: skip
+    assert "review_sample" not in inspect(engine).get_table_names()
+    store = Store.open(database_url)
+    assert store.revision() == "0002" == head_revision()
+    assert "review_sample" in inspect(store.engine).get_table_names()
+    with store.read() as conn:
+        assert conn.execute(select(predictions.c.prediction_id)).scalars().all() == ["a" * 32]
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0001")
+    assert "review_sample" not in inspect(engine).get_table_names()
+    assert "predictions" in inspect(engine).get_table_names()
+    store.dispose()
+    engine.dispose()

@@ -20,7 +20,7 @@ from sentiment.errors import StoreTransferError
 from sentiment.store import Store
 from sentiment.store.engine import head_revision
 from sentiment.store.legacy import import_legacy_data
-from sentiment.store.schema import TABLES, feedback, monitor_state, predictions
+from sentiment.store.schema import TABLES, feedback, monitor_state, predictions, review_sample
 from sentiment.store.transfer import MANIFEST, export_store, import_store
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -31,6 +31,7 @@ COUNTS = {
     "evaluations": 1,
     "drift_checks": 2,
     "reference_profiles": 6,
+    "review_sample": 1,
     "monitor_state": 2,
 }
 
@@ -48,6 +49,9 @@ def _fill(store: Store, tmp_path: Path) -> None:
             conn.execute(insert(predictions).values(**row))
         conn.execute(delete(predictions).where(predictions.c.text == "gone"))
         conn.execute(insert(monitor_state).values(key="drift", value='{"consecutive": 2}', updated_at=3.5))
+        sampled = {"prediction_id": "e", "prediction_ts": 1e300, "model": "m", "served_label": "neutral"}
+        sampled |= {"p_negative": 5e-324, "p_neutral": -0.0, "p_positive": 1.0, "text": "naïve 😀", "skipped": 1}
+        conn.execute(insert(review_sample).values(**sampled, inclusion_probability=0.02, sampled_at=2.0))
 
 
 def _tables(store: Store) -> dict[str, list[tuple[Any, ...]]]:

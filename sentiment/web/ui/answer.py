@@ -22,6 +22,13 @@ def answer_markdown(answer: Answer) -> str:
             f"- Realised accuracy: waiting for labels, {answer.labels:,} of {answer.labels_needed:,} needed "
             '(feedback: "Was this right?", `/feedback`, or `python -m sentiment feedback FILE`)'
         )
+    if answer.review is not None:
+        sample = answer.review
+        lines.append(
+            f"- Review sample: **{sample.waiting:,} wait for review**, {sample.labelled:,} labelled of "
+            f"{sample.sampled:,} drawn at "
+            "random (Label tab, `/review_sample`)"
+        )
     if answer.estimate is not None:
         e = answer.estimate.estimate
         low, high = e.accuracy_band

@@ -22,6 +22,7 @@ from sentiment.web.ui.batch import batch_tab
 from sentiment.web.ui.errors import error_edge
 from sentiment.web.ui.evaluation import evaluation_tab
 from sentiment.web.ui.feedback import feedback_api, feedback_row
+from sentiment.web.ui.label import label_tab, review_api
 from sentiment.web.ui.models import models_tab
 from sentiment.web.ui.monitoring import monitoring_tab
 from sentiment.web.ui.predict import predict_event
@@ -136,7 +137,9 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             evaluation_tab(service, user_errors, demo)
             monitoring_tab(service, user_errors)
             models_tab(service, user_errors)
+            label_tab(service, user_errors)
         feedback_api(service, user_errors)  # API only: registered outside the tab bar
+        review_api(service, user_errors)
         demo.load(
             model_info,
             None,
