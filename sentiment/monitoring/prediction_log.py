@@ -197,6 +197,18 @@ class PredictionLog:
             return pd.DataFrame(columns=[*COLUMNS[:-1], "prediction_id"])
         return pd.concat(frames, ignore_index=True)
 
+    def probabilities(self, *, since: float, until: float, model: str) -> pd.DataFrame:
+        """The ``ts``, served ``label`` and ``p_<class>`` columns of ``model``'s predictions made in ``[since, until)``,
+        oldest first: the window a prediction-powered interval speaks for (no text, no embedding)."""
+        names = ("ts", "label", "p_negative", "p_neutral", "p_positive")
+        query = (
+            select(*(predictions.c[name] for name in names))
+            .where(predictions.c.ts >= since, predictions.c.ts < until, predictions.c.model == model)
+            .order_by(predictions.c.id)
+        )
+        frame = self._frame(query)
+        return frame if not frame.empty else pd.DataFrame(columns=list(names))
+
     def has(self, prediction_id: str) -> bool:
         with self.store.read() as conn:
             query = select(predictions.c.id).where(predictions.c.prediction_id == prediction_id).limit(1)

@@ -143,6 +143,16 @@ class ReviewQueue:
         with self.store.read() as conn:
             return [_plain(r) for r in conn.execute(query.order_by(review_sample.c.id).limit(limit))]
 
+    def first_waiting(self, *, since: float, model: str) -> float | None:
+        """The prediction time of ``model``'s oldest sampled row since ``since`` still waiting for its label (None when
+        none waits): the labelled rows are a uniform sample of the predictions made before it."""
+        query = select(func.min(review_sample.c.prediction_ts)).where(
+            _waiting(), review_sample.c.prediction_ts >= since, review_sample.c.model == model
+        )
+        with self.store.read() as conn:
+            value = conn.execute(query).scalar_one()
+        return None if value is None else float(value)
+
     def counts(self, since: float | None = None) -> ReviewCounts:
         """How many rows are sampled, labelled, waiting and skipped (of predictions made since ``since``)."""
         where = review_sample.c.prediction_ts >= since if since is not None else None

@@ -18,6 +18,7 @@ from sentiment.monitoring.performance import WindowEstimate
 from sentiment.monitoring.production import InsufficientLabels
 from sentiment.monitoring.review_queue import ReviewCounts
 from sentiment.service import drift_words
+from sentiment.service.production_truth import TruthReport
 
 if TYPE_CHECKING:
     from sentiment.service.serving import SentimentService
@@ -52,6 +53,7 @@ class Answer:
     confirm_windows: int = 2  # windows sharing no prediction that confirm a level (SENTIMENT_DRIFT_CONFIRM_WINDOWS)
     to_confirm: int | None = None  # about how many predictions until the next such window (None: nothing waits)
     review: ReviewCounts | None = None  # the random review sample: labelled, waiting (None: the sample is off)
+    truth: TruthReport | None = None  # prediction-powered intervals from the review sample (None: the log is off)
 
     @property
     def verdict(self) -> str:
@@ -65,8 +67,9 @@ class Answer:
 
     @property
     def headline(self) -> str:
-        """One or two sentences: the most direct evidence first (labels), then what the unlabelled window says
-        when it points to a drop (labels lag: the estimate sees the newest traffic first)."""
+        """One or two sentences: the most direct evidence first (the prediction-powered interval of the random
+        review sample, then feedback labels), then what the unlabelled window says when it points to a drop (labels
+        lag: the estimate sees the newest traffic first)."""
         estimate = ""
         dropped = False
         if self.estimate is not None:
@@ -74,6 +77,10 @@ class Answer:
             now, reference = self.estimate.estimate.accuracy, self.estimate.reference_accuracy
             estimate = f"estimated accuracy {now:.2f} (band {low:.2f}-{high:.2f}) vs {reference:.2f} at the reference"
             dropped = high < reference
+        truth = self.truth.headline if self.truth is not None else None
+        if truth is not None:
+            measured = f"Measured on a random sample: {truth}."
+            return f"{measured} Newest traffic suggests a drop: {estimate}." if dropped else measured
         if self.realised is not None:
             r = self.realised
             measured = (
@@ -104,6 +111,7 @@ class Answer:
             "what_moved": self.moved,
             "moved_most": None if self.moved_most is None else self.moved_most.as_dict(),
             "review_sample": None if self.review is None else self.review.as_dict(),
+            "production_truth": None if self.truth is None else self.truth.as_dict(),
         }
 
 
@@ -157,4 +165,10 @@ def answer(service: SentimentService) -> Answer:
         confirm_windows=service.settings.drift_confirm_windows,
         to_confirm=monitoring.predictions_to_confirm(),
         review=service.review.counts() if service.review.enabled else None,
+        truth=_truth(service, model),
     )
+
+
+def _truth(service: SentimentService, model: str) -> TruthReport | None:
+    """The review window's intervals, or None when the sample is off (a store error is the caller's to show)."""
+    return service.truth.report(model) if service.review.enabled else None

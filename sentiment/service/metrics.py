@@ -15,6 +15,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_late
 from sentiment.labels import LABELS
 from sentiment.results import BatchResult, ModelInfo
 from sentiment.service.quality_metrics import EvaluationMetrics, FeedbackMetrics, MonitoringMetrics
+from sentiment.service.truth_metrics import TruthMetrics
 
 ENDPOINTS = ("predict", "predict_batch", "score_csv", "api")
 ERROR_REASONS = (
@@ -108,6 +109,7 @@ class ServiceMetrics:
         self.evaluation = EvaluationMetrics(registry)
         self.monitoring = MonitoringMetrics(registry)
         self.feedback = FeedbackMetrics(registry)
+        self.truth = TruthMetrics(registry)
         for label in LABELS:
             self.predictions.labels(sentiment=label)
         for reason in ERROR_REASONS:

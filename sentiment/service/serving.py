@@ -26,6 +26,7 @@ from sentiment.service.files import JobFolders
 from sentiment.service.memory_store import MemoryStore
 from sentiment.service.metrics import ServiceMetrics, default_metrics
 from sentiment.service.monitoring import MonitoringService
+from sentiment.service.production_truth import ProductionTruth
 from sentiment.service.restore import restore_quality_gauges
 from sentiment.service.review import ReviewService
 from sentiment.settings import Settings
@@ -55,6 +56,7 @@ class SentimentService(FileScoring):
         self.monitoring = MonitoringService(settings, self.metrics.monitoring, lambda: self.predictor, store=self.store)
         self.feedback = FeedbackService(settings, self.metrics.feedback, lambda: self.monitoring.log, store=self.store)
         self.review = ReviewService(settings, self.store)  # the random review sample: apart from feedback
+        self.truth = ProductionTruth(settings, self.review.queue, lambda: self.monitoring.log, self.metrics.truth)
         restore_quality_gauges(self.metrics.evaluation, self.evaluation)  # the drift gauges: MonitoringService
         self._batcher = self._new_batcher()
         self._switch_lock = threading.Lock()

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from browser import chromium_page
+from browser import SCREENSHOTS, chromium_page
 from conftest import ADMIN_TOKEN
 from gradio_client import Client
 
@@ -140,3 +140,40 @@ def test_the_label_view_labels_with_the_keys_1_2_3_and_skips_with_s(page: Any, r
     assert [by_text.get(t) for t in texts[:3]] == [("negative", "admin"), ("neutral", "admin"), ("positive", "admin")]
     assert texts[3] in {r["text"] for r in _rows(running_app, "skipped")}
     assert texts[4] in {r["text"] for r in _rows(running_app, "waiting")}
+
+
+@pytest.mark.browser
+def test_thirty_labels_given_in_the_label_view_put_the_ppi_interval_on_the_monitoring_card(
+    page: Any, running_app: RunningApp
+) -> None:
+    """Issue 28's must-show: the owner labels 30 sampled predictions with the Label view's keys; the Monitoring
+    card then leads with the prediction-powered interval ("accuracy a (l-u, 90%) from n sampled labels and N
+    predictions") and the class shares, and ``/monitoring`` and ``/metrics`` carry the same interval. Fails if the
+    card still waits for labels, or if the figures are not computed from the review sample."""
+    from browser import LONG
+    from playwright.sync_api import expect
+
+    _clear_queue(running_app)
+    texts = _sent(running_app, 31)  # the 31st stays waiting: the window ends at its prediction
+    page.goto(running_app.url, wait_until="load", timeout=LONG)
+    page.get_by_role("tab", name="Label").click()
+    page.locator("#label-admin-token input").fill(ADMIN_TOKEN)
+    page.locator("#label-start").click()
+    shown = page.locator("#label-text textarea")
+    for i, following in enumerate(texts[1:]):
+        expect(shown).to_have_value(texts[i])
+        page.keyboard.press("3" if i % 3 else "1")  # the owner's own judgement: the truth the interval estimates
+        expect(shown).to_have_value(following)
+    truth = httpx.get(f"{running_app.url}/monitoring", timeout=60).json()["answer"]["production_truth"]
+    assert truth["labelled"] >= 30 and truth["needed"] == 0 and truth["headline"], truth
+    accuracy = truth["ppi"]["intervals"]["0.90"]["accuracy"]
+    assert accuracy["lower"] <= accuracy["estimate"] <= accuracy["upper"]
+    page.get_by_role("tab", name="Monitoring").click()
+    card = page.locator("#monitoring-status")
+    expect(card).to_contain_text("Production truth (random sample, PPI++): accuracy", timeout=LONG)
+    expect(card).to_contain_text(f"from {truth['labelled']:,} sampled labels and")
+    expect(card).to_contain_text("class shares negative")
+    metrics = httpx.get(f"{running_app.url}/metrics").text
+    assert 'sentiment_production_truth{bound="lower",level="0.90",quantity="accuracy"}' in metrics
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "monitoring-ppi-card.png"), full_page=True)

@@ -1,9 +1,11 @@
-"""Prediction-powered inference: intervals for the traffic's accuracy, class shares, per-class precision and recall
-and macro-F1 from a few labels of a random review sample plus the model's calibrated probabilities on every
-prediction of the window (PPI++, Angelopoulos, Duchi and Zrnic 2023; active inference, Zrnic and Candes 2024).
+"""Prediction-powered inference (PPI++): intervals from a few random labels plus the model's probabilities.
 
-Pure numpy/scipy. ``mean``: the estimators; ``quantities``: the owner's numbers; ``designs``: stratified and active
-(inverse-probability-weighted) sampling; ``sample``: the checked inputs, provenance and the randomness check;
+Intervals for the traffic's accuracy, class shares, per-class precision and recall and macro-F1 from a few labels of
+a random review sample plus the model's calibrated probabilities on every prediction of the window (PPI++,
+Angelopoulos, Duchi and Zrnic 2023; active inference, Zrnic and Candes 2024).
+
+Pure numpy/scipy. ``mean`` and ``ratios``: the estimators; ``quantities``: the owner's numbers; ``designs``:
+stratified and active (inverse-probability-weighted) sampling; ``sample``: the checked inputs, provenance and the randomness check;
 ``result``: ``PPIResult``.
 """
 
@@ -14,7 +16,7 @@ from sentiment.monitoring.ppi.designs import (
     ppi_stratified_accuracy,
     ppi_stratified_mean,
 )
-from sentiment.monitoring.ppi.mean import RatioRows, ppi_mean, ppi_mean_of_ratios
+from sentiment.monitoring.ppi.mean import ppi_mean
 from sentiment.monitoring.ppi.quantities import (
     WindowIntervals,
     ppi_accuracy,
@@ -24,6 +26,7 @@ from sentiment.monitoring.ppi.quantities import (
     ppi_recall,
     window_intervals,
 )
+from sentiment.monitoring.ppi.ratios import RatioRows, ppi_mean_of_ratios
 from sentiment.monitoring.ppi.result import LEVELS, PPIResult
 from sentiment.monitoring.ppi.sample import (
     FEEDBACK,

@@ -41,7 +41,8 @@ import numpy as np
 
 from sentiment.errors import SampleDesignError
 from sentiment.labels import LABELS
-from sentiment.monitoring.ppi.mean import RatioRows, ppi_mean, ppi_mean_of_ratios, wilson_bounds
+from sentiment.monitoring.ppi.mean import ppi_mean, wilson_bounds
+from sentiment.monitoring.ppi.ratios import RatioRows, ppi_mean_of_ratios
 from sentiment.monitoring.ppi.result import LEVELS, PPIResult
 from sentiment.monitoring.ppi.sample import LabelledRows, RandomnessCheck, WindowPredictions, sample_looks_random
 

@@ -22,6 +22,8 @@ def answer_markdown(answer: Answer) -> str:
             f"- Realised accuracy: waiting for labels, {answer.labels:,} of {answer.labels_needed:,} needed "
             '(feedback: "Was this right?", `/feedback`, or `python -m sentiment feedback FILE`)'
         )
+    if answer.truth is not None:
+        lines.append(_truth_line(answer))
     if answer.review is not None:
         sample = answer.review
         lines.append(
@@ -45,6 +47,21 @@ def answer_markdown(answer: Answer) -> str:
     elif answer.drift is not None and answer.drift.status != "insufficient_data":
         lines.append("- What moved: nothing past its threshold")
     return "\n".join(lines) + "\n\n"
+
+
+def _truth_line(answer: Answer) -> str:
+    """The prediction-powered line: the interval and the class shares, or how many more labels it needs."""
+    truth = answer.truth
+    assert truth is not None
+    if truth.headline is not None:
+        line = f"- Production truth (random sample, PPI++): **{truth.headline}**"
+        return line + (f"; class shares {truth.shares_line}" if truth.shares_line else "")
+    if truth.refused is not None:
+        return f"- Production truth: no interval ({truth.refused})"
+    return (
+        f"- Production truth: label **{truth.needed:,} more** sampled predictions for an interval "
+        f"({truth.labelled:,} of {truth.min_labels:,}; Label tab)"
+    )
 
 
 def _checked(drift: DriftReport | None) -> str:

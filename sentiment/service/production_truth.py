@@ -1,0 +1,186 @@
+"""Production truth on traffic nobody labelled: prediction-powered intervals for the serving model's accuracy, class
+shares and macro-F1 on the last ``production_window_days``, from the owner's labels of the random review sample plus
+the model's calibrated probabilities on every prediction of that window (``sentiment.monitoring.ppi``).
+
+Which predictions an interval speaks for. The sampler draws each logged prediction with the same chance, and the
+owner labels the sample oldest first. So the labelled rows are a uniform sample of the predictions made *before the
+oldest draw still waiting for review*: the window ends there (``until``), not now; later predictions join the
+window as their draws are labelled. Predictions made after a day's cap closed that day's sample could not be drawn
+and are left out of the window (``ReviewQueue.sampling_open``). Skipped rows are missing labels that need not be
+missing at random: they are counted and said, not imputed. Visitor feedback never enters: it is self-selected.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sentiment.errors import SampleDesignError
+from sentiment.labels import LABELS
+from sentiment.monitoring.ppi import RANDOM_SAMPLE, LabelledRows, PPIResult, WindowIntervals, WindowPredictions
+from sentiment.monitoring.ppi import window_intervals as compute_intervals
+from sentiment.monitoring.prediction_log import PredictionLog
+from sentiment.monitoring.review_queue import ReviewQueue
+from sentiment.service.truth_metrics import TruthMetrics
+from sentiment.settings import Settings
+
+logger = logging.getLogger(__name__)
+PROBABILITIES = [f"p_{label}" for label in LABELS]
+HEADLINE_LEVEL = 0.90  # the level the card and the gauges' default series read; /monitoring carries 0.95 too
+
+
+@dataclass(frozen=True)
+class TruthReport:
+    """One window's prediction-powered figures for one model (``intervals`` None below ``min_labels`` labels, or
+    when the labels cannot give a valid interval: ``refused`` then says why).
+
+    ``labelled``: sampled predictions of the window with the owner's label (n); ``predictions``: the window's
+    predictions that could be drawn (N, the labelled ones included); ``skipped``/``waiting``: sampled rows of the
+    window set aside / not yet labelled; ``since``/``until``: the window, Unix seconds."""
+
+    model: str
+    since: float
+    until: float
+    labelled: int
+    predictions: int
+    skipped: int
+    waiting: int
+    min_labels: int
+    intervals: WindowIntervals | None
+    refused: str | None
+    computed_at: float
+
+    def result(self, quantity: str, level: float = HEADLINE_LEVEL) -> PPIResult | None:
+        if self.intervals is None:
+            return None
+        return self.intervals.results.get(level, {}).get(quantity)
+
+    @property
+    def needed(self) -> int:
+        """Labels still needed before an interval is given (0 once there is one)."""
+        return 0 if self.intervals is not None else max(self.min_labels - self.labelled, 0)
+
+    @property
+    def headline(self) -> str | None:
+        """E.g. "accuracy 0.61 (0.55-0.67) from 48 sampled labels and 2,310 predictions" (90%), or None."""
+        accuracy = self.result("accuracy")
+        if accuracy is None:
+            return None
+        line = (
+            f"accuracy {accuracy.estimate:.2f} ({accuracy.lower:.2f}-{accuracy.upper:.2f}, 90%) from "
+            f"{self.labelled:,} sampled labels and {self.predictions:,} predictions"
+        )
+        if self.skipped:
+            line += f" ({self.skipped} sampled texts skipped: not counted)"
+        return line
+
+    @property
+    def shares_line(self) -> str | None:
+        """E.g. "negative 41% (36-46%), neutral 20% (16-25%), positive 39% (34-44%)" (90%), or None."""
+        parts = []
+        for label in LABELS:
+            share = self.result(f"share_{label}")
+            if share is None:
+                return None
+            parts.append(f"{label} {share.estimate:.0%} ({share.lower:.0%}-{share.upper:.0%})")
+        return ", ".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "since": self.since,
+            "until": self.until,
+            "labelled": self.labelled,
+            "predictions": self.predictions,
+            "skipped": self.skipped,
+            "waiting": self.waiting,
+            "min_labels": self.min_labels,
+            "needed": self.needed,
+            "headline": self.headline,
+            "shares": self.shares_line,
+            "refused": self.refused,
+            "computed_at": self.computed_at,
+            "ppi": None if self.intervals is None else self.intervals.as_dict(),
+        }
+
+
+class ProductionTruth:
+    """Computes ``TruthReport``s for the serving model and keeps the newest on the gauges (``TruthMetrics``).
+
+    ``log`` is a getter: the prediction log may be off (then there is no window and no report)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        queue: ReviewQueue,
+        log: Callable[[], PredictionLog | None],
+        metrics: TruthMetrics,
+    ) -> None:
+        self.settings = settings
+        self.queue = queue
+        self._log = log
+        self.metrics = metrics
+        self.last: TruthReport | None = None
+
+    def report(self, model: str, now: float | None = None) -> TruthReport | None:
+        """The window's figures for ``model`` (None when the log is off). ``StoreUnavailableError`` while the store
+        is down. Sets the gauges to this report (clears them when it has no interval: a stale interval must not keep
+        an alert quiet or firing)."""
+        log = self._log()
+        if log is None:
+            return None
+        now = time.time() if now is None else now
+        since = now - self.settings.production_window_days * 86400
+        first_waiting = self.queue.first_waiting(since=since, model=model)
+        until = now if first_waiting is None else first_waiting
+        labelled = self.queue.labelled(since=since, until=until)
+        labelled = labelled[labelled["model"] == model]
+        counts = self.queue.counts(since=since)
+        window = log.probabilities(since=since, until=until, model=model)
+        window = window[self.queue.sampling_open(window["ts"].to_numpy())]
+        intervals, refused = None, None
+        minimum = self.settings.ppi_min_labels
+        if len(labelled) >= minimum and len(window) >= len(labelled):
+            try:
+                intervals = compute_intervals(
+                    LabelledRows.of(
+                        labelled["label"].tolist(),
+                        labelled[PROBABILITIES].to_numpy(dtype=np.float64),
+                        inclusion=labelled["inclusion_probability"].to_numpy(dtype=np.float64),
+                        provenance=RANDOM_SAMPLE,
+                        served=labelled["served_label"].tolist(),
+                    ),
+                    WindowPredictions.of(window[PROBABILITIES].to_numpy(dtype=np.float64), window["label"].tolist()),
+                )
+            except SampleDesignError as error:  # e.g. the sampling rate changed inside the window
+                refused = str(error)
+                logger.warning("no prediction-powered interval for %s: %s", model, error)
+        elif len(labelled) >= minimum:
+            refused = f"the prediction log holds {len(window)} of the window's predictions, fewer than its labels"
+        result = TruthReport(
+            model=model,
+            since=since,
+            until=until,
+            labelled=len(labelled),
+            predictions=len(window),
+            skipped=counts.skipped,
+            waiting=counts.waiting,
+            min_labels=minimum,
+            intervals=intervals,
+            refused=refused,
+            computed_at=now,
+        )
+        if intervals is not None and not intervals.sample_check.looks_random:
+            logger.warning(
+                "the labelled review rows do not look like a random draw of the window (p=%.3g): were rows labelled "
+                "out of order or picked?",
+                intervals.sample_check.p_value,
+            )
+        self.last = result
+        self.metrics.show(result.intervals, result.labelled, result.predictions, now)
+        return result
