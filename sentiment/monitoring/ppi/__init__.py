@@ -5,8 +5,8 @@ a random review sample plus the model's calibrated probabilities on every predic
 Angelopoulos, Duchi and Zrnic 2023; active inference, Zrnic and Candes 2024).
 
 Pure numpy/scipy. ``mean`` and ``ratios``: the estimators; ``quantities``: the owner's numbers; ``designs``:
-stratified and active (inverse-probability-weighted) sampling; ``sample``: the checked inputs, provenance and the randomness check;
-``result``: ``PPIResult``.
+stratified and active (inverse-probability-weighted) sampling; ``sample``: the checked inputs, provenance and the
+randomness check; ``result``: ``PPIResult``.
 """
 
 from sentiment.monitoring.ppi.designs import (
