@@ -133,6 +133,24 @@ RUNS: dict[str, Run] = {
         "window and two replicas still fit, read and tabulate every variant on every set",
         slow=True,
     ),
+    "python benchmarks/ppi_coverage.py": Run(
+        extra=(
+            "--cache",
+            "scored.npz",
+            "--max-rows",
+            "120",
+            "--window",
+            "100",
+            "--labels",
+            "25",
+            "50",
+            "--windows",
+            "20",
+        ),
+        why="2,000 windows per set, each read with 4 n, take a minute and a half of CPU after scoring 11,000 texts "
+        "for minutes: 120 rows a set and 20 windows of 100 with 2 n still read every design and print both tables",
+        slow=True,
+    ),
     "python benchmarks/logging_overhead.py": Run(
         extra=("--model", "vader", "--requests", "20", "--rows", "1000", "--rounds", "1"),
         why="10,000 records per backend and round, and 200 embedded predictions per app",
