@@ -197,16 +197,20 @@ class PredictionLog:
             return pd.DataFrame(columns=[*COLUMNS[:-1], "prediction_id"])
         return pd.concat(frames, ignore_index=True)
 
-    def probabilities(self, *, since: float, until: float, model: str) -> pd.DataFrame:
-        """The ``ts``, served ``label`` and ``p_<class>`` columns of ``model``'s predictions made in ``[since, until)``,
-        oldest first: the window a prediction-powered interval speaks for (no text, no embedding)."""
+    def probabilities(self, *, since: float, model: str, before: str | None = None) -> pd.DataFrame:
+        """The ``ts``, served ``label`` and ``p_<class>`` columns of ``model``'s predictions made since ``since``, and
+        logged before the prediction ``before`` (a prediction id; all when None or not in the log), oldest first:
+        the window a prediction-powered interval speaks for (no text, no embedding)."""
         names = ("ts", "label", "p_negative", "p_neutral", "p_positive")
-        query = (
-            select(*(predictions.c[name] for name in names))
-            .where(predictions.c.ts >= since, predictions.c.ts < until, predictions.c.model == model)
-            .order_by(predictions.c.id)
+        query = select(*(predictions.c[name] for name in names)).where(
+            predictions.c.ts >= since, predictions.c.model == model
         )
-        frame = self._frame(query)
+        if before is not None:
+            with self.store.read() as conn:
+                found = conn.execute(select(predictions.c.id).where(predictions.c.prediction_id == before)).first()
+            if found is not None:
+                query = query.where(predictions.c.id < found[0])
+        frame = self._frame(query.order_by(predictions.c.id))
         return frame if not frame.empty else pd.DataFrame(columns=list(names))
 
     def has(self, prediction_id: str) -> bool:

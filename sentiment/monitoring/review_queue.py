@@ -143,15 +143,19 @@ class ReviewQueue:
         with self.store.read() as conn:
             return [_plain(r) for r in conn.execute(query.order_by(review_sample.c.id).limit(limit))]
 
-    def first_waiting(self, *, since: float, model: str) -> float | None:
-        """The prediction time of ``model``'s oldest sampled row since ``since`` still waiting for its label (None when
-        none waits): the labelled rows are a uniform sample of the predictions made before it."""
-        query = select(func.min(review_sample.c.prediction_ts)).where(
-            _waiting(), review_sample.c.prediction_ts >= since, review_sample.c.model == model
+    def first_waiting(self, *, since: float, model: str) -> tuple[int, str, float] | None:
+        """``model``'s oldest sampled row since ``since`` still waiting for its label, as (review id, prediction id,
+        prediction time), or None when none waits: the labelled rows are a uniform sample of the predictions logged
+        before it. Oldest by arrival (the id), not by time: the rows of one request share a time."""
+        query = (
+            select(review_sample.c.id, review_sample.c.prediction_id, review_sample.c.prediction_ts)
+            .where(_waiting(), review_sample.c.prediction_ts >= since, review_sample.c.model == model)
+            .order_by(review_sample.c.id)
+            .limit(1)
         )
         with self.store.read() as conn:
-            value = conn.execute(query).scalar_one()
-        return None if value is None else float(value)
+            row = conn.execute(query).first()
+        return None if row is None else (int(row[0]), str(row[1]), float(row[2]))
 
     def counts(self, since: float | None = None) -> ReviewCounts:
         """How many rows are sampled, labelled, waiting and skipped (of predictions made since ``since``)."""
@@ -166,17 +170,21 @@ class ReviewQueue:
                 values.append(int(conn.execute(query).scalar_one()))
         return ReviewCounts(*values)
 
-    def labelled(self, since: float | None = None, until: float | None = None) -> pd.DataFrame:
-        """The labelled rows of predictions made in ``[since, until)``, oldest first: what an interval combines with
-        the model's output on all predictions of that window. Columns: id, prediction_id, prediction_ts, model,
-        served_label, p_negative, p_neutral, p_positive (the served probabilities), label (the owner's),
-        inclusion_probability (the chance the row was drawn with)."""
+    def labelled(
+        self, since: float | None = None, until: float | None = None, before_id: int | None = None
+    ) -> pd.DataFrame:
+        """The labelled rows of predictions made in ``[since, until)`` (and sampled before review id ``before_id``),
+        oldest first: what an interval combines with the model's output on all predictions of that window. Columns:
+        id, prediction_id, prediction_ts, model, served_label, p_negative, p_neutral, p_positive (the served
+        probabilities), label (the owner's), inclusion_probability (the chance the row was drawn with)."""
         names = (*SHOWN, "label", "inclusion_probability")
         query = select(*(review_sample.c[c] for c in names)).where(review_sample.c.label.is_not(None))
         if since is not None:
             query = query.where(review_sample.c.prediction_ts >= since)
         if until is not None:
             query = query.where(review_sample.c.prediction_ts < until)
+        if before_id is not None:
+            query = query.where(review_sample.c.id < before_id)
         with self.store.read() as conn:
             result = conn.execute(query.order_by(review_sample.c.id))
             frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))

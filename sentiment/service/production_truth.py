@@ -4,10 +4,11 @@ the model's calibrated probabilities on every prediction of that window (``senti
 
 Which predictions an interval speaks for. The sampler draws each logged prediction with the same chance, and the
 owner labels the sample oldest first. So the labelled rows are a uniform sample of the predictions made *before the
-oldest draw still waiting for review*: the window ends there (``until``), not now; later predictions join the
-window as their draws are labelled. Predictions made after a day's cap closed that day's sample could not be drawn
-and are left out of the window (``ReviewQueue.sampling_open``). Skipped rows are missing labels that need not be
-missing at random: they are counted and said, not imputed. Visitor feedback never enters: it is self-selected.
+oldest draw still waiting for review* (by arrival: the rows of one request share a time): the window ends there,
+not now; later predictions join the window as their draws are labelled. Predictions made after a day's cap closed
+that day's sample could not be drawn and are left out of the window (``ReviewQueue.sampling_open``). Skipped rows are
+missing labels that need not be missing at random: they are counted and said, not imputed. Visitor feedback never
+enters: it is self-selected.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ class TruthReport:
 
     ``labelled``: sampled predictions of the window with the owner's label (n); ``predictions``: the window's
     predictions that could be drawn (N, the labelled ones included); ``skipped``/``waiting``: sampled rows of the
-    window set aside / not yet labelled; ``since``/``until``: the window, Unix seconds."""
+    window set aside / not yet labelled; ``since``/``until``: the window, Unix seconds (``until``: the time of the
+    oldest draw still waiting, or now)."""
 
     model: str
     since: float
@@ -136,12 +138,12 @@ class ProductionTruth:
             return None
         now = time.time() if now is None else now
         since = now - self.settings.production_window_days * 86400
-        first_waiting = self.queue.first_waiting(since=since, model=model)
-        until = now if first_waiting is None else first_waiting
-        labelled = self.queue.labelled(since=since, until=until)
+        waiting = self.queue.first_waiting(since=since, model=model)
+        until = now if waiting is None else waiting[2]
+        labelled = self.queue.labelled(since=since, before_id=None if waiting is None else waiting[0])
         labelled = labelled[labelled["model"] == model]
         counts = self.queue.counts(since=since)
-        window = log.probabilities(since=since, until=until, model=model)
+        window = log.probabilities(since=since, model=model, before=None if waiting is None else waiting[1])
         window = window[self.queue.sampling_open(window["ts"].to_numpy())]
         intervals, refused = None, None
         minimum = self.settings.ppi_min_labels

@@ -1,8 +1,9 @@
-"""The review sample on the running app (which draws every prediction into it: ``SENTIMENT_REVIEW_RATE=1`` in the
-``running_app`` fixture): ``/review_sample`` over plain HTTP refuses anyone without the admin token and lets the owner
-list, label, skip and import labels; the named Gradio endpoints do the same for ``gradio_client``; ``/health`` and
-``/monitoring`` count labelled and waiting rows; and in real Chromium the Label view labels with the keys 1, 2, 3 and
-skips with s."""
+"""The review sample on an app of this module's own (``review_app``: it draws every prediction into the sample,
+``SENTIMENT_REVIEW_RATE=1``, and no other test's traffic waits in its queue): ``/review_sample`` over plain HTTP
+refuses anyone without the admin token and lets the owner list, label, skip and import labels; the named Gradio
+endpoints do the same for ``gradio_client``; ``/health`` and ``/monitoring`` count labelled and waiting rows; in real
+Chromium the Label view labels with the keys 1, 2, 3 and skips with s; and 30 labels put the prediction-powered
+interval on the Monitoring card."""
 
 from __future__ import annotations
 
@@ -14,13 +15,34 @@ from typing import Any
 import httpx
 import pytest
 from browser import SCREENSHOTS, chromium_page
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN_TOKEN, CACHE
 from gradio_client import Client
 
-from appserver import RunningApp
+from appserver import RunningApp, start_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ADMIN = {"X-Admin-Token": ADMIN_TOKEN}
+
+
+@pytest.fixture(scope="module")
+def review_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """The app as an owner runs it with a review sample, drawing every prediction (rate 1) so each test labels what
+    it sent; its own process, so the Label view's queue holds only this module's texts (the shared app's would hold
+    every other test's traffic, thousands of rows to set aside first)."""
+    app = start_app(
+        tmp_path_factory.mktemp("review-app"),
+        {
+            "SENTIMENT_MODEL": "embedded",
+            "SENTIMENT_ADMIN_TOKEN": ADMIN_TOKEN,
+            "SENTIMENT_CACHE_DIR": str(CACHE),
+            "SENTIMENT_REFERENCE_PRODUCTION_ROWS": "0",
+            "SENTIMENT_FIRST_EVALUATION_DELAY_S": "3600",
+            "SENTIMENT_REVIEW_RATE": "1",
+            "SENTIMENT_REVIEW_DAILY_CAP": "1000000",
+        },
+    )
+    yield app
+    app.stop()
 
 
 def _sent(app: RunningApp, n: int) -> list[str]:
@@ -48,12 +70,12 @@ def _clear_queue(app: RunningApp) -> None:
         httpx.post(f"{app.url}/review_sample", json={"id": row["id"], "skip": True}, headers=ADMIN, timeout=60)
 
 
-def test_review_sample_over_http_is_the_owners_alone(running_app: RunningApp) -> None:
+def test_review_sample_over_http_is_the_owners_alone(review_app: RunningApp) -> None:
     """Without the token, or with a wrong one, every route is 403 and shows no text; with it the owner lists rows
     (each with its text and inclusion probability 1.0), labels one (labeller ``api``), is told by name what is wrong
     with a bad label or id (422), and imports a CSV whose bad row is reported while its good row is labelled."""
-    url = running_app.url
-    texts = _sent(running_app, 3)
+    url = review_app.url
+    texts = _sent(review_app, 3)
     for headers in ({}, {"X-Admin-Token": "not-the-token"}):
         for response in (
             httpx.get(f"{url}/review_sample", headers=headers),
@@ -63,7 +85,7 @@ def test_review_sample_over_http_is_the_owners_alone(running_app: RunningApp) ->
         ):
             assert response.status_code == 403 and "wrong or missing admin token" in response.text
             assert texts[0] not in response.text
-    mine = {r["text"]: r for r in _rows(running_app, "all") if r["text"] in texts}
+    mine = {r["text"]: r for r in _rows(review_app, "all") if r["text"] in texts}
     assert {r["inclusion_probability"] for r in mine.values()} == {1.0}
     first, second, third = (mine[t]["id"] for t in texts)
     labelled = httpx.post(f"{url}/review_sample", json={"id": first, "label": "Positive"}, headers=ADMIN).json()
@@ -76,7 +98,7 @@ def test_review_sample_over_http_is_the_owners_alone(running_app: RunningApp) ->
     csv = f"review_id,label\n{second},neutral\n{third},maybe\n".encode()
     summary = httpx.post(f"{url}/review_sample/bulk", content=csv, headers=ADMIN).json()
     assert (summary["recorded"], summary["not_used_rows"]) == (1, {"not a label": [2]})
-    by_text = {r["text"]: (r["label"], r["labeller"]) for r in _rows(running_app, "labelled")}
+    by_text = {r["text"]: (r["label"], r["labeller"]) for r in _rows(review_app, "labelled")}
     assert (by_text[texts[0]], by_text[texts[1]]) == (("positive", "api"), ("neutral", "bulk"))
     assert texts[2] not in by_text
     health = httpx.get(f"{url}/health").json()["review_sample"]
@@ -87,12 +109,12 @@ def test_review_sample_over_http_is_the_owners_alone(running_app: RunningApp) ->
     assert monitoring["answer"]["review_sample"]["waiting"] >= 1
 
 
-def test_gradio_client_labels_through_the_named_endpoints(running_app: RunningApp) -> None:
+def test_gradio_client_labels_through_the_named_endpoints(review_app: RunningApp) -> None:
     """``/review_next``, ``/review_label``, ``/review_skip`` and ``/review_sample`` work for ``gradio_client`` with the
     token, and a wrong token is refused with the reason."""
-    _clear_queue(running_app)
-    texts = _sent(running_app, 2)
-    client = Client(running_app.url, verbose=False)
+    _clear_queue(review_app)
+    texts = _sent(review_app, 2)
+    client = Client(review_app.url, verbose=False)
     shown = client.predict(ADMIN_TOKEN, api_name="/review_next")
     assert shown["item"]["text"] == texts[0]
     answer = client.predict(ADMIN_TOKEN, shown["item"]["id"], "negative", api_name="/review_label")
@@ -113,16 +135,16 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.mark.browser
-def test_the_label_view_labels_with_the_keys_1_2_3_and_skips_with_s(page: Any, running_app: RunningApp) -> None:
+def test_the_label_view_labels_with_the_keys_1_2_3_and_skips_with_s(page: Any, review_app: RunningApp) -> None:
     """A person opens the Label tab, gives the token, starts, and presses 1, 2, 3 and s: each key labels (or skips)
     the text on screen and shows the next one; the store then holds negative, neutral, positive by ``admin`` for the
     first three texts and the fourth skipped; the progress line counts towards this week's interval."""
     from browser import LONG
     from playwright.sync_api import expect
 
-    _clear_queue(running_app)
-    texts = _sent(running_app, 5)
-    page.goto(running_app.url, wait_until="load", timeout=LONG)
+    _clear_queue(review_app)
+    texts = _sent(review_app, 5)
+    page.goto(review_app.url, wait_until="load", timeout=LONG)
     page.get_by_role("tab", name="Label").click()
     page.locator("#label-admin-token input").fill(ADMIN_TOKEN)
     page.locator("#label-start").click()
@@ -136,15 +158,15 @@ def test_the_label_view_labels_with_the_keys_1_2_3_and_skips_with_s(page: Any, r
     page.locator("#label-admin-token input").focus()
     page.keyboard.press("1")  # typed into the token box: no label
     expect(shown).to_have_value(texts[4])
-    by_text = {r["text"]: (r["label"], r["labeller"]) for r in _rows(running_app, "labelled")}
+    by_text = {r["text"]: (r["label"], r["labeller"]) for r in _rows(review_app, "labelled")}
     assert [by_text.get(t) for t in texts[:3]] == [("negative", "admin"), ("neutral", "admin"), ("positive", "admin")]
-    assert texts[3] in {r["text"] for r in _rows(running_app, "skipped")}
-    assert texts[4] in {r["text"] for r in _rows(running_app, "waiting")}
+    assert texts[3] in {r["text"] for r in _rows(review_app, "skipped")}
+    assert texts[4] in {r["text"] for r in _rows(review_app, "waiting")}
 
 
 @pytest.mark.browser
 def test_thirty_labels_given_in_the_label_view_put_the_ppi_interval_on_the_monitoring_card(
-    page: Any, running_app: RunningApp
+    page: Any, review_app: RunningApp
 ) -> None:
     """Issue 28's must-show: the owner labels 30 sampled predictions with the Label view's keys; the Monitoring
     card then leads with the prediction-powered interval ("accuracy a (l-u, 90%) from n sampled labels and N
@@ -153,9 +175,9 @@ def test_thirty_labels_given_in_the_label_view_put_the_ppi_interval_on_the_monit
     from browser import LONG
     from playwright.sync_api import expect
 
-    _clear_queue(running_app)
-    texts = _sent(running_app, 31)  # the 31st stays waiting: the window ends at its prediction
-    page.goto(running_app.url, wait_until="load", timeout=LONG)
+    _clear_queue(review_app)
+    texts = _sent(review_app, 31)  # the 31st stays waiting: the window ends at its prediction
+    page.goto(review_app.url, wait_until="load", timeout=LONG)
     page.get_by_role("tab", name="Label").click()
     page.locator("#label-admin-token input").fill(ADMIN_TOKEN)
     page.locator("#label-start").click()
@@ -164,7 +186,7 @@ def test_thirty_labels_given_in_the_label_view_put_the_ppi_interval_on_the_monit
         expect(shown).to_have_value(texts[i])
         page.keyboard.press("3" if i % 3 else "1")  # the owner's own judgement: the truth the interval estimates
         expect(shown).to_have_value(following)
-    truth = httpx.get(f"{running_app.url}/monitoring", timeout=60).json()["answer"]["production_truth"]
+    truth = httpx.get(f"{review_app.url}/monitoring", timeout=60).json()["answer"]["production_truth"]
     assert truth["labelled"] >= 30 and truth["needed"] == 0 and truth["headline"], truth
     accuracy = truth["ppi"]["intervals"]["0.90"]["accuracy"]
     assert accuracy["lower"] <= accuracy["estimate"] <= accuracy["upper"]
@@ -173,7 +195,7 @@ def test_thirty_labels_given_in_the_label_view_put_the_ppi_interval_on_the_monit
     expect(card).to_contain_text("Production truth (random sample, PPI++): accuracy", timeout=LONG)
     expect(card).to_contain_text(f"from {truth['labelled']:,} sampled labels and")
     expect(card).to_contain_text("class shares negative")
-    metrics = httpx.get(f"{running_app.url}/metrics").text
+    metrics = httpx.get(f"{review_app.url}/metrics").text
     assert 'sentiment_production_truth{bound="lower",level="0.90",quantity="accuracy"}' in metrics
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "monitoring-ppi-card.png"), full_page=True)
