@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings
@@ -110,6 +111,18 @@ class StorageSettings(BaseSettings):
         le=100_000,
         description="Labels of the review sample a window needs before the Monitoring card shows its prediction-"
         "powered interval (below 25 the 90% interval's coverage falls short of 88% in simulation).",
+    )
+    class_share_method: Literal["cc", "acc", "pcc", "pacc", "em"] = Field(
+        "cc",
+        description="Class shares of each drift window (benchmarks/class_shares.py chose cc); a correction (acc, "
+        "pacc, em) is shown only where the label-shift fit test does not refute label shift on the window.",
+    )
+    class_share_bootstrap: int = Field(
+        200,
+        ge=50,
+        le=5000,
+        description="Bootstrap replicas behind the class shares' 90% bands, per drift check (200: cc about 0.2 s, "
+        "em about 4 s on 2 busy cores; fewer than 50 make a 90% percentile band too coarse).",
     )
 
     @model_validator(mode="after")
