@@ -151,6 +151,48 @@ SENTIMENT = dashboard(
         ),
         panel(
             "timeseries",
+            "Class shares of the drift window (estimate, 90% band)",
+            [
+                (one('sentiment_class_share{bound="estimate"}'), "{{label}} ({{source}})"),
+                (one('sentiment_class_share{bound="lower"}'), "{{label}} lower"),
+                (one('sentiment_class_share{bound="upper"}'), "{{label}} upper"),
+                (one("sentiment_class_share_reference"), "{{label}} at reference"),
+            ],
+            unit="percentunit",
+            description="Beside the raw predicted counts (Label mix): each class's share of the newest drift window "
+            "with its 90% band, from the review sample's prediction-powered interval (source ppi) when it exists, "
+            "else label-free (a label-shift correction the fit test lets through) or counted (the predicted classes "
+            "counted, SENTIMENT_CLASS_SHARE_METHOD=cc); and the reference share it is compared with.",
+            empty_until="a drift check with at least SENTIMENT_DRIFT_MIN_WINDOW predictions and the labelled reference",
+        ),
+        panel(
+            "timeseries",
+            "Production truth: accuracy (PPI++, 90%)",
+            [
+                (one(f'sentiment_production_truth{{quantity="accuracy", level="0.90", bound="{b}"}}'), b)
+                for b in ("estimate", "lower", "upper")
+            ],
+            unit="percentunit",
+            description="The serving model's accuracy on production traffic: the owner's labels of the random review "
+            "sample combined with the model's probabilities on every prediction of the window (prediction-powered "
+            "inference), with its 90% interval.",
+            empty_until="the owner labels SENTIMENT_PPI_MIN_LABELS sampled predictions (Label tab or /review_sample)",
+        ),
+        panel(
+            "stat",
+            "Production truth: what it rests on",
+            [
+                (one("sentiment_production_truth_labels"), "sampled labels"),
+                (one("sentiment_production_truth_predictions"), "predictions"),
+                ("time() - " + one("sentiment_production_truth_timestamp_seconds > 0"), "computed (s ago)"),
+            ],
+            w=12,
+            instant=True,
+            description="The labels and predictions behind the interval, and how long ago it was computed.",
+            empty_until="the first drift check or Monitoring view with the review sample on",
+        ),
+        panel(
+            "timeseries",
             "Request latency percentiles",
             [
                 (

@@ -192,6 +192,11 @@ class PerformanceMonitor:
             self._fitted = (wanted, estimator, reference, estimator.estimate(reference.probabilities))
         return self._fitted[1], self._fitted[2], self._fitted[3]
 
+    def labelled_reference(self, predictor: Predictor) -> EstimationReference:
+        """The serving model's labelled reference rows, kept per model revision: the class shares are fitted on
+        them too (``sentiment.service.class_shares``)."""
+        return self._estimator(predictor)[1]
+
     def estimate(self, predictor: Predictor, window: pd.DataFrame) -> WindowEstimate:
         """The estimate for a window of logged predictions (the prediction log's probability columns)."""
         estimator, reference, on_reference = self._estimator(predictor)

@@ -18,6 +18,7 @@ from sentiment.monitoring.performance import WindowEstimate
 from sentiment.monitoring.production import InsufficientLabels
 from sentiment.monitoring.review_queue import ReviewCounts
 from sentiment.service import drift_words
+from sentiment.service.class_shares import ShareReading
 from sentiment.service.production_truth import TruthReport
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class Answer:
     to_confirm: int | None = None  # about how many predictions until the next such window (None: nothing waits)
     review: ReviewCounts | None = None  # the random review sample: labelled, waiting (None: the sample is off)
     truth: TruthReport | None = None  # prediction-powered intervals from the review sample (None: the log is off)
+    shares: ShareReading | None = None  # the last drift window's class shares, PPI ones first (None: no check yet)
 
     @property
     def verdict(self) -> str:
@@ -112,6 +114,7 @@ class Answer:
             "moved_most": None if self.moved_most is None else self.moved_most.as_dict(),
             "review_sample": None if self.review is None else self.review.as_dict(),
             "production_truth": None if self.truth is None else self.truth.as_dict(),
+            "class_shares": None if self.shares is None else self.shares.as_dict(),
         }
 
 
@@ -153,6 +156,7 @@ def answer(service: SentimentService) -> Answer:
         realised, labels, needed = None, last.n, last.min_labels
     monitoring = service.monitoring
     report = monitoring.last_report
+    truth = _truth(service, model)
     return Answer(
         model=model,
         calibrated=bool(info and info.calibration),
@@ -165,7 +169,8 @@ def answer(service: SentimentService) -> Answer:
         confirm_windows=service.settings.drift_confirm_windows,
         to_confirm=monitoring.predictions_to_confirm(),
         review=service.review.counts() if service.review.enabled else None,
-        truth=_truth(service, model),
+        truth=truth,
+        shares=monitoring.shares.reading(truth),
     )
 
 

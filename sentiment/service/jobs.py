@@ -43,7 +43,8 @@ def drift_job(service: SentimentService) -> DriftReport:
     report = service.monitoring.check_drift()
     if service.review.enabled:
         try:
-            service.truth.report(service.predictor.info.name)
+            truth = service.truth.report(service.predictor.info.name)
+            service.monitoring.shares.publish(truth)  # the review sample's interval replaces the label-free shares
         except Exception:  # a store error, or a bug: the verdict above must still count as this job's result
             logger.exception("the production truth was not updated after the drift check")
     return report

@@ -25,6 +25,7 @@ from sentiment.monitoring.prediction_log import PredictionLog
 from sentiment.monitoring.reference import ReferenceProfile, pin_production_reference, reference_profile
 from sentiment.monitoring.review_sampler import ReviewSampler
 from sentiment.results import BatchResult
+from sentiment.service.class_shares import ClassShareMonitor
 from sentiment.service.monitoring_overview import CONFIDENCE_CENTRES, MonitoringOverview, build_overview
 from sentiment.service.quality_metrics import MonitoringMetrics
 from sentiment.settings import Settings
@@ -63,6 +64,7 @@ class MonitoringService:
         self.history = DriftHistory(store, settings.drift_history_rows)
         self.last_estimate: WindowEstimate | None = None
         self.performance = PerformanceMonitor(settings, store)
+        self.shares = ClassShareMonitor(settings, self.performance, metrics.shares)  # each check's class shares
         self._reference: ReferenceProfile | None = None
         # the checks since the reference last changed (raw level, window's ids), for the confirmation rule; bounded:
         # a run longer than this many checks is confirmed long before its start would matter
@@ -247,6 +249,7 @@ class MonitoringService:
             self.performance.logged_estimate(self._predictor(), current) if len(current) >= s.drift_min_window else None
         )
         self.metrics.record_estimate(self.last_estimate)
+        self.shares.check(self._predictor(), current)
         logger.info(
             "drift check: %s (this window: %s, %d check(s) in a row on %d disjoint window(s)) on %d predictions "
             "against the %s reference",

@@ -16,6 +16,7 @@ from sentiment.monitoring.deployment_reference import SOURCES
 from sentiment.monitoring.drift import DRIFT_NO_VERDICT, DriftReport
 from sentiment.monitoring.performance import WindowEstimate
 from sentiment.service.collectors import PredictionLogCollector, StoreTotalsCollector
+from sentiment.service.share_metrics import ShareMetrics
 
 FEEDBACK_OUTCOMES = (
     "recorded",  # stored, awaiting review (a visitor's) or accepted (the owner's bulk file)
@@ -129,6 +130,7 @@ class MonitoringMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         pair = ["feature", "test"]
+        self.shares = ShareMetrics(registry)  # the drift window's class shares (sentiment.service.class_shares)
         self.drift_statistic = Gauge(
             "sentiment_drift_statistic", "Statistic of the last drift check per test.", pair, registry=registry
         )

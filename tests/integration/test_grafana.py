@@ -214,12 +214,31 @@ def driven(
         f"the prediction log to hold all {expected:.0f} rows",
         accept=lambda written: written >= expected,
     )
+    _label_the_review_sample(running_app)  # the production-truth panels: a prediction-powered interval
     evaluations = client.predict(ADMIN_TOKEN, api_name="/run_evaluation")
     assert evaluations, "the evaluation job returned no report"
     report = client.predict(ADMIN_TOKEN, api_name="/run_drift_check")
     assert report["status"] in {"ok", "warning", "drift"}, report  # enough rows: every drift panel has data
     wait_for_scrapes_and_rules(prometheus, after=time.time(), scrapes=2)
     return prometheus
+
+
+def _label_the_review_sample(app: RunningApp) -> None:
+    """Label every sampled prediction still waiting (the app samples all of them), over ``/review_sample``: the
+    served label, except every fifth row (so the interval is not the degenerate "always right"). The window then
+    runs to now and the next drift job computes its prediction-powered interval."""
+    headers = {"x-admin-token": ADMIN_TOKEN}
+    listing = httpx.get(f"{app.url}/review_sample", params={"limit": 10_000}, headers=headers, timeout=60)
+    assert listing.status_code == 200, listing.text
+    rows = listing.json()["rows"]
+    assert len(rows) >= 25, "too few sampled predictions for an interval (SENTIMENT_PPI_MIN_LABELS)"
+    labels = ("negative", "neutral", "positive")
+    lines = ["review_id,label"] + [
+        f"{row['id']},{labels[(labels.index(row['served_label']) + 1) % 3] if i % 5 == 0 else row['served_label']}"
+        for i, row in enumerate(rows)
+    ]
+    answer = httpx.post(f"{app.url}/review_sample/bulk", content="\n".join(lines).encode(), headers=headers, timeout=60)
+    assert answer.status_code == 200, answer.text
 
 
 def _scrape_health(prometheus: str, running_app: RunningApp, names: set[str]) -> str:

@@ -2,10 +2,12 @@
 
 ``estimate_shares(reference, window_probabilities, method)`` gives one window's negative / neutral / positive
 shares with a bootstrap band; ``label_shift_test`` and ``label_shift_fit_test`` say whether the class mix moved and
-whether label shift explains the window; ``choose_method`` picks the estimator leave-one-dataset-out.
+whether label shift explains the window; ``share_change`` whether a share moved away from the reference's;
+``choose_method`` picks the estimator leave-one-dataset-out.
 """
 
 from sentiment.monitoring.quantification.bcts import BiasCorrectedTemperature
+from sentiment.monitoring.quantification.change import ShareChange, share_change
 from sentiment.monitoring.quantification.chooser import MethodChoice, choose_method, window_errors
 from sentiment.monitoring.quantification.methods import (
     METHODS,
@@ -33,6 +35,7 @@ __all__ = [
     "ClassShares",
     "MethodChoice",
     "Quantifier",
+    "ShareChange",
     "ShiftTest",
     "choose_method",
     "classify_and_count",
@@ -42,6 +45,7 @@ __all__ = [
     "label_shift_fit_test",
     "label_shift_test",
     "probabilistic_classify_and_count",
+    "share_change",
     "simplex_least_squares",
     "window_errors",
 ]

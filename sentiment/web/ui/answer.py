@@ -40,6 +40,11 @@ def answer_markdown(answer: Answer) -> str:
         )
     else:
         lines.append("- Estimated accuracy now: after the first drift check with a full window")
+    if answer.shares is not None:
+        s = answer.shares
+        lines.append(
+            f"- Class shares: **{s.line}** ({s.basis})" + (f". {s.note[0].upper()}{s.note[1:]}" if s.note else "")
+        )
     lines.append(f"- Drift: {answer.verdict}" + _checked(answer.drift))
     if answer.moved:
         lines.append("- What moved, strongest first:")
