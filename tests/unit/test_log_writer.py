@@ -115,3 +115,23 @@ def test_a_database_error_that_is_not_a_refused_value_is_retried_not_lost() -> N
     writer.stop()
     assert table.rows == [("ok", 1), ("ok", 2), ("ok", 3)]
     assert (writer.counters.retries, writer.counters.failures, writer.last_error) == (2, 0, None)
+
+
+def test_rows_that_arrive_while_the_writer_lingers_share_one_transaction() -> None:
+    """After a quiet spell's first row the writer waits (``linger_s``) for more before it writes: three rows put one
+    at a time during the wait go in one transaction, and a stop ends the wait at once and writes them. Fails if each
+    row is written alone again (the cost benchmarks/logging_overhead.py measured on the request path)."""
+    batches: list[int] = []
+    table = Table()
+
+    def write(rows: list[tuple[object, ...]]) -> None:
+        batches.append(len(rows))
+        table.write(rows)
+
+    writer = LogWriter(write, capacity=100, linger_s=600.0)  # a wait no test outlives: only the stop ends it
+    writer.start()
+    for i in range(3):
+        assert writer.put([(f"row {i}",)])
+    assert (writer.counters.buffered, batches) == (3, [])  # held while it lingers
+    writer.stop(timeout=30)
+    assert batches == [3] and [row[0] for row in table.rows] == ["row 0", "row 1", "row 2"]
