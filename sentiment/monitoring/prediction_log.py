@@ -197,6 +197,12 @@ class PredictionLog:
             return pd.DataFrame(columns=[*COLUMNS[:-1], "prediction_id"])
         return pd.concat(frames, ignore_index=True)
 
+    def oldest(self, model: str) -> float | None:
+        """The time of ``model``'s oldest prediction still in the log (None: none); older ones were pruned."""
+        with self.store.read() as conn:
+            value = conn.execute(select(func.min(predictions.c.ts)).where(predictions.c.model == model)).scalar_one()
+        return None if value is None else float(value)
+
     def probabilities(self, *, since: float, model: str, before: str | None = None) -> pd.DataFrame:
         """The ``ts``, served ``label`` and ``p_<class>`` columns of ``model``'s predictions made since ``since``, and
         logged before the prediction ``before`` (a prediction id; all when None or not in the log), oldest first:

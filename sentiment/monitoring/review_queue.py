@@ -143,6 +143,14 @@ class ReviewQueue:
         with self.store.read() as conn:
             return [_plain(r) for r in conn.execute(query.order_by(review_sample.c.id).limit(limit))]
 
+    def first_drawn(self, model: str) -> float | None:
+        """The prediction time of ``model``'s oldest row in the sample (None: none drawn yet): no prediction before it
+        is known to have been drawable (sampling may have been off, or not yet built)."""
+        query = select(func.min(review_sample.c.prediction_ts)).where(review_sample.c.model == model)
+        with self.store.read() as conn:
+            value = conn.execute(query).scalar_one()
+        return None if value is None else float(value)
+
     def first_waiting(self, *, since: float, model: str) -> tuple[int, str, float] | None:
         """``model``'s oldest sampled row since ``since`` still waiting for its label, as (review id, prediction id,
         prediction time), or None when none waits: the labelled rows are a uniform sample of the predictions logged
@@ -192,7 +200,8 @@ class ReviewQueue:
 
     def closed_days(self) -> dict[str, float]:
         """UTC day -> the prediction time of the first draw the daily cap refused (the day's sample ended there)."""
-        query = select(monitor_state.c.key, monitor_state.c.value).where(monitor_state.c.key.startswith(CLOSED_KEY))
+        closed = monitor_state.c.key.startswith(CLOSED_KEY, autoescape=True)  # "_" is a LIKE wildcard otherwise
+        query = select(monitor_state.c.key, monitor_state.c.value).where(closed)
         with self.store.read() as conn:
             return {key[len(CLOSED_KEY) :]: float(json.loads(value)["at"]) for key, value in conn.execute(query)}
 

@@ -137,7 +137,11 @@ class ProductionTruth:
         if log is None:
             return None
         now = time.time() if now is None else now
-        since = now - self.settings.production_window_days * 86400
+        # The window starts at the newest of: the configured days back; the oldest prediction still in the log (labels
+        # of pruned predictions would speak for traffic the window no longer holds); the first draw of the sample
+        # (before it, sampling may have been off: those predictions could not be drawn).
+        starts = [now - self.settings.production_window_days * 86400, log.oldest(model), self.queue.first_drawn(model)]
+        since = max(start for start in starts if start is not None)
         waiting = self.queue.first_waiting(since=since, model=model)
         until = now if waiting is None else waiting[2]
         labelled = self.queue.labelled(since=since, before_id=None if waiting is None else waiting[0])

@@ -58,11 +58,11 @@ def _sampled(service: SentimentService) -> list[dict]:
 def test_the_window_ends_at_the_oldest_draw_still_waiting_and_counts_what_it_rests_on(
     service: SentimentService,
 ) -> None:
-    """With the k-th sampled row left waiting, the window holds exactly the predictions sent before it (N = its
-    position among the texts) and the k labelled rows before it (later labels wait for it); once it is labelled
-    the window runs to now (N = 100, n = every sampled row). The labels-only estimate is the labelled rows' own
-    accuracy; the PPI interval holds its estimate and is no wider than the labels-only one. Fails if the window
-    ignored the waiting row (the labelled rows would no longer be a uniform sample of it)."""
+    """With the k-th sampled row left waiting, the window holds exactly the predictions sent from the first draw up
+    to it (N = the difference of their positions among the texts) and the k labelled rows before it (later labels
+    wait for it); once it is labelled the window runs to now (n = every sampled row). The labels-only estimate is
+    the labelled rows' own accuracy; the PPI interval holds its estimate and is no wider than the labels-only one.
+    Fails if the window ignored the waiting row (the labelled rows would no longer be a uniform sample of it)."""
     model = service.predictor.info.name
     rows = _sampled(service)
     assert 30 <= len(rows) <= 70  # Bernoulli(0.5) of 100: outside this is a sampler bug, not chance (p < 1e-4)
@@ -73,13 +73,14 @@ def test_the_window_ends_at_the_oldest_draw_still_waiting_and_counts_what_it_res
 
     waiting = service.truth.report(model)
     assert waiting is not None and waiting.intervals is not None
-    assert (waiting.labelled, waiting.predictions) == (k, TEXTS.index(rows[k]["text"]))
+    first = TEXTS.index(rows[0]["text"])  # the window starts at the first draw: before it nothing is known drawable
+    assert (waiting.labelled, waiting.predictions) == (k, TEXTS.index(rows[k]["text"]) - first)
     assert waiting.until == pytest.approx(rows[k]["prediction_ts"])
 
     service.review.label(rows[k]["id"], truth[rows[k]["id"]])
     full = service.truth.report(model)
     assert full is not None and full.intervals is not None and full.refused is None
-    assert (full.labelled, full.predictions, full.needed) == (len(rows), len(TEXTS), 0)
+    assert (full.labelled, full.predictions, full.needed) == (len(rows), len(TEXTS) - first, 0)
     accuracy = full.result("accuracy")
     assert accuracy is not None
     right = [truth[row["id"]] == row["served_label"] for row in rows]
@@ -88,13 +89,14 @@ def test_the_window_ends_at_the_oldest_draw_still_waiting_and_counts_what_it_res
     assert accuracy.upper - accuracy.lower <= accuracy.classical_upper - accuracy.classical_lower + 1e-12
     shares = [full.result(f"share_{label}") for label in ("negative", "neutral", "positive")]
     assert all(share is not None for share in shares)
-    assert full.headline is not None and f"from {len(rows):,} sampled labels and 100 predictions" in full.headline
+    assert full.headline is not None
+    assert f"from {len(rows):,} sampled labels and {len(TEXTS) - first} predictions" in full.headline
 
     metrics = service.metrics.render().decode()
     lower = {"quantity": "accuracy", "bound": "lower", "level": "0.90"}
     assert metric_value(metrics, "sentiment_production_truth", lower) == pytest.approx(accuracy.lower)
     assert metric_value(metrics, "sentiment_production_truth_labels") == len(rows)
-    assert metric_value(metrics, "sentiment_production_truth_predictions") == len(TEXTS)
+    assert metric_value(metrics, "sentiment_production_truth_predictions") == len(TEXTS) - first
 
 
 def test_below_the_minimum_there_is_no_interval_only_how_many_labels_it_needs(service: SentimentService) -> None:
@@ -113,3 +115,24 @@ def test_below_the_minimum_there_is_no_interval_only_how_many_labels_it_needs(se
     card = answer_markdown(answer(service))
     assert "Production truth: label **5 more** sampled predictions for an interval" in card
     assert "sentiment_production_truth{" not in service.metrics.render().decode()
+
+
+def test_labels_of_predictions_pruned_from_the_log_leave_the_window(service: SentimentService) -> None:
+    """The log keeps fewer days than the review sample keeps labels: once the oldest predictions are pruned, the
+    window starts at the oldest prediction still logged, and the labels of the pruned ones leave it too (they would
+    speak for traffic N no longer counts). Fails if the window kept labels whose predictions are gone."""
+    from sqlalchemy import delete, select
+
+    from sentiment.store.schema import predictions
+
+    model = service.predictor.info.name
+    rows = _sampled(service)
+    for row in rows:
+        service.review.label(row["id"], "neutral")
+    cut = rows[len(rows) // 2]
+    with service.store.write() as conn:  # what the log's retention does to the oldest rows
+        conn.execute(delete(predictions).where(predictions.c.ts < cut["prediction_ts"]))
+        kept = len(conn.execute(select(predictions.c.id)).all())
+    report = service.truth.report(model)
+    assert report is not None and report.intervals is not None
+    assert (report.labelled, report.predictions) == (len(rows) - len(rows) // 2, kept)
