@@ -18,6 +18,7 @@ from browser import chromium_page
 from conftest import CACHE
 
 from appserver import RunningApp, call_api, free_port, start_app
+from waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -82,7 +83,8 @@ def test_a_database_password_appears_in_no_answer_and_no_log(postgres: Any, tmp_
     try:
         label, _ = call_api(app.url, "predict", "a lovely day")
         assert label == "complete"
-        store = _store(app)
+        # the log writer waits a moment for more rows before it writes (LINGER_S): the row is written, not waiting
+        store = wait_until(lambda: _store(app), "the logged row written", accept=lambda s: s["waiting_rows"] == 0)
         assert store == {
             "backend": "postgresql",
             "url": url.replace(PASSWORD, "***"),
