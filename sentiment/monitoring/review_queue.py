@@ -78,6 +78,9 @@ class ReviewQueue:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        # Counts this process's labels and skips: a reader that caches figures derived from the labels (the
+        # production truth report) knows they changed. Another replica's labels are not counted here.
+        self.revision = 0
 
     def next(self) -> dict[str, Any] | None:
         """The oldest sampled row still waiting (not labelled, not skipped), or None when none waits."""
@@ -112,6 +115,7 @@ class ReviewQueue:
             changed = conn.execute(update(review_sample).where(review_sample.c.id == review_id).values(**values))
         if changed.rowcount == 0:
             raise ReviewError(f"no sampled prediction has review id {review_id}: list them with /review_sample")
+        self.revision += 1
 
     def ids_of(self, prediction_ids: Sequence[str]) -> dict[str, int]:
         """Review ids of these prediction ids (those in the sample)."""
@@ -212,5 +216,6 @@ class ReviewQueue:
         closed = self.closed_days()
         if not closed:
             return np.ones(times.shape, dtype=bool)
-        ends = np.array([closed.get(utc_day(day * DAY_S), np.inf) for day in (times // DAY_S).astype(int)])
-        return times < ends
+        days, which = np.unique((times // DAY_S).astype(np.int64), return_inverse=True)
+        ends = np.array([closed.get(utc_day(int(day) * DAY_S), np.inf) for day in days], dtype=float)
+        return times < ends[which.reshape(times.shape)]

@@ -176,4 +176,4 @@ def answer(service: SentimentService) -> Answer:
 
 def _truth(service: SentimentService, model: str) -> TruthReport | None:
     """The review window's intervals, or None when the sample is off (a store error is the caller's to show)."""
-    return service.truth.report(model) if service.review.enabled else None
+    return service.truth.current(model) if service.review.enabled else None

@@ -233,6 +233,12 @@ class ClassShareMonitor:
         self.metrics.show(found)
         return found
 
+    def forget_truth(self) -> ShareReading | None:
+        """Drop the production truth report (a new one could not be computed) and set the gauges to the label-free
+        reading: an interval of an older window must not stand for the traffic since."""
+        self.truth = None
+        return self.publish()
+
 
 def _ppi_shares(truth: TruthReport) -> dict[str, tuple[float, float, float]] | None:
     out = {}

@@ -38,13 +38,21 @@ def evaluation_job(service: SentimentService) -> list[EvaluationReport | Product
 
 def drift_job(service: SentimentService) -> DriftReport:
     """Compare the newest window of production predictions with the reference profile, then bring the production
-    truth gauges (the review sample's prediction-powered intervals) up to date: their failure is logged and leaves
-    the drift verdict standing."""
-    report = service.monitoring.check_drift()
-    if service.review.enabled:
-        try:
-            truth = service.truth.report(service.predictor.info.name)
-            service.monitoring.shares.publish(truth)  # the review sample's interval replaces the label-free shares
-        except Exception:  # a store error, or a bug: the verdict above must still count as this job's result
-            logger.exception("the production truth was not updated after the drift check")
-    return report
+    truth gauges (the review sample's prediction-powered intervals) up to date, whether or not the check succeeded:
+    the truth does not depend on it. A failure of either is logged and leaves the other standing."""
+    try:
+        return service.monitoring.check_drift()
+    finally:
+        if service.review.enabled:
+            _refresh_truth(service)
+
+
+def _refresh_truth(service: SentimentService) -> None:
+    shares = service.monitoring.shares
+    try:
+        truth = service.truth.report(service.predictor.info.name)
+    except Exception:  # a store error, or a bug: the drift verdict must still count as this job's result
+        logger.exception("the production truth was not updated after the drift check")
+        shares.forget_truth()  # the label-free shares stand in for the stale interval
+        return
+    shares.publish(truth)  # the review sample's interval replaces the label-free shares

@@ -33,6 +33,9 @@ from sentiment.settings import Settings
 logger = logging.getLogger(__name__)
 PROBABILITIES = [f"p_{label}" for label in LABELS]
 HEADLINE_LEVEL = 0.90  # the level the card and the gauges' default series read; /monitoring carries 0.95 too
+# How long a view may show a report before it is computed again (unless this process took a label since): a report
+# reads the window's predictions (a week of traffic) and refits the intervals, and the Monitoring tab refreshes often.
+FRESH_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,16 @@ class ProductionTruth:
         self._log = log
         self.metrics = metrics
         self.last: TruthReport | None = None
+        self._revision = -1  # the queue's revision ``last`` was computed at
+
+    def current(self, model: str, max_age_s: float = FRESH_S) -> TruthReport | None:
+        """``last`` when it is for ``model``, younger than ``max_age_s`` seconds and no label or skip was taken in
+        this process since; else a new ``report``. For views: the scheduled drift job calls ``report`` itself."""
+        last = self.last
+        fresh = last is not None and last.model == model and self._revision == self.queue.revision
+        if fresh and last is not None and 0 <= time.time() - last.computed_at < max_age_s and self._log() is not None:
+            return last
+        return self.report(model)
 
     def report(self, model: str, now: float | None = None) -> TruthReport | None:
         """The window's figures for ``model`` (None when the log is off). ``StoreUnavailableError`` while the store
@@ -136,6 +149,7 @@ class ProductionTruth:
         log = self._log()
         if log is None:
             return None
+        revision = self.queue.revision
         now = time.time() if now is None else now
         # The window starts at the newest of: the configured days back; the oldest prediction still in the log (labels
         # of pruned predictions would speak for traffic the window no longer holds); the first draw of the sample
@@ -187,6 +201,6 @@ class ProductionTruth:
                 "out of order or picked?",
                 intervals.sample_check.p_value,
             )
-        self.last = result
+        self.last, self._revision = result, revision
         self.metrics.show(result.intervals, result.labelled, result.predictions, now)
         return result

@@ -136,3 +136,54 @@ def test_labels_of_predictions_pruned_from_the_log_leave_the_window(service: Sen
     report = service.truth.report(model)
     assert report is not None and report.intervals is not None
     assert (report.labelled, report.predictions) == (len(rows) - len(rows) // 2, kept)
+
+
+def test_a_view_reuses_the_report_until_a_label_is_taken_or_it_ages(service: SentimentService) -> None:
+    """The Monitoring tab refreshes often and each report reads the window's predictions: ``current`` hands back the
+    last report while it is younger than its age limit and no label came in since; a label, a skip or age makes a new
+    one. Fails if a view recomputed every time (new object) or showed a report that misses the newest label."""
+    model = service.predictor.info.name
+    rows = _sampled(service)
+    for row in rows[:12]:
+        service.review.label(row["id"], "neutral")
+    first = service.truth.current(model)
+    assert first is not None and first.labelled == 12
+    assert service.truth.current(model) is first
+    service.review.label(rows[12]["id"], "positive")
+    labelled = service.truth.current(model)
+    assert labelled is not first and labelled is not None and labelled.labelled == 13
+    service.review.skip(rows[13]["id"])
+    skipped = service.truth.current(model)
+    assert skipped is not labelled and skipped is not None and skipped.skipped == 1
+    assert service.truth.current(model, max_age_s=0.0) is not skipped
+
+
+def test_the_drift_job_refreshes_the_truth_when_the_check_fails_and_drops_an_interval_it_cannot_renew(
+    service: SentimentService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drift job's two halves stand apart: a failing drift check still brings the truth up to date, and a truth
+    report that fails leaves the class shares without the old interval (an older window's interval must not stand for
+    the traffic since). Fails if either failure kept the other half's stale result."""
+    from sentiment.service.jobs import drift_job
+
+    model = service.predictor.info.name
+    rows = _sampled(service)
+    for row in rows[:12]:
+        service.review.label(row["id"], "neutral")
+    before = service.truth.report(model)
+    service.monitoring.shares.publish(before)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("injected fault")
+
+    monkeypatch.setattr(service.monitoring, "check_drift", broken)
+    service.review.label(rows[12]["id"], "positive")
+    with pytest.raises(RuntimeError, match="injected fault"):
+        drift_job(service)
+    renewed = service.monitoring.shares.truth
+    assert renewed is not None and renewed is not before and renewed.labelled == 13
+
+    monkeypatch.setattr(service.truth, "report", broken)
+    with pytest.raises(RuntimeError, match="injected fault"):
+        drift_job(service)
+    assert service.monitoring.shares.truth is None
