@@ -57,7 +57,7 @@ system-packages:
 
 test: install-dev system-packages
 	@echo "==> running the tests (unit, integration, e2e) in $(TEST_WORKERS) processes (pytest-xdist; one dot per test)"
-	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=20
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20
 
 # The edit loop: the unit tier alone (tests/unit: no app, browser, Prometheus or slow test), well under a minute.
 test-fast: install-dev
