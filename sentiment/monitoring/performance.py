@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
-from sentiment.datasets import load_split
 from sentiment.errors import EstimationInputError, StoreError
 from sentiment.inference.predictor import Predictor
 from sentiment.labels import LABELS
@@ -35,7 +34,7 @@ from sentiment.monitoring.estimation import (
     make_estimator,
     realised_confusion,
 )
-from sentiment.monitoring.reference import reference_key
+from sentiment.monitoring.reference import reference_key, scored_reference_split
 from sentiment.monitoring.reference_rows import get_reference, put_reference
 from sentiment.settings import Settings
 from sentiment.store import Store
@@ -103,8 +102,7 @@ def estimation_reference(predictor: Predictor, settings: Settings, store: Store)
             return EstimationReference.from_payload(stored)
         except (ValueError, KeyError, TypeError) as exc:
             logger.warning("estimation reference %s is unreadable (%s); rebuilding it", key, exc)
-    frame = load_split(settings.reference_dataset, settings.reference_split, settings)
-    result = predictor.predict_batch(frame["text"].tolist())
+    frame, result = scored_reference_split(predictor, settings)  # the drift profile's scores, when it was built
     ok = result.valid
     labels = np.array([LABELS.index(v) for v in frame["label"]], dtype=np.int64)
     reference = EstimationReference(

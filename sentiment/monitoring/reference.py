@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from sentiment.inference.predictor import Predictor
 from sentiment.monitoring.domain_classifier import as_matrix
 from sentiment.monitoring.features import surface_kind
 from sentiment.monitoring.reference_rows import get_reference, put_reference
+from sentiment.results import BatchResult
 from sentiment.settings import Settings
 from sentiment.store import Store
 
@@ -31,12 +33,34 @@ PROFILE_VERSION = 1
 
 FEATURE_COLUMNS = ["n_chars", "n_tokens", "surface", "label", "confidence"]
 
+_scored_lock = threading.Lock()
+_scored: dict[tuple[str, str, str, str], tuple[pd.DataFrame, BatchResult]] = {}
 
-def features_of(texts: list[str], predictor: Predictor) -> pd.DataFrame:
+
+def scored_reference_split(predictor: Predictor, settings: Settings) -> tuple[pd.DataFrame, BatchResult]:
+    """The reference split (``load_split``'s frame) and ``predictor``'s scores of it, embeddings included.
+
+    Scored once per model revision and process, for the two references built from it: the drift profile and the
+    estimation reference (the first drift check used to score the same texts twice). Only the newest model's scores
+    are kept (a few MB); callers store what they build, so a later process reads the store instead."""
+    info = predictor.info
+    key = (info.name, info.revision, settings.reference_dataset, settings.reference_split)
+    with _scored_lock:  # a second caller waits for the first one's scores instead of scoring again
+        found = _scored.get(key)
+        if found is None:
+            frame = load_split(settings.reference_dataset, settings.reference_split, settings)
+            found = (frame, predictor.predict_batch(frame["text"].tolist(), embed=True))
+            _scored.clear()
+            _scored[key] = found
+    return found
+
+
+def features_of(texts: list[str], predictor: Predictor, scored: BatchResult | None = None) -> pd.DataFrame:
     """The monitored features of texts scored by ``predictor`` (same columns as the prediction log), with each
     text's ``embedding`` (a list; absent for a model without one) and the ``text`` itself (reference datasets are
-    public; it lets a semantic explanation quote them when production text logging is on)."""
-    result = predictor.predict_batch(texts, embed=True)
+    public; it lets a semantic explanation quote them when production text logging is on). ``scored``: the texts'
+    scores with embeddings, when the caller has them already."""
+    result = predictor.predict_batch(texts, embed=True) if scored is None else scored
     keep = result.valid
     labels = result.labels
     frame = pd.DataFrame(
@@ -174,14 +198,14 @@ def reference_profile(predictor: Predictor, settings: Settings, store: Store) ->
             return stored
     except (ValueError, KeyError, TypeError) as exc:
         logger.warning("reference profile %s is unreadable (%s); rebuilding it", key, exc)
-    texts = load_split(settings.reference_dataset, settings.reference_split, settings)["text"].tolist()
+    frame, scored = scored_reference_split(predictor, settings)
     profile = ReferenceProfile(
         info.name,
         info.revision,
         settings.reference_dataset,
         settings.reference_split,
         time.time(),
-        features_of(texts, predictor),
+        features_of(frame["text"].tolist(), predictor, scored),
     )
     try:
         profile.save(store)

@@ -76,3 +76,34 @@ def test_a_drifted_window_is_reported_once_a_window_sharing_none_of_its_predicti
         confirmed = monitoring.check_drift()
         assert (confirmed.status, confirmed.consecutive, confirmed.windows) == ("drift", 4, 2)
         assert metric_value(service.metrics.render().decode(), "sentiment_drift_status", {}) == 2
+
+
+def test_the_first_check_scores_the_reference_split_once_for_both_references(
+    tiny_model_dir: Path, settings: Settings
+) -> None:
+    """The drift profile and the estimation reference are both built from the serving model's scores of the
+    reference split: the first drift check scores those texts once (it scored them twice), and both references
+    hold every scored row. Fails if either reference scores the split itself again."""
+    from sentiment.datasets import load_split
+    from sentiment.monitoring import reference
+
+    reference._scored.clear()  # scores kept from another test of this process (the tiny model is shared) would hide it
+    with started_service(tiny_model_dir, settings, drift_min_window=10, reference_production_rows=0) as service:
+        split = load_split(settings.reference_dataset, settings.reference_split, settings)
+        predictor = service.predictor
+        real = predictor.predict_batch
+        sizes: list[int] = []
+
+        def counted(texts, *args, **kwargs):  # type: ignore[no-untyped-def]
+            sizes.append(len(texts))
+            return real(texts, *args, **kwargs)
+
+        service.predict_many([f"a text about the weather, number {i}" for i in range(20)])
+        predictor.predict_batch = counted  # type: ignore[method-assign]
+        try:
+            service.monitoring.check_drift()
+        finally:
+            del predictor.predict_batch
+        assert sizes.count(len(split)) == 1, sizes
+        assert len(service.monitoring.reference().frame) == len(split)
+        assert len(service.monitoring.performance.labelled_reference(predictor).labels) == len(split)
