@@ -51,8 +51,8 @@ RUNS: dict[str, Run] = {
     ),
     "python -m sentiment score examples/reviews.csv reviews_scored.csv --engine ray --actors 2": Run(
         extra=("--actors", "1"),
-        why="each actor loads the model in a process of its own (seconds of CPU) for the file's 12 rows; several actors "
-        "sharing a file are tests/integration/test_ray_engine.py's to prove",
+        why="each actor loads the model in a process of its own (seconds of CPU) for the file's 12 rows; several "
+        "actors sharing a file are tests/integration/test_ray_engine.py's to prove",
         outputs=("reviews_scored.csv",),
         slow=True,
     ),
