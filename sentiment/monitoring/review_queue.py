@@ -169,14 +169,16 @@ class ReviewQueue:
             row = conn.execute(query).first()
         return None if row is None else (int(row[0]), str(row[1]), float(row[2]))
 
-    def counts(self, since: float | None = None) -> ReviewCounts:
-        """How many rows are sampled, labelled, waiting and skipped (of predictions made since ``since``)."""
+    def counts(self, since: float | None = None, model: str | None = None) -> ReviewCounts:
+        """How many rows are sampled, labelled, waiting and skipped (of predictions made since ``since``, by
+        ``model``)."""
         where = review_sample.c.prediction_ts >= since if since is not None else None
+        of_model = review_sample.c.model == model if model is not None else None
         values = []
         with self.store.read() as conn:
             for condition in (None, _state("labelled"), _waiting(), _state("skipped")):
                 query = select(func.count()).select_from(review_sample)
-                for part in (where, condition):
+                for part in (where, of_model, condition):
                     if part is not None:
                         query = query.where(part)
                 values.append(int(conn.execute(query).scalar_one()))

@@ -160,7 +160,7 @@ class ProductionTruth:
         until = now if waiting is None else waiting[2]
         labelled = self.queue.labelled(since=since, before_id=None if waiting is None else waiting[0])
         labelled = labelled[labelled["model"] == model]
-        counts = self.queue.counts(since=since)
+        counts = self.queue.counts(since=since, model=model)  # the window's own: another model's rows are not its
         window = log.probabilities(since=since, model=model, before=None if waiting is None else waiting[1])
         window = window[self.queue.sampling_open(window["ts"].to_numpy())]
         intervals, refused = None, None

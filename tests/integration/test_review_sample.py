@@ -216,3 +216,21 @@ def test_any_mix_of_good_and_bad_rows_labels_every_good_one_and_names_every_bad_
     assert summary.recorded + summary.duplicates == len(wanted)
     stored = {int(r["id"]): r["label"] for r in _sampled(store)}
     assert {review_id: stored[review_id] for review_id in wanted} == wanted
+
+
+def test_the_counts_of_one_model_leave_out_the_rows_another_model_served(store: Store) -> None:
+    """After a switch the sample holds rows of two models: a model's counts (what its production truth says is
+    labelled, waiting and skipped) are its rows alone; without a model they are every row."""
+    log = _log(store, 1.0, cap=1000)
+    log.record("predict", "old", ["a", "b", "c"], _result(3))
+    log.record("predict", "new", ["d", "e"], _result(2))
+    assert log.flush(10)
+    log.stop()
+    queue = ReviewService(Settings(), store).queue
+    rows = {r["text"]: r["id"] for r in _sampled(store)}
+    queue.label(rows["a"], "positive", "admin")
+    queue.skip(rows["b"])
+    queue.label(rows["d"], "negative", "admin")
+    assert queue.counts(model="old").as_dict() == {"sampled": 3, "labelled": 1, "waiting": 1, "skipped": 1}
+    assert queue.counts(model="new").as_dict() == {"sampled": 2, "labelled": 1, "waiting": 1, "skipped": 0}
+    assert queue.counts().as_dict() == {"sampled": 5, "labelled": 2, "waiting": 2, "skipped": 1}
