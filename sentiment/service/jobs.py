@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import time
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from sentiment.datasets import DATASETS
+from sentiment.errors import StoreError
 from sentiment.evaluation.report import EvaluationReport
 from sentiment.evaluation.store import SCHEDULED
 from sentiment.monitoring.drift import DriftReport
@@ -39,7 +42,16 @@ def evaluation_job(service: SentimentService) -> list[EvaluationReport | Product
 def drift_job(service: SentimentService) -> DriftReport:
     """Compare the newest window of production predictions with the reference profile, then bring the production
     truth gauges (the review sample's prediction-powered intervals) up to date, whether or not the check succeeded:
-    the truth does not depend on it. A failure of either is logged and leaves the other standing."""
+    the truth does not depend on it. A failure of either is logged and leaves the other standing.
+
+    It also applies the log's retention (old predictions, and sampled texts past ``review_text_days``): the log's
+    writer does so only after it writes, so without traffic nothing would expire."""
+    log = service.monitoring.log
+    if log is not None:
+        try:
+            log.prune()
+        except (SQLAlchemyError, StoreError) as exc:
+            logger.warning("pruning the prediction log failed (%s); the next drift check tries again", exc)
     try:
         return service.monitoring.check_drift()
     finally:

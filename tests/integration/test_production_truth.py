@@ -187,3 +187,24 @@ def test_the_drift_job_refreshes_the_truth_when_the_check_fails_and_drops_an_int
     with pytest.raises(RuntimeError, match="injected fault"):
         drift_job(service)
     assert service.monitoring.shares.truth is None
+
+
+def test_sampled_texts_expire_on_the_drift_job_without_new_traffic(service: SentimentService) -> None:
+    """The review sample keeps texts ``review_text_days``: with no prediction since (the log's writer prunes only
+    after it writes), the scheduled drift job deletes the expired texts, keeping labelled rows without their text.
+    Fails if the retention waited for traffic."""
+    import time
+
+    from sqlalchemy import update
+
+    from sentiment.service.jobs import drift_job
+    from sentiment.store.schema import review_sample
+
+    rows = _sampled(service)
+    service.review.label(rows[0]["id"], "neutral")
+    expired = time.time() - (service.settings.review_text_days + 1) * 86400
+    with service.store.write() as conn:
+        conn.execute(update(review_sample).values(sampled_at=expired))
+    drift_job(service)
+    kept = service.review.queue.rows(state="all", limit=10_000)
+    assert [(row["id"], row["text"]) for row in kept] == [(rows[0]["id"], None)]
