@@ -38,6 +38,7 @@ from sentiment.monitoring.quantification import (
     ShareChange,
     ShiftTest,
     estimate_shares,
+    interval_change,
     label_shift_fit_test,
     share_change,
 )
@@ -193,10 +194,11 @@ class ClassShareMonitor:
             return None
         ppi = _ppi_shares(truth) if truth is not None and truth.model == last.model else None
         if ppi is not None and truth is not None:
-            reference = last.counted.reference  # the labelled reference's label shares
-            change = {
-                label: 1 if low > reference[label] else -1 if high < reference[label] else 0
-                for label, (_, low, high) in ppi.items()
+            reference = last.counted.reference  # the labelled reference's label shares, on n_reference rows
+            n_reference = last.counted.n_reference
+            change = {  # the reference's own sampling error counts too (a sample of a few hundred rows)
+                label: interval_change(estimate, low, high, reference[label], n_reference, HEADLINE_LEVEL)
+                for label, (estimate, low, high) in ppi.items()
             }
             return ShareReading(
                 "ppi",

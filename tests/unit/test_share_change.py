@@ -76,3 +76,41 @@ def test_bad_inputs_say_what_is_wrong() -> None:
     with pytest.raises(EstimationInputError, match="bootstrap"):
         share_change(reference, window, bootstrap=-1)
     assert share_change(reference, window, bootstrap=0).as_dict()["replicas"] == 0
+
+
+def test_an_interval_against_a_sampled_reference_counts_the_references_noise_too() -> None:
+    """Known answers at 90%: a share of 0.30 with interval 0.25-0.35 (window s.e. 0.10 / 3.29 = 0.0304) against a
+    reference of 0.245 on 630 rows (s.e. 0.0171): the bound is 1.645 * 0.0349 = 0.0574 > 0.055, so it held, where
+    reading the reference as exact (0.245 < 0.25) called it a rise; against 0.23 (difference 0.07) it rose; the
+    mirror image fell."""
+    from sentiment.monitoring.quantification import interval_change
+
+    assert interval_change(0.30, 0.25, 0.35, 0.245, 630, 0.90) == 0
+    assert interval_change(0.30, 0.25, 0.35, 0.23, 630, 0.90) == 1
+    assert interval_change(0.70, 0.65, 0.75, 0.77, 630, 0.90) == -1
+    with pytest.raises(EstimationInputError):
+        interval_change(0.3, 0.2, 0.4, 1.2, 630)
+    with pytest.raises(EstimationInputError):
+        interval_change(0.3, 0.2, 0.4, 0.3, 0)
+
+
+@given(
+    estimate=st.floats(0.05, 0.95),
+    half=st.floats(0.005, 0.2),
+    reference=st.floats(0.0, 1.0),
+    n_reference=st.integers(1, 100_000),
+)
+def test_the_sampled_reference_rule_is_never_more_eager_than_reading_it_as_exact(
+    estimate: float, half: float, reference: float, n_reference: int
+) -> None:
+    """Whatever the figures: a change it reports, the exact-reference rule reports too (the reference's noise only
+    widens the bound), in the same direction; and with a reference of a million rows the two agree away from the
+    interval's ends."""
+    from sentiment.monitoring.quantification import interval_change
+
+    low, high = estimate - half, estimate + half
+    exact = 1 if reference < low else -1 if reference > high else 0
+    found = interval_change(estimate, low, high, reference, n_reference, 0.90)
+    assert found in (0, exact)
+    if min(abs(reference - low), abs(reference - high)) > 0.01:
+        assert interval_change(estimate, low, high, reference, 10**9, 0.90) == exact

@@ -7,7 +7,7 @@ whether label shift explains the window; ``share_change`` whether a share moved 
 """
 
 from sentiment.monitoring.quantification.bcts import BiasCorrectedTemperature
-from sentiment.monitoring.quantification.change import ShareChange, share_change
+from sentiment.monitoring.quantification.change import ShareChange, interval_change, share_change
 from sentiment.monitoring.quantification.chooser import MethodChoice, choose_method, window_errors
 from sentiment.monitoring.quantification.methods import (
     METHODS,
@@ -42,6 +42,7 @@ __all__ = [
     "conditional_rates",
     "em_prior",
     "estimate_shares",
+    "interval_change",
     "label_shift_fit_test",
     "label_shift_test",
     "probabilistic_classify_and_count",

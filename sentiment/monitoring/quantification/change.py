@@ -13,7 +13,9 @@ excluding 0 says the share rose (+1) or fell (-1). Each class is judged at the b
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -99,3 +101,27 @@ def share_change(
         level=level,
         replicas=bootstrap,
     )
+
+
+def interval_change(
+    estimate: float, low: float, high: float, reference: float, n_reference: int, level: float = LEVEL
+) -> int:
+    """+1 (rose), -1 (fell) or 0: whether a share with a normal-theory ``level`` interval ``[low, high]`` around
+    ``estimate`` (the review sample's prediction-powered interval) differs from a reference share measured on
+    ``n_reference`` labelled rows, at ``level``.
+
+    The reference share is itself a sample proportion: the difference's standard error combines both, the window's
+    from its interval (half-width over z) and the reference's binomial ``sqrt(r (1 - r) / n_reference)`` (a Wald
+    two-sample comparison of independent estimates). Reading the reference as exact (is it outside the interval?)
+    flags a rise that the reference's own noise explains. With ``n_reference`` large this is that rule. Raises
+    ``EstimationInputError`` for a level outside (0, 1), a reference share outside [0, 1] or ``n_reference < 1``."""
+    if not 0 < level < 1:
+        raise EstimationInputError(f"the level must be in (0, 1), got {level}")
+    if not 0 <= reference <= 1 or n_reference < 1:
+        raise EstimationInputError(f"a reference share in [0, 1] on 1 row or more, got {reference} on {n_reference}")
+    z = NormalDist().inv_cdf((1 + level) / 2)
+    window_se = max(high - low, 0.0) / (2 * z)
+    reference_se = math.sqrt(reference * (1 - reference) / n_reference)
+    bound = z * math.hypot(window_se, reference_se)
+    difference = estimate - reference
+    return 1 if difference > bound else -1 if difference < -bound else 0
