@@ -22,7 +22,7 @@ from sentiment.errors import ReviewError
 from sentiment.labels import LABELS
 from sentiment.monitoring.review_sampler import CLOSED_KEY, DAY_S, utc_day
 from sentiment.store import Store
-from sentiment.store.schema import monitor_state, review_sample
+from sentiment.store.schema import monitor_state, predictions, review_sample
 
 Labeller = Literal["admin", "api", "bulk"]
 LABELLERS: tuple[Labeller, ...] = ("admin", "api", "bulk")
@@ -155,19 +155,23 @@ class ReviewQueue:
             value = conn.execute(query).scalar_one()
         return None if value is None else float(value)
 
-    def first_waiting(self, *, since: float, model: str) -> tuple[int, str, float] | None:
-        """``model``'s oldest sampled row since ``since`` still waiting for its label, as (review id, prediction id,
-        prediction time), or None when none waits: the labelled rows are a uniform sample of the predictions logged
-        before it. Oldest by arrival (the id), not by time: the rows of one request share a time."""
+    def first_waiting(self, *, since: float, model: str) -> tuple[int, str, float, int] | None:
+        """``model``'s first sampled row since ``since`` still waiting for its label, as (review id, prediction id,
+        prediction time, the prediction's log id), or None when none waits: the labelled rows are a uniform sample
+        of the predictions logged before it. First in the prediction log's order (its ids grow with arrival, and a
+        drawn row is written in the same transaction as its prediction): two replicas writing at once may commit
+        review rows in the other order, the log's ids are the one order both the window and its labels are cut by.
+        """
         query = (
-            select(review_sample.c.id, review_sample.c.prediction_id, review_sample.c.prediction_ts)
+            select(review_sample.c.id, review_sample.c.prediction_id, review_sample.c.prediction_ts, predictions.c.id)
+            .join(predictions, predictions.c.prediction_id == review_sample.c.prediction_id)
             .where(_waiting(), review_sample.c.prediction_ts >= since, review_sample.c.model == model)
-            .order_by(review_sample.c.id)
+            .order_by(predictions.c.id)
             .limit(1)
         )
         with self.store.read() as conn:
             row = conn.execute(query).first()
-        return None if row is None else (int(row[0]), str(row[1]), float(row[2]))
+        return None if row is None else (int(row[0]), str(row[1]), float(row[2]), int(row[3]))
 
     def counts(self, since: float | None = None, model: str | None = None) -> ReviewCounts:
         """How many rows are sampled, labelled, waiting and skipped (of predictions made since ``since``, by
@@ -185,20 +189,22 @@ class ReviewQueue:
         return ReviewCounts(*values)
 
     def labelled(
-        self, since: float | None = None, until: float | None = None, before_id: int | None = None
+        self, since: float | None = None, until: float | None = None, before_log_id: int | None = None
     ) -> pd.DataFrame:
-        """The labelled rows of predictions made in ``[since, until)`` (and sampled before review id ``before_id``),
-        oldest first: what an interval combines with the model's output on all predictions of that window. Columns:
-        id, prediction_id, prediction_ts, model, served_label, p_negative, p_neutral, p_positive (the served
-        probabilities), label (the owner's), inclusion_probability (the chance the row was drawn with)."""
+        """The labelled rows of predictions made in ``[since, until)`` (and logged before the prediction log's row
+        ``before_log_id``: see ``first_waiting``), oldest first: what an interval combines with the model's output on
+        all predictions of that window. Columns: id, prediction_id, prediction_ts, model, served_label, p_negative,
+        p_neutral, p_positive (the served probabilities), label (the owner's), inclusion_probability (the chance the
+        row was drawn with)."""
         names = (*SHOWN, "label", "inclusion_probability")
         query = select(*(review_sample.c[c] for c in names)).where(review_sample.c.label.is_not(None))
         if since is not None:
             query = query.where(review_sample.c.prediction_ts >= since)
         if until is not None:
             query = query.where(review_sample.c.prediction_ts < until)
-        if before_id is not None:
-            query = query.where(review_sample.c.id < before_id)
+        if before_log_id is not None:
+            logged_before = select(predictions.c.prediction_id).where(predictions.c.id < before_log_id)
+            query = query.where(review_sample.c.prediction_id.in_(logged_before))
         with self.store.read() as conn:
             result = conn.execute(query.order_by(review_sample.c.id))
             frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))

@@ -4,11 +4,11 @@ the model's calibrated probabilities on every prediction of that window (``senti
 
 Which predictions an interval speaks for. The sampler draws each logged prediction with the same chance, and the
 owner labels the sample oldest first. So the labelled rows are a uniform sample of the predictions made *before the
-oldest draw still waiting for review* (by arrival: the rows of one request share a time): the window ends there,
-not now; later predictions join the window as their draws are labelled. Predictions made after a day's cap closed
-that day's sample could not be drawn and are left out of the window (``ReviewQueue.sampling_open``). Skipped rows are
-missing labels that need not be missing at random: they are counted and said, not imputed. Visitor feedback never
-enters: it is self-selected.
+oldest draw still waiting for review* (by arrival, in the prediction log's order: the rows of one request share a
+time, and replicas may commit review rows out of order): the window ends there, not now; later predictions join
+the window as their draws are labelled. Predictions made after a day's cap closed that day's sample could not be
+drawn and are left out of the window (``ReviewQueue.sampling_open``). Skipped rows are missing labels that need not
+be missing at random: they are counted and said, not imputed. Visitor feedback never enters: it is self-selected.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ class ProductionTruth:
         since = max(start for start in starts if start is not None)
         waiting = self.queue.first_waiting(since=since, model=model)
         until = now if waiting is None else waiting[2]
-        labelled = self.queue.labelled(since=since, before_id=None if waiting is None else waiting[0])
+        labelled = self.queue.labelled(since=since, before_log_id=None if waiting is None else waiting[3])
         labelled = labelled[labelled["model"] == model]
         counts = self.queue.counts(since=since, model=model)  # the window's own: another model's rows are not its
         window = log.probabilities(since=since, model=model, before=None if waiting is None else waiting[1])

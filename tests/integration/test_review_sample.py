@@ -234,3 +234,46 @@ def test_the_counts_of_one_model_leave_out_the_rows_another_model_served(store: 
     assert queue.counts(model="old").as_dict() == {"sampled": 3, "labelled": 1, "waiting": 1, "skipped": 1}
     assert queue.counts(model="new").as_dict() == {"sampled": 2, "labelled": 1, "waiting": 1, "skipped": 0}
     assert queue.counts().as_dict() == {"sampled": 5, "labelled": 2, "waiting": 2, "skipped": 1}
+
+
+def test_the_window_is_cut_in_the_logs_order_when_replicas_commit_review_rows_out_of_it(store: Store) -> None:
+    """Two replicas writing at once can commit their drawn rows in the other order than their predictions were
+    logged. Review rows are re-inserted here in shuffled orders and some are labelled: whatever the order, the first
+    waiting draw is the one logged first, every labelled row the window uses was logged before it, and every draw
+    logged before it is labelled (the labels stay a uniform sample of the window). Fails with the review ids'
+    order, which let a label from past the window's end in."""
+    import random
+
+    from sqlalchemy import delete, insert
+
+    log = _log(store, 1.0, cap=1000)
+    for i in range(8):
+        log.record("predict", "m", [f"text {i}"], _result(1))
+    assert log.flush(10)
+    log.stop()
+    with store.read() as conn:
+        log_ids = dict(conn.execute(select(predictions.c.prediction_id, predictions.c.id)).tuples().all())
+    queue = ReviewService(Settings(), store).queue
+    for seed in range(5):
+        rng = random.Random(seed)
+        rows = _sampled(store)
+        rng.shuffle(rows)
+        with store.write() as conn:
+            conn.execute(delete(review_sample))
+            for row in rows:  # a new id, in the shuffled order, and no label yet
+                values = {k: v for k, v in row.items() if k != "id"} | {"label": None}
+                conn.execute(insert(review_sample).values(values))
+        labelled = {r["prediction_id"] for r in rows if rng.random() < 0.6}
+        for row in _sampled(store):
+            if row["prediction_id"] in labelled:
+                queue.label(int(row["id"]), "neutral", "admin")
+        waiting = queue.first_waiting(since=0.0, model="m")
+        unlabelled = sorted(log_ids[r["prediction_id"]] for r in rows if r["prediction_id"] not in labelled)
+        if waiting is None:
+            assert not unlabelled
+            continue
+        assert waiting[3] == unlabelled[0] == log_ids[waiting[1]]
+        used = queue.labelled(since=0.0, before_log_id=waiting[3])
+        assert sorted(log_ids[p] for p in used["prediction_id"]) == [
+            i for i in sorted(log_ids.values()) if i < waiting[3]
+        ]
