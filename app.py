@@ -26,6 +26,7 @@ from sentiment.web.busy import BusyRetryMiddleware
 from sentiment.web.clients import trust_forwarded_headers
 from sentiment.web.gradio_failures import count_failed_events
 from sentiment.web.inference_api import add_inference_api
+from sentiment.web.queue_polling import set_queue_polling
 from sentiment.web.review_routes import add_review_routes
 from sentiment.web.routes import add_routes
 from sentiment.web.ui.blocks import TITLE, build_blocks
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
     count_failed_events(demo, service.metrics)  # every failed event, by reason
     demo.state_session_capacity = settings.session_capacity  # read when mounted; Gradio keeps 10,000 by default
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.queue_size)
+    set_queue_polling(demo, settings.queue_poll_s)  # an idle queue wakes every 5 ms, not every 1 ms
     app = gr.mount_gradio_app(
         app, demo, path="/", max_file_size=settings.max_upload_bytes, footer_links=["api"], head=LABEL_KEYS
     )  # LABEL_KEYS: the Label view's keyboard shortcuts (Gradio 6 takes a page's head only here)

@@ -100,6 +100,9 @@ class Settings(StorageSettings):
     )
     concurrency_limit: int = Field(2, ge=1, le=64, description="Events of one kind that run at once.")
     queue_size: int = Field(64, ge=1, le=10_000, description="Most waiting events before Gradio answers 'busy'.")
+    queue_poll_s: float = Field(
+        0.005, gt=0, le=1, description="How often an idle Gradio queue looks for new events (Gradio's own: 0.001)."
+    )
     api_max_in_flight: int = Field(
         64,
         ge=1,
