@@ -282,9 +282,10 @@ def calibration_model(tiny_model_dir: Path, tmp_path: Path) -> Iterator[Path]:
     assert (folder / "calibration.json").is_file(), "the --write line stored no calibration map"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def replay_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """An app of its own (the shared ``running_app`` must not see replayed traffic); VADER starts fastest."""
+    """An app of its own (the shared ``running_app`` must not see replayed traffic); VADER starts fastest. One line
+    uses it: it stops after that line rather than idling through the rest of the file."""
     from appserver import start_app
 
     app = start_app(
@@ -295,10 +296,11 @@ def replay_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     app.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def ray_cluster() -> Iterator[str]:
     """The address of a running Ray cluster on this machine: one head node with two CPUs (a second node would only
-    add its start-up; the line under test proves joining a cluster by its address, not spreading over nodes)."""
+    add its start-up; the line under test proves joining a cluster by its address, not spreading over nodes). One
+    line uses it: it shuts down after that line (an idle Ray node keeps its daemons busy through the whole file)."""
     cluster_utils = pytest.importorskip("ray.cluster_utils")
     os.environ["RAY_DISABLE_USAGE_STATS"] = "1"
     node = {"num_cpus": 2, "object_store_memory": 200 * 1024**2, "include_dashboard": False}
