@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from sentiment.errors import EstimationInputError
 from sentiment.monitoring.domain_classifier import domain_auc
@@ -24,6 +25,7 @@ from sentiment.monitoring.trust import (
     labels_for_interval,
     trust_verdict,
 )
+from sentiment.settings import Settings
 
 K = 3
 MEANS = np.array([-2.0, 0.0, 2.0])
@@ -162,3 +164,13 @@ def test_the_verdict_round_trips_through_a_dict(reference: tuple[LabelledReferen
     ref, _ = reference
     found = trust_verdict(ref, ref.probabilities[:300], accuracy=0.7, domain_auc=0.9, domain_p=1e-9)
     assert TrustVerdict.from_dict(found.as_dict()) == found
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("trust_max_domain_auc", 0.3), ("trust_level", 1.0), ("trust_half_width", 0)]
+)
+def test_trust_settings_out_of_range_stop_the_app_naming_the_field(field: str, value: float) -> None:
+    """An AUC threshold under 0.5 (chance) would refuse every window; a level of 1 or a zero half-width asks for
+    infinitely many labels: each is refused when the settings are read, naming the field."""
+    with pytest.raises(ValidationError, match=field):
+        Settings(**{field: value})
