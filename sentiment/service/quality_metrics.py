@@ -276,20 +276,29 @@ class MonitoringMetrics:
 
     def record_estimate(self, window: WindowEstimate | None) -> None:
         """Set the estimated-performance gauges from a window's estimate; ``None`` (a window too small to
-        estimate) or an estimate its trust verdict refuses sets every series of the last method to NaN, so no alert
-        reads a stale or untrusted estimate."""
+        estimate) or an estimate its trust verdict refuses sets every series to NaN, so no alert reads a stale or
+        untrusted estimate."""
         trust = None if window is None else window.trust
         self.estimate_trusted.set(float("nan") if trust is None else float(trust.trusted))
         needed = None if trust is None else trust.labels_needed
         self.estimate_labels_needed.set(float("nan") if needed is None else needed)
-        if window is None or not window.trusted:
-            for gauge in (self.estimated_accuracy, self.estimated_macro_f1, self.estimated_f1):
-                for metric in gauge.collect():
-                    for sample in metric.samples:
+        method = None if window is None or not window.trusted else window.estimate.method
+        for gauge, names in (
+            (self.estimated_accuracy, ("method", "bound")),
+            (self.estimated_macro_f1, ("method", "bound")),
+            (self.estimated_f1, ("method", "class_label", "bound")),
+            (self.estimated_reference, ("method", "metric")),
+        ):
+            for metric in gauge.collect():
+                for sample in metric.samples:
+                    if method is None and gauge is not self.estimated_reference:
                         gauge.labels(**sample.labels).set(float("nan"))
+                    elif method is not None and sample.labels["method"] != method:
+                        # a trust route changed the method: the old one's series go, not linger beside it
+                        gauge.remove(*(sample.labels[name] for name in names))
+        if window is None or not window.trusted:
             return
         estimate = window.estimate
-        method = estimate.method
         for gauge, value, (low, high) in (
             (self.estimated_accuracy, estimate.accuracy, estimate.accuracy_band),
             (self.estimated_macro_f1, estimate.macro_f1, estimate.macro_f1_band),
