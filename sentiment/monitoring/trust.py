@@ -13,6 +13,7 @@ number is shown only where its assumption is testably plausible, and routed to t
 - **covariate shift with overlap** (anything else that moved, AUC within the threshold): DoC / CBPE, the app's
   estimator (``settings.estimation_method``).
 - **no shift seen**: the app's estimator as fitted.
+- **untested** (no embeddings, e.g. the lexicon model): overlap cannot be checked, so no number either.
 
 The tests are black-box shift detection: the G-test of predicted-class counts (Lipton, Wang and Smola, "Detecting
 and correcting for label shift with black box predictors", ICML 2018) and the domain classifier on embeddings
