@@ -20,9 +20,11 @@ from sentiment.monitoring.trust import (
     MAX_DOMAIN_AUC,
     NO_OVERLAP,
     NO_SHIFT,
+    ROUTE_METHODS,
     UNTESTED,
     TrustVerdict,
     labels_for_interval,
+    route_of,
     trust_verdict,
 )
 from sentiment.settings import Settings
@@ -174,3 +176,26 @@ def test_trust_settings_out_of_range_stop_the_app_naming_the_field(field: str, v
     infinitely many labels: each is refused when the settings are read, naming the field."""
     with pytest.raises(ValidationError, match=field):
         Settings(**{field: value})
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    auc=st.floats(0.0, 1.0),
+    auc_p=st.floats(0.0, 1.0),
+    shift_p=st.floats(0.0, 1.0),
+    fit_p=st.none() | st.floats(0.0, 1.0),
+    low=st.floats(0.5, 1.0),
+    high=st.floats(0.5, 1.0),
+)
+def test_a_higher_auc_threshold_never_refuses_a_window_a_lower_one_trusts(
+    auc: float, auc_p: float, shift_p: float, fit_p: float | None, low: float, high: float
+) -> None:
+    """Raising SENTIMENT_TRUST_MAX_DOMAIN_AUC only ever turns refusals into numbers, and the route of a window
+    within both thresholds does not depend on the threshold; a window past it is always refused."""
+    low, high = min(low, high), max(low, high)
+    at_low, _ = route_of(auc, auc_p, shift_p, fit_p, max_domain_auc=low)
+    at_high, _ = route_of(auc, auc_p, shift_p, fit_p, max_domain_auc=high)
+    if at_low in ROUTE_METHODS:
+        assert at_high == at_low
+    assert (at_high == NO_OVERLAP) == (auc > high)
+    assert route_of(None, None, shift_p, fit_p, max_domain_auc=high)[0] == UNTESTED
