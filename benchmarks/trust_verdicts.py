@@ -174,6 +174,8 @@ def table(windows: list[Window]) -> tuple[str, dict[str, float]]:
     for s in sets:
         for size in WINDOW_SIZES:
             cell = [w for w in windows if w.set_name == s and w.size == size]
+            if not cell:
+                continue
             t = chosen[s]
             given = [abs(e) for w in cell if (e := w.error(t)) is not None]
             refused = [w for w in cell if w.error(t) is None]
