@@ -36,6 +36,8 @@ from sentiment.monitoring.estimation import (
 )
 from sentiment.monitoring.reference import reference_key, scored_reference_split
 from sentiment.monitoring.reference_rows import get_reference, put_reference
+from sentiment.monitoring.trust import TrustVerdict
+from sentiment.monitoring.window_trust import window_verdict
 from sentiment.settings import Settings
 from sentiment.store import Store
 
@@ -133,6 +135,12 @@ class WindowEstimate:
     reference_macro_f1: float
     reference: RealisedReference
     checked_at: float
+    trust: TrustVerdict | None = None  # whether the number may be shown (sentiment.monitoring.trust); None: unjudged
+
+    @property
+    def trusted(self) -> bool:
+        """The number may be shown: its verdict trusts it, or there is no verdict (a check kept before verdicts)."""
+        return self.trust is None or self.trust.trusted
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -141,6 +149,7 @@ class WindowEstimate:
             "reference_macro_f1": self.reference_macro_f1,
             "reference": self.reference.as_dict(),
             "checked_at": self.checked_at,
+            "trust": None if self.trust is None else self.trust.as_dict(),
         }
 
     @classmethod
@@ -162,6 +171,7 @@ class WindowEstimate:
             reference_macro_f1=float(data["reference_macro_f1"]),
             reference=RealisedReference(**data["reference"]),
             checked_at=float(data["checked_at"]),
+            trust=TrustVerdict.from_dict(data["trust"]) if data.get("trust") else None,
         )
 
 
@@ -176,52 +186,77 @@ class PerformanceMonitor:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self._fitted: tuple[tuple[str, str], Estimator, EstimationReference, PerformanceEstimate] | None = None
+        # per (model, revision, method): the fitted estimator, its reference and its estimate on that reference
+        self._fitted: dict[tuple[str, str, str], tuple[Estimator, EstimationReference, PerformanceEstimate]] = {}
 
-    def _estimator(self, predictor: Predictor) -> tuple[Estimator, EstimationReference, PerformanceEstimate]:
-        wanted = (predictor.info.name, predictor.info.revision)
-        if self._fitted is None or self._fitted[0] != wanted:
-            reference = estimation_reference(predictor, self.settings, self.store)
+    def _estimator(
+        self, predictor: Predictor, method: str | None = None
+    ) -> tuple[Estimator, EstimationReference, PerformanceEstimate]:
+        """The estimator ``method`` (default: ``settings.estimation_method``) fitted on this revision's labelled
+        reference; one per method that a trust route called for (``sentiment.monitoring.trust.ROUTE_METHODS``)."""
+        method = method or self.settings.estimation_method
+        wanted = (predictor.info.name, predictor.info.revision, method)
+        if wanted not in self._fitted:
+            self._fitted = {k: v for k, v in self._fitted.items() if k[:2] == wanted[:2]}  # another revision: gone
+            kept = [fitted[1] for fitted in self._fitted.values()]  # this revision's reference, read once
+            reference = kept[0] if kept else estimation_reference(predictor, self.settings, self.store)
             estimator = make_estimator(
-                self.settings.estimation_method,
+                method,
                 LabelledReference.of(reference.probabilities, reference.labels),
                 calibration=self.settings.estimation_calibration,
             )
-            self._fitted = (wanted, estimator, reference, estimator.estimate(reference.probabilities))
-        return self._fitted[1], self._fitted[2], self._fitted[3]
+            self._fitted[wanted] = (estimator, reference, estimator.estimate(reference.probabilities))
+        return self._fitted[wanted]
 
     def labelled_reference(self, predictor: Predictor) -> EstimationReference:
         """The serving model's labelled reference rows, kept per model revision: the class shares are fitted on
         them too (``sentiment.service.class_shares``)."""
         return self._estimator(predictor)[1]
 
-    def estimate(self, predictor: Predictor, window: pd.DataFrame) -> WindowEstimate:
-        """The estimate for a window of logged predictions (the prediction log's probability columns)."""
+    def estimate(self, predictor: Predictor, window: pd.DataFrame, *, judge: bool = False) -> WindowEstimate:
+        """The estimate for a window of logged predictions (the prediction log's probability columns). ``judge``:
+        with its trust verdict (``sentiment.monitoring.window_trust``), from the estimator the verdict's route
+        calls for (label shift alone: the label-shift correction)."""
         estimator, reference, on_reference = self._estimator(predictor)
         probabilities = window[list(PROBABILITY_COLUMNS)].to_numpy(dtype=np.float64)
+        found = estimator.estimate(probabilities)
+        verdict = None
+        if judge:
+            try:
+                verdict = window_verdict(
+                    predictor, self.settings, self.store, estimator.reference, window, probabilities, found.accuracy
+                )
+            except (EstimationInputError, OSError, ValueError, StoreError, SQLAlchemyError) as exc:
+                logger.warning("no trust verdict for this window (its estimate is shown unjudged): %s", exc)
+        routed = verdict.method if verdict is not None and verdict.trusted else None
+        if routed is not None and routed != self.settings.estimation_method:
+            estimator, reference, on_reference = self._estimator(predictor, routed)
+            found = estimator.estimate(probabilities)
         return WindowEstimate(
-            estimate=estimator.estimate(probabilities),
+            estimate=found,
             reference_accuracy=on_reference.accuracy,
             reference_macro_f1=on_reference.macro_f1,
             reference=reference.summary(),
             checked_at=time.time(),
+            trust=verdict,
         )
 
     def logged_estimate(self, predictor: Predictor, window: pd.DataFrame) -> WindowEstimate | None:
         """``estimate``, logged; a failure is logged and gives None, so the drift check it belongs to stands (the
         estimate needs the labelled reference dataset, which a deployment may not have, and the store)."""
         try:
-            found = self.estimate(predictor, window)
+            found = self.estimate(predictor, window, judge=True)
         except (EstimationInputError, OSError, ValueError, StoreError) as exc:
             logger.warning("no performance estimate for this window: %s", exc)
             return None
         e = found.estimate
         logger.info(
-            "estimated accuracy %.3f [%.3f, %.3f] on %d predictions (%s; reference %.3f)",
+            "estimated accuracy %.3f [%.3f, %.3f] on %d predictions (%s; reference %.3f; trust: %s)",
             e.accuracy,
             *e.accuracy_band,
             e.n,
             e.method,
             found.reference_accuracy,
+            "unjudged" if found.trust is None else found.trust.route,
         )
         return found

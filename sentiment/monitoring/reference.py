@@ -189,8 +189,13 @@ def reference_profile(predictor: Predictor, settings: Settings, store: Store) ->
     reference dataset, built (and stored) if there is none yet."""
     info = predictor.info
     pinned = _pinned(store, info.name, info.revision)
-    if pinned is not None:
-        return pinned
+    return pinned if pinned is not None else dataset_profile(predictor, settings, store)
+
+
+def dataset_profile(predictor: Predictor, settings: Settings, store: Store) -> ReferenceProfile:
+    """The profile of this model on the (labelled) reference dataset, pin or no pin: the stored one, else built
+    and stored. The trust verdict compares windows with it: a pinned production reference has no labels."""
+    info = predictor.info
     key = reference_key(info.name, info.revision, settings.reference_dataset, settings.reference_split)
     try:
         stored = ReferenceProfile.load(store, key)

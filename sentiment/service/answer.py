@@ -58,6 +58,17 @@ class Answer:
     shares: ShareReading | None = None  # the last drift window's class shares, PPI ones first (None: no check yet)
 
     @property
+    def shown_estimate(self) -> WindowEstimate | None:
+        """The label-free estimate where its trust verdict lets it be shown (``sentiment.monitoring.trust``)."""
+        return self.estimate if self.estimate is not None and self.estimate.trusted else None
+
+    @property
+    def cannot_tell(self) -> str | None:
+        """Where the verdict refused the estimate: why, and how many random labels would answer instead."""
+        trust = None if self.estimate is None else self.estimate.trust
+        return trust.advice if trust is not None and not trust.trusted else None
+
+    @property
     def verdict(self) -> str:
         """The drift line in words (Markdown), from the report itself: never "ok" for a level seen, not confirmed."""
         return drift_words.verdict(self.drift, self.confirm_windows, self.to_confirm)
@@ -71,12 +82,13 @@ class Answer:
     def headline(self) -> str:
         """One or two sentences: the most direct evidence first (the prediction-powered interval of the random
         review sample, then feedback labels), then what the unlabelled window says when it points to a drop (labels
-        lag: the estimate sees the newest traffic first)."""
+        lag: the estimate sees the newest traffic first), only where its trust verdict lets it; else what labels
+        would answer."""
         estimate = ""
         dropped = False
-        if self.estimate is not None:
-            low, high = self.estimate.estimate.accuracy_band
-            now, reference = self.estimate.estimate.accuracy, self.estimate.reference_accuracy
+        if (shown := self.shown_estimate) is not None:
+            low, high = shown.estimate.accuracy_band
+            now, reference = shown.estimate.accuracy, shown.reference_accuracy
             estimate = f"estimated accuracy {now:.2f} (band {low:.2f}-{high:.2f}) vs {reference:.2f} at the reference"
             dropped = high < reference
         truth = self.truth.headline if self.truth is not None else None
@@ -96,6 +108,8 @@ class Answer:
             return f"No sign of a drop: {estimate}." + (
                 " The inputs changed, though (drift confirmed)." if changed else ""
             )
+        if self.cannot_tell is not None:
+            return f"Can't tell without labels: {self.cannot_tell}."
         return "Not enough traffic yet to say: the first drift check with a full window gives an estimate."
 
     def as_dict(self) -> dict[str, Any]:
@@ -106,7 +120,8 @@ class Answer:
             "realised": None if self.realised is None else asdict(self.realised),
             "labels": self.labels,
             "labels_needed": self.labels_needed,
-            "estimate": None if self.estimate is None else self.estimate.as_dict(),
+            "estimate": None if self.shown_estimate is None else self.shown_estimate.as_dict(),
+            "trust": None if self.estimate is None or self.estimate.trust is None else self.estimate.trust.as_dict(),
             "drift": None if self.drift is None else self.drift.status,
             "drift_unconfirmed": None if self.drift is None else self.drift.unconfirmed,
             "verdict": self.verdict.replace("**", ""),

@@ -207,6 +207,18 @@ class MonitoringMetrics:
             ["method", "metric"],
             registry=registry,
         )
+        self.estimate_trusted = Gauge(
+            "model_estimate_trusted",
+            "1: the last drift window's label-free estimate passed its trust verdict; 0: refused (model_estimated_* "
+            "are then NaN and model_estimate_labels_needed says how many random labels would answer); NaN: no verdict.",
+            registry=registry,
+        )
+        self.estimate_labels_needed = Gauge(
+            "model_estimate_labels_needed",
+            "Random labels for a +-SENTIMENT_TRUST_HALF_WIDTH interval on the accuracy when the estimate was refused "
+            "(else NaN).",
+            registry=registry,
+        )
 
     def _checked_gauges(self) -> dict[str, Gauge]:
         """The gauges a drift check sets (drift and estimated performance), by exported name."""
@@ -222,6 +234,8 @@ class MonitoringMetrics:
             self.estimated_macro_f1,
             self.estimated_f1,
             self.estimated_reference,
+            self.estimate_trusted,
+            self.estimate_labels_needed,
         )
         return {next(iter(gauge.describe())).name: gauge for gauge in gauges}
 
@@ -262,15 +276,29 @@ class MonitoringMetrics:
 
     def record_estimate(self, window: WindowEstimate | None) -> None:
         """Set the estimated-performance gauges from a window's estimate; ``None`` (a window too small to
-        estimate) sets every series of the last method to NaN, so no alert reads a stale estimate."""
-        if window is None:
-            for gauge in (self.estimated_accuracy, self.estimated_macro_f1, self.estimated_f1):
-                for metric in gauge.collect():
-                    for sample in metric.samples:
+        estimate) or an estimate its trust verdict refuses sets every series to NaN, so no alert reads a stale or
+        untrusted estimate."""
+        trust = None if window is None else window.trust
+        self.estimate_trusted.set(float("nan") if trust is None else float(trust.trusted))
+        needed = None if trust is None else trust.labels_needed
+        self.estimate_labels_needed.set(float("nan") if needed is None else needed)
+        method = None if window is None or not window.trusted else window.estimate.method
+        for gauge, names in (
+            (self.estimated_accuracy, ("method", "bound")),
+            (self.estimated_macro_f1, ("method", "bound")),
+            (self.estimated_f1, ("method", "class_label", "bound")),
+            (self.estimated_reference, ("method", "metric")),
+        ):
+            for metric in gauge.collect():
+                for sample in metric.samples:
+                    if method is None and gauge is not self.estimated_reference:
                         gauge.labels(**sample.labels).set(float("nan"))
+                    elif method is not None and sample.labels["method"] != method:
+                        # a trust route changed the method: the old one's series go, not linger beside it
+                        gauge.remove(*(sample.labels[name] for name in names))
+        if window is None or not window.trusted:
             return
         estimate = window.estimate
-        method = estimate.method
         for gauge, value, (low, high) in (
             (self.estimated_accuracy, estimate.accuracy, estimate.accuracy_band),
             (self.estimated_macro_f1, estimate.macro_f1, estimate.macro_f1_band),

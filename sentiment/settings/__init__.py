@@ -194,6 +194,15 @@ class Settings(StorageSettings):
         description="Calibration map the estimator refits on the labelled reference first; it shapes the estimate "
         "only (the labels it counts are the served ones).",
     )
+    trust_max_domain_auc: float = Field(
+        0.96,
+        ge=0.5,
+        le=1.0,
+        description="Above this domain-classifier AUC (reference vs window embeddings) the window is unlike anything "
+        "labelled: no label-free number, the labels to collect instead (benchmarks/trust_verdicts.py).",
+    )
+    trust_level: float = Field(0.90, gt=0, lt=1, description="Level of the interval the 'label N' advice is for.")
+    trust_half_width: float = Field(0.05, gt=0, le=0.5, description="Half-width of that interval (accuracy).")
     evaluation_interval_s: float = Field(3600.0, gt=0, description="Seconds between scheduled evaluations.")
     first_evaluation_delay_s: float = Field(
         120.0,

@@ -65,10 +65,14 @@ def test_the_reference_itself_as_traffic_is_estimated_at_its_realised_figures(se
 
 
 def test_a_window_too_small_to_estimate_blanks_the_gauges(service: SentimentService, settings: Settings) -> None:
-    service.predict_many([f"a fine day number {i}" for i in range(20)])
+    """A window of the reference's own texts is estimated (and trusted: it overlaps the labelled reference), a
+    window below the minimum then blanks every estimated series."""
+    s = service.settings
+    service.predict_many(load_split(s.reference_dataset, s.reference_split, s)["text"].tolist()[:60])
     service.monitoring.check_drift()
-    assert service.monitoring.last_estimate is not None
-    assert not math.isnan(_gauge(service, "model_estimated_accuracy", method="doc", bound="estimate"))
+    assert service.monitoring.last_estimate is not None and service.monitoring.last_estimate.trusted
+    assert _gauge(service, "model_estimate_trusted") == 1
+    assert 0 < _gauge(service, "model_estimated_accuracy", method="doc", bound="estimate") <= 1
 
     small = service.settings.model_copy(update={"drift_window": 5})
     service.monitoring.settings = small

@@ -326,6 +326,7 @@ def test_a_window_estimate_is_the_json_served_before() -> None:
         "reference_macro_f1": 0.7,
         "reference": {"dataset": "vader_tweets", "split": "test", "rows": 630, "accuracy": 0.71, "macro_f1": 0.69},
         "checked_at": 1795.0,
+        "trust": None,  # added with the trust verdicts: an estimate no verdict judged (sentiment.monitoring.trust)
     }
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sentiment.monitoring.drift import DriftReport, FeatureDrift
 from sentiment.monitoring.estimation import PerformanceEstimate
 from sentiment.monitoring.performance import RealisedReference, WindowEstimate
+from sentiment.monitoring.trust import NO_OVERLAP, TrustVerdict, labels_for_interval
 from sentiment.service.answer import Answer, Realised, moved_most, severity
 from sentiment.web.ui.answer import answer_details, answer_markdown
 
@@ -192,3 +193,83 @@ def test_what_moved_is_said_with_both_numbers_strongest_first() -> None:
     assert "fewer texts with links: 10% vs 40%" in moved
     assert not any("token" in p for p in moved)  # a test at ok is not news
     assert len(moved) == 4
+
+
+def _refused(accuracy: float, band: tuple[float, float], reference: float) -> WindowEstimate:
+    """An estimate whose trust verdict refused it: the window is unlike the labelled reference (AUC 0.99)."""
+    verdict = TrustVerdict(
+        route=NO_OVERLAP,
+        trusted=False,
+        method=None,
+        reason="this traffic is unlike anything labelled (domain AUC 0.99)",
+        domain_auc=0.99,
+        domain_p=1e-30,
+        label_shift_p=0.2,
+        label_shift_fit_p=None,
+        max_domain_auc=0.96,
+        alpha=0.05,
+        labels_needed=labels_for_interval(accuracy),
+        level=0.90,
+        half_width=0.05,
+    )
+    return replace(_estimate(accuracy, band, reference), trust=verdict)
+
+
+def test_a_refused_estimate_gives_no_number_but_the_labels_to_collect() -> None:
+    """A refused estimate of 0.60 (far below the reference's 0.83: it would read as a drop) is never shown: the
+    card and the headline say "can't tell" with N = ceil(1.645^2 * 0.6 * 0.4 / 0.05^2) = 260 labels; realised
+    labels still lead the headline and no "suggests a drop" rides on the refused number; the JSON's estimate is
+    null while its verdict is served."""
+    refused = _refused(0.60, (0.55, 0.65), 0.83)
+    card = answer_markdown(_answer(estimate=refused))
+    assert (
+        "- Estimated accuracy now: **can't tell**: this traffic is unlike anything labelled (domain AUC 0.99): "
+        "label 260 random predictions for a ±0.05 interval (90%) (Label tab)"
+    ) in card
+    assert "0.60" not in card
+    headline = _answer(estimate=refused).headline
+    assert headline == (
+        "Can't tell without labels: this traffic is unlike anything labelled (domain AUC 0.99): label 260 random "
+        "predictions for a ±0.05 interval (90%)."
+    )
+    measured = _answer(realised=Realised(0.81, 0.74, 0.87, 120, 0.0), estimate=refused).headline
+    assert measured == "Measured on 120 labelled predictions: accuracy 0.81 (0.74-0.87)."
+    served = _answer(estimate=refused).as_dict()
+    assert served["estimate"] is None
+    assert served["trust"]["labels_needed"] == 260 and served["trust"]["route"] == NO_OVERLAP
+    trusted = replace(refused, trust=replace(refused.trust, trusted=True, route="covariate_shift", labels_needed=None))
+    assert _answer(estimate=trusted).as_dict()["estimate"]["accuracy"] == 0.60
+    assert "Estimated accuracy now: **0.60**" in answer_markdown(_answer(estimate=trusted))
+
+
+def test_the_estimate_gauges_follow_the_verdict_and_the_routed_method() -> None:
+    """A trusted DoC estimate sets the ``doc`` series; a window routed to the label-shift correction replaces them
+    with ``bbse`` series (no stale ``doc`` value beside it); a refused window blanks every series (NaN), sets
+    ``model_estimate_trusted`` 0 and ``model_estimate_labels_needed`` to N. Fails if an untrusted or superseded
+    number stayed on /metrics."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from appserver import metric_value
+    from sentiment.service.quality_metrics import MonitoringMetrics
+
+    registry = CollectorRegistry()
+    metrics = MonitoringMetrics(registry)
+    refused = _refused(0.60, (0.55, 0.65), 0.83)
+    assert refused.trust is not None
+    shown = replace(refused, trust=replace(refused.trust, trusted=True, route="no_shift", labels_needed=None))
+    metrics.record_estimate(shown)
+    text = generate_latest(registry).decode()
+    assert metric_value(text, "model_estimated_accuracy", {"method": "doc", "bound": "estimate"}) == 0.60
+    assert metric_value(text, "model_estimate_trusted") == 1
+
+    point = replace(shown.estimate, method="bbse", accuracy=0.7)
+    metrics.record_estimate(replace(shown, estimate=point))
+    text = generate_latest(registry).decode()
+    assert 'method="doc"' not in text
+    assert metric_value(text, "model_estimated_accuracy", {"method": "bbse", "bound": "estimate"}) == 0.7
+
+    metrics.record_estimate(refused)
+    text = generate_latest(registry).decode()
+    assert 'model_estimated_accuracy{bound="estimate",method="bbse"} NaN' in text
+    assert metric_value(text, "model_estimate_trusted") == 0
+    assert metric_value(text, "model_estimate_labels_needed") == 260

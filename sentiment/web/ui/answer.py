@@ -31,7 +31,9 @@ def answer_markdown(answer: Answer) -> str:
             f"{sample.sampled:,} drawn at "
             "random (Label tab, `/review_sample`)"
         )
-    if answer.estimate is not None:
+    if answer.cannot_tell is not None:
+        lines.append(f"- Estimated accuracy now: **can't tell**: {answer.cannot_tell} (Label tab)")
+    elif answer.estimate is not None:
         e = answer.estimate.estimate
         low, high = e.accuracy_band
         lines.append(
@@ -96,6 +98,9 @@ def answer_details(answer: Answer) -> str:
         if row.effect_size is not None and row.effect_threshold is not None:
             reading += f", effect {row.effect_size:.2f} (threshold {row.effect_threshold:g})"
         line += f"; moved most: **{row.feature}** ({reading}, {row.level})"
-    if answer.estimate is not None:
-        line += f"  \nAccuracy estimated by {answer.estimate.estimate.method} on the window's probabilities"
+    if answer.shown_estimate is not None:
+        line += f"  \nAccuracy estimated by {answer.shown_estimate.estimate.method} on the window's probabilities"
+    if answer.estimate is not None and (trust := answer.estimate.trust) is not None:
+        auc = "untested" if trust.domain_auc is None else f"{trust.domain_auc:.2f} (limit {trust.max_domain_auc:g})"
+        line += f"  \nTrust: {trust.route.replace('_', ' ')}; domain AUC {auc}; label-shift p {trust.label_shift_p:.2g}"
     return line + "  \n"
