@@ -1,17 +1,20 @@
 """The retrain loop over ``gradio_client`` on a real app (``python app.py`` serving a tiny model, its own process):
 labels from the review sample, then ``/retrain_start``, ``/retrain_status`` until the job has finished, the
 ``/challenger_report``, ``/promote`` (``/health`` then names the new model) and ``/rollback`` (``/health`` names the
-configured one again)."""
+configured one again); and in real Chromium, the Retrain tab runs the same loop with its buttons."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from browser import SCREENSHOTS, chromium_page
 from conftest import ADMIN_TOKEN, CACHE
 from gradio_client import Client
 
@@ -100,3 +103,37 @@ def test_labels_retrain_report_promote_and_roll_back_over_the_api(retrain_app: R
     back = client.predict(ADMIN_TOKEN, api_name="/rollback")
     assert back["lineage"]["action"] == "rollback"
     assert _health_model(retrain_app) == back["serving"]["name"] == configured
+
+
+@pytest.fixture
+def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with chromium_page(tmp_path_factory.mktemp("chromium-retrain")) as page:
+        yield page
+
+
+@pytest.mark.browser
+def test_the_retrain_tab_shows_progress_and_the_verdict_and_promotes(page: Any, retrain_app: RunningApp) -> None:
+    """The owner gives the token and clicks Start: the status refreshes by itself (the tab's timer) until it reads
+    "Finished: step 4 of 4, loss ..." with the challenger's verdict and reason; with the override ticked, Promote
+    serves the challenger: the tab says so and ``/health`` names it."""
+    from browser import LONG
+    from playwright.sync_api import expect
+
+    client = Client(retrain_app.url, verbose=False)
+    _label_sample(retrain_app, client, 30)
+    page.goto(retrain_app.url, wait_until="load", timeout=LONG)
+    page.get_by_role("tab", name="Retrain").click()
+    page.locator("#retrain-token input").fill(ADMIN_TOKEN)
+    page.locator("#retrain-start").click()
+    status = page.locator("#retrain-status")
+    expect(status).to_contain_text("Finished: step 4 of 4, loss")
+    expect(status).to_contain_text("Challenger ")
+    verdict = client.predict(ADMIN_TOKEN, api_name="/retrain_status")
+    expect(status).to_contain_text(f"{verdict['verdict']}. {verdict['reason']}")
+    page.locator("#retrain-force input").check()
+    page.locator("#retrain-promote").click()
+    run = verdict["challenger"]["run"]
+    expect(status).to_contain_text(re.compile(f"Serving \\S*{run} now"))
+    page.screenshot(path=str(SCREENSHOTS / "retrain-tab.png"), full_page=True)
+    assert _health_model(retrain_app) == client.predict(api_name="/serving_model")["serving"]["name"]
+    assert client.predict(api_name="/serving_model")["spec"] == run
