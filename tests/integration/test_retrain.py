@@ -227,3 +227,35 @@ def test_promote_serves_the_challenger_with_its_lineage_and_rollback_returns(ser
         ("promote", challenger.run, configured),
         ("rollback", configured, challenger.run),
     ]
+
+
+def test_past_the_time_bound_it_keeps_what_it_has_and_a_failing_trainer_is_isolated(
+    service: SentimentService,
+) -> None:
+    """With SENTIMENT_RETRAIN_MAX_SECONDS at 1 ms the job stops after its first step of 10,000 and still finishes
+    with a judged challenger, saying it stopped at the time limit. A trainer that raises (here MemoryError, as an
+    out-of-memory would) leaves the job "failed" with the error named, counted by the job runner as a failure
+    (``scheduler_job_failures_total{job="retrain"}``), no run folder, and the service still serving."""
+    retrain, _ = _retrain(service, retrain_max_steps=10_000, retrain_max_seconds=0.001)
+    _labels(service, feedback=40, reviewed=5)
+    retrain.start(TOKEN)
+    assert retrain.wait(300)
+    status = retrain.status()
+    assert status["state"] == "finished" and status["stopped_at_time_limit"]
+    assert status["step"] < 10_000 and status["verdict"] in {"promote", "keep"}
+
+    def out_of_memory(request: TrainRequest, progress: Progress) -> None:
+        request.output_dir.mkdir(parents=True)
+        raise MemoryError("cannot allocate 4 GiB")
+
+    failing = build_retrain(service)
+    failing.trainer = out_of_memory
+    failing.start(TOKEN)
+    assert failing.wait(60)
+    status = failing.status()
+    assert (status["state"], status["error"]) == ("failed", "MemoryError: cannot allocate 4 GiB")
+    metrics = service.metrics.render().decode()
+    assert metric_value(metrics, "scheduler_job_failures_total", {"job": "retrain"}) == 1
+    assert retrain.challenger is not None  # the first job's run is the only one left
+    assert list(runs_dir(service.settings.data_dir).glob("*-retrain-*")) == [retrain.challenger.folder]
+    assert service.predict("i love this").ok

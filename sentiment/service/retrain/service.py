@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 import time
 import uuid
@@ -149,12 +150,16 @@ class RetrainService:
             max_length=self.settings.retrain_max_length,
             seed=self.settings.seed,
         )
-        progress.set_state("training")
-        self.trainer(request, progress)
-        if progress.cancelled:
-            raise RetrainCancelledError("the retrain job was cancelled: nothing was kept")
-        progress.set_state("judging")
-        report = self._judge(champion_spec, champion, folder, data)
+        try:
+            progress.set_state("training")
+            self.trainer(request, progress)
+            if progress.cancelled:
+                raise RetrainCancelledError("the retrain job was cancelled: nothing was kept")
+            progress.set_state("judging")
+            report = self._judge(champion_spec, champion, folder, data)
+        except BaseException:  # whatever the trainer left is no servable challenger: never listed, never served
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         summary = {
             "run": folder.name,
             "created_at": time.time(),
