@@ -7,7 +7,7 @@ read and validated with the others (``SENTIMENT_<FIELD>``).
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings
 
 
@@ -46,3 +46,14 @@ class RetrainSettings(BaseSettings):
     retrain_forgetting_tolerance: float = Field(
         0.01, ge=0, le=1, description="Accuracy a challenger may lose on the forgetting test set and be promoted."
     )
+
+    @field_validator("retrain_mix_dataset")
+    @classmethod
+    def _not_the_production_labels(cls, value: str | None) -> str | None:
+        """Mixing ``production-feedback`` in would train on the held-out labels that judge the challenger."""
+        if value == "production-feedback":
+            raise ValueError(
+                "SENTIMENT_RETRAIN_MIX_DATASET=production-feedback would train on the held-out production labels "
+                "that judge the challenger; name a shipped dataset (e.g. vader_tweets), or leave it empty"
+            )
+        return value or None

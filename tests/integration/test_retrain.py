@@ -259,3 +259,25 @@ def test_past_the_time_bound_it_keeps_what_it_has_and_a_failing_trainer_is_isola
     assert retrain.challenger is not None  # the first job's run is the only one left
     assert list(runs_dir(service.settings.data_dir).glob("*-retrain-*")) == [retrain.challenger.folder]
     assert service.predict("i love this").ok
+
+
+def test_a_job_past_the_runners_limit_fails_and_stops_keeping_nothing(service: SentimentService) -> None:
+    """The job runner gives up on a job after its time limit (here 0.5 s, while training 10,000 steps): the status
+    says "failed" and why at once, the job's thread (which a runner cannot kill) stops at its next step, and its run
+    folder is removed; the runner counts a timeout."""
+    from scheduler.runner import JobRunner
+
+    retrain, spy = _retrain(service, retrain_max_steps=10_000)
+    runner = JobRunner(service.metrics.monitoring, timeout_s=0.5)
+    retrain.runner = runner
+    _labels(service, feedback=40, reviewed=5)
+    retrain.start(TOKEN)
+    assert retrain.wait(60)
+    status = retrain.status()
+    assert status["state"] == "failed" and "ran past its time limit" in status["error"]
+    thread = runner._threads["retrain"]
+    thread.join(120)  # the job's own thread: it must end by itself, having seen the cancel
+    assert not thread.is_alive()
+    assert spy.requests and not spy.requests[0].output_dir.exists()
+    metrics = service.metrics.render().decode()
+    assert metric_value(metrics, "scheduler_job_runs_total", {"job": "retrain", "outcome": "timeout"}) == 1

@@ -1,12 +1,18 @@
 """The retrain job's reads and writes of the one store, on SQLite and PostgreSQL: which production labels it can
-train on (``production_labels``) and the lineage rows (``Lineage``)."""
+train on (``production_labels``), what it refuses to mix in, and the lineage rows (``Lineage``)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
+import pytest
+from pydantic import SecretStr, ValidationError
+
 from sentiment.datasets.feedback import FeedbackStore
-from sentiment.service.retrain import Lineage, LineageRecord, production_labels
+from sentiment.errors import DatasetError
+from sentiment.service.retrain import Lineage, LineageRecord, production_labels, retrain_data
+from sentiment.settings import Settings
 from sentiment.store import Store
 from sentiment.store.schema import predictions, review_sample
 
@@ -77,3 +83,17 @@ def test_lineage_rows_keep_their_json_and_order(store: Store) -> None:
     ]
     assert rows[0]["metrics"] == {"held_out": {"challenger": {"ece": None, "accuracy": 0.8}}}
     assert rows[0]["rows"] == {"held_out": 40} and rows[1]["metrics"] is None
+
+
+def test_the_mixed_in_dataset_is_never_the_production_labels_nor_an_evaluation_only_set(
+    settings: Settings, store: Store, database_url: str
+) -> None:
+    """``production-feedback`` is refused when the settings are read (it holds the held-out labels); the airline
+    tweets (CC BY-NC-SA, evaluation only) when a retrain would start, before any label is read."""
+    with pytest.raises(ValidationError, match="would train on the held-out production labels"):
+        Settings(retrain_mix_dataset="production-feedback")
+    airline = settings.model_copy(
+        update={"database_url": SecretStr(database_url), "retrain_mix_dataset": "airline_tweets"}
+    )
+    with pytest.raises(DatasetError, match=re.escape("airline_tweets is for evaluation only (CC BY-NC-SA 4.0)")):
+        retrain_data(store, airline)

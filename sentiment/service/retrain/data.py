@@ -21,9 +21,9 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from sentiment.datasets import load_split
+from sentiment.datasets import DATASETS, load_split
 from sentiment.datasets.feedback import FeedbackStore
-from sentiment.errors import NotEnoughLabelsError
+from sentiment.errors import DatasetError, NotEnoughLabelsError
 from sentiment.monitoring.review_queue import ReviewQueue
 from sentiment.settings import Settings
 from sentiment.store import Store
@@ -117,6 +117,12 @@ def retrain_data(store: Store, settings: Settings) -> RetrainData:
     """The production labels split by ``held_out``, a tenth of the training rows for validation (by the same hash),
     and ``retrain_mix_ratio`` rows of ``retrain_mix_dataset``'s train split per production training row (a seeded
     sample). ``NotEnoughLabelsError`` below ``retrain_min_labels`` production labels, saying how many more."""
+    mix = settings.retrain_mix_dataset if settings.retrain_mix_ratio > 0 else None
+    if mix in DATASETS and not DATASETS[mix].trainable:
+        raise DatasetError(
+            f"SENTIMENT_RETRAIN_MIX_DATASET={mix} is for evaluation only ({DATASETS[mix].licence}): a model served "
+            "here must not be trained on it; name a trainable dataset (e.g. vader_tweets), or leave it empty"
+        )
     rows, conflicts = production_labels(store)
     if len(rows) < settings.retrain_min_labels:
         raise NotEnoughLabelsError(len(rows), settings.retrain_min_labels)
@@ -129,12 +135,10 @@ def retrain_data(store: Store, settings: Settings) -> RetrainData:
     if validation.empty:  # a handful of labels: choose the epoch on the training rows (never on the held-out ones)
         validation = train
     mixed = pd.DataFrame(columns=["text", "label", "dataset"])
-    if settings.retrain_mix_dataset and settings.retrain_mix_ratio > 0:
-        shipped = load_split(settings.retrain_mix_dataset, "train", settings)
+    if mix:
+        shipped = load_split(mix, "train", settings)
         n = min(len(shipped), round(settings.retrain_mix_ratio * len(kept)))
-        mixed = shipped.sample(n=n, random_state=settings.seed)[["text", "label"]].assign(
-            dataset=settings.retrain_mix_dataset
-        )
+        mixed = shipped.sample(n=n, random_state=settings.seed)[["text", "label"]].assign(dataset=mix)
     columns = ["text", "label", "dataset"]
     train = pd.concat([train[columns], mixed[columns]], ignore_index=True)
     held = rows[out].reset_index(drop=True)

@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 JOB = "retrain"
+LINEAGE_SHOWN = 10  # promotions and rollbacks the status lists, newest last
+OUTCOMES = {  # the job runner's outcomes other than success, in words for the status
+    "timeout": "the job ran past its time limit (SENTIMENT_RETRAIN_MAX_SECONDS plus a grace for loading and judging); "
+    "it stops at its next training step and keeps nothing",
+    "skipped": "the previous retrain is still stopping (it ran past its time limit); start again once it has ended",
+}
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,11 @@ class RetrainService:
 
         outcome = self.runner.run(JOB, job)
         with self._lock:
-            if progress.cancelled:
+            if outcome in OUTCOMES:  # the job's thread may still run (a thread cannot be killed): stop it, keep nothing
+                progress.cancel()
+                self._error = OUTCOMES[outcome]
+                progress.set_state("failed")
+            elif progress.cancelled:
                 progress.set_state("cancelled")
             elif outcome == "success" and "challenger" in found:
                 self.challenger = found["challenger"]
@@ -157,6 +167,8 @@ class RetrainService:
                 raise RetrainCancelledError("the retrain job was cancelled: nothing was kept")
             progress.set_state("judging")
             report = self._judge(champion_spec, champion, folder, data)
+            if progress.cancelled:  # cancelled while judging, or the runner gave up on the job
+                raise RetrainCancelledError("the retrain job was cancelled: nothing was kept")
         except BaseException:  # whatever the trainer left is no servable challenger: never listed, never served
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -217,6 +229,7 @@ class RetrainService:
             "challenger": None if challenger is None else challenger.summary(),
             "verdict": None if challenger is None else challenger.report.verdict,
             "reason": None if challenger is None else challenger.report.reason,
+            "lineage": self.lineage.rows(limit=LINEAGE_SHOWN),
         }
 
     # --- judging, promotion, rollback ----------------------------------------------------------------------------
