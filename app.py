@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from scheduler import build_scheduler
+from scheduler.retrain import build_retrain
 from sentiment.logs import configure_logging
 from sentiment.runtime import configure_process
 from sentiment.service.serving import SentimentService
@@ -59,7 +60,8 @@ def create_app(settings: Settings | None = None, service: SentimentService | Non
     add_inference_api(app, service)  # POST /predict (TEI) and POST / (Inference API); GET / stays the UI
     add_review_routes(app, service)  # /review_sample: the owner labels the random review sample (admin token)
 
-    demo = build_blocks(service)
+    app.state.retrain = retrain = build_retrain(service)  # finetune's LoRA loop, injected: sentiment cannot import it
+    demo = build_blocks(service, retrain)
     count_failed_events(demo, service.metrics)  # every failed event, by reason
     demo.state_session_capacity = settings.session_capacity  # read when mounted; Gradio keeps 10,000 by default
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.queue_size)

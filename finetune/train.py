@@ -12,6 +12,7 @@ import logging
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,16 @@ DEFAULT_TARGETS: dict[str, list[str]] = {
     "deberta-v2": ["query_proj", "value_proj"],
     "electra": ["query", "value"],
 }
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What a caller that runs training as a job needs: ``on_step(step, total, loss)`` after each optimiser step
+    (the running mean loss of the epoch), and ``stop()`` checked after each step: True ends training there, and
+    the best state validated so far is kept (a bounded or cancelled job; the caller decides which)."""
+
+    on_step: Callable[[int, int, float], None] | None = None
+    stop: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -120,9 +131,24 @@ def _evaluate(model: Any, tokenizer: Any, frame: pd.DataFrame, args: TrainArgs) 
 
 
 def train(args: TrainArgs, settings: Settings) -> TrainResult:
+    """Fine-tune on the train splits of ``args.datasets``, validating on their validation splits."""
+    args.validate()
+    return fit(args, settings, _frame(args.datasets, "train", settings), _frame(args.datasets, "validation", settings))
+
+
+def fit(
+    args: TrainArgs,
+    settings: Settings,
+    train_frame: pd.DataFrame,
+    val_frame: pd.DataFrame,
+    hooks: Hooks | None = None,
+) -> TrainResult:
+    """Fine-tune on ``train_frame`` (``text, label``), keeping the epoch best on ``val_frame``; the run folder is
+    ``args.output_dir`` or a new one under ``<data_dir>/runs``. ``hooks``: progress and an early stop."""
     from peft import LoraConfig, TaskType, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
 
     args.validate()
+    hooks = hooks or Hooks()
     _seed_everything(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -159,8 +185,6 @@ def train(args: TrainArgs, settings: Settings) -> TrainResult:
     logger.info("trainable parameters: %s of %s (%.2f%%)", f"{trainable:,}", f"{total:,}", 100 * trainable / total)
 
     preprocess = get_preprocessor(args.preprocessing)
-    train_frame = _frame(args.datasets, "train", settings)
-    val_frame = _frame(args.datasets, "validation", settings)
     encoded = tokenizer([preprocess(t) for t in train_frame["text"]], truncation=True, max_length=args.max_length)
     ids: list[list[int]] = encoded["input_ids"]
     labels = torch.tensor([LABEL_TO_ID[y] for y in train_frame["label"]], dtype=torch.long)
@@ -183,9 +207,9 @@ def train(args: TrainArgs, settings: Settings) -> TrainResult:
     rng = np.random.default_rng(args.seed)
     history: list[dict[str, float]] = []
     best_f1, best_epoch, best_state, stale = -1.0, 0, None, 0
-    step, epoch = 0, 0
+    step, epoch, stopped = 0, 0, False
     model.train()
-    while step < total_steps:
+    while step < total_steps and not stopped:
         epoch += 1
         running, seen, tick = 0.0, 0, time.perf_counter()
         for batch in _batches([len(r) for r in ids], args.batch_size, rng):
@@ -205,7 +229,12 @@ def train(args: TrainArgs, settings: Settings) -> TrainResult:
                 logger.info(
                     "epoch %d step %d/%d loss %.4f (%.0f texts/s)", epoch, step, total_steps, running / seen, rate
                 )
-            if step >= total_steps:
+            if hooks.on_step is not None:
+                hooks.on_step(step, total_steps, running / seen)
+            if hooks.stop is not None and hooks.stop():
+                stopped = True
+                logger.info("training stopped at step %d of %d by its caller", step, total_steps)
+            if step >= total_steps or stopped:
                 break
         report = _evaluate(model, tokenizer, val_frame, args)
         record = {

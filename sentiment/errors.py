@@ -163,3 +163,25 @@ class SelfSelectedLabelsError(SampleDesignError):
 class ReviewError(SentimentError):
     """A review-sample action that cannot be done as asked: an id not in the sample, a label that is not one of the
     three, a sample that is off (the prediction log is off or SENTIMENT_REVIEW_RATE is 0)."""
+
+
+class RetrainError(SentimentError):
+    """A retrain action that cannot be done as asked: a job already running, no job to cancel or judge, a serving
+    model without weights to fine-tune, a challenger not yet judged; the message says what to do instead."""
+
+
+class NotEnoughLabelsError(RetrainError):
+    """Too few production labels (accepted feedback with its text, labelled review-sample rows) to retrain on:
+    ``needed`` says how many more the owner must give (SENTIMENT_RETRAIN_MIN_LABELS sets the minimum)."""
+
+    def __init__(self, have: int, minimum: int) -> None:
+        self.have, self.minimum, self.needed = have, minimum, max(0, minimum - have)
+        super().__init__(
+            f"{have} production labels can be trained on; retraining needs at least {minimum}: label "
+            f"{self.needed} more (the Label tab's review sample, or accept feedback given with its text); "
+            "SENTIMENT_RETRAIN_MIN_LABELS sets the minimum"
+        )
+
+
+class RetrainCancelledError(RetrainError):
+    """A retrain job stopped by the owner before it finished: nothing was kept."""

@@ -58,3 +58,10 @@ def visitor_spec(spec: str, data_dir: Path) -> str:
     if ModelSpec.parse(spec).kind == "local":
         raise ModelLoadError(f"{spec!r} is a local path, not a registry model, a Hub id or a fine-tuning run name")
     return spec
+
+
+def admin_spec(spec: str, data_dir: Path, configured: str) -> str:
+    """``visitor_spec``, except that the spec the owner configured (``SENTIMENT_MODEL``) is taken as it is: a local
+    folder named there is the owner's choice, and must stay servable after a switch (a rollback to it)."""
+    spec = (spec or "").strip()
+    return spec if spec == configured.strip() else visitor_spec(spec, data_dir)

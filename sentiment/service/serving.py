@@ -17,7 +17,7 @@ from sentiment.errors import AccessDeniedError, InvalidTextError, ModelUnavailab
 from sentiment.inference.micro_batcher import MicroBatcher
 from sentiment.inference.pool import ModelPool
 from sentiment.inference.predictor import Predictor, validate_text
-from sentiment.models.runs import visitor_spec
+from sentiment.models.runs import admin_spec
 from sentiment.results import BatchResult, ModelInfo, Prediction
 from sentiment.service.evaluation import EvaluationService
 from sentiment.service.feedback import FeedbackService
@@ -184,7 +184,7 @@ class SentimentService(FileScoring):
         """Load and warm up ``spec`` beside the serving model, then swap atomically; on failure the old one keeps
         serving and the error is raised. Requests in flight finish on the model they started with."""
         self.check_admin(token)
-        resolved = visitor_spec(spec, self.settings.data_dir)
+        resolved = admin_spec(spec, self.settings.data_dir, self.settings.model)  # the configured one: as is
         with self._switch_lock:
             new = Predictor.load(resolved, self.settings)
             new.warm_up()

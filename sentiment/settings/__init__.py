@@ -16,12 +16,13 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import SettingsConfigDict
 
 from sentiment.settings.dataset_names import KNOWN_SPLITS, dataset_problem
+from sentiment.settings.retrain import RetrainSettings
 from sentiment.settings.storage import StorageSettings
 
 DEFAULT_HUB_MODEL = "cardiffnlp/twitter-roberta-base-sentiment-latest"
 
 
-class Settings(StorageSettings):
+class Settings(RetrainSettings, StorageSettings):
     """Settings of the sentiment service; every field can be set as ``SENTIMENT_<FIELD>``."""
 
     model_config = SettingsConfigDict(
@@ -280,6 +281,8 @@ class Settings(StorageSettings):
         for field, names in (
             ("reference_dataset", [self.reference_dataset]),
             ("evaluation_datasets", self.evaluation_datasets),
+            ("retrain_mix_dataset", [self.retrain_mix_dataset] if self.retrain_mix_dataset else []),
+            ("retrain_forgetting_dataset", [self.retrain_forgetting_dataset]),
         ):
             problems += [f"{_env(field)}: {problem}" for problem in map(dataset_problem, names) if problem]
         if self.reference_split not in KNOWN_SPLITS:

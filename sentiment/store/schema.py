@@ -159,4 +159,25 @@ review_sample = Table(
     sqlite_autoincrement=True,
 )
 
-TABLES = (predictions, feedback, evaluations, drift_checks, references, review_sample, monitor_state)
+# Which model served from when, and where it came from: one row per promotion or rollback (issue 29). A promoted
+# challenger's row holds its lineage (base, adapter and data digests, row counts, metrics at promotion: JSON); a
+# rollback's row names the model it went back to. ``actor``: who acted (the admin token holds no name: "admin").
+model_lineage = Table(
+    "model_lineage",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("created_at", Double, nullable=False),
+    Column("action", String(16), nullable=False),  # promote | rollback
+    Column("model", String(256), nullable=False),  # the spec serving after the action (a run name when promoted)
+    Column("previous", String(256), nullable=False),  # the spec serving before it
+    Column("base", String(256)),
+    Column("adapter_digest", String(64)),
+    Column("data_digest", String(64)),
+    Column("rows", Text),  # JSON: production_train, held_out, mixed_in, conflicts_left_out
+    Column("metrics", Text),  # JSON: the challenger report at promotion
+    Column("actor", String(64), nullable=False),
+    Index("ix_model_lineage_created_at", "created_at"),
+    sqlite_autoincrement=True,
+)
+
+TABLES = (predictions, feedback, evaluations, drift_checks, references, review_sample, model_lineage, monitor_state)

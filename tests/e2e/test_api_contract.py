@@ -49,6 +49,12 @@ ADMIN: dict[str, tuple[str, ...]] = {
     "/review_next": ("admin_token",),
     "/review_label": ("admin_token", "review_id", "label"),
     "/review_skip": ("admin_token", "review_id"),
+    "/retrain_start": ("admin_token",),
+    "/retrain_status": ("admin_token",),
+    "/retrain_cancel": ("admin_token",),
+    "/challenger_report": ("admin_token",),
+    "/promote": ("admin_token", "force?"),
+    "/rollback": ("admin_token", "to?"),
 }
 AUTO_LABEL = re.compile(r"^(value_\d+|parameter_\d+|\d+(st|nd|rd|th))$")  # what Gradio writes when nothing is named
 

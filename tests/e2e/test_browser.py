@@ -96,6 +96,7 @@ TABS = {  # each tab, and an element only that tab holds
     "Monitoring": "#refresh-button",
     "Models": "#switch-button",
     "Label": "#label-start",
+    "Retrain": "#retrain-start",
 }
 
 

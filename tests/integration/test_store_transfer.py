@@ -20,7 +20,7 @@ from sentiment.errors import StoreTransferError
 from sentiment.store import Store
 from sentiment.store.engine import head_revision
 from sentiment.store.legacy import import_legacy_data
-from sentiment.store.schema import TABLES, feedback, monitor_state, predictions, review_sample
+from sentiment.store.schema import TABLES, feedback, model_lineage, monitor_state, predictions, review_sample
 from sentiment.store.transfer import MANIFEST, export_store, import_store
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -32,6 +32,7 @@ COUNTS = {
     "drift_checks": 2,
     "reference_profiles": 6,
     "review_sample": 1,
+    "model_lineage": 1,
     "monitor_state": 2,
 }
 
@@ -52,6 +53,8 @@ def _fill(store: Store, tmp_path: Path) -> None:
         sampled = {"prediction_id": "e", "prediction_ts": 1e300, "model": "m", "served_label": "neutral"}
         sampled |= {"p_negative": 5e-324, "p_neutral": -0.0, "p_positive": 1.0, "text": "naïve 😀", "skipped": 1}
         conn.execute(insert(review_sample).values(**sampled, inclusion_probability=0.02, sampled_at=2.0))
+        promoted = {"created_at": 4.0, "action": "promote", "model": "run-1", "previous": "embedded", "actor": "admin"}
+        conn.execute(insert(model_lineage).values(**promoted, rows='{"held_out": 40}', adapter_digest="ab" * 32))
 
 
 def _tables(store: Store) -> dict[str, list[tuple[Any, ...]]]:

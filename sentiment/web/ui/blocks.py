@@ -17,6 +17,7 @@ import pandas as pd
 from sentiment.errors import InvalidTextError
 from sentiment.inference.predictor import displayable
 from sentiment.labels import LABELS
+from sentiment.service.retrain import RetrainService
 from sentiment.service.serving import SentimentService
 from sentiment.web.ui.batch import batch_tab
 from sentiment.web.ui.errors import error_edge
@@ -26,6 +27,7 @@ from sentiment.web.ui.label import label_tab, review_api
 from sentiment.web.ui.models import models_tab
 from sentiment.web.ui.monitoring import monitoring_tab
 from sentiment.web.ui.predict import predict_event
+from sentiment.web.ui.retrain import retrain_api, retrain_tab
 
 EXAMPLES = [
     "I love how friendly the staff were, best flight I've had in years!",
@@ -53,7 +55,8 @@ def _model_markdown(service: SentimentService) -> str:
     return model_headline(service.health(), service.serving_spec, service.settings.hub_model)
 
 
-def build_blocks(service: SentimentService) -> gr.Blocks:
+def build_blocks(service: SentimentService, retrain: RetrainService | None = None) -> gr.Blocks:
+    """The app's page and API; ``retrain`` (wired by the app: it needs ``finetune``) adds the Retrain tab."""
     user_errors = error_edge(service.metrics)
 
     predict, predict_options = predict_event(service, user_errors)
@@ -138,8 +141,12 @@ def build_blocks(service: SentimentService) -> gr.Blocks:
             monitoring_tab(service, user_errors)
             models_tab(service, user_errors)
             label_tab(service, user_errors)
+            if retrain is not None:
+                retrain_tab(service, retrain, user_errors)
         feedback_api(service, user_errors)  # API only: registered outside the tab bar
         review_api(service, user_errors)
+        if retrain is not None:
+            retrain_api(service, retrain, user_errors)
         demo.load(
             model_info,
             None,

@@ -1,0 +1,47 @@
+"""The app's retrain trainer: ``finetune.train.fit`` behind the ``sentiment.service.retrain.Trainer`` contract.
+
+``sentiment`` may not import ``finetune``; the app's wiring (``scheduler.retrain``) hands this trainer to the
+retrain service, which gives it the production data and a ``Progress`` to report to and to stop by.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+from finetune.args import TrainArgs
+from finetune.train import Hooks, fit
+from sentiment.errors import RetrainCancelledError
+from sentiment.service.retrain.job import Progress, TrainRequest
+from sentiment.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class LoraTrainer:
+    """LoRA fine-tuning of ``request.base`` (continuing its adapter when it has one, as the CLI does) with the CLI's
+    defaults but the request's bounds; one epoch's worth of steps at most ``request.max_steps``. Torch's thread
+    count is left as the app set it: serving shares these cores."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def __call__(self, request: TrainRequest, progress: Progress) -> None:
+        args = TrainArgs(
+            base=request.base,
+            datasets=["production-labels"],
+            output_dir=str(request.output_dir),
+            max_steps=request.max_steps,
+            batch_size=request.batch_size,
+            max_length=request.max_length,
+            seed=request.seed,
+        )
+        hooks = Hooks(on_step=progress.update, stop=progress.should_stop)
+        try:
+            fit(args, self.settings, request.train, request.validation, hooks)
+        except BaseException:
+            shutil.rmtree(request.output_dir, ignore_errors=True)  # a half-written run must not be listed or served
+            raise
+        if progress.cancelled:
+            shutil.rmtree(request.output_dir, ignore_errors=True)
+            raise RetrainCancelledError("the retrain job was cancelled: nothing was kept")

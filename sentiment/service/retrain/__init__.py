@@ -1,0 +1,28 @@
+"""Retraining inside the app (issue 29): production labels -> a LoRA challenger -> a report against the serving
+model -> promote or keep, with the lineage in the store and rollback. ``RetrainService`` is the entry point."""
+
+from sentiment.service.retrain.data import RetrainData, held_out, production_labels, retrain_data
+from sentiment.service.retrain.job import JobRunning, Progress, Trainer, TrainRequest
+from sentiment.service.retrain.judge import ChallengerReport, Scores, judge, verdict
+from sentiment.service.retrain.lineage import Lineage, LineageRecord, adapter_digest
+from sentiment.service.retrain.service import Challenger, RetrainService
+
+__all__ = [
+    "Challenger",
+    "ChallengerReport",
+    "JobRunning",
+    "Lineage",
+    "LineageRecord",
+    "Progress",
+    "RetrainData",
+    "RetrainService",
+    "Scores",
+    "TrainRequest",
+    "Trainer",
+    "adapter_digest",
+    "held_out",
+    "judge",
+    "production_labels",
+    "retrain_data",
+    "verdict",
+]
