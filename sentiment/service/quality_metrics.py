@@ -16,6 +16,7 @@ from sentiment.monitoring.deployment_reference import SOURCES
 from sentiment.monitoring.drift import DRIFT_NO_VERDICT, DriftReport
 from sentiment.monitoring.performance import WindowEstimate
 from sentiment.service.collectors import PredictionLogCollector, StoreTotalsCollector
+from sentiment.service.estimate_metrics import EstimateMetrics
 from sentiment.service.share_metrics import ShareMetrics
 
 FEEDBACK_OUTCOMES = (
@@ -182,43 +183,7 @@ class MonitoringMetrics:
             "1 while this process runs the scheduled jobs (it holds the scheduler's lock), 0 on a standby replica.",
             registry=registry,
         )
-        bound = ["method", "bound"]
-        self.estimated_accuracy = Gauge(
-            "model_estimated_accuracy",
-            "Estimated accuracy on the last drift window: bound=estimate, or low/high of its 90% band.",
-            bound,
-            registry=registry,
-        )
-        self.estimated_macro_f1 = Gauge(
-            "model_estimated_macro_f1",
-            "Estimated macro-F1 on the last drift window (bound as above).",
-            bound,
-            registry=registry,
-        )
-        self.estimated_f1 = Gauge(
-            "model_estimated_f1",
-            "Estimated F1 per class on the last drift window (bound as above).",
-            ["method", "class_label", "bound"],
-            registry=registry,
-        )
-        self.estimated_reference = Gauge(
-            "model_estimated_reference",
-            "The same estimator on the labelled reference rows: what the window's estimate is compared with.",
-            ["method", "metric"],
-            registry=registry,
-        )
-        self.estimate_trusted = Gauge(
-            "model_estimate_trusted",
-            "1: the last drift window's label-free estimate passed its trust verdict; 0: refused (model_estimated_* "
-            "are then NaN and model_estimate_labels_needed says how many random labels would answer); NaN: no verdict.",
-            registry=registry,
-        )
-        self.estimate_labels_needed = Gauge(
-            "model_estimate_labels_needed",
-            "Random labels for a +-SENTIMENT_TRUST_HALF_WIDTH interval on the accuracy when the estimate was refused "
-            "(else NaN).",
-            registry=registry,
-        )
+        self.estimate = EstimateMetrics(registry)  # the drift window's label-free estimate and its verdict
 
     def _checked_gauges(self) -> dict[str, Gauge]:
         """The gauges a drift check sets (drift and estimated performance), by exported name."""
@@ -230,12 +195,7 @@ class MonitoringMetrics:
             self.drift_window,
             self.drift_effect,
             self.reference_info,
-            self.estimated_accuracy,
-            self.estimated_macro_f1,
-            self.estimated_f1,
-            self.estimated_reference,
-            self.estimate_trusted,
-            self.estimate_labels_needed,
+            *self.estimate.gauges,
         )
         return {next(iter(gauge.describe())).name: gauge for gauge in gauges}
 
@@ -275,41 +235,4 @@ class MonitoringMetrics:
                 self.drift_effect.labels(**key).set(row.effect_size)
 
     def record_estimate(self, window: WindowEstimate | None) -> None:
-        """Set the estimated-performance gauges from a window's estimate; ``None`` (a window too small to
-        estimate) or an estimate its trust verdict refuses sets every series to NaN, so no alert reads a stale or
-        untrusted estimate."""
-        trust = None if window is None else window.trust
-        self.estimate_trusted.set(float("nan") if trust is None else float(trust.trusted))
-        needed = None if trust is None else trust.labels_needed
-        self.estimate_labels_needed.set(float("nan") if needed is None else needed)
-        method = None if window is None or not window.trusted else window.estimate.method
-        for gauge, names in (
-            (self.estimated_accuracy, ("method", "bound")),
-            (self.estimated_macro_f1, ("method", "bound")),
-            (self.estimated_f1, ("method", "class_label", "bound")),
-            (self.estimated_reference, ("method", "metric")),
-        ):
-            for metric in gauge.collect():
-                for sample in metric.samples:
-                    if method is None and gauge is not self.estimated_reference:
-                        gauge.labels(**sample.labels).set(float("nan"))
-                    elif method is not None and sample.labels["method"] != method:
-                        # a trust route changed the method: the old one's series go, not linger beside it
-                        gauge.remove(*(sample.labels[name] for name in names))
-        if window is None or not window.trusted:
-            return
-        estimate = window.estimate
-        for gauge, value, (low, high) in (
-            (self.estimated_accuracy, estimate.accuracy, estimate.accuracy_band),
-            (self.estimated_macro_f1, estimate.macro_f1, estimate.macro_f1_band),
-        ):
-            gauge.labels(method=method, bound="estimate").set(value)
-            gauge.labels(method=method, bound="low").set(low)
-            gauge.labels(method=method, bound="high").set(high)
-        for label, value in estimate.f1.items():
-            self.estimated_f1.labels(method=method, class_label=label, bound="estimate").set(value)
-            low, high = estimate.f1_band[label]
-            self.estimated_f1.labels(method=method, class_label=label, bound="low").set(low)
-            self.estimated_f1.labels(method=method, class_label=label, bound="high").set(high)
-        self.estimated_reference.labels(method=method, metric="accuracy").set(window.reference_accuracy)
-        self.estimated_reference.labels(method=method, metric="macro_f1").set(window.reference_macro_f1)
+        self.estimate.record(window)

@@ -16,13 +16,14 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import SettingsConfigDict
 
 from sentiment.settings.dataset_names import KNOWN_SPLITS, dataset_problem
+from sentiment.settings.estimation import EstimationSettings
 from sentiment.settings.retrain import RetrainSettings
 from sentiment.settings.storage import StorageSettings
 
 DEFAULT_HUB_MODEL = "cardiffnlp/twitter-roberta-base-sentiment-latest"
 
 
-class Settings(RetrainSettings, StorageSettings):
+class Settings(EstimationSettings, RetrainSettings, StorageSettings):
     """Settings of the sentiment service; every field can be set as ``SENTIMENT_<FIELD>``."""
 
     model_config = SettingsConfigDict(
@@ -187,23 +188,6 @@ class Settings(RetrainSettings, StorageSettings):
         ge=0,
         description="The first N production predictions of a model revision become its drift reference (0: off).",
     )
-    estimation_method: Literal["cbpe", "atc", "doc", "bbse"] = Field(
-        "doc", description="Estimator of accuracy and F1 on each drift window (benchmarks/performance_estimation.py)."
-    )
-    estimation_calibration: Literal["none", "temperature", "matrix"] = Field(
-        "temperature",
-        description="Calibration map the estimator refits on the labelled reference first; it shapes the estimate "
-        "only (the labels it counts are the served ones).",
-    )
-    trust_max_domain_auc: float = Field(
-        0.96,
-        ge=0.5,
-        le=1.0,
-        description="Above this domain-classifier AUC (reference vs window embeddings) the window is unlike anything "
-        "labelled: no label-free number, the labels to collect instead (benchmarks/trust_verdicts.py).",
-    )
-    trust_level: float = Field(0.90, gt=0, lt=1, description="Level of the interval the 'label N' advice is for.")
-    trust_half_width: float = Field(0.05, gt=0, le=0.5, description="Half-width of that interval (accuracy).")
     evaluation_interval_s: float = Field(3600.0, gt=0, description="Seconds between scheduled evaluations.")
     first_evaluation_delay_s: float = Field(
         120.0,

@@ -1,5 +1,7 @@
-"""Retraining inside the app (issue 29): production labels -> a LoRA challenger -> a report against the serving
-model -> promote or keep, with the lineage in the store and rollback. ``RetrainService`` is the entry point."""
+"""Retraining inside the app: production labels, a LoRA challenger, its report against the serving model, promotion.
+
+Production labels -> a LoRA challenger -> a report against the serving model -> promote or keep, with the lineage in
+the store and rollback (issue 29). ``RetrainService`` is the entry point."""
 
 from sentiment.service.retrain.data import RetrainData, held_out, production_labels, retrain_data
 from sentiment.service.retrain.job import JobRunning, Progress, Trainer, TrainRequest
