@@ -525,6 +525,22 @@ EVALUATION = dashboard(
         ),
         panel(
             "stat",
+            "Label-free estimate: trusted?",
+            [
+                (one("model_estimate_trusted"), "verdict"),
+                (one("model_estimate_labels_needed"), "random labels that would answer"),
+            ],
+            instant=True,
+            mappings=[{"type": "value", "options": {"0": {"text": "refused"}, "1": {"text": "trusted"}}}],
+            description="The trust verdict on the last drift window's estimate (sentiment/monitoring/trust.py): "
+            "refused when the window's texts are unlike anything labelled (domain-classifier AUC above "
+            "SENTIMENT_TRUST_MAX_DOMAIN_AUC); the estimate panels are then empty, and the second number says how many "
+            "random predictions to label (Label tab) for a +-0.05 interval. See benchmarks/README.md for how well "
+            "the verdict separates right from wrong estimates.",
+            empty_until="the first drift check with enough predictions",
+        ),
+        panel(
+            "stat",
             "Drift status",
             [(one("sentiment_drift_status"), "status")],
             w=6,
