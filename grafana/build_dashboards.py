@@ -493,6 +493,17 @@ EVALUATION = dashboard(
             options={"showHeader": True},
         ),
         panel(
+            "state-timeline",
+            "Which model served when",
+            [("max by (model, revision) (sentiment_model_info) > 0", "{{model}} ({{revision}})")],
+            w=24,
+            h=5,
+            description="One row per model revision, filled while it served (sentiment_model_info): a promotion, a "
+            "switch or a rollback shows as one row ending and another starting, beside the accuracy panels it "
+            "explains.",
+            options={"showValue": "never", "mergeValues": True},
+        ),
+        panel(
             "timeseries",
             "Estimated accuracy on production traffic vs measured",
             [
