@@ -201,3 +201,26 @@ def app_without_admin(tmp_path_factory: pytest.TempPathFactory):  # type: ignore
     )
     yield app
     app.stop()
+
+
+# A timeline of the run for finding where a parallel run waits: with SENTIMENT_TEST_TIMELINE=<file>, every test
+# process appends "<unix time> <start|finish> <worker> <test id>" lines (the order files ran in, and what one worker
+# did alone at the end, which --durations cannot show).
+_TIMELINE = os.environ.get("SENTIMENT_TEST_TIMELINE")
+
+
+def _timeline(event: str, nodeid: str) -> None:
+    if _TIMELINE:
+        import time
+
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        with open(_TIMELINE, "a", encoding="utf-8") as handle:
+            handle.write(f"{time.time():.3f} {event} {worker} {nodeid}\n")
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    _timeline("start", nodeid)
+
+
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    _timeline("finish", nodeid)
