@@ -10,7 +10,6 @@ import logging
 import shutil
 
 from finetune.args import TrainArgs
-from finetune.train import Hooks, fit
 from sentiment.errors import RetrainCancelledError
 from sentiment.service.retrain.job import Progress, TrainRequest
 from sentiment.settings import Settings
@@ -36,6 +35,8 @@ class LoraTrainer:
             max_length=request.max_length,
             seed=request.seed,
         )
+        from finetune.train import Hooks, fit  # torch and transformers load with the first job, not with the app
+
         hooks = Hooks(on_step=progress.update, stop=progress.should_stop)
         try:
             fit(args, self.settings, request.train, request.validation, hooks)

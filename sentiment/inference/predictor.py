@@ -18,8 +18,8 @@ from sentiment.errors import CalibrationError, EmptyTextError, InvalidTextError,
 from sentiment.inference.calibration import Calibration
 from sentiment.inference.preprocessing import get_preprocessor
 from sentiment.labels import LABELS
+from sentiment.models.protocol import SentimentModel
 from sentiment.models.registry import EMBEDDED_DIR, load_model
-from sentiment.models.transformer import SentimentModel
 from sentiment.results import BatchResult, ModelInfo, Prediction
 from sentiment.settings import Settings, setting_default
 

@@ -11,18 +11,20 @@ import json
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sentiment.errors import ModelLoadError
 from sentiment.labels import model_label_order
 from sentiment.models.adapters import file_digest, load_adapter
 from sentiment.models.hub import hub_status
 from sentiment.models.lexicon import LexiconModel
-from sentiment.models.precision import apply_precision, resolve_precision
+from sentiment.models.protocol import SentimentModel
 from sentiment.models.spec import ModelSpec
-from sentiment.models.transformer import SentimentModel, TransformerModel, count_parameters, model_max_length
 from sentiment.results import ModelInfo
 from sentiment.settings import Settings
+
+if TYPE_CHECKING:  # torch and transformers load with the first transformer model, never for the lexicon
+    from sentiment.models.transformer import TransformerModel
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +173,9 @@ def _folder_revision(folder: Path) -> str:
 def _transformer(
     tokenizer: Any, model: Any, settings: Settings, *, name: str, source: str, revision: str, preprocessing: str
 ) -> TransformerModel:
+    from sentiment.models.precision import apply_precision, resolve_precision
+    from sentiment.models.transformer import TransformerModel, count_parameters, model_max_length
+
     id2label = {int(k): str(v) for k, v in model.config.id2label.items()}
     order = model_label_order(id2label)  # refuses models whose labels are not negative/neutral/positive
     precision = resolve_precision(settings.precision)

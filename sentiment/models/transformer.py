@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,18 +19,6 @@ from sentiment.labels import LABELS
 from sentiment.models import embedding, packing
 from sentiment.results import ForwardOutput, ModelInfo
 from sentiment.settings import setting_default
-
-
-class SentimentModel(Protocol):
-    """What the predictor drives: ``info`` and a forward pass over already validated, preprocessed texts."""
-
-    info: ModelInfo
-
-    def forward(self, texts: list[str], batch_size: int, embed: bool = False) -> ForwardOutput:
-        """Score preprocessed texts, at most ``batch_size`` texts per pass: ``(n, 3)`` float32 probabilities in
-        ``LABELS`` order, an ``(n,)`` truncation flag and ``(n,)`` token counts. A model with a representation
-        also takes ``embed=True`` and then fills ``embeddings`` (``models.embedding``)."""
-        ...
 
 
 @dataclass

@@ -244,3 +244,20 @@ def test_one_list_of_named_models_for_specs_and_menus() -> None:
     )
     with pytest.raises(ValueError, match="use 'auto', 'embedded', 'vader', a Hub id"):
         ModelSpec.parse("  ")
+
+
+def test_the_app_and_the_lexicon_model_load_without_torch() -> None:
+    """Importing the app and serving VADER never import torch or transformers (2-3 s of a process's start): the
+    transformer backend, the precision modes and the fine-tuning loop load with the first transformer model or
+    retrain job. Fails when a module-level import brings them back."""
+    code = (
+        "import sys, app\n"
+        "from sentiment.inference.predictor import Predictor\n"
+        "from sentiment.settings import Settings\n"
+        "assert Predictor.load('vader', Settings()).predict_one('what a day').label\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
