@@ -11,8 +11,9 @@ owner's labelled file would); ``retrain_data`` splits them by the app's rules (a
 prediction id, a tenth of the rest for validation, ``vader_tweets`` train mixed in at ``retrain_mix_ratio``);
 ``LoraTrainer`` continues the embedded adapter with the app's bounds (``retrain_max_steps`` steps of
 ``retrain_batch_size``); ``judge`` gives the app's verdict on the app's held-out slice and ``vader_tweets`` test.
-Feeds are nested (200, then 200 more, ...), as labels accumulate. A second configuration at 400 labels
-(``--alt-mix-ratio``, ``--alt-steps``) measures what a miss depends on.
+Feeds are nested (200, then 200 more, ...), as labels accumulate. Further configurations at 400 labels (``--alt
+SIZE:MIX_RATIO:STEPS:LEARNING_RATE``, empty fields: the app's) measure what a miss depends on; a learning rate other
+than the app's (``LoraTrainer`` takes the CLI's 1e-3) calls ``finetune.train.fit`` as ``LoraTrainer`` does, with it.
 
 While each job trains, a thread in the same process calls ``Predictor.predict_one`` of the serving (champion) model
 as requests would, every ``--gap`` seconds; it also samples the resident memory. Run with OMP_NUM_THREADS=1 for the
@@ -111,6 +112,50 @@ class Probe:
             self._thread.join()
 
 
+@dataclass(frozen=True)
+class Config:
+    """One simulated retrain: labels fed, mix-in ratio, optimiser steps and learning rate (None: the app's)."""
+
+    size: int
+    ratio: float
+    steps: int
+    learning_rate: float | None = None
+
+    @classmethod
+    def parse(cls, spec: str, ratio: float, steps: int) -> Config:
+        """``SIZE:MIX_RATIO:STEPS:LEARNING_RATE``; an empty field (or a missing one) keeps the given default."""
+        size, *rest = spec.split(":")
+        fields = [*rest, "", "", ""][:3]
+        return cls(
+            int(size),
+            float(fields[0]) if fields[0] else ratio,
+            int(fields[1]) if fields[1] else steps,
+            float(fields[2]) if fields[2] else None,
+        )
+
+
+def train(settings: Any, request: Any, progress: Any, learning_rate: float | None) -> None:
+    """The app's ``LoraTrainer``; with a ``learning_rate``, the same call of ``fit`` with that rate instead."""
+    from finetune.args import TrainArgs
+    from finetune.retrain import LoraTrainer
+    from finetune.train import Hooks, fit
+
+    if learning_rate is None:
+        LoraTrainer(settings)(request, progress)
+        return
+    args = TrainArgs(
+        base=request.base,
+        datasets=["production-labels"],
+        output_dir=str(request.output_dir),
+        max_steps=request.max_steps,
+        batch_size=request.batch_size,
+        max_length=request.max_length,
+        seed=request.seed,
+        learning_rate=learning_rate,
+    )
+    fit(args, settings, request.train, request.validation, Hooks(on_step=progress.update, stop=progress.should_stop))
+
+
 def interval_cell(y: np.ndarray, probabilities: np.ndarray, seed: int) -> tuple[str, str, float]:
     """Accuracy and macro-F1 cells ``0.660 [0.627, 0.694]`` of one model on rows ``y``, and its accuracy."""
     from sentiment.evaluation.metrics import confusion_matrix, report_from_confusion
@@ -130,17 +175,19 @@ def interval_cell(y: np.ndarray, probabilities: np.ndarray, seed: int) -> tuple[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[200, 400, 800], help="labels fed")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[200, 400, 800], help="labels fed")
     parser.add_argument("--steps", type=int, default=None, help="optimiser steps (default: retrain_max_steps)")
-    parser.add_argument("--alt-size", type=int, default=400, help="labels fed to the second configuration")
-    parser.add_argument("--alt-mix-ratio", type=float, default=3.0, help="mix-in ratio of the second configuration")
-    parser.add_argument("--alt-steps", type=int, default=None, help="steps of the second configuration")
+    parser.add_argument(
+        "--alt",
+        nargs="*",
+        default=["400:3::", "400:1:50:", "400:1::1e-4"],
+        help="SIZE:MIX_RATIO:STEPS:LEARNING_RATE configs",
+    )
     parser.add_argument("--gap", type=float, default=0.1, help="seconds between probe requests")
     parser.add_argument("--idle-requests", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     options = parser.parse_args()
 
-    from finetune.retrain import LoraTrainer
     from sentiment.datasets import load_split
     from sentiment.datasets.feedback import FeedbackStore
     from sentiment.inference.predictor import Predictor
@@ -157,7 +204,7 @@ def main() -> None:
     steps = options.steps or base_settings.retrain_max_steps
     report = load_split(DOMAIN, REPORT_SPLIT, base_settings)
     forget = load_split(FORGETTING, "test", base_settings)
-    feeds = feed(load_split(DOMAIN, FEED_SPLIT, base_settings), options.sizes, set(report["text"]), options.seed)
+    pool = load_split(DOMAIN, FEED_SPLIT, base_settings)
     y_report = np.array([LABEL_TO_ID[x] for x in report["label"]])
     y_forget = np.array([LABEL_TO_ID[x] for x in forget["label"]])
 
@@ -172,11 +219,13 @@ def main() -> None:
     c_rep = interval_cell(y_report, champ_report, options.seed)
     c_fgt = interval_cell(y_forget, champ_forget, options.seed)
 
-    configs = [(size, base_settings.retrain_mix_ratio, steps) for size in sorted(feeds)]
-    configs.append((min(options.alt_size, max(feeds)), options.alt_mix_ratio, options.alt_steps or steps))
+    configs = [Config(size, base_settings.retrain_mix_ratio, steps) for size in options.sizes]
+    configs += [Config.parse(spec, base_settings.retrain_mix_ratio, steps) for spec in options.alt]
+    feeds = feed(pool, sorted({c.size for c in configs}), set(report["text"]), options.seed)
     rows = []
     with tempfile.TemporaryDirectory(prefix="retrain-loop-") as tmp:
-        for n, (size, ratio, config_steps) in enumerate(configs):
+        for n, config in enumerate(configs):
+            size, ratio, config_steps = config.size, config.ratio, config.steps
             settings = base_settings.model_copy(update={"retrain_mix_ratio": ratio, "retrain_max_steps": config_steps})
             store = Store.open(f"sqlite:///{tmp}/labels-{n}.db")
             labels = FeedbackStore(store)
@@ -198,7 +247,7 @@ def main() -> None:
             progress = Progress(settings.retrain_max_seconds)
             progress.set_state("training")
             with Probe(champion, probe_texts, options.gap) as busy:
-                LoraTrainer(settings)(request, progress)
+                train(settings, request, progress, config.learning_rate)
                 trained = time.perf_counter() - started
                 challenger = Predictor.load(str(folder), settings)
                 chall_held = challenger.predict_batch(data.held_out["text"].tolist()).probabilities
@@ -225,6 +274,7 @@ def main() -> None:
                     "fed": size,
                     "counts": data.counts(),
                     "ratio": ratio,
+                    "lr": config.learning_rate,
                     "steps": f"{progress.step}/{config_steps}",
                     "domain": (h_rep, c_rep),
                     "forget": (h_fgt, c_fgt),
@@ -245,24 +295,28 @@ def main() -> None:
     print(f"\nidle request p50: {idle_p50:.1f} ms over {len(idle.latencies)} requests (gap {options.gap} s)")
     print(f"process peak RSS (ru_maxrss): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     for row in rows:
-        print(f"- {row['fed']} fed, mix {row['ratio']:g}: {row['counts']}; {row['reason']}")
+        print(
+            f"- {row['fed']} fed, mix {row['ratio']:g}, learning rate {row['lr'] or 'app'}: {row['counts']}; "
+            f"{row['reason']}"
+        )
 
 
 def table(rows: list[dict[str, Any]], idle_p50: float, n_report: int, n_forget: int) -> str:
     """The one markdown table of the run."""
     head = (
-        f"| fed labels (trained / held out) | mix ratio | steps | {DOMAIN} test acc: challenger / champion "
-        f"(n={n_report}) | macro-F1: challenger / champion | {FORGETTING} test acc: challenger / champion "
-        f"(n={n_forget}) | macro-F1: challenger / champion | acc gain / forgetting loss | verdict | train s / job s "
+        "| fed labels (trained / held out) | mix ratio | learning rate | steps "
+        f"| {DOMAIN} test acc: challenger / champion (n={n_report}) | macro-F1: challenger / champion "
+        f"| {FORGETTING} test acc: challenger / champion (n={n_forget}) | macro-F1: challenger / champion | acc gain / forgetting loss | verdict | train s / job s "
         "| peak RSS MB | p50 ms idle -> training (p95) |"
     )
-    lines = [head, "|" + "---|" * 13]
+    lines = [head, "|" + "---|" * 14]
     for r in rows:
         (h_acc, h_f1, _), (c_acc, c_f1, _) = r["domain"]
         (hf_acc, hf_f1, _), (cf_acc, cf_f1, _) = r["forget"]
         counts = r["counts"]
         lines.append(
-            f"| {r['fed']} ({counts['production_train']} / {counts['held_out']}) | {r['ratio']:g} | {r['steps']} "
+            f"| {r['fed']} ({counts['production_train']} / {counts['held_out']}) | {r['ratio']:g} "
+            f"| {r['lr'] or 'app (1e-3)'} | {r['steps']} "
             f"| {h_acc} / {c_acc} | {h_f1} / {c_f1} | {hf_acc} / {cf_acc} | {hf_f1} / {cf_f1} "
             f"| {r['gain']:+.3f} / {r['loss']:+.3f} | {r['verdict']} | {r['train_s']:.0f} / {r['job_s']:.0f} "
             f"| {r['rss']:.0f} | {idle_p50:.1f} -> {r['p50']:.1f} ({r['p95']:.0f}) |"
