@@ -306,7 +306,8 @@ def table(rows: list[dict[str, Any]], idle_p50: float, n_report: int, n_forget: 
     head = (
         "| fed labels (trained / held out) | mix ratio | learning rate | steps "
         f"| {DOMAIN} test acc: challenger / champion (n={n_report}) | macro-F1: challenger / champion "
-        f"| {FORGETTING} test acc: challenger / champion (n={n_forget}) | macro-F1: challenger / champion | acc gain / forgetting loss | verdict | train s / job s "
+        f"| {FORGETTING} test acc: challenger / champion (n={n_forget}) | macro-F1: challenger / champion "
+        "| acc gain / forgetting loss | verdict | train s / job s "
         "| peak RSS MB | p50 ms idle -> training (p95) |"
     )
     lines = [head, "|" + "---|" * 14]
