@@ -17,7 +17,7 @@ than the app's (``LoraTrainer`` takes the CLI's 1e-3) calls ``finetune.train.fit
 
 While each job trains, a thread in the same process calls ``Predictor.predict_one`` of the serving (champion) model
 as requests would, every ``--gap`` seconds; it also samples the resident memory. Run with OMP_NUM_THREADS=1 for the
-2-core figures. Default run: about 10-12 minutes on 2 shared cores.
+2-core figures. Default run (6 jobs): about 9 minutes on 2 shared cores.
 
     OMP_NUM_THREADS=1 python benchmarks/retrain_loop.py [--sizes 200 400 800] [--steps 200]
 """

@@ -65,3 +65,11 @@ def test_the_same_seed_feeds_the_same_labels_and_another_seed_others() -> None:
     first, again, other = (rl.feed(pool, [50], set(), seed)[50] for seed in (0, 0, 1))
     assert first.equals(again)
     assert list(first["text"]) != list(other["text"])
+
+
+def test_a_configuration_keeps_the_apps_value_where_its_field_is_empty() -> None:
+    """``--alt SIZE:MIX_RATIO:STEPS:LEARNING_RATE``: an empty or missing field is the app's value (learning rate
+    None: ``LoraTrainer`` as the app runs it); a given one replaces it."""
+    assert rl.Config.parse("400:3::", 1.0, 200) == rl.Config(400, 3.0, 200, None)
+    assert rl.Config.parse("400", 1.0, 200) == rl.Config(400, 1.0, 200, None)
+    assert rl.Config.parse("200::50:1e-4", 1.0, 200) == rl.Config(200, 1.0, 50, 1e-4)
