@@ -144,7 +144,10 @@ class AdvisoryLeadership:
         try:
             conn.close()
         except SQLAlchemyError:
-            conn.invalidate()
+            # a session the server cut can leave the driver mid-command ("another command is already in progress"):
+            # the rollback of close() fails, and the connection may already count as closed; either way it is gone
+            with contextlib.suppress(SQLAlchemyError):
+                conn.invalidate()
 
     def dispose(self) -> None:
         self.release()
