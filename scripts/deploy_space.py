@@ -21,7 +21,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 # What the Space runs: the app, its packages, the embedded model, the pinned requirements and the README (whose
-# front matter configures the Space). Tests, fine-tuning, the monitoring stack and local data stay out.
+# front matter configures the Space), and the fine-tuning package, whose LoRA loop the app's retrain job runs. Tests,
+# the monitoring stack and local data stay out.
 INCLUDE = [
     "app.py",
     "requirements.txt",
@@ -30,6 +31,7 @@ INCLUDE = [
     "sentiment/**/*.py",
     "sentiment/embedded/*",
     "scheduler/**/*.py",
+    "finetune/**/*.py",
 ]
 EXCLUDE_PARTS = {"__pycache__", ".pytest_cache"}
 
