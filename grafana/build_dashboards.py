@@ -538,8 +538,8 @@ EVALUATION = dashboard(
             "stat",
             "Label-free estimate: trusted?",
             [
-                (one("model_estimate_trusted"), "verdict"),
-                (one("model_estimate_labels_needed"), "random labels that would answer"),
+                (one("sentiment_estimate_trusted"), "verdict"),
+                (one("sentiment_estimate_labels_needed"), "random labels that would answer"),
             ],
             instant=True,
             mappings=[{"type": "value", "options": {"0": {"text": "refused"}, "1": {"text": "trusted"}}}],

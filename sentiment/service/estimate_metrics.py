@@ -1,6 +1,6 @@
 """Prometheus gauges of the drift window's label-free estimate (``model_estimated_*``) and of its trust verdict
-(``model_estimate_trusted``, ``model_estimate_labels_needed``). Label values are method names, bounds, metric and
-class names: fixed sets, never user text."""
+(``sentiment_estimate_trusted``, ``sentiment_estimate_labels_needed``). Label values are method names, bounds, metric
+and class names: fixed sets, never user text."""
 
 from __future__ import annotations
 
@@ -39,13 +39,14 @@ class EstimateMetrics:
             registry=registry,
         )
         self.estimate_trusted = Gauge(
-            "model_estimate_trusted",
+            "sentiment_estimate_trusted",
             "1: the last drift window's label-free estimate passed its trust verdict; 0: refused (model_estimated_* "
-            "are then NaN and model_estimate_labels_needed says how many random labels would answer); NaN: no verdict.",
+            "are then NaN and sentiment_estimate_labels_needed says how many random labels would answer); NaN: no "
+            "verdict.",
             registry=registry,
         )
         self.estimate_labels_needed = Gauge(
-            "model_estimate_labels_needed",
+            "sentiment_estimate_labels_needed",
             "Random labels for a +-SENTIMENT_TRUST_HALF_WIDTH interval on the accuracy when the estimate was refused "
             "(else NaN).",
             registry=registry,

@@ -39,7 +39,7 @@ def _job_series(app: RunningApp) -> dict[tuple[str, tuple[tuple[str, str], ...]]
         (sample.name, tuple(sorted(sample.labels.items()))): repr(sample.value)
         for family in text_string_to_metric_families(app.metrics())
         for sample in family.samples
-        if sample.name.startswith(("model_", "sentiment_drift_"))
+        if sample.name.startswith(("model_", "sentiment_drift_", "sentiment_estimate_"))
     }
 
 

@@ -78,9 +78,8 @@ def test_the_dashboards_are_exactly_what_the_builder_generates() -> None:
     assert kinds <= {"timeseries", "stat", "bargauge", "table", "heatmap", "state-timeline"}  # Grafana's own, no plugin
 
 
-# Metrics of an evaluation; model_estimated_* and model_estimate_* (its trust verdict) come from the drift check
-# alone, which no visitor can run.
-MODEL_QUALITY = re.compile(r"\b(model_(?!estimated?_)[a-z0-9_]+)(\{[^}]*\})?")
+# Metrics of an evaluation; model_estimated_* come from the drift check alone, which no visitor can run.
+MODEL_QUALITY = re.compile(r"\b(model_(?!estimated_)[a-z0-9_]+)(\{[^}]*\})?")
 
 
 def test_every_model_quality_query_reads_only_the_scheduled_evaluation() -> None:

@@ -71,7 +71,7 @@ def test_a_window_too_small_to_estimate_blanks_the_gauges(service: SentimentServ
     service.predict_many(load_split(s.reference_dataset, s.reference_split, s)["text"].tolist()[:60])
     service.monitoring.check_drift()
     assert service.monitoring.last_estimate is not None and service.monitoring.last_estimate.trusted
-    assert _gauge(service, "model_estimate_trusted") == 1
+    assert _gauge(service, "sentiment_estimate_trusted") == 1
     assert 0 < _gauge(service, "model_estimated_accuracy", method="doc", bound="estimate") <= 1
 
     small = service.settings.model_copy(update={"drift_window": 5})

@@ -18,7 +18,7 @@ from sentiment.settings import Settings
 from tiny_models import started_service
 
 # Series a job sets (quality, drift, estimate): everything else on /metrics counts this process's own work.
-JOB_SERIES = ("model_", "sentiment_drift_")
+JOB_SERIES = ("model_", "sentiment_drift_", "sentiment_estimate_")
 LONG = "a long and winding review of the product that goes on and on about every detail of it"
 OVERRIDES: dict[str, Any] = {
     "drift_min_window": 10,
@@ -76,8 +76,8 @@ def test_a_restart_brings_back_every_job_series_and_the_confirmation_run(
     assert metric_value(text, "model_accuracy", {"dataset": "production", "source": "scheduled"}) > 0
     assert metric_value(text, "model_accuracy", {"dataset": "vader_tweets", "source": "scheduled"}) > 0
     # the window's estimate got a verdict (its number or a refusal): the restart has estimate series to bring back
-    verdicts = {name: value for (name, _), value in before.items() if name == "model_estimate_trusted"}
-    assert verdicts in ({"model_estimate_trusted": "0.0"}, {"model_estimate_trusted": "1.0"}), verdicts
+    verdicts = {name: value for (name, _), value in before.items() if name == "sentiment_estimate_trusted"}
+    assert verdicts in ({"sentiment_estimate_trusted": "0.0"}, {"sentiment_estimate_trusted": "1.0"}), verdicts
 
     with started_service(tiny_model_dir, settings, **OVERRIDES) as restarted:
         assert job_series(restarted) == before

@@ -44,10 +44,10 @@ def _gauge(service: SentimentService, name: str, **labels: str) -> float:
 
 def test_traffic_unlike_anything_labelled_gets_no_number_but_the_labels_to_collect(service: SentimentService) -> None:
     """First a window of the reference's own texts: it overlaps the labelled reference (AUC near 0.5), so its
-    number is shown and ``model_estimate_trusted`` is 1. Then a window of digit strings: the domain classifier
+    number is shown and ``sentiment_estimate_trusted`` is 1. Then a window of digit strings: the domain classifier
     separates it from the tweets (AUC above SENTIMENT_TRUST_MAX_DOMAIN_AUC), so the card says "can't tell" with
     N = ceil(1.645^2 p (1 - p) / 0.05^2) at the withheld estimate p, the answer's estimate is null while its verdict
-    is served, the estimate gauges set by the first check turn NaN and ``model_estimate_trusted`` is 0. Fails if an
+    is served, the estimate gauges set by the first check turn NaN and ``sentiment_estimate_trusted`` is 0. Fails if an
     untrusted number reached the card, the JSON or the gauges, or a trusted one was withheld."""
     s = service.settings
     service.predict_many(load_split(s.reference_dataset, s.reference_split, s)["text"].tolist()[:120])
@@ -56,8 +56,8 @@ def test_traffic_unlike_anything_labelled_gets_no_number_but_the_labels_to_colle
     assert shown is not None and shown.trust is not None and shown.trust.trusted
     assert shown.trust.domain_auc is not None and shown.trust.domain_auc < 0.7
     assert f"- Estimated accuracy now: **{shown.estimate.accuracy:.2f}**" in answer_markdown(answer(service))
-    assert _gauge(service, "model_estimate_trusted") == 1
-    assert math.isnan(_gauge(service, "model_estimate_labels_needed"))
+    assert _gauge(service, "sentiment_estimate_trusted") == 1
+    assert math.isnan(_gauge(service, "sentiment_estimate_labels_needed"))
     assert _gauge(service, "model_estimated_accuracy", method="doc", bound="estimate") == pytest.approx(
         shown.estimate.accuracy
     )
@@ -88,6 +88,6 @@ def test_traffic_unlike_anything_labelled_gets_no_number_but_the_labels_to_colle
     assert served["trust"]["domain_auc"] == pytest.approx(trust.domain_auc)
     assert 0 <= served["trust"]["label_shift_p"] <= 1
 
-    assert _gauge(service, "model_estimate_trusted") == 0
-    assert _gauge(service, "model_estimate_labels_needed") == needed
+    assert _gauge(service, "sentiment_estimate_trusted") == 0
+    assert _gauge(service, "sentiment_estimate_labels_needed") == needed
     assert math.isnan(_gauge(service, "model_estimated_accuracy", method="doc", bound="estimate"))

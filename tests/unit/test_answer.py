@@ -245,7 +245,7 @@ def test_a_refused_estimate_gives_no_number_but_the_labels_to_collect() -> None:
 def test_the_estimate_gauges_follow_the_verdict_and_the_routed_method() -> None:
     """A trusted DoC estimate sets the ``doc`` series; a window routed to the label-shift correction replaces them
     with ``bbse`` series (no stale ``doc`` value beside it); a refused window blanks every series (NaN), sets
-    ``model_estimate_trusted`` 0 and ``model_estimate_labels_needed`` to N. Fails if an untrusted or superseded
+    ``sentiment_estimate_trusted`` 0 and ``sentiment_estimate_labels_needed`` to N. Fails if an untrusted or superseded
     number stayed on /metrics."""
     from prometheus_client import CollectorRegistry, generate_latest
 
@@ -260,7 +260,7 @@ def test_the_estimate_gauges_follow_the_verdict_and_the_routed_method() -> None:
     metrics.record_estimate(shown)
     text = generate_latest(registry).decode()
     assert metric_value(text, "model_estimated_accuracy", {"method": "doc", "bound": "estimate"}) == 0.60
-    assert metric_value(text, "model_estimate_trusted") == 1
+    assert metric_value(text, "sentiment_estimate_trusted") == 1
 
     point = replace(shown.estimate, method="bbse", accuracy=0.7)
     metrics.record_estimate(replace(shown, estimate=point))
@@ -271,5 +271,5 @@ def test_the_estimate_gauges_follow_the_verdict_and_the_routed_method() -> None:
     metrics.record_estimate(refused)
     text = generate_latest(registry).decode()
     assert 'model_estimated_accuracy{bound="estimate",method="bbse"} NaN' in text
-    assert metric_value(text, "model_estimate_trusted") == 0
-    assert metric_value(text, "model_estimate_labels_needed") == 260
+    assert metric_value(text, "sentiment_estimate_trusted") == 0
+    assert metric_value(text, "sentiment_estimate_labels_needed") == 260
