@@ -121,6 +121,11 @@ def _log_rows(app: RunningApp) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0])
 
 
+def _waiting_rows(app: RunningApp) -> int:
+    """Log rows the app has accepted but not yet written (``/health``'s ``store.waiting_rows``)."""
+    return int(httpx.get(f"{app.url}/health", timeout=10).json()["store"]["waiting_rows"])
+
+
 def _logged(app: RunningApp, prediction_id: str) -> bool:
     with sqlite3.connect(app.data_dir / "sentiment.sqlite") as conn:
         return (
@@ -135,6 +140,8 @@ def test_the_issues_refused_requests_are_not_logged_or_counted(running_app: Runn
     ``sentiment_truncated_texts_total`` moved by that one text only."""
     url = running_app.url
     wait_until(lambda: _log_rows(running_app) is not None, "the prediction log to exist")
+    # earlier tests' rows may still wait in the log writer (it lingers 50 ms for more): count once they are written
+    wait_until(lambda: _waiting_rows(running_app) == 0, "earlier predictions' log rows written")
     before_rows, before = _log_rows(running_app), running_app.metrics()
     empty = httpx.post(f"{url}/predict", json={"inputs": ["Great product", ""]}, timeout=60)
     assert empty.status_code == 422 and empty.json()["detail"][0]["msg"] == "inputs.1: empty text"
