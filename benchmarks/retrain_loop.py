@@ -135,25 +135,10 @@ class Config:
 
 
 def train(settings: Any, request: Any, progress: Any, learning_rate: float | None) -> None:
-    """The app's ``LoraTrainer``; with a ``learning_rate``, the same call of ``fit`` with that rate instead."""
-    from finetune.args import TrainArgs
+    """The app's ``LoraTrainer``, with the CLI's learning rate or ``learning_rate``."""
     from finetune.retrain import LoraTrainer
-    from finetune.train import Hooks, fit
 
-    if learning_rate is None:
-        LoraTrainer(settings)(request, progress)
-        return
-    args = TrainArgs(
-        base=request.base,
-        datasets=["production-labels"],
-        output_dir=str(request.output_dir),
-        max_steps=request.max_steps,
-        batch_size=request.batch_size,
-        max_length=request.max_length,
-        seed=request.seed,
-        learning_rate=learning_rate,
-    )
-    fit(args, settings, request.train, request.validation, Hooks(on_step=progress.update, stop=progress.should_stop))
+    LoraTrainer(settings, learning_rate)(request, progress)
 
 
 def interval_cell(y: np.ndarray, probabilities: np.ndarray, seed: int) -> tuple[str, str, float]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from dataclasses import replace
 
 from finetune.args import TrainArgs
 from sentiment.errors import RetrainCancelledError
@@ -22,8 +23,9 @@ class LoraTrainer:
     defaults but the request's bounds; one epoch's worth of steps at most ``request.max_steps``. Torch's thread
     count is left as the app set it: serving shares these cores."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, learning_rate: float | None = None) -> None:
         self.settings = settings
+        self.learning_rate = learning_rate  # None: the CLI's default (benchmarks/retrain_loop.py compares others)
 
     def __call__(self, request: TrainRequest, progress: Progress) -> None:
         args = TrainArgs(
@@ -35,6 +37,8 @@ class LoraTrainer:
             max_length=request.max_length,
             seed=request.seed,
         )
+        if self.learning_rate is not None:
+            args = replace(args, learning_rate=self.learning_rate)
         from finetune.train import Hooks, fit  # torch and transformers load with the first job, not with the app
 
         hooks = Hooks(on_step=progress.update, stop=progress.should_stop)
