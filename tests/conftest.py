@@ -159,6 +159,20 @@ def embedded_predictor(session_settings: Settings):  # type: ignore[no-untyped-d
     return Predictor.load("embedded", session_settings)
 
 
+# The settings of the shared ``running_app`` (and of apps that must behave like it in a process of their own).
+SHARED_APP_ENV = {
+    "SENTIMENT_MODEL": "embedded",
+    "SENTIMENT_ADMIN_TOKEN": ADMIN_TOKEN,
+    "SENTIMENT_CACHE_DIR": str(CACHE),
+    "SENTIMENT_REFERENCE_PRODUCTION_ROWS": "0",
+    # its tests run evaluations themselves and read the newest: no scheduled one comes in between
+    "SENTIMENT_FIRST_EVALUATION_DELAY_S": "3600",
+    # every prediction enters the review sample, so its tests label texts they just sent
+    "SENTIMENT_REVIEW_RATE": "1",
+    "SENTIMENT_REVIEW_DAILY_CAP": "1000000",
+}
+
+
 @pytest.fixture(scope="session")
 def running_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The real app, serving the embedded model, shared by the end-to-end tests of one session. Its traffic is a
@@ -166,20 +180,7 @@ def running_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
     assertions then read against a fixed reference whatever ran before them."""
     from appserver import start_app
 
-    app = start_app(
-        tmp_path_factory.mktemp("app"),
-        {
-            "SENTIMENT_MODEL": "embedded",
-            "SENTIMENT_ADMIN_TOKEN": ADMIN_TOKEN,
-            "SENTIMENT_CACHE_DIR": str(CACHE),
-            "SENTIMENT_REFERENCE_PRODUCTION_ROWS": "0",
-            # its tests run evaluations themselves and read the newest: no scheduled one comes in between
-            "SENTIMENT_FIRST_EVALUATION_DELAY_S": "3600",
-            # every prediction enters the review sample, so its tests label texts they just sent
-            "SENTIMENT_REVIEW_RATE": "1",
-            "SENTIMENT_REVIEW_DAILY_CAP": "1000000",
-        },
-    )
+    app = start_app(tmp_path_factory.mktemp("app"), SHARED_APP_ENV)
     yield app
     app.stop()
 

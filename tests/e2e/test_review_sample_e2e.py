@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from browser import SCREENSHOTS, chromium_page
-from conftest import ADMIN_TOKEN, CACHE
+from conftest import ADMIN_TOKEN, SHARED_APP_ENV
 from gradio_client import Client
 
 from appserver import RunningApp, start_app
@@ -29,18 +29,7 @@ def review_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]
     """The app as an owner runs it with a review sample, drawing every prediction (rate 1) so each test labels what
     it sent; its own process, so the Label view's queue holds only this module's texts (the shared app's would hold
     every other test's traffic, thousands of rows to set aside first)."""
-    app = start_app(
-        tmp_path_factory.mktemp("review-app"),
-        {
-            "SENTIMENT_MODEL": "embedded",
-            "SENTIMENT_ADMIN_TOKEN": ADMIN_TOKEN,
-            "SENTIMENT_CACHE_DIR": str(CACHE),
-            "SENTIMENT_REFERENCE_PRODUCTION_ROWS": "0",
-            "SENTIMENT_FIRST_EVALUATION_DELAY_S": "3600",
-            "SENTIMENT_REVIEW_RATE": "1",
-            "SENTIMENT_REVIEW_DAILY_CAP": "1000000",
-        },
-    )
+    app = start_app(tmp_path_factory.mktemp("review-app"), SHARED_APP_ENV)
     yield app
     app.stop()
 
