@@ -167,6 +167,8 @@ SHARED_APP_ENV = {
     "SENTIMENT_REFERENCE_PRODUCTION_ROWS": "0",
     # its tests run evaluations themselves and read the newest: no scheduled one comes in between
     "SENTIMENT_FIRST_EVALUATION_DELAY_S": "3600",
+    # ...and drift checks: a scheduled one between a test's reset and its own check would count twice in a run
+    "SENTIMENT_DRIFT_INTERVAL_S": "3600",
     # every prediction enters the review sample, so its tests label texts they just sent
     "SENTIMENT_REVIEW_RATE": "1",
     "SENTIMENT_REVIEW_DAILY_CAP": "1000000",
