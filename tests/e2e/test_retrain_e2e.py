@@ -114,8 +114,9 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.mark.browser
 def test_the_retrain_tab_shows_progress_and_the_verdict_and_promotes(page: Any, retrain_app: RunningApp) -> None:
     """The owner gives the token and clicks Start: the status refreshes by itself (the tab's timer) until it reads
-    "Finished: step 4 of 4, loss ..." with the challenger's verdict and reason; with the override ticked, Promote
-    serves the challenger: the tab says so and ``/health`` names it."""
+    "Finished: step 4 of 4, loss ..." with the challenger's verdict and reason (the verdict said once); with the
+    override ticked, Promote serves the challenger: the tab and the page's model line say so and ``/health`` names
+    it."""
     from browser import LONG
     from playwright.sync_api import expect
 
@@ -129,11 +130,15 @@ def test_the_retrain_tab_shows_progress_and_the_verdict_and_promotes(page: Any, 
     expect(status).to_contain_text("Finished: step 4 of 4, loss")
     expect(status).to_contain_text("Challenger ")
     verdict = client.predict(ADMIN_TOKEN, api_name="/retrain_status")
-    expect(status).to_contain_text(f"{verdict['verdict']}. {verdict['reason']}")
+    reason = verdict["reason"]
+    assert reason.startswith(f"{verdict['verdict']}: ")
+    expect(status).to_contain_text(f"{verdict['verdict']}: {reason.split(': ', 1)[1]}")
+    expect(status).not_to_contain_text(f"{verdict['verdict']}. {verdict['verdict']}")
     page.locator("#retrain-force input").check()
     page.locator("#retrain-promote").click()
     run = verdict["challenger"]["run"]
     expect(status).to_contain_text(re.compile(f"Serving \\S*{run} now"))
+    expect(page.locator("#model-info")).to_contain_text(run)  # the header, without a reload
     page.screenshot(path=str(SCREENSHOTS / "retrain-tab.png"), full_page=True)
     assert _health_model(retrain_app) == client.predict(api_name="/serving_model")["serving"]["name"]
     assert client.predict(api_name="/serving_model")["spec"] == run

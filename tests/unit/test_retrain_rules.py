@@ -111,3 +111,19 @@ def test_progress_eta_and_time_bound_follow_the_clock() -> None:
     cancelled = Progress(max_seconds=30, clock=lambda: 0.0)
     cancelled.cancel()
     assert cancelled.should_stop() and cancelled.cancelled
+
+
+@pytest.mark.parametrize(
+    ("paired", "loss"),
+    [(None, 0.0), (_paired(-0.2, 0.001, (-0.3, -0.1)), 0.0), (_paired(0.0, 1.0, (-0.05, 0.05)), 0.0)],
+)
+def test_the_tab_says_the_verdict_once_then_its_reason(paired: PairedComparison | None, loss: float) -> None:
+    """The reason starts with its verdict ("keep: ..."); the tab's status line bolds that word and does not repeat it
+    (it read "**promote**. promote: not worse ...")."""
+    from sentiment.web.ui.retrain import retrain_markdown
+
+    decided, reason = verdict(paired, loss)
+    status = {"state": "finished", "challenger": {"run": "run-1"}, "verdict": decided, "reason": reason}
+    line = retrain_markdown(status).split("\n")[-1]
+    assert line == f"Challenger `run-1`: **{decided}**{reason.removeprefix(decided)}"
+    assert f"**{decided}**: " in line and f"{decided}**. {decided}" not in line

@@ -142,7 +142,7 @@ def build_blocks(service: SentimentService, retrain: RetrainService | None = Non
             models_tab(service, user_errors)
             label_tab(service, user_errors)
             if retrain is not None:
-                retrain_tab(service, retrain, user_errors)
+                retrain_tab(service, retrain, user_errors, header=(model_md, model_info))
         feedback_api(service, user_errors)  # API only: registered outside the tab bar
         review_api(service, user_errors)
         if retrain is not None:

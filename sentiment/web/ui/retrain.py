@@ -8,6 +8,7 @@ itself off once the job has ended), so an idle page sends nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import gradio as gr
@@ -44,12 +45,18 @@ def retrain_markdown(status: dict[str, Any]) -> str:
     if status.get("error"):
         line += f"  \n{status['error']}"
     if status.get("challenger") and status.get("verdict"):
-        line += f"  \nChallenger `{status['challenger']['run']}`: **{status['verdict']}**. {status['reason']}"
+        verdict, reason = status["verdict"], status.get("reason") or ""
+        # the reason starts with the verdict ("promote: not worse on ..."): bold that word rather than repeat it
+        why = reason[len(verdict) :] if reason.startswith(verdict) else f". {reason}"
+        line += f"  \nChallenger `{status['challenger']['run']}`: **{verdict}**{why}"
     return line
 
 
-def retrain_tab(service: SentimentService, retrain: RetrainService, wrap: Any) -> None:
-    """The Retrain tab (in the tab bar); the endpoints are ``retrain_api``'s."""
+def retrain_tab(
+    service: SentimentService, retrain: RetrainService, wrap: Any, header: tuple[Any, Callable[[], str]] | None = None
+) -> None:
+    """The Retrain tab (in the tab bar); the endpoints are ``retrain_api``'s. ``header``: the page's model line and
+    the function that writes it, rewritten after a promotion or a rollback changes the serving model."""
     admin = service.admin_enabled
     # The handlers' names are not the endpoints' (a private event still takes its function's name as api_name,
     # and /promote would then become /promote_1).
@@ -113,8 +120,14 @@ def retrain_tab(service: SentimentService, retrain: RetrainService, wrap: Any) -
         buttons["start"].click(tab_start, token, outputs, **options)
         buttons["refresh"].click(tab_view, token, outputs, **options)
         buttons["cancel"].click(tab_cancel, token, outputs, **options)
-        buttons["promote"].click(tab_promote, [token, force], outputs, **options)
-        buttons["rollback"].click(tab_rollback, token, outputs, **options)
+        swaps = [
+            buttons["promote"].click(tab_promote, [token, force], outputs, **options),
+            buttons["rollback"].click(tab_rollback, token, outputs, **options),
+        ]
+        if header is not None:
+            model_line, write = header
+            for swap in swaps:
+                swap.success(write, None, model_line, **options)
         timer.tick(tab_view, token, outputs, **options)
 
 
