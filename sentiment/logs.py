@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 
 def configure_logging(level: str | int = "INFO") -> None:
@@ -14,8 +15,16 @@ def configure_logging(level: str | int = "INFO") -> None:
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Through the environment, read when those libraries are imported: importing transformers here to set its level
+    # would cost every entry point a second of CPU, and most (the lexicon app, most commands) never use it.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from transformers.utils import logging as hf_logging
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if "huggingface_hub" in sys.modules:  # imported already (Gradio imports it): it read the environment then
+        from huggingface_hub.utils import disable_progress_bars
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+        disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
