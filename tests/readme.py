@@ -9,15 +9,24 @@ folder, not in the repository."""
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 import re
+import shlex
 import shutil
 import subprocess
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import REPO
+from conftest import CACHE, REPO
 
 README = REPO / "README.md"
+# The README lines run as written (tests/integration/test_readme.py; the Ray ones by test_ray_engine.py)
+PREFIXES = ("python -m sentiment", "python -m finetune", "python benchmarks/")
+SHIPPED_MODEL = REPO / "sentiment" / "embedded"
+EXAMPLES = REPO / "examples"
 # Folders a command may write into: copied, never linked, so the repository's own stay as they are.
 COPIED = {"examples"}
 SHELL_FENCES = {"", "sh", "bash", "shell", "console"}
@@ -91,3 +100,46 @@ def scratch_clone(folder: Path) -> Path:
         else:
             (folder / name).symlink_to(source, target_is_directory=source.is_dir())
     return folder
+
+
+def readme_commands(text: str) -> list[str]:
+    """The lines of the README's shell code blocks that start with one of ``PREFIXES``, as written, less a trailing
+    comment."""
+    return [line for block in readme_blocks(text) if block.shell for line in block.lines() if line.startswith(PREFIXES)]
+
+
+COMMANDS = readme_commands(README.read_text(encoding="utf-8"))
+
+
+def _digest(folder: Path) -> str:
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in files)).hexdigest()
+
+
+def run_readme_line(
+    command: str, extra: Sequence[str], folder: Path, timeout: float = 300
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """Run the README line ``command`` as printed, ``python`` being this interpreter (the activated virtual
+    environment's), with ``extra`` appended, from a fresh clone in ``folder/clone`` with the data folder
+    ``folder/data``; returns the clone and the finished process (its output captured). The reader's shell has no
+    ``PYTHONPATH`` (the clone's root is what imports resolve to) and no ``RAY_ADDRESS``. Fails if the line exits
+    non-zero or changed the shipped model or the repository's ``examples/``."""
+    assert command in COMMANDS, f"not a line of the README (any more?): {command}"
+    clone = scratch_clone(folder / "clone")
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "RAY_ADDRESS"}},
+        "HF_HUB_OFFLINE": "1",
+        "SENTIMENT_DATA_DIR": str(folder / "data"),
+        "SENTIMENT_CACHE_DIR": str(CACHE),
+    }
+    python, *args = shlex.split(command)
+    assert python == "python"
+    shipped, examples = _digest(SHIPPED_MODEL), _digest(EXAMPLES)
+    done = subprocess.run(
+        [sys.executable, *args, *extra], cwd=clone, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    output = re.sub(r"\n{3,}", "\n\n", done.stdout[-3000:] + "\n" + done.stderr[-3000:])
+    assert done.returncode == 0, f"{command} exited {done.returncode}:\n{output}"
+    assert _digest(SHIPPED_MODEL) == shipped, f"{command} changed the shipped model in {SHIPPED_MODEL}"
+    assert _digest(EXAMPLES) == examples, f"{command} changed the repository's examples/"
+    return clone, done

@@ -2,20 +2,19 @@
 
 One cluster per module (a head and a worker node, one CPU each, so two one-CPU actors must land on different
 nodes), started by ``ray.cluster_utils.Cluster`` and shut down by the fixture. Ray start-up is slow on two shared
-cores: these tests are marked slow.
+cores (half a minute of CPU): these tests are marked slow, and the README's two Ray lines run here, on this cluster,
+rather than in tests/integration/test_readme.py with a cluster of their own.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from readme import run_readme_line
 
 from sentiment.inference.predictor import Predictor
 from sentiment.service.batch_jobs import PredictorScorer, score_inputs
@@ -129,77 +128,86 @@ def test_a_folder_of_inputs_becomes_a_folder_of_the_same_shards_on_either_engine
     (inputs / "notes.md").write_text("not an input")
     pa, pq = pytest.importorskip("pyarrow"), pytest.importorskip("pyarrow.parquet")
     pq.write_table(pa.table({"text": ["love it", None, "@cmd awful"], "n": [1, 2, None]}), inputs / "d.parquet")
+    _exports(inputs)
     spec = str(tiny_model_dir)
-    local = score_inputs("in", Path("local"), spec, session_settings, engine="local", progress=False).outputs
-    remote = score_inputs("in", Path("ray"), spec, session_settings, engine="ray", actors=2).outputs
+    local = score_inputs("in", Path("local"), spec, session_settings, engine="local", progress=False)
+    remote = score_inputs("in", Path("ray"), spec, session_settings, engine="ray", actors=2)
 
-    assert [p.name for p, _ in local] == ["a_scored.csv", "b_scored.csv", "c_scored.tsv", "d_scored.csv"]
-    assert [p.name for p, _ in remote] == [p.name for p, _ in local]
-    for (local_path, local_summary), (ray_path, ray_summary) in zip(local, remote, strict=True):
+    names = ["a_scored.csv", "b_scored.csv", "c_scored.tsv", "d_scored.csv"]
+    names += ["x_excel_scored.csv", "x_sep_scored.csv", "x_twice_scored.csv"]
+    assert [p.name for p, _ in local.outputs] == names
+    assert [p.name for p, _ in remote.outputs] == names
+    for (local_path, local_summary), (ray_path, ray_summary) in zip(local.outputs, remote.outputs, strict=True):
         assert ray_path.read_bytes() == local_path.read_bytes()
         assert _comparable(ray_summary) == _comparable(local_summary)
+    # issue #25 items 4, 5 and 7 on the Ray engine: empty and header-only files listed as skipped, Excel's cp1252
+    # export read as cp1252, the ``sep=;`` line honoured
+    skipped = {Path(p).name: reason for p, reason in remote.skipped.items()}
+    assert skipped == {
+        "x_empty.csv": "x_empty.csv is empty",
+        "x_header.csv": "x_header.csv has a header but no data rows",
+    }
+    assert {Path(p).name: reason for p, reason in local.skipped.items()} == skipped
+    summaries = {p.name: summary.as_dict() for p, summary in remote.outputs}
+    assert summaries["x_excel_scored.csv"]["input_format"]["encoding"] == "cp1252"
+    assert summaries["x_excel_scored.csv"]["scored"] == 3
+    assert "Don’t buy – it’s “junk”" in Path("ray/x_excel_scored.csv").read_text(encoding="utf-8")
+    assert summaries["x_sep_scored.csv"]["input_format"]["delimiter"] == ";"
 
 
 def _exports(folder: Path) -> None:
-    """The files of issue #25 items 4, 5 and 7, in one folder: an empty file, a header-only file, Excel's cp1252
+    """The files of issue #25 items 4, 5 and 7, added to ``folder``: an empty file, a header-only file, Excel's cp1252
     export, Excel's ``sep=;`` line, and a header of ``text,text``."""
-    folder.mkdir()
-    (folder / "a_empty.csv").write_bytes(b"")
-    (folder / "b_header.csv").write_text("id,text\n")
+    (folder / "x_empty.csv").write_bytes(b"")
+    (folder / "x_header.csv").write_text("id,text\n")
     reviews = ["“Great” – worth every €", "It’s the “best” phone I’ve owned", "Don’t buy – it’s “junk”"]
     cp1252 = "id,text\r\n" + "".join(f"{i},{t}\r\n" for i, t in enumerate(reviews, 1))
-    (folder / "c_excel.csv").write_bytes(cp1252.encode("cp1252"))
-    (folder / "d_sep.csv").write_text("sep=;\r\nid;text;rating\r\n1;great, really;5\r\n2;awful, never again;1\r\n")
-    (folder / "e_twice.csv").write_text("text,text\ngreat,awful\nfine,bad\n")
+    (folder / "x_excel.csv").write_bytes(cp1252.encode("cp1252"))
+    (folder / "x_sep.csv").write_text("sep=;\r\nid;text;rating\r\n1;great, really;5\r\n2;awful, never again;1\r\n")
+    (folder / "x_twice.csv").write_text("text,text\ngreat,awful\nfine,bad\n")
 
 
-def test_the_cli_starts_its_own_ray_while_another_cluster_runs_and_scores_the_exports_as_the_local_engine(
-    two_nodes: list[str], tiny_model_dir: Path, session_settings: Settings, tmp_path: Path
+# The README's two Ray lines, run here as written: each needs a running cluster, and this module has one.
+OWN_RAY_LINE = "python -m sentiment score examples/reviews.csv reviews_scored.csv --engine ray --actors 2"
+ADDRESS_LINE = "python -m sentiment score 'examples/*.csv' scored/ --engine ray --address HEAD:6379 --actors 8"
+
+
+def test_the_readme_line_starts_its_own_ray_while_another_cluster_runs_and_scores_as_the_local_engine(
+    two_nodes: list[str], session_settings: Settings, tmp_path: Path
 ) -> None:
     """Issue #25 item 8: with another Ray cluster up on the machine (this module's two nodes, whose address Ray
-    records for a bare ``ray.init()`` to find), ``python -m sentiment score ... --engine ray --actors 2`` failed:
-    "internal error (ValueError: When connecting to an existing cluster, num_cpus and num_gpus must not be
-    provided.)". Run as a user runs it (a child process), it now starts a Ray instance of its own, and on the files
-    of items 4, 5 and 7 gives exactly the local engine's bytes and summaries: the empty and header-only files
-    listed as skipped, the cp1252 export read as cp1252, the ``sep=;`` line honoured, ``text,text`` made distinct."""
+    records for a bare ``ray.init()`` to find), the README's ``python -m sentiment score ... --engine ray --actors 2``
+    failed: "internal error (ValueError: When connecting to an existing cluster, num_cpus and num_gpus must not be
+    provided.)". Run as a reader runs it (a child process, from a clone), it now starts a Ray instance of its own and
+    writes exactly the local engine's bytes. (The files of items 4, 5 and 7 on the Ray engine: the folder test.)"""
     from ray._private.services import get_ray_address_from_environment
 
     assert get_ray_address_from_environment("auto", None) is not None  # a bare ray.init() would join a cluster
-    _exports(tmp_path / "in")
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env |= {"HF_HUB_OFFLINE": "1", "SENTIMENT_DATA_DIR": str(tmp_path / "data"), "RAY_DISABLE_USAGE_STATS": "1"}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    argv = ["score", str(tmp_path / "in"), str(tmp_path / "ray"), "--engine", "ray", "--actors", "2"]
-    done = subprocess.run(
-        [sys.executable, "-m", "sentiment", *argv, "--model", str(tiny_model_dir), "--quiet"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    remote = json.loads(done.stdout)
+    clone, _ = run_readme_line(OWN_RAY_LINE, [], tmp_path)
     local = score_inputs(
-        str(tmp_path / "in"), tmp_path / "local", str(tiny_model_dir), session_settings, progress=False
+        str(clone / "examples" / "reviews.csv"), tmp_path / "local.csv", "embedded", session_settings, progress=False
     )
+    [(_, summary)] = local.outputs
+    assert summary.scored == 12
+    assert (clone / "reviews_scored.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
 
-    skipped = {Path(p).name: reason for p, reason in remote["skipped_files"].items()}
-    assert skipped == {
-        "a_empty.csv": "a_empty.csv is empty",
-        "b_header.csv": "b_header.csv has a header but no data rows",
-    }
-    assert {p.name: r for p, r in local.skipped.items()} == skipped
-    summaries = {Path(p).name: summary for p, summary in remote["outputs"].items()}
-    assert list(summaries) == ["c_excel_scored.csv", "d_sep_scored.csv", "e_twice_scored.csv"]
-    for out, summary in local.outputs:
-        assert (tmp_path / "ray" / out.name).read_bytes() == out.read_bytes()
-        assert {**summaries[out.name], "seconds": 0} == {**summary.as_dict(), "seconds": 0}
-    assert summaries["c_excel_scored.csv"]["input_format"]["encoding"] == "cp1252"
-    assert summaries["c_excel_scored.csv"]["scored"] == 3
-    assert "Don’t buy – it’s “junk”" in (tmp_path / "ray" / "c_excel_scored.csv").read_text(encoding="utf-8")
-    assert summaries["d_sep_scored.csv"]["input_format"]["delimiter"] == ";"
-    assert (tmp_path / "ray" / "d_sep_scored.csv").read_text().splitlines()[:2] == [
-        "sep=;",
-        "id;text;rating;label;score_negative;score_neutral;score_positive;error;prediction_id",
-    ]
-    assert summaries["e_twice_scored.csv"]["columns_renamed"] == {"text_2": "text"}
+
+def test_the_readme_line_joins_a_running_cluster_by_its_address(
+    two_nodes: list[str], session_settings: Settings, tmp_path: Path
+) -> None:
+    """The README's ``--address HEAD:6379`` line, with this module's cluster standing for the reader's (one actor:
+    each loads the model in a process of its own; that actors spread over the nodes is the 20,000-row test's to
+    prove): every example file scored into ``scored/``, each exactly as the local engine scores it."""
+    address = ray.get_runtime_context().gcs_address
+    clone, _ = run_readme_line(ADDRESS_LINE, ["--address", address, "--actors", "1"], tmp_path)
+    local = score_inputs(
+        str(clone / "examples" / "*.csv"), tmp_path / "local", "embedded", session_settings, progress=False
+    )
+    written = sorted(p.name for p in (clone / "scored").iterdir())
+    assert (
+        written
+        == [p.name for p, _ in local.outputs]
+        == [f"{p.stem}_scored.csv" for p in sorted((clone / "examples").glob("*.csv"))]
+    )
+    for out, _ in local.outputs:
+        assert (clone / "scored" / out.name).read_bytes() == out.read_bytes(), out.name

@@ -1,6 +1,7 @@
 """Every ``python -m sentiment``, ``python -m finetune`` and ``python benchmarks/...`` line in the README's code blocks
 runs and exits 0, and every other line of its shell blocks is either run by ``tests/e2e/test_readme_api.py`` (``curl``)
-or named in ``NOT_RUN`` with the reason.
+or named in ``NOT_RUN`` with the reason. A line whose ``Run`` names a test ``elsewhere`` is run as written by that
+test (the Ray lines, by the file that has a cluster running).
 
 Each line runs as written, with the test's interpreter for ``python`` (the README's convention is an activated
 ``.venv``), from a fresh stand-in for the reader's clone (``tests/readme.py``: the repository's files, and a copy of
@@ -12,23 +13,17 @@ way to run here.
 
 from __future__ import annotations
 
-import hashlib
-import os
+import ast
 import re
-import shlex
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import CACHE, REPO
-from readme import BLOCKS, readme_blocks, scratch_clone
+from readme import BLOCKS, COMMANDS, EXAMPLES, PREFIXES, readme_commands, run_readme_line
 
-PREFIXES = ("python -m sentiment", "python -m finetune", "python benchmarks/")
-SHIPPED_MODEL = REPO / "sentiment" / "embedded"
-EXAMPLES = REPO / "examples"
 # The progress line of a long command, on stderr (``sentiment/tables/progress.py``).
 PROGRESS = r"{name}: [\d,]+ texts {done}, [\d,]+ texts/s, 100% of [\d,]+ texts"
 COMMAND_TIMEOUT_S = 300
@@ -43,6 +38,7 @@ class Run:
     outputs: tuple[str, ...] = ()  # files the line must leave in the working folder
     stderr: str = ""  # a pattern its stderr must hold (a long command's progress line)
     slow: bool = False
+    elsewhere: str = ""  # ``path::test``: the test that runs the line instead (it shares that file's set-up)
 
 
 RUNS: dict[str, Run] = {
@@ -50,18 +46,14 @@ RUNS: dict[str, Run] = {
         outputs=("reviews_scored.csv",), stderr=r"reviews\.csv: 12 rows scored, .*100% of the input", slow=True
     ),
     "python -m sentiment score examples/reviews.csv reviews_scored.csv --engine ray --actors 2": Run(
-        extra=("--actors", "1"),
-        why="each actor loads the model in a process of its own (seconds of CPU) for the file's 12 rows; several "
-        "actors sharing a file are tests/integration/test_ray_engine.py's to prove",
-        outputs=("reviews_scored.csv",),
-        slow=True,
+        elsewhere="tests/integration/test_ray_engine.py::"
+        "test_the_readme_line_starts_its_own_ray_while_another_cluster_runs_and_scores_as_the_local_engine",
+        why="its point (a Ray of its own beside a running cluster) needs that file's cluster, which takes half a "
+        "minute of CPU to start",
     ),
     "python -m sentiment score 'examples/*.csv' scored/ --engine ray --address HEAD:6379 --actors 8": Run(
-        extra=("--address", "{ray_cluster}", "--actors", "1"),
-        why="HEAD:6379 stands for your cluster: here a one-node cluster of two CPUs started on loopback, with one "
-        "actor (that the actors spread over two nodes is tests/integration/test_ray_engine.py's to prove)",
-        outputs=tuple(f"scored/{p.stem}_scored.csv" for p in sorted(EXAMPLES.glob("*.csv"))),
-        slow=True,
+        elsewhere="tests/integration/test_ray_engine.py::test_the_readme_line_joins_a_running_cluster_by_its_address",
+        why="HEAD:6379 stands for your cluster: there, that file's two-node cluster on loopback",
     ),
     'python -m sentiment predict "what a day" "worst service ever"': Run(slow=True),
     'python -m sentiment predict --model vader "what a day"': Run(),
@@ -195,15 +187,6 @@ NOT_RUN: dict[str, str] = {
 }
 
 
-def readme_commands(text: str) -> list[str]:
-    """The lines of the README's shell code blocks that start with one of ``PREFIXES``, as written, less a trailing
-    comment."""
-    return [line for block in readme_blocks(text) if block.shell for line in block.lines() if line.startswith(PREFIXES)]
-
-
-COMMANDS = readme_commands((REPO / "README.md").read_text(encoding="utf-8"))
-
-
 def test_every_readme_command_has_a_way_to_run_and_every_entry_is_still_in_the_readme() -> None:
     assert len(COMMANDS) >= 8, COMMANDS  # the extraction itself still finds the README's examples
     unknown = [c for c in COMMANDS if c not in RUNS]
@@ -267,11 +250,6 @@ def test_make_says_what_each_install_step_does_and_lets_pip_show_its_progress() 
         assert announced, f"an install step with no line saying what it does: {dry[i]}"
 
 
-def _digest(folder: Path) -> str:
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    return hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in files)).hexdigest()
-
-
 @pytest.fixture
 def calibration_model(tiny_model_dir: Path, tmp_path: Path) -> Iterator[Path]:
     """A copy of the tiny model to write a calibration map beside; checks that the map was written."""
@@ -304,61 +282,34 @@ def replay_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     app.stop()
 
 
-@pytest.fixture
-def ray_cluster() -> Iterator[str]:
-    """The address of a running Ray cluster on this machine: one head node with two CPUs (a second node would only
-    add its start-up; the line under test proves joining a cluster by its address, not spreading over nodes). One
-    line uses it: it shuts down after that line (an idle Ray node keeps its daemons busy through the whole file)."""
-    cluster_utils = pytest.importorskip("ray.cluster_utils")
-    os.environ["RAY_DISABLE_USAGE_STATS"] = "1"
-    node = {"num_cpus": 2, "object_store_memory": 200 * 1024**2, "include_dashboard": False}
-    cluster = cluster_utils.Cluster(initialize_head=True, head_node_args=node)
-    try:
-        cluster.wait_for_nodes(timeout=120)
-        yield cluster.address
-    finally:
-        cluster.shutdown()
-
-
-def _argv(command: str, extra: tuple[str, ...]) -> list[str]:
-    """The line as printed, ``python`` being this interpreter (the activated virtual environment's)."""
-    python, *args = shlex.split(command)
-    assert python == "python"
-    return [sys.executable, *args, *extra]
-
-
 def _param(command: str) -> object:
     run = RUNS.get(command, Run())
     return pytest.param(command, marks=[pytest.mark.slow] if run.slow else [], id=command)
 
 
-@pytest.mark.parametrize("command", [_param(c) for c in COMMANDS])
+@pytest.mark.parametrize("command", [_param(c) for c in COMMANDS if not RUNS.get(c, Run()).elsewhere])
 def test_the_readme_command_runs(command: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     if command not in RUNS:
         pytest.fail(f"no entry in RUNS for this README command; add one saying how to run it: {command}")
     run = RUNS[command]
-    clone = scratch_clone(tmp_path / "clone")
     values = {name: str(request.getfixturevalue(name)) for a in run.extra for name in re.findall(r"{(\w+)}", a)}
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},  # the clone's root is what imports resolve to
-        "HF_HUB_OFFLINE": "1",
-        "SENTIMENT_DATA_DIR": str(tmp_path / "data"),
-        "SENTIMENT_CACHE_DIR": str(CACHE),
-    }
-    shipped, examples = _digest(SHIPPED_MODEL), _digest(EXAMPLES)
-    done = subprocess.run(
-        _argv(command, tuple(a.format(**values) for a in run.extra)),
-        cwd=clone,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_S,
-    )
+    extra = tuple(a.format(**values) for a in run.extra)
+    clone, done = run_readme_line(command, extra, tmp_path, timeout=COMMAND_TIMEOUT_S)
     output = re.sub(r"\n{3,}", "\n\n", done.stdout[-3000:] + "\n" + done.stderr[-3000:])
-    assert done.returncode == 0, f"{command} exited {done.returncode}:\n{output}"
     missing = [name for name in run.outputs if not (clone / name).is_file()]
     assert not missing, f"{command} did not write {missing}:\n{output}"
     if run.stderr:
         assert re.search(run.stderr, done.stderr), f"{command} showed no progress ({run.stderr}):\n{output}"
-    assert _digest(SHIPPED_MODEL) == shipped, f"{command} changed the shipped model in {SHIPPED_MODEL}"
-    assert _digest(EXAMPLES) == examples, f"{command} changed the repository's examples/"
+
+
+def test_a_line_run_elsewhere_names_a_test_that_runs_it_as_written() -> None:
+    """A ``Run(elsewhere=...)`` names a test function that exists and whose module holds the line exactly (it runs
+    it with ``run_readme_line``, which fails on a line the README no longer has)."""
+    for command, run in RUNS.items():
+        if not run.elsewhere:
+            continue
+        path, name = run.elsewhere.split("::")
+        source = (REPO / path).read_text(encoding="utf-8")
+        tests = {node.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef)}
+        assert name in tests, f"{run.elsewhere} (said to run {command!r}) is not a test of {path}"
+        assert repr(command) in source or f'"{command}"' in source, f"{path} does not hold the line {command!r}"
