@@ -19,6 +19,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import CACHE, REPO
@@ -149,8 +150,20 @@ RUNS: dict[str, Run] = {
         slow=True,
     ),
     "python benchmarks/logging_overhead.py": Run(
-        extra=("--model", "vader", "--requests", "20", "--rows", "1000", "--rounds", "1"),
-        why="10,000 records per backend and round, and 200 embedded predictions per app",
+        extra=(
+            "--model",
+            "vader",
+            "--requests",
+            "20",
+            "--rows",
+            "1000",
+            "--rounds",
+            "1",
+            "--database-url",
+            "{postgres_database}",
+        ),
+        why="10,000 records per backend and round, and 200 embedded predictions per app; the session's PostgreSQL "
+        "(an empty database of its own) rather than a second server",
     ),
     "python -m sentiment replay --dataset airline_tweets --rate 5 --url http://localhost:7860 --max-texts 600": Run(
         extra=("--url", "{replay_app}", "--rate", "50", "--max-texts", "10"),
@@ -266,6 +279,12 @@ def scored_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the two benchmark lines that score every set keep those scores: the first line to run scores and
     writes them, the other reads them (``load_or_score``), as a reader running the README in order would."""
     return tmp_path_factory.mktemp("scored") / "scored.npz"
+
+
+@pytest.fixture
+def postgres_database(postgres: Any) -> str:
+    """An empty database on the session's PostgreSQL server (the benchmark writes its rows there)."""
+    return str(postgres.create_database())
 
 
 @pytest.fixture
