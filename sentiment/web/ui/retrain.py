@@ -126,8 +126,12 @@ def retrain_tab(
         ]
         if header is not None:
             model_line, write = header
+
+            def tab_header() -> str:  # its own name: a private event takes its function's name, /model_info's here
+                return write()
+
             for swap in swaps:
-                swap.success(write, None, model_line, **options)
+                swap.success(tab_header, None, model_line, **options)
         timer.tick(tab_view, token, outputs, **options)
 
 
