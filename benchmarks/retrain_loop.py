@@ -13,7 +13,7 @@ prediction id, a tenth of the rest for validation, ``vader_tweets`` train mixed 
 ``retrain_batch_size``); ``judge`` gives the app's verdict on the app's held-out slice and ``vader_tweets`` test.
 Feeds are nested (200, then 200 more, ...), as labels accumulate. Further configurations at 400 labels (``--alt
 SIZE:MIX_RATIO:STEPS:LEARNING_RATE``, empty fields: the app's) measure what a miss depends on; a learning rate other
-than the app's (``LoraTrainer`` takes the CLI's 1e-3) calls ``finetune.train.fit`` as ``LoraTrainer`` does, with it.
+than the app's (``SENTIMENT_RETRAIN_LEARNING_RATE``) is passed to the app's ``LoraTrainer``.
 
 While each job trains, a thread in the same process calls ``Predictor.predict_one`` of the serving (champion) model
 as requests would, every ``--gap`` seconds; it also samples the resident memory. Run with OMP_NUM_THREADS=1 for the
@@ -135,7 +135,7 @@ class Config:
 
 
 def train(settings: Any, request: Any, progress: Any, learning_rate: float | None) -> None:
-    """The app's ``LoraTrainer``, with the CLI's learning rate or ``learning_rate``."""
+    """The app's ``LoraTrainer``, with the app's learning rate or ``learning_rate``."""
     from finetune.retrain import LoraTrainer
 
     LoraTrainer(settings, learning_rate)(request, progress)
@@ -251,6 +251,7 @@ def main() -> None:
                 )
                 job = time.perf_counter() - started
             chall_report = challenger.predict_batch(report["text"].tolist()).probabilities
+            app_rate = settings.retrain_learning_rate
             store.dispose()
             h_rep = interval_cell(y_report, chall_report, options.seed)
             h_fgt = interval_cell(y_forget, chall_forget, options.seed)
@@ -259,7 +260,7 @@ def main() -> None:
                     "fed": size,
                     "counts": data.counts(),
                     "ratio": ratio,
-                    "lr": config.learning_rate,
+                    "lr": f"{config.learning_rate:g}" if config.learning_rate else f"app ({app_rate:g})",
                     "steps": f"{progress.step}/{config_steps}",
                     "domain": (h_rep, c_rep),
                     "forget": (h_fgt, c_fgt),
@@ -280,10 +281,7 @@ def main() -> None:
     print(f"\nidle request p50: {idle_p50:.1f} ms over {len(idle.latencies)} requests (gap {options.gap} s)")
     print(f"process peak RSS (ru_maxrss): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     for row in rows:
-        print(
-            f"- {row['fed']} fed, mix {row['ratio']:g}, learning rate {row['lr'] or 'app'}: {row['counts']}; "
-            f"{row['reason']}"
-        )
+        print(f"- {row['fed']} fed, mix {row['ratio']:g}, learning rate {row['lr']}: {row['counts']}; {row['reason']}")
 
 
 def table(rows: list[dict[str, Any]], idle_p50: float, n_report: int, n_forget: int) -> str:
@@ -302,7 +300,7 @@ def table(rows: list[dict[str, Any]], idle_p50: float, n_report: int, n_forget: 
         counts = r["counts"]
         lines.append(
             f"| {r['fed']} ({counts['production_train']} / {counts['held_out']}) | {r['ratio']:g} "
-            f"| {r['lr'] or 'app (1e-3)'} | {r['steps']} "
+            f"| {r['lr']} | {r['steps']} "
             f"| {h_acc} / {c_acc} | {h_f1} / {c_f1} | {hf_acc} / {cf_acc} | {hf_f1} / {cf_f1} "
             f"| {r['gain']:+.3f} / {r['loss']:+.3f} | {r['verdict']} | {r['train_s']:.0f} / {r['job_s']:.0f} "
             f"| {r['rss']:.0f} | {idle_p50:.1f} -> {r['p50']:.1f} ({r['p95']:.0f}) |"

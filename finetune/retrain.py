@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import replace
 
 from finetune.args import TrainArgs
 from sentiment.errors import RetrainCancelledError
@@ -20,12 +19,13 @@ logger = logging.getLogger(__name__)
 
 class LoraTrainer:
     """LoRA fine-tuning of ``request.base`` (continuing its adapter when it has one, as the CLI does) with the CLI's
-    defaults but the request's bounds; one epoch's worth of steps at most ``request.max_steps``. Torch's thread
-    count is left as the app set it: serving shares these cores."""
+    defaults but the request's bounds and ``SENTIMENT_RETRAIN_LEARNING_RATE``; one epoch's worth of steps at most
+    ``request.max_steps``. Torch's thread count is left as the app set it: serving shares these cores."""
 
     def __init__(self, settings: Settings, learning_rate: float | None = None) -> None:
         self.settings = settings
-        self.learning_rate = learning_rate  # None: the CLI's default (benchmarks/retrain_loop.py compares others)
+        # None: the setting's (benchmarks/retrain_loop.py passes others to compare them)
+        self.learning_rate = settings.retrain_learning_rate if learning_rate is None else learning_rate
 
     def __call__(self, request: TrainRequest, progress: Progress) -> None:
         args = TrainArgs(
@@ -36,9 +36,8 @@ class LoraTrainer:
             batch_size=request.batch_size,
             max_length=request.max_length,
             seed=request.seed,
+            learning_rate=self.learning_rate,
         )
-        if self.learning_rate is not None:
-            args = replace(args, learning_rate=self.learning_rate)
         from finetune.train import Hooks, fit  # torch and transformers load with the first job, not with the app
 
         hooks = Hooks(on_step=progress.update, stop=progress.should_stop)

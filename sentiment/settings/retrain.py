@@ -38,6 +38,14 @@ class RetrainSettings(BaseSettings):
     retrain_max_seconds: float = Field(
         900.0, gt=0, description="Seconds of training a retrain job takes at most (then it keeps what it has)."
     )
+    retrain_learning_rate: float = Field(
+        1e-4,
+        gt=0,
+        le=1,
+        description="Peak learning rate of a retrain job. Lower than the CLI's 1e-3 (made for a fresh adapter): a "
+        "retrain continues the serving model's trained adapter, and at 1e-3 it undid what that adapter knew "
+        "(benchmarks/README.md#python-benchmarksretrain_looppy: -0.050 accuracy at 400 labels, +0.005 at 1e-4).",
+    )
     retrain_batch_size: int = Field(16, ge=1, le=256, description="Texts per optimiser step of a retrain job.")
     retrain_max_length: int = Field(64, ge=8, le=512, description="Token limit per training text of a retrain job.")
     retrain_forgetting_dataset: str = Field(

@@ -127,3 +127,17 @@ def test_the_tab_says_the_verdict_once_then_its_reason(paired: PairedComparison 
     line = retrain_markdown(status).split("\n")[-1]
     assert line == f"Challenger `run-1`: **{decided}**{reason.removeprefix(decided)}"
     assert f"**{decided}**: " in line and f"{decided}**. {decided}" not in line
+
+
+def test_the_trainer_takes_the_retrain_learning_rate_not_the_clis() -> None:
+    """A retrain continues a trained adapter: the CLI's 1e-3 (made for a fresh one) undid what it knew in
+    benchmarks/retrain_loop.py, so the job trains at ``SENTIMENT_RETRAIN_LEARNING_RATE`` unless told otherwise."""
+    from finetune.args import TrainArgs
+    from finetune.retrain import LoraTrainer
+    from sentiment.settings import Settings
+
+    settings = Settings()
+    assert settings.retrain_learning_rate < TrainArgs.learning_rate
+    assert LoraTrainer(settings).learning_rate == settings.retrain_learning_rate
+    assert LoraTrainer(settings.model_copy(update={"retrain_learning_rate": 3e-4})).learning_rate == 3e-4
+    assert LoraTrainer(settings, learning_rate=2e-3).learning_rate == 2e-3
