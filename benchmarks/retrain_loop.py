@@ -165,7 +165,7 @@ def main() -> None:
     parser.add_argument(
         "--alt",
         nargs="*",
-        default=["400:3::", "400:1:50:", "400:1::1e-4"],
+        default=["400:3::", "400:1:50:", "400:1::1e-3"],
         help="SIZE:MIX_RATIO:STEPS:LEARNING_RATE configs",
     )
     parser.add_argument("--gap", type=float, default=0.1, help="seconds between probe requests")
