@@ -93,7 +93,8 @@ def test_a_topic_shift_at_equal_length_is_caught_by_the_semantic_test_and_by_no_
         lambda texts: features_of(texts, embedded_predictor),
         np.random.default_rng(0),
     )
-    report = check_drift(reference, features_of(shifted, embedded_predictor))
+    current = features_of(shifted, embedded_predictor)  # scored once: the model's pass is this test's cost
+    report = check_drift(reference, current)
     levels = {(row.feature, row.test): row.level for row in report.results}
     assert len(levels) == len(CHECKS)
     assert levels[("embedding", "domain_auc")] == "drift"
@@ -106,5 +107,5 @@ def test_a_topic_shift_at_equal_length_is_caught_by_the_semantic_test_and_by_no_
     assert {row.feature: row.level for row in same.results if row.test == "domain_auc"} == {"embedding": "ok"}
     assert same.explanation is None
 
-    no_text = check_drift(reference.drop(columns="text"), features_of(shifted, embedded_predictor))
+    no_text = check_drift(reference.drop(columns="text"), current)
     assert no_text.explanation and "mean chars" in no_text.explanation  # features, not texts, when none are logged
