@@ -9,8 +9,12 @@ from __future__ import annotations
 import logging
 import shutil
 
+import pandas as pd
+
 from finetune.args import TrainArgs
+from sentiment.datasets import load_split
 from sentiment.errors import RetrainCancelledError
+from sentiment.inference.calibration import DEFAULT_METHOD, Calibration, CalibrationError
 from sentiment.service.retrain.job import Progress, TrainRequest
 from sentiment.settings import Settings
 
@@ -49,3 +53,31 @@ class LoraTrainer:
         if progress.cancelled:
             shutil.rmtree(request.output_dir, ignore_errors=True)
             raise RetrainCancelledError("the retrain job was cancelled: nothing was kept")
+        calibrate_run(request, self.settings)
+
+
+def calibrate_run(request: TrainRequest, settings: Settings) -> Calibration | None:
+    """Fit the temperature map of the run in ``request.output_dir`` and store it there, as the CLI does after
+    training (on the validation splits of what it trained on): here the run's validation rows (production labels,
+    never the held-out ones) and the mixed-in dataset's validation split. A promoted challenger then serves calibrated
+    probabilities as the champion does: the monitoring's ECE, label-free estimates and PPI read calibrated ones, and
+    the judge compares calibrated ECEs. Temperature keeps every label, so accuracy and macro-F1 do not move.
+
+    Returns the map, or None (logged) when there are fewer than 50 rows to fit it on; the run then serves raw."""
+    from sentiment.inference.predictor import Predictor
+
+    frames, sources = [request.validation[["text", "label"]]], ["the retrain's validation rows"]
+    if settings.retrain_mix_dataset and settings.retrain_mix_ratio > 0:
+        frames.append(load_split(settings.retrain_mix_dataset, "validation", settings)[["text", "label"]])
+        sources.append(f"the validation split of {settings.retrain_mix_dataset}")
+    rows = pd.concat(frames, ignore_index=True)
+    raw = Predictor.load(str(request.output_dir), settings, calibrated=False)
+    probabilities = raw.predict_batch(rows["text"].tolist()).probabilities
+    try:
+        calibration = Calibration.fit(probabilities, rows["label"].tolist(), DEFAULT_METHOD, " and ".join(sources))
+    except CalibrationError as exc:
+        logger.warning("the challenger %s is not calibrated: %s", request.output_dir.name, exc)
+        return None
+    calibration.save(request.output_dir)
+    logger.info("calibration of the challenger %s: %s", request.output_dir.name, calibration.describe())
+    return calibration

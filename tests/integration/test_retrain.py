@@ -8,6 +8,7 @@ the training itself is the real one."""
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -189,9 +190,10 @@ def test_the_held_out_slice_is_never_trained_on_and_is_what_the_report_judges(se
 
 
 def test_promote_serves_the_challenger_with_its_lineage_and_rollback_returns(service: SentimentService) -> None:
-    """A "keep" verdict refuses promotion without force; promote switches to the run (``/health`` names it) and
-    stores base, adapter digest (the SHA-256 of the adapter file), data digest, row counts, metrics, who; rollback
-    serves the configured model again and is stored too; nothing earlier: rollback refuses."""
+    """A "keep" verdict refuses promotion without force; promote switches to the run (``/health`` names it, calibrated
+    as the champion is: the temperature map fitted on the retrain's validation rows and the mixed-in set's validation
+    split) and stores base, adapter digest (the SHA-256 of the adapter file), data digest, row counts, metrics, who;
+    rollback serves the configured model again and is stored too; nothing earlier: rollback refuses."""
     retrain, _ = _retrain(service)
     _labels(service, feedback=40, reviewed=5)
     with pytest.raises(RetrainError, match="nothing to roll back to"):
@@ -209,7 +211,11 @@ def test_promote_serves_the_challenger_with_its_lineage_and_rollback_returns(ser
     configured = service.serving_spec
     promoted = retrain.promote(TOKEN, force=True)
     assert service.serving_spec == challenger.run
-    assert service.health()["model"]["name"] == promoted["serving"]["name"]
+    model = service.health()["model"]
+    assert model["name"] == promoted["serving"]["name"]
+    assert model["calibrated"] is True and "+cal:" in model["revision"] and "temperature" in model["calibration"]
+    fitted_on = json.loads((challenger.folder / "calibration.json").read_text())["fitted_on"]
+    assert fitted_on == "the retrain's validation rows and the validation split of vader_tweets"
     row = promoted["lineage"]
     adapter = (challenger.folder / "adapter_model.safetensors").read_bytes()
     assert row["action"] == "promote" and (row["model"], row["previous"]) == (challenger.run, configured)
