@@ -205,6 +205,7 @@ def main() -> None:
     c_fgt = interval_cell(y_forget, champ_forget, options.seed)
 
     configs = [Config(size, base_settings.retrain_mix_ratio, steps) for size in options.sizes]
+    app_rate = f"app ({base_settings.retrain_learning_rate:g})"  # how the table names the setting's rate
     configs += [Config.parse(spec, base_settings.retrain_mix_ratio, steps) for spec in options.alt]
     feeds = feed(pool, sorted({c.size for c in configs}), set(report["text"]), options.seed)
     rows = []
@@ -251,7 +252,6 @@ def main() -> None:
                 )
                 job = time.perf_counter() - started
             chall_report = challenger.predict_batch(report["text"].tolist()).probabilities
-            app_rate = settings.retrain_learning_rate
             store.dispose()
             h_rep = interval_cell(y_report, chall_report, options.seed)
             h_fgt = interval_cell(y_forget, chall_forget, options.seed)
@@ -260,7 +260,7 @@ def main() -> None:
                     "fed": size,
                     "counts": data.counts(),
                     "ratio": ratio,
-                    "lr": f"{config.learning_rate:g}" if config.learning_rate else f"app ({app_rate:g})",
+                    "lr": f"{config.learning_rate:g}" if config.learning_rate else app_rate,
                     "steps": f"{progress.step}/{config_steps}",
                     "domain": (h_rep, c_rep),
                     "forget": (h_fgt, c_fgt),

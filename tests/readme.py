@@ -116,6 +116,11 @@ def _digest(folder: Path) -> str:
     return hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in files)).hexdigest()
 
 
+def output_tail(done: subprocess.CompletedProcess[str]) -> str:
+    """The end of a finished line's stdout and stderr, for a failure message."""
+    return re.sub(r"\n{3,}", "\n\n", done.stdout[-3000:] + "\n" + done.stderr[-3000:])
+
+
 def run_readme_line(
     command: str, extra: Sequence[str], folder: Path, timeout: float = 300
 ) -> tuple[Path, subprocess.CompletedProcess[str]]:
@@ -138,7 +143,7 @@ def run_readme_line(
     done = subprocess.run(
         [sys.executable, *args, *extra], cwd=clone, env=env, capture_output=True, text=True, timeout=timeout
     )
-    output = re.sub(r"\n{3,}", "\n\n", done.stdout[-3000:] + "\n" + done.stderr[-3000:])
+    output = output_tail(done)
     assert done.returncode == 0, f"{command} exited {done.returncode}:\n{output}"
     assert _digest(SHIPPED_MODEL) == shipped, f"{command} changed the shipped model in {SHIPPED_MODEL}"
     assert _digest(EXAMPLES) == examples, f"{command} changed the repository's examples/"

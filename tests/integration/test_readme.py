@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from conftest import CACHE, REPO
-from readme import BLOCKS, COMMANDS, EXAMPLES, PREFIXES, readme_commands, run_readme_line
+from readme import BLOCKS, COMMANDS, EXAMPLES, PREFIXES, output_tail, readme_commands, run_readme_line
 
 # The progress line of a long command, on stderr (``sentiment/tables/progress.py``).
 PROGRESS = r"{name}: [\d,]+ texts {done}, [\d,]+ texts/s, 100% of [\d,]+ texts"
@@ -314,7 +314,7 @@ def test_the_readme_command_runs(command: str, tmp_path: Path, request: pytest.F
     values = {name: str(request.getfixturevalue(name)) for a in run.extra for name in re.findall(r"{(\w+)}", a)}
     extra = tuple(a.format(**values) for a in run.extra)
     clone, done = run_readme_line(command, extra, tmp_path, timeout=COMMAND_TIMEOUT_S)
-    output = re.sub(r"\n{3,}", "\n\n", done.stdout[-3000:] + "\n" + done.stderr[-3000:])
+    output = output_tail(done)
     missing = [name for name in run.outputs if not (clone / name).is_file()]
     assert not missing, f"{command} did not write {missing}:\n{output}"
     if run.stderr:
