@@ -4,9 +4,11 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Test processes: a whole file runs in one (loadfile), so a file's shared app and its order stay as written.
-TEST_WORKERS ?= 2
-# torch threads per test process (and per app, CLI or Ray actor a test starts): two workers already fill two cores, and
+# Test processes: a whole file runs in one (loadfile), so a file's shared app and its order stay as written. Three on
+# two cores: the tests wait on apps, browsers and Prometheus as well as compute, and two workers left the cores idle a
+# fifth of the run (1,511 CPU-seconds in 951 s of pytest, measured with /usr/bin/time, December 2026).
+TEST_WORKERS ?= 3
+# torch threads per test process (and per app, CLI or Ray actor a test starts): the workers already fill two cores, and
 # torch's default of one thread per core made each pass spin-wait for a busy core (1 thread: 12% less CPU time on the
 # model-bound tests, measured with /usr/bin/time on this 2-core machine).
 TEST_THREADS ?= 1
@@ -29,10 +31,15 @@ $(VENV)/.installed-app: requirements.txt | $(BIN)/python
 	$(PIP_INSTALL) -r requirements.txt
 	@touch $@
 
+# --no-compile: pip byte-compiles every module it installs, one core for two minutes here (164 s against 50 s
+# without, a fresh venv of requirements-dev.txt), while the tests import a fraction of them (not the hundreds of
+# transformers model folders, nor most of torch's and Ray's subpackages). The test run writes the bytecode of what it
+# imports instead: `test` clears PYTHONDONTWRITEBYTECODE, or on machines that set it every process would compile its
+# imports from source again.
 $(VENV)/.installed-dev: requirements-dev.txt requirements.txt requirements-tracking.txt requirements-scale.txt | $(BIN)/python
 	@echo "==> installing the app's and the tests' packages (requirements-dev.txt: Ray, MLflow, pytest, linters;"
-	@echo "    about 2 GB, several minutes on a fresh machine)"
-	$(PIP_INSTALL) -r requirements-dev.txt
+	@echo "    about 2 GB, a few minutes on a fresh machine)"
+	$(PIP_INSTALL) --no-compile -r requirements-dev.txt
 	@touch $@ $(VENV)/.installed-app
 
 install: $(VENV)/.installed-app
@@ -57,11 +64,11 @@ system-packages:
 
 test: install-dev system-packages
 	@echo "==> running the tests (unit, integration, e2e) in $(TEST_WORKERS) processes (pytest-xdist; one dot per test)"
-	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$(TEST_THREADS) PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20
 
 # The edit loop: the unit tier alone (tests/unit: no app, browser, Prometheus or slow test), well under a minute.
 test-fast: install-dev
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests/unit
+	HF_HUB_OFFLINE=1 PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest tests/unit
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -40,7 +40,7 @@ NOT_UNIT_MARKS = ("slow", "e2e", "browser")
 NOT_UNIT_FIXTURES = ("running_app", "app_without_admin")
 
 
-# Longest processing time first. ``make test`` hands whole files to its two workers in collection order (it turns off
+# Longest processing time first. ``make test`` hands whole files to its workers in collection order (it turns off
 # xdist's own reorder, by number of tests, which sent the one-test files that take minutes last and left one worker
 # alone for three minutes at the end). These files took longest (seconds of one worker, pytest's junit durations on
 # the 2-core machine, December 2026) and start first, the longest first; the rest follow in collection order (e2e,
