@@ -4,10 +4,11 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Test processes: a whole file runs in one (loadfile), so a file's shared app and its order stay as written. Three on
-# two cores: the tests wait on apps, browsers and Prometheus as well as compute, and two workers left the cores idle a
-# fifth of the run (1,511 CPU-seconds in 951 s of pytest, measured with /usr/bin/time, December 2026).
-TEST_WORKERS ?= 3
+# Test processes: a whole file runs in one (loadfile), so a file's shared app and its order stay as written. Two on
+# two cores: three kept the cores barely busier (1.67 against 1.59 on average) but slowed the Ray tests' one-CPU
+# nodes threefold (their file took 526 s of one worker against 175 s with two, 112 s alone), and the run was no
+# faster (pytest 1,012 s against 951 s, December 2026).
+TEST_WORKERS ?= 2
 # torch threads per test process (and per app, CLI or Ray actor a test starts): the workers already fill two cores, and
 # torch's default of one thread per core made each pass spin-wait for a busy core (1 thread: 12% less CPU time on the
 # model-bound tests, measured with /usr/bin/time on this 2-core machine).
@@ -35,7 +36,7 @@ $(VENV)/.installed-app: requirements.txt | $(BIN)/python
 # without, a fresh venv of requirements-dev.txt), while the tests import a fraction of them (not the hundreds of
 # transformers model folders, nor most of torch's and Ray's subpackages). The test run writes the bytecode of what it
 # imports instead: `test` clears PYTHONDONTWRITEBYTECODE, or on machines that set it every process would compile its
-# imports from source again.
+# imports from source again; $(VENV)/.bytecode compiles the bulk of it once, before they start.
 $(VENV)/.installed-dev: requirements-dev.txt requirements.txt requirements-tracking.txt requirements-scale.txt | $(BIN)/python
 	@echo "==> installing the app's and the tests' packages (requirements-dev.txt: Ray, MLflow, pytest, linters;"
 	@echo "    about 2 GB, a few minutes on a fresh machine)"
@@ -62,7 +63,14 @@ system-packages:
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-test: install-dev system-packages
+# Once per install: the bytecode of what the tests import, written by two processes before the tests start, so that
+# their first processes do not each compile the same modules at once (scripts/compile_bytecode.py).
+$(VENV)/.bytecode: $(VENV)/.installed-dev scripts/compile_bytecode.py
+	@echo "==> byte-compiling the modules the tests import"
+	HF_HUB_OFFLINE=1 $(BIN)/python scripts/compile_bytecode.py
+	@touch $@
+
+test: install-dev system-packages $(VENV)/.bytecode
 	@echo "==> running the tests (unit, integration, e2e) in $(TEST_WORKERS) processes (pytest-xdist; one dot per test)"
 	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$(TEST_THREADS) PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20
 
