@@ -231,3 +231,75 @@ def _device() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
     return f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
+
+
+def write_retrain_card(folder: Path, state: dict[str, Any]) -> None:
+    """The model card of a run the app's retrain job made (``folder``), from the challenger's stored state
+    (``sentiment.service.retrain.Challenger.as_state``): what it was trained on (production labels, counted, and the
+    digest of the rows, never the rows themselves), how it was judged against the model it was to replace, and the
+    forgetting test set's figures as the card's ``eval_results``. Writes ``README.md`` and ``metrics.json``."""
+    report, rows = state["report"], state["rows"]
+    base_model = json.loads((folder / "sentiment.json").read_text())["base_model"]
+    forgetting = report["forgetting"]["challenger"]
+    dataset = report["forgetting_dataset"]
+    results = [{"dataset": dataset, "split": "test", "n": forgetting["n"], **_figures(forgetting)}]
+    held, paired = report["held_out"], report["paired"]
+
+    def row(name: str, scores: dict[str, Any]) -> str:
+        figures = _figures(scores)
+        return (
+            f"| {name} | {scores['n']} | {figures['accuracy']:.3f} | {figures['macro_f1']:.3f} | {figures['ece']:.3f} |"
+        )
+
+    comparison = (
+        ""
+        if paired is None
+        else (
+            f"Challenger minus serving model: accuracy {paired['accuracy_difference']:+.3f} (McNemar p="
+            f"{paired['mcnemar_p_value']:.3g}), macro-F1 {paired['macro_f1_difference']:+.3f} (paired bootstrap "
+            f"{paired['macro_f1_interval']['level']:.0%} interval {paired['macro_f1_interval']['low']:+.3f} to "
+            f"{paired['macro_f1_interval']['high']:+.3f})."
+        )
+    )
+    body = f"""
+# Sentiment LoRA adapter, retrained on production labels (negative / neutral / positive)
+
+A LoRA adapter and classification head on top of `{base_model}`, fine-tuned inside the app by its retrain job from
+`{state["base"]}`, the model that served then.
+
+- **Training data**: {rows.get("production_train", 0)} production labels (accepted feedback and the labelled review
+  sample), {rows.get("mixed_in", 0)} rows of a shipped dataset mixed in against forgetting; SHA-256 of every row used:
+  `{state["data_digest"]}`. The production texts are the Space owner's and are not published.
+- **Calibration**: {_calibration_line(folder)}
+- **Verdict of the app's judge**: {report["reason"]}
+
+## Held-out production labels ({held["challenger"]["n"]} rows never trained on)
+
+| model | n | accuracy | macro-F1 | ECE |
+|---|---|---|---|---|
+{row(f"serving model `{report['champion']}`", held["champion"])}
+{row("this model", held["challenger"])}
+
+{comparison}
+{(report.get("window_line") or "").capitalize()}
+
+## Forgetting: the shipped `{dataset}` test split
+
+| model | n | accuracy | macro-F1 | ECE |
+|---|---|---|---|---|
+{row(f"serving model `{report['champion']}`", report["forgetting"]["champion"])}
+{row("this model", forgetting)}
+
+## Limits
+
+English only; the production labels speak for the traffic of the window they were drawn from, not for other
+traffic.
+"""
+    data = card_data(folder.name, base_model, results)
+    ModelCard(f"---\n{data.to_yaml()}\n---\n{body}").save(folder / "README.md")
+    (folder / "metrics.json").write_text(json.dumps({"results": results, "report": report}, indent=2) + "\n")
+
+
+def _figures(scores: dict[str, Any]) -> dict[str, float]:
+    """Accuracy, macro-F1 and ECE of a stored ``Scores`` (None, JSON's NaN, as NaN)."""
+    return {k: float("nan") if scores.get(k) is None else float(scores[k]) for k in ("accuracy", "macro_f1", "ece")}

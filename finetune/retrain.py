@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import shutil
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -81,3 +83,21 @@ def calibrate_run(request: TrainRequest, settings: Settings) -> Calibration | No
     calibration.save(request.output_dir)
     logger.info("calibration of the challenger %s: %s", request.output_dir.name, calibration.describe())
     return calibration
+
+
+class RunPublisher:
+    """The app's ``Publisher``: ``finetune.publish.publish`` (what ``python -m finetune publish`` runs: the folder
+    built and checked, one commit, an optional tag) after writing the run's model card from the challenger's report
+    (``finetune.card.write_retrain_card``; the CLI writes its card after training, the retrain job does not)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def __call__(
+        self, folder: Path, repo: str, state: dict[str, Any], *, revision: str | None = None, dry_run: bool = False
+    ) -> Path:
+        from finetune.card import write_retrain_card
+        from finetune.publish import publish
+
+        write_retrain_card(folder, state)
+        return publish(folder, repo, self.settings, revision=revision, dry_run=dry_run)

@@ -38,7 +38,7 @@ def model_folder(info: ModelInfo) -> Path | None:
     if info.source == "embedded":
         return EMBEDDED_DIR
     if info.source == "local":
-        return Path(info.name)
+        return Path(info.folder or info.name)
     return None
 
 

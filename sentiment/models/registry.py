@@ -19,6 +19,7 @@ from sentiment.models.adapters import file_digest, load_adapter
 from sentiment.models.hub import hub_status
 from sentiment.models.lexicon import LexiconModel
 from sentiment.models.protocol import SentimentModel
+from sentiment.models.runs import runs_dir
 from sentiment.models.spec import ModelSpec
 from sentiment.results import ModelInfo
 from sentiment.settings import Settings
@@ -141,15 +142,30 @@ def load_local(folder: Path, settings: Settings) -> TransformerModel:
         raise
     except Exception as exc:  # any broken file (safetensors raises its own SafetensorError) is a load error
         raise ModelLoadError(f"cannot load the model in {folder}: {type(exc).__name__}: {exc}") from exc
-    return _transformer(
+    loaded = _transformer(
         tokenizer,
         model,
         settings,
-        name=str(folder),
+        name=local_name(folder, settings),
         source="local",
         revision=revision,
         preprocessing=str(metadata.get("preprocessing", "none")),
     )
+    loaded.info = replace(loaded.info, folder=str(folder))
+    return loaded
+
+
+def local_name(folder: Path, settings: Settings) -> str:
+    """The public name of a model loaded from ``folder``: a fine-tuning run's name when the folder is one of
+    ``<data_dir>/runs`` (what the Models tab lists and a visitor or the retrain job serves it by; the server's path
+    to the data folder shows nowhere: not in ``/health``, the page header or a metric label), else the folder as
+    the owner configured it (``SENTIMENT_MODEL``)."""
+    runs = runs_dir(settings.data_dir)
+    try:
+        inside = folder.resolve().parent == runs.resolve()
+    except OSError:
+        inside = False
+    return folder.name if inside else str(folder)
 
 
 def _read_metadata(folder: Path) -> dict[str, Any]:

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from sentiment.errors import SampleDesignError
 from sentiment.labels import LABELS
 from sentiment.monitoring.ppi import RANDOM_SAMPLE, LabelledRows, PPIResult, WindowIntervals, WindowPredictions
 from sentiment.monitoring.ppi import window_intervals as compute_intervals
 from sentiment.monitoring.prediction_log import PredictionLog
-from sentiment.monitoring.review_queue import ReviewQueue
+from sentiment.monitoring.review_queue import ReviewCounts, ReviewQueue
 from sentiment.service.truth_metrics import TruthMetrics
 from sentiment.settings import Settings
 
@@ -36,6 +37,19 @@ HEADLINE_LEVEL = 0.90  # the level the card and the gauges' default series read;
 # How long a view may show a report before it is computed again (unless this process took a label since): a report
 # reads the window's predictions (a week of traffic) and refits the intervals, and the Monitoring tab refreshes often.
 FRESH_S = 30.0
+
+
+@dataclass(frozen=True)
+class TruthWindow:
+    """A window's rows for intervals: ``labelled`` review rows (``ReviewQueue.labelled``'s columns) and the
+    ``predictions`` that could be drawn (``PredictionLog.probabilities``'s), from ``since`` to ``until`` (Unix s);
+    ``counts``: the window's sampled rows by state."""
+
+    since: float
+    until: float
+    labelled: pd.DataFrame
+    predictions: pd.DataFrame
+    counts: ReviewCounts
 
 
 @dataclass(frozen=True)
@@ -142,14 +156,12 @@ class ProductionTruth:
             return last
         return self.report(model)
 
-    def report(self, model: str, now: float | None = None) -> TruthReport | None:
-        """The window's figures for ``model`` (None when the log is off). ``StoreUnavailableError`` while the store
-        is down. Sets the gauges to this report (clears them when it has no interval: a stale interval must not keep
-        an alert quiet or firing)."""
+    def window(self, model: str, now: float | None = None) -> TruthWindow | None:
+        """The rows an interval for ``model`` combines (None when the log is off): its labelled review rows and the
+        probabilities of its predictions that could be drawn, in the window ``report`` describes."""
         log = self._log()
         if log is None:
             return None
-        revision = self.queue.revision
         now = time.time() if now is None else now
         # The window starts at the newest of: the configured days back; the oldest prediction still in the log (labels
         # of pruned predictions would speak for traffic the window no longer holds); the first draw of the sample
@@ -163,6 +175,24 @@ class ProductionTruth:
         counts = self.queue.counts(since=since, model=model)  # the window's own: another model's rows are not its
         window = log.probabilities(since=since, model=model, before=None if waiting is None else waiting[1])
         window = window[self.queue.sampling_open(window["ts"].to_numpy())]
+        return TruthWindow(since, until, labelled, window, counts)
+
+    def report(self, model: str, now: float | None = None) -> TruthReport | None:
+        """The window's figures for ``model`` (None when the log is off). ``StoreUnavailableError`` while the store
+        is down. Sets the gauges to this report (clears them when it has no interval: a stale interval must not keep
+        an alert quiet or firing)."""
+        revision = self.queue.revision
+        now = time.time() if now is None else now
+        found = self.window(model, now)
+        if found is None:
+            return None
+        since, until, labelled, window, counts = (
+            found.since,
+            found.until,
+            found.labelled,
+            found.predictions,
+            found.counts,
+        )
         intervals, refused = None, None
         minimum = self.settings.ppi_min_labels
         if len(labelled) >= minimum and len(window) >= len(labelled):

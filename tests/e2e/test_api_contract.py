@@ -55,6 +55,7 @@ ADMIN: dict[str, tuple[str, ...]] = {
     "/challenger_report": ("admin_token",),
     "/promote": ("admin_token", "force?"),
     "/rollback": ("admin_token", "to?"),
+    "/publish_challenger": ("admin_token", "repo", "revision?"),
 }
 AUTO_LABEL = re.compile(r"^(value_\d+|parameter_\d+|\d+(st|nd|rd|th))$")  # what Gradio writes when nothing is named
 

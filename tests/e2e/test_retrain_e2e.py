@@ -5,7 +5,6 @@ configured one again); and in real Chromium, the Retrain tab runs the same loop 
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -74,7 +73,8 @@ def test_labels_retrain_report_promote_and_roll_back_over_the_api(retrain_app: R
     """Below the minimum ``/retrain_start`` refuses with the number of labels still needed; with 36 labels the job
     finishes; the report holds both models on the held-out labels and on vader_tweets with a verdict; ``/promote``
     serves the challenger (``/health`` names it, the lineage row names the run and the configured base); a second
-    ``/rollback`` target that never served is refused; ``/rollback`` serves the configured model again."""
+    ``/rollback`` target that never served is refused; ``/rollback`` serves the configured model again;
+    ``/publish_challenger`` says it cannot reach the Hub (offline) and uploads nothing."""
     client = Client(retrain_app.url, verbose=False)
     configured = _health_model(retrain_app)
     _label_sample(retrain_app, client, 12)
@@ -103,6 +103,8 @@ def test_labels_retrain_report_promote_and_roll_back_over_the_api(retrain_app: R
     back = client.predict(ADMIN_TOKEN, api_name="/rollback")
     assert back["lineage"]["action"] == "rollback"
     assert _health_model(retrain_app) == back["serving"]["name"] == configured
+    with pytest.raises(Exception, match=r"HF_HUB_OFFLINE is set\. Nothing was uploaded"):  # offline: it says so
+        client.predict(ADMIN_TOKEN, "me/sentiment", api_name="/publish_challenger")
 
 
 @pytest.fixture
@@ -114,9 +116,10 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.mark.browser
 def test_the_retrain_tab_shows_progress_and_the_verdict_and_promotes(page: Any, retrain_app: RunningApp) -> None:
     """The owner gives the token and clicks Start: the status refreshes by itself (the tab's timer) until it reads
-    "Finished: step 4 of 4, loss ..." with the challenger's verdict and reason (the verdict said once); with the
-    override ticked, Promote serves the challenger: the tab and the page's model line say so and ``/health`` names
-    it."""
+    "Finished: step 4 of 4, loss ..." with the challenger's verdict and reason (the verdict said once) and both
+    models' accuracy on the window's traffic (or why the review sample cannot give it); with the override ticked,
+    Promote serves the challenger: the tab and the page's model line name its run, never its path on the server, and
+    ``/health`` names it."""
     from browser import LONG
     from playwright.sync_api import expect
 
@@ -134,11 +137,14 @@ def test_the_retrain_tab_shows_progress_and_the_verdict_and_promotes(page: Any, 
     assert reason.startswith(f"{verdict['verdict']}: ")
     expect(status).to_contain_text(f"{verdict['verdict']}: {reason.split(': ', 1)[1]}")
     expect(status).not_to_contain_text(f"{verdict['verdict']}. {verdict['verdict']}")
+    # each model's accuracy on the traffic, or why the review sample cannot give it (after the "...traffic: ")
+    expect(status).to_contain_text(verdict["window"].split(": ", 1)[1])
     page.locator("#retrain-force input").check()
     page.locator("#retrain-promote").click()
     run = verdict["challenger"]["run"]
-    expect(status).to_contain_text(re.compile(f"Serving \\S*{run} now"))
+    expect(status).to_contain_text(f"Serving {run} now")  # by its run name, not its path on the server
     expect(page.locator("#model-info")).to_contain_text(run)  # the header, without a reload
+    expect(page.locator("#model-info")).not_to_contain_text(str(retrain_app.data_dir))
     page.screenshot(path=str(SCREENSHOTS / "retrain-tab.png"), full_page=True)
     assert _health_model(retrain_app) == client.predict(api_name="/serving_model")["serving"]["name"]
     assert client.predict(api_name="/serving_model")["spec"] == run

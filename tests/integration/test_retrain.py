@@ -32,6 +32,7 @@ from sentiment.service.metrics import ServiceMetrics
 from sentiment.service.retrain import Progress, RetrainService, TrainRequest, held_out
 from sentiment.service.serving import SentimentService
 from sentiment.settings import Settings
+from sentiment.web.ui.retrain import retrain_markdown
 
 pytestmark = pytest.mark.slow
 TOKEN = "retrain-secret"
@@ -180,6 +181,9 @@ def test_the_held_out_slice_is_never_trained_on_and_is_what_the_report_judges(se
     assert challenger is not None
     assert set(challenger.data.held_out["prediction_id"]) == held
     assert challenger.report.held_out["champion"].n == len(held) == challenger.report.held_out["challenger"].n
+    # few held-out labels from the review sample (of 10 sampled, ~2): no interval on the traffic, and it says why
+    assert challenger.report.window is None
+    assert "an interval needs 25 (SENTIMENT_PPI_MIN_LABELS)" in status["window"]
     assert challenger.data.mixed_rows == round(0.25 * (len(texts) - len(held)))
     assert challenger.report.forgetting["challenger"].n > 0 and challenger.report.forgetting_dataset == "vader_tweets"
     again = build_retrain(service)
@@ -190,12 +194,13 @@ def test_the_held_out_slice_is_never_trained_on_and_is_what_the_report_judges(se
 
 
 def test_promote_serves_the_challenger_with_its_lineage_and_rollback_returns(service: SentimentService) -> None:
-    """A "keep" verdict refuses promotion without force; promote switches to the run (``/health`` names it, calibrated
-    as the champion is: the temperature map fitted on the retrain's validation rows and the mixed-in set's validation
-    split) and stores base, adapter digest (the SHA-256 of the adapter file), data digest, row counts, metrics, who;
-    rollback serves the configured model again and is stored too; nothing earlier: rollback refuses."""
-    retrain, _ = _retrain(service)
-    _labels(service, feedback=40, reviewed=5)
+    """A "keep" verdict refuses promotion without force; promote switches to the run (``/health`` names it by its run
+    name, never by its path on the server, and it is calibrated as the champion is: the temperature map fitted on the
+    retrain's validation rows and the mixed-in set's validation split) and stores base, adapter digest (the SHA-256
+    of the adapter file), data digest, row counts, metrics, who; rollback serves the configured model again and is
+    stored too; nothing earlier: rollback refuses."""
+    retrain, _ = _retrain(service, retrain_holdout_share=0.5, ppi_min_labels=10)
+    texts = _labels(service, feedback=40, reviewed=40)
     with pytest.raises(RetrainError, match="nothing to roll back to"):
         retrain.rollback(TOKEN)
     with pytest.raises(RetrainError, match="no challenger yet"):
@@ -203,6 +208,17 @@ def test_promote_serves_the_challenger_with_its_lineage_and_rollback_returns(ser
     retrain.start(TOKEN)
     assert retrain.wait(300) and retrain.challenger is not None
     challenger = retrain.challenger
+    # the held-out rows the review sample drew (20 or so of its 40): each model's accuracy on the window's traffic
+    sampled = {row["prediction_id"] for row in service.review.queue.rows(state="all", limit=10_000) if row["label"]}
+    window = challenger.report.window
+    assert window is not None and window.champion.n == len(sampled & set(challenger.data.held_out["prediction_id"]))
+    # the window's predictions: the 40 labelled draws (the 41st, unlabelled, ends the window: see ProductionTruth)
+    assert window.champion.N == window.challenger.N == 40 == len(texts) - 41
+    assert window.challenger.width_ratio <= 1 and retrain.status()["window"] == window.line()
+    assert "Accuracy on the window's traffic (prediction-powered, 90%" in retrain_markdown(retrain.status())
+    restored = build_retrain(service).challenger  # the store keeps it: a restart before the owner decides loses nothing
+    assert restored is not None and restored.data is None and restored.folder == challenger.folder
+    assert (restored.summary(), restored.report) == (challenger.summary(), challenger.report)
     kept = replace(challenger.report, verdict="keep", reason="keep: a reason")
     retrain.challenger = replace(challenger, report=kept)
     with pytest.raises(RetrainError, match="the verdict is keep: a reason; promote with force"):
@@ -212,7 +228,9 @@ def test_promote_serves_the_challenger_with_its_lineage_and_rollback_returns(ser
     promoted = retrain.promote(TOKEN, force=True)
     assert service.serving_spec == challenger.run
     model = service.health()["model"]
-    assert model["name"] == promoted["serving"]["name"]
+    assert model["name"] == promoted["serving"]["name"] == challenger.run  # named as the Models tab lists it
+    data_dir = str(service.settings.data_dir)  # the server's path names no model, in /health or in a metric label
+    assert data_dir not in json.dumps(model) and data_dir not in service.metrics.render().decode()
     assert model["calibrated"] is True and "+cal:" in model["revision"] and "temperature" in model["calibration"]
     fitted_on = json.loads((challenger.folder / "calibration.json").read_text())["fitted_on"]
     assert fitted_on == "the retrain's validation rows and the validation split of vader_tweets"
@@ -287,3 +305,31 @@ def test_a_job_past_the_runners_limit_fails_and_stops_keeping_nothing(service: S
     assert spy.requests and not spy.requests[0].output_dir.exists()
     metrics = service.metrics.render().decode()
     assert metric_value(metrics, "scheduler_job_runs_total", {"job": "retrain", "outcome": "timeout"}) == 1
+
+
+def test_publishing_offline_uploads_nothing_and_leaves_a_run_the_cli_publishes(service: SentimentService) -> None:
+    """With the Hub unreachable (``HF_HUB_OFFLINE``), ``publish`` refuses at once, naming the reason and the command
+    for later; it has written the run's model card from the challenger's report, so that command's folder (built and
+    checked by the CLI's own ``finetune.publish.publish``, dry run) has a card whose metadata names the base model and
+    whose adapter loads back. A repository that is not owner/name is refused before anything."""
+    from huggingface_hub import ModelCard
+
+    from finetune.publish import publish
+
+    retrain, _ = _retrain(service)
+    _labels(service, feedback=40, reviewed=5)
+    retrain.start(TOKEN)
+    assert retrain.wait(300) and retrain.challenger is not None
+    run = retrain.challenger.run
+    with pytest.raises(RetrainError, match="not a Hub model repository"):
+        retrain.publish(TOKEN, "no slash here")
+    with pytest.raises(AccessDeniedError):
+        retrain.publish("wrong", "me/sentiment")
+    with pytest.raises(RetrainError) as refused:
+        retrain.publish(TOKEN, "me/sentiment")
+    assert "HF_HUB_OFFLINE is set. Nothing was uploaded" in str(refused.value)
+    assert f"python -m finetune publish {run} --repo me/sentiment" in str(refused.value)
+    folder = publish(retrain.challenger.folder, "me/sentiment", service.settings, dry_run=True)
+    card = ModelCard.load(folder / "README.md")
+    assert card.data.to_dict()["base_model"] and retrain.challenger.data_digest in card.text
+    assert retrain.challenger.report.reason in card.text

@@ -3,6 +3,8 @@ held-out split by prediction id (``held_out``), and the progress' ETA and time b
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -141,3 +143,84 @@ def test_the_trainer_takes_the_retrain_learning_rate_not_the_clis() -> None:
     assert LoraTrainer(settings).learning_rate == settings.retrain_learning_rate
     assert LoraTrainer(settings.model_copy(update={"retrain_learning_rate": 3e-4})).learning_rate == 3e-4
     assert LoraTrainer(settings, learning_rate=2e-3).learning_rate == 2e-3
+
+
+def _population(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A window's traffic: the champion's calibrated probabilities and served classes, the true labels drawn from
+    those probabilities (calibrated by construction), and a challenger that is right more often where the champion
+    is confident (its correctness tracks the champion's confidence, as a retrained model's does)."""
+    from sentiment.labels import LABELS
+
+    logits = rng.normal(size=(size, len(LABELS))) * 2.0
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = np.array([rng.choice(len(LABELS), p=p) for p in probs])
+    served = probs.argmax(axis=1)
+    confidence = probs[np.arange(size), served]
+    challenger_right = rng.random(size) < np.clip(confidence + 0.08, 0, 1)
+    return probs, served, labels, challenger_right
+
+
+def test_window_accuracy_is_the_cards_interval_for_the_champion_and_covers_the_challengers_accuracy() -> None:
+    """The champion's interval is ``ppi_accuracy`` (the Monitoring card's) on the same rows; the challenger's, with the
+    champion's confidence as its proxy, covers the challenger's true accuracy on the whole window in at least 87% of
+    300 simulated 90% intervals (n=60 labels of N=3,000) and is never wider than the labels-only interval."""
+    from sentiment.labels import LABELS
+    from sentiment.monitoring.ppi import RANDOM_SAMPLE, LabelledRows, WindowPredictions, ppi_accuracy
+    from sentiment.service.retrain.judge import window_accuracy
+
+    rng = np.random.default_rng(7)
+    probs, served, labels, right = _population(rng, 3_000)
+    truth = right.mean()
+    window = WindowPredictions.of(probs, [LABELS[i] for i in served])
+    covered = 0
+    for _ in range(300):
+        drawn = rng.choice(len(probs), size=60, replace=False)
+        labelled = LabelledRows.of(
+            [LABELS[i] for i in labels[drawn]],
+            probs[drawn],
+            inclusion=60 / 3_000,
+            provenance=RANDOM_SAMPLE,
+            served=[LABELS[i] for i in served[drawn]],
+        )
+        result = window_accuracy(labelled, window, right[drawn])
+        assert result.champion == ppi_accuracy(labelled, window)
+        assert result.challenger.width_ratio <= 1.0 + 1e-9 and (result.challenger.n, result.challenger.N) == (60, 3000)
+        covered += result.challenger.lower <= truth <= result.challenger.upper
+    assert covered / 300 >= 0.87, covered
+    assert "challenger" in result.line() and f"{60} held-out sampled labels and 3,000 predictions" in result.line()
+
+
+def test_window_accuracy_refuses_labels_that_are_no_uniform_random_sample() -> None:
+    """Feedback (self-selected) and rows drawn with unequal chances give no interval: ``SampleDesignError``."""
+    from sentiment.errors import SampleDesignError
+    from sentiment.labels import LABELS
+    from sentiment.monitoring.ppi import FEEDBACK, RANDOM_SAMPLE, LabelledRows, WindowPredictions
+    from sentiment.service.retrain.judge import window_accuracy
+
+    probs, served, labels, right = _population(np.random.default_rng(3), 400)
+    window = WindowPredictions.of(probs, [LABELS[i] for i in served])
+    names = [LABELS[i] for i in labels[:40]]
+    feedback = LabelledRows.of(names, probs[:40], inclusion=0.1, provenance=FEEDBACK)
+    unequal = LabelledRows.of(names, probs[:40], inclusion=np.linspace(0.05, 0.5, 40), provenance=RANDOM_SAMPLE)
+    for rows in (feedback, unequal):
+        with pytest.raises(SampleDesignError):
+            window_accuracy(rows, window, right[:40])
+
+
+def test_a_report_read_back_from_its_stored_form_is_the_same_report() -> None:
+    """``ChallengerReport.from_dict(report.as_dict())`` (what the store keeps through a restart) gives the report
+    back: with held-out labels and a window interval, and with none (NaN scores, no paired comparison)."""
+    from sentiment.labels import LABELS
+    from sentiment.monitoring.ppi import RANDOM_SAMPLE, LabelledRows, WindowPredictions
+    from sentiment.service.retrain.judge import ChallengerReport, window_accuracy
+
+    probs, _, labels, right = _population(np.random.default_rng(5), 500)
+    names = [LABELS[i] for i in labels]
+    rows = LabelledRows.of(names[:50], probs[:50], inclusion=0.1, provenance=RANDOM_SAMPLE)
+    window = window_accuracy(rows, WindowPredictions.of(probs), right[:50])
+    full = replace(judge(("a", "b"), (probs, probs[::-1], names), (probs, probs, names), "vader_tweets"), window=window)
+    empty = judge(("a", "b"), (probs[:0], probs[:0], []), (probs, probs, names), "vader_tweets")
+    assert ChallengerReport.from_dict(full.as_dict()) == full
+    back = ChallengerReport.from_dict(empty.as_dict())
+    assert back.paired is None and back.window is None and back.window_note == empty.window_note
+    assert back.as_dict().keys() == empty.as_dict().keys() and np.isnan(back.held_out["champion"].accuracy)

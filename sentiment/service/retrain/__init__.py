@@ -4,7 +4,7 @@ Production labels -> a LoRA challenger -> a report against the serving model -> 
 the store and rollback (issue 29). ``RetrainService`` is the entry point."""
 
 from sentiment.service.retrain.data import RetrainData, held_out, production_labels, retrain_data
-from sentiment.service.retrain.job import JobRunning, Progress, Trainer, TrainRequest
+from sentiment.service.retrain.job import JobRunning, Progress, Publisher, Trainer, TrainRequest
 from sentiment.service.retrain.judge import ChallengerReport, Scores, judge, verdict
 from sentiment.service.retrain.lineage import Lineage, LineageRecord, adapter_digest
 from sentiment.service.retrain.service import Challenger, RetrainService
@@ -16,6 +16,7 @@ __all__ = [
     "Lineage",
     "LineageRecord",
     "Progress",
+    "Publisher",
     "RetrainData",
     "RetrainService",
     "Scores",

@@ -47,6 +47,16 @@ class Trainer(Protocol):
     def __call__(self, request: TrainRequest, progress: Progress) -> None: ...
 
 
+class Publisher(Protocol):
+    """Publishes the run in ``folder`` to the Hub model repository ``repo`` (``owner/name``) as ``python -m finetune
+    publish`` does, after writing its model card from ``state`` (``Challenger.as_state``); ``dry_run`` builds and
+    checks the folder and uploads nothing. Returns the built folder; ``SentimentError`` says why it failed."""
+
+    def __call__(
+        self, folder: Path, repo: str, state: dict[str, Any], *, revision: str | None = None, dry_run: bool = False
+    ) -> Path: ...
+
+
 class JobRunning(Protocol):
     """Runs a named job with failure isolation and returns its outcome (``success``, ``failure``, ``timeout``,
     ``skipped``): the scheduler's ``JobRunner`` (its metrics and time limit), injected like the trainer."""

@@ -6,19 +6,25 @@ macro-F1 difference: worse = McNemar rejects at ``alpha`` with the challenger's 
 whole macro-F1 interval lies below 0), **and** it loses at most ``tolerance`` accuracy (0.01 by default) on the
 forgetting test set (the shipped ``vader_tweets`` test split). Otherwise **keep**. With no held-out labels there is
 nothing to judge on: keep. The reason is one line naming the deciding figures.
+
+Beside the rule, ``window_accuracy``: where enough held-out labels come from the window's random review sample, each
+model's accuracy on the window's whole traffic as a prediction-powered interval (the held-out labels alone speak for
+the rows the owner labelled, feedback included; the interval speaks for what people sent).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
 
 from sentiment.evaluation.calibration import expected_calibration_error
 from sentiment.evaluation.metrics import confusion_matrix, report_from_confusion
-from sentiment.evaluation.uncertainty import PairedComparison, paired_comparison
+from sentiment.evaluation.uncertainty import Interval, PairedComparison, paired_comparison
 from sentiment.labels import LABEL_TO_ID, LABELS
+from sentiment.monitoring.ppi import LabelledRows, PPIResult, WindowPredictions, ppi_accuracy, ppi_mean
 
 Verdict = Literal["promote", "keep"]
 
@@ -42,10 +48,76 @@ def scores(probabilities: np.ndarray, labels: list[str]) -> Scores:
     return Scores(len(labels), report.accuracy, report.macro_f1, expected_calibration_error(probabilities, labels))
 
 
+def _number(value: Any) -> Any:
+    """JSON's None back to NaN (``as_dict`` forms write NaN as None)."""
+    return math.nan if value is None else value
+
+
+def _ppi_result(data: dict[str, Any]) -> PPIResult:
+    """A ``PPIResult`` from its ``as_dict`` (whose derived ``level`` and ``width_ratio`` are recomputed)."""
+    return PPIResult(**{f.name: _number(data[f.name]) for f in fields(PPIResult)})
+
+
+def _scores(data: dict[str, Any]) -> Scores:
+    return Scores(**{f.name: _number(data[f.name]) for f in fields(Scores)})
+
+
+@dataclass(frozen=True)
+class WindowAccuracy:
+    """Champion's and challenger's accuracy on the window's traffic: (1 - alpha) PPI++ intervals over the same n
+    held-out rows of the random review sample and the window's N predictions (``window_accuracy``)."""
+
+    champion: PPIResult
+    challenger: PPIResult
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"champion": self.champion.as_dict(), "challenger": self.challenger.as_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WindowAccuracy:
+        return cls(_ppi_result(data["champion"]), _ppi_result(data["challenger"]))
+
+    def line(self) -> str:
+        """E.g. "on the window's traffic (PPI, 90%, 31 sampled labels, 2,310 predictions): serving 0.61 (0.55-0.67),
+        challenger 0.66 (0.60-0.72)"."""
+        a, b = self.champion, self.challenger
+        return (
+            f"accuracy on the window's traffic (prediction-powered, {a.level:.0%}, {a.n} held-out sampled labels and "
+            f"{a.N:,} predictions): serving {a.estimate:.2f} ({a.lower:.2f}-{a.upper:.2f}), challenger "
+            f"{b.estimate:.2f} ({b.lower:.2f}-{b.upper:.2f})"
+        )
+
+
+def window_accuracy(
+    labelled: LabelledRows, window: WindowPredictions, challenger_correct: np.ndarray, *, alpha: float = 0.1
+) -> WindowAccuracy:
+    """Both models' accuracy on the window's traffic from ``labelled``: n held-out rows of its uniform random review
+    sample (the champion's served classes and calibrated probabilities, the owner's labels), ``window``: the
+    champion's N predictions (the labelled ones included), and ``challenger_correct`` ``(n,)`` bool: whether the
+    challenger gets each labelled row right.
+
+    The champion's is ``ppi_accuracy``, the Monitoring card's interval. The challenger never served the window, so its
+    correctness is known on the n labelled rows only; the champion's confidence, known on all N, is its proxy. PPI is
+    unbiased with any proxy (Angelopoulos, Bates, Fannjiang, Jordan and Zrnic, Science 2023), and PPI++'s power
+    tuning (Angelopoulos, Duchi and Zrnic 2023) weighs the proxy by how well it tracks the challenger's correctness
+    (rows one model finds hard the other mostly does too), down to none: never wider than the labels-only interval.
+    Raises ``SampleDesignError`` for rows that are not a uniform random sample or too few of them."""
+    labelled.require_random(uniform=True)
+    correct = np.asarray(challenger_correct, dtype=np.float64)
+    if correct.shape != (len(labelled),):
+        raise ValueError(f"challenger_correct has shape {correct.shape}, expected ({len(labelled)},)")
+    champion = ppi_accuracy(labelled, window, alpha=alpha)
+    challenger = ppi_mean(
+        correct, labelled.confidence, window.confidence, alpha=alpha, interval="score", quantity="accuracy"
+    )
+    return WindowAccuracy(champion, challenger)
+
+
 @dataclass(frozen=True)
 class ChallengerReport:
     """Both models on the held-out production labels (with their paired comparison, challenger minus champion) and
-    on the forgetting test set; the verdict and its one-line reason."""
+    on the forgetting test set; the verdict and its one-line reason. ``window``: both models' accuracy on the window's
+    traffic where the review sample allows (``window_note`` says why not otherwise); it informs, the rule decides."""
 
     champion: str
     challenger: str
@@ -55,6 +127,8 @@ class ChallengerReport:
     forgetting: dict[str, Scores]
     verdict: Verdict
     reason: str
+    window: WindowAccuracy | None = None
+    window_note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,7 +140,30 @@ class ChallengerReport:
             "forgetting": {k: asdict(v) for k, v in self.forgetting.items()},
             "verdict": self.verdict,
             "reason": self.reason,
+            "window": None if self.window is None else self.window.as_dict(),
+            "window_line": self.window.line() if self.window is not None else self.window_note,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChallengerReport:
+        """The report ``as_dict`` wrote (kept in the store, so a challenger outlives a restart)."""
+        paired = data["paired"]
+        if paired is not None:
+            values = {f.name: _number(paired[f.name]) for f in fields(PairedComparison)}
+            paired = PairedComparison(**{**values, "macro_f1_interval": Interval(**paired["macro_f1_interval"])})
+        window = data.get("window")
+        return cls(
+            champion=data["champion"],
+            challenger=data["challenger"],
+            held_out={k: _scores(v) for k, v in data["held_out"].items()},
+            paired=paired,
+            forgetting_dataset=data["forgetting_dataset"],
+            forgetting={k: _scores(v) for k, v in data["forgetting"].items()},
+            verdict=data["verdict"],
+            reason=data["reason"],
+            window=None if window is None else WindowAccuracy.from_dict(window),
+            window_note="" if window is not None else data.get("window_line", ""),
+        )
 
 
 def verdict(

@@ -12,24 +12,30 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sentiment.datasets import load_split
-from sentiment.errors import RetrainCancelledError, RetrainError
+from sentiment.errors import RetrainCancelledError, RetrainError, SampleDesignError
 from sentiment.inference.predictor import Predictor
-from sentiment.models.runs import RUN_FILE, admin_spec, runs_dir
+from sentiment.labels import LABEL_TO_ID
+from sentiment.models.hub import hub_status
+from sentiment.models.runs import RUN_FILE, admin_spec, run_path, runs_dir
 from sentiment.models.spec import ModelSpec
+from sentiment.monitoring.monitor_state import load_state, save_state
+from sentiment.monitoring.ppi import RANDOM_SAMPLE, LabelledRows, WindowPredictions
+from sentiment.service.production_truth import PROBABILITIES
 from sentiment.service.retrain.data import RetrainData, retrain_data
-from sentiment.service.retrain.job import RUNNING, JobRunning, Progress, Trainer, TrainRequest
-from sentiment.service.retrain.judge import ChallengerReport, judge
+from sentiment.service.retrain.job import RUNNING, JobRunning, Progress, Publisher, Trainer, TrainRequest
+from sentiment.service.retrain.judge import ChallengerReport, WindowAccuracy, judge, window_accuracy
 from sentiment.service.retrain.lineage import Lineage, LineageRecord, adapter_digest
 
 if TYPE_CHECKING:
@@ -37,6 +43,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 JOB = "retrain"
+_HUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+CHALLENGER_KEY = "retrain_challenger"  # monitor_state key: the newest challenger (``Challenger.as_state``)
 LINEAGE_SHOWN = 10  # promotions and rollbacks the status lists, newest last
 OUTCOMES = {  # the job runner's outcomes other than success, in words for the status
     "timeout": "the job ran past its time limit (SENTIMENT_RETRAIN_MAX_SECONDS plus a grace for loading and judging); "
@@ -47,33 +55,78 @@ OUTCOMES = {  # the job runner's outcomes other than success, in words for the s
 
 @dataclass(frozen=True)
 class Challenger:
-    """A finished retrain: its run (servable by name), what it was trained from and on, and its report."""
+    """A finished retrain: its run (servable by name), what it was trained from and on, and its report. Kept in the
+    store (``as_state``) so that a restart between the job and the owner's decision loses neither; ``data`` (the rows
+    themselves) only in the process that trained it."""
 
     run: str
     folder: Path
     base: str
     champion: str
-    data: RetrainData
+    data_digest: str
+    rows: dict[str, int]
     report: ChallengerReport
+    data: RetrainData | None = None
 
     def summary(self) -> dict[str, Any]:
-        return {"run": self.run, "base": self.base, "data_digest": self.data.digest, "rows": self.data.counts()}
+        return {"run": self.run, "base": self.base, "data_digest": self.data_digest, "rows": self.rows}
+
+    def as_state(self) -> dict[str, Any]:
+        return {**self.summary(), "champion": self.champion, "report": self.report.as_dict()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], folder: Path) -> Challenger:
+        return cls(
+            run=state["run"],
+            folder=folder,
+            base=state["base"],
+            champion=state["champion"],
+            data_digest=state["data_digest"],
+            rows=state["rows"],
+            report=ChallengerReport.from_dict(state["report"]),
+        )
 
 
 class RetrainService:
     """The retrain job, the challenger it leaves, and promotion and rollback of the serving model (admin only)."""
 
-    def __init__(self, service: SentimentService, trainer: Trainer, runner: JobRunning) -> None:
+    def __init__(
+        self, service: SentimentService, trainer: Trainer, runner: JobRunning, publisher: Publisher | None = None
+    ) -> None:
         self.service = service
         self.settings = service.settings
         self.trainer = trainer
         self.runner = runner
+        self.publisher = publisher
         self.lineage = Lineage(service.store)
         self._lock = threading.Lock()
         self._progress: Progress | None = None
         self._thread: threading.Thread | None = None
         self._error: str | None = None
-        self.challenger: Challenger | None = None
+        self.challenger: Challenger | None = self._restore()
+
+    def _restore(self) -> Challenger | None:
+        """The challenger the last job left (kept in the store), unless its run folder is gone or it no longer
+        loads from what was kept: a restart between a job and the owner's decision loses neither. A store that is
+        down leaves none (logged): the app starts anyway."""
+        try:
+            state = load_state(self.service.store, CHALLENGER_KEY)
+            if not state:
+                return None
+            folder = run_path(self.settings.data_dir, str(state.get("run", "")))
+            if folder is None:
+                logger.info("the stored challenger %s is gone from the runs folder", state.get("run"))
+                return None
+            return Challenger.from_state(state, folder)
+        except Exception as exc:  # a store that is down, or a state an older version wrote
+            logger.warning("the stored challenger is not restored: %s: %s", type(exc).__name__, exc)
+            return None
+
+    def _keep(self, challenger: Challenger) -> None:
+        try:
+            save_state(self.service.store, CHALLENGER_KEY, challenger.as_state())
+        except Exception as exc:  # the challenger stays in memory: only a restart would forget it
+            logger.warning("the challenger %s is not kept in the store: %s", challenger.run, exc)
 
     # --- the job ---------------------------------------------------------------------------------------------
     @property
@@ -140,6 +193,7 @@ class RetrainService:
                 progress.set_state("cancelled")
             elif outcome == "success" and "challenger" in found:
                 self.challenger = found["challenger"]
+                self._keep(self.challenger)
                 progress.set_state("finished")
             else:
                 self._error = errors[0] if errors else f"the retrain job ended with outcome {outcome!r}"
@@ -183,7 +237,7 @@ class RetrainService:
             "reason": report.reason,
         }
         (folder / RUN_FILE).write_text(json.dumps(summary, indent=2) + "\n")  # listed in the Models tab
-        return Challenger(folder.name, folder, base, champion_spec, data, report)
+        return Challenger(folder.name, folder, base, champion_spec, data.digest, data.counts(), report, data)
 
     def _judge(self, champion_spec: str, champion: Predictor, folder: Path, data: RetrainData) -> ChallengerReport:
         challenger = Predictor.load(str(folder), self.settings)
@@ -193,14 +247,48 @@ class RetrainService:
             return champion.predict_batch(texts).probabilities, challenger.predict_batch(texts).probabilities
 
         held_texts, forget_texts = data.held_out["text"].tolist(), forgetting["text"].tolist()
-        return judge(
+        champion_held, challenger_held = both(held_texts)
+        report = judge(
             (champion_spec, folder.name),
-            (*both(held_texts), data.held_out["label"].tolist()),
+            (champion_held, challenger_held, data.held_out["label"].tolist()),
             (*both(forget_texts), forgetting["label"].tolist()),
             self.settings.retrain_forgetting_dataset,
             tolerance=self.settings.retrain_forgetting_tolerance,
             seed=self.settings.seed,
         )
+        predicted = dict(zip(data.held_out["prediction_id"], challenger_held.argmax(axis=1), strict=True))
+        window, note = self._window_accuracy(champion.info.name, predicted)
+        return replace(report, window=window, window_note=note)
+
+    def _window_accuracy(self, champion: str, predicted: dict[str, int]) -> tuple[WindowAccuracy | None, str]:
+        """Both models' accuracy on the champion's window of traffic (``judge.window_accuracy``) from the held-out
+        rows (``predicted``: prediction id -> the challenger's class id) that the window's random review sample drew,
+        or None and why not."""
+        found = self.service.truth.window(champion)
+        if found is None:
+            return None, "no interval on the window's traffic: the prediction log is off"
+        rows = found.labelled[found.labelled["prediction_id"].isin(list(predicted))]
+        minimum = self.settings.ppi_min_labels
+        if len(rows) < minimum:
+            return None, (
+                f"no interval on the window's traffic: {len(rows)} of the held-out labels come from its random review "
+                f"sample, and an interval needs {minimum} (SENTIMENT_PPI_MIN_LABELS); label more sampled predictions"
+            )
+        labels = rows["label"].tolist()
+        correct = np.array([predicted[pid] for pid in rows["prediction_id"]]) == [LABEL_TO_ID[y] for y in labels]
+        try:
+            labelled = LabelledRows.of(
+                labels,
+                rows[PROBABILITIES].to_numpy(dtype=np.float64),
+                inclusion=rows["inclusion_probability"].to_numpy(dtype=np.float64),
+                provenance=RANDOM_SAMPLE,
+                served=rows["served_label"].tolist(),
+            )
+            traffic = found.predictions
+            window = WindowPredictions.of(traffic[PROBABILITIES].to_numpy(dtype=np.float64), traffic["label"].tolist())
+            return window_accuracy(labelled, window, correct), ""
+        except SampleDesignError as exc:  # e.g. the sampling rate changed inside the window
+            return None, f"no interval on the window's traffic: {exc}"
 
     def cancel(self, token: str | None) -> dict[str, Any]:
         """Ask the running job to stop (at its next training step); ``RetrainError`` when none runs."""
@@ -219,7 +307,9 @@ class RetrainService:
         return not self.running
 
     def status(self) -> dict[str, Any]:
-        """The job's progress (state, step, total, loss, ETA), its error, and the challenger it left, if any."""
+        """The job's progress (state, step, total, loss, ETA), its error, and the challenger it left, if any, with its
+        verdict, the reason, and its accuracy on the window's traffic beside the serving model's (or why the review
+        sample does not give it)."""
         progress = self._progress.snapshot() if self._progress is not None else {"state": "idle"}
         challenger = self.challenger
         return {
@@ -229,6 +319,7 @@ class RetrainService:
             "challenger": None if challenger is None else challenger.summary(),
             "verdict": None if challenger is None else challenger.report.verdict,
             "reason": None if challenger is None else challenger.report.reason,
+            "window": None if challenger is None else challenger.report.as_dict()["window_line"],
             "lineage": self.lineage.rows(limit=LINEAGE_SHOWN),
         }
 
@@ -262,13 +353,36 @@ class RetrainService:
             actor=actor,
             base=challenger.base,
             adapter_digest=adapter_digest(challenger.folder),
-            data_digest=challenger.data.digest,
-            rows=challenger.data.counts(),
+            data_digest=challenger.data_digest,
+            rows=challenger.rows,
             metrics=challenger.report.as_dict(),
         )
         self.lineage.add(record)
         logger.info("promoted %s (was %s) by %s", challenger.run, previous, actor)
         return {"serving": info.as_dict(), "lineage": self.lineage.rows(limit=1)[-1]}
+
+    def publish(self, token: str | None, repo: str, revision: str | None = None) -> dict[str, Any]:
+        """Publish the newest challenger's run to the Hub model repository ``repo`` (``owner/name``), with a model card
+        written from its report, as ``python -m finetune publish`` does (``HF_TOKEN`` from the environment). Where
+        the Hub cannot be reached (offline, ``HF_HUB_OFFLINE``) it uploads nothing: it writes the card, checks the
+        folder (a dry run), and refuses with the command that publishes the run later."""
+        self.service.check_admin(token)
+        repo, revision = (repo or "").strip(), (revision or "").strip() or None
+        if not _HUB_REPO.match(repo):
+            raise RetrainError(f"{repo!r} is not a Hub model repository: give it as owner/name")
+        challenger = self._finished()
+        if self.publisher is None:
+            raise RetrainError("publishing is not set up in this app")
+        reachable, reason = hub_status(self.settings.hub_timeout_s)
+        if not reachable:  # the card is written and the folder checked, so the command below publishes it as it is
+            self.publisher(challenger.folder, repo, challenger.as_state(), revision=revision, dry_run=True)
+            raise RetrainError(
+                f"cannot publish {challenger.run} to the Hub: {reason}. Nothing was uploaded; where the Hub can be "
+                f"reached, publish it from here or run: python -m finetune publish {challenger.run} --repo {repo}"
+            )
+        self.publisher(challenger.folder, repo, challenger.as_state(), revision=revision)
+        logger.info("published %s to %s%s", challenger.run, repo, f"@{revision}" if revision else "")
+        return {"run": challenger.run, "repo": repo, "revision": revision, "url": f"https://huggingface.co/{repo}"}
 
     def rollback(self, token: str | None, to: str | None = None, actor: str = "admin") -> dict[str, Any]:
         """Serve an earlier model again (``to``, default: the one served just before this one) and record it."""

@@ -49,6 +49,8 @@ def retrain_markdown(status: dict[str, Any]) -> str:
         # the reason starts with the verdict ("promote: not worse on ..."): bold that word rather than repeat it
         why = reason[len(verdict) :] if reason.startswith(verdict) else f". {reason}"
         line += f"  \nChallenger `{status['challenger']['run']}`: **{verdict}**{why}"
+        if status.get("window"):  # each model's accuracy on the traffic (PPI), or why the sample does not allow it
+            line += f"  \n{status['window'][0].upper()}{status['window'][1:]}."
     return line
 
 
@@ -89,6 +91,12 @@ def retrain_tab(
         line, status, timer = tab_view(admin_token)
         return f"{line}  \nRolled back: serving `{back['serving']['name']}` now.", status, timer
 
+    @wrap
+    def tab_publish(admin_token: str, repo: str) -> tuple[str, dict[str, Any], Any]:
+        published = retrain.publish(admin_token, repo)
+        line, status, timer = tab_view(admin_token)
+        return f"{line}  \nPublished `{published['run']}` to {published['url']}.", status, timer
+
     with gr.Tab("Retrain"):
         gr.Markdown(
             "Fine-tune the serving model on the production labels (accepted feedback with its text, the labelled "
@@ -111,6 +119,9 @@ def retrain_tab(
                 name: gr.Button(text, variant=variant, interactive=admin, elem_id=f"retrain-{name}")
                 for name, text, variant in kinds
             }
+        with gr.Row():
+            repo = gr.Textbox(label="Hub model repository (owner/name)", elem_id="retrain-repo")
+            publish_button = gr.Button("Publish to the Hub", interactive=admin, elem_id="retrain-publish", scale=0)
         summary = gr.Markdown(elem_id="retrain-status")
         with gr.Accordion("Status and report (JSON)", open=False):
             details = gr.JSON(label="Retrain status", elem_id="retrain-json")
@@ -132,6 +143,7 @@ def retrain_tab(
 
             for swap in swaps:
                 swap.success(tab_header, None, model_line, **options)
+        publish_button.click(tab_publish, [token, repo], outputs, **options)
         timer.tick(tab_view, token, outputs, **options)
 
 
@@ -164,6 +176,10 @@ def retrain_api(service: SentimentService, retrain: RetrainService, wrap: Any) -
     def rollback(admin_token: str, to: str = "") -> dict[str, Any]:
         return retrain.rollback(admin_token, to or None)
 
+    @wrap
+    def publish_challenger(admin_token: str, repo: str, revision: str = "") -> dict[str, Any]:
+        return retrain.publish(admin_token, repo, revision or None)
+
     described = (
         (retrain_start, "Start retraining the serving model on the production labels (refused below the minimum)."),
         (retrain_status, "The retrain job: state, step, total steps, loss, ETA; the challenger and its verdict."),
@@ -175,8 +191,14 @@ def retrain_api(service: SentimentService, retrain: RetrainService, wrap: Any) -
         ),
         (promote, "Serve the challenger and record its lineage (force: against a 'keep' verdict)."),
         (rollback, "Serve the model served before this one again (or `to`, an earlier one)."),
+        (
+            publish_challenger,
+            "Publish the challenger's run to the Hub model repository `repo` (owner/name) with its model card, as "
+            "`python -m finetune publish` does; refused at once, uploading nothing, where the Hub cannot be reached.",
+        ),
     )
     returns = {"challenger_report": "report", "promote": "promoted", "rollback": "rolled_back"}
+    returns["publish_challenger"] = "published"
     for fn, description in described:
         api_endpoint(
             fn,
