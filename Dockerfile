@@ -23,7 +23,8 @@ RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requir
 COPY --chown=1000:1000 app.py ./
 COPY --chown=1000:1000 sentiment ./sentiment
 COPY --chown=1000:1000 scheduler ./scheduler
-# the LoRA loop the app's retrain job runs (scheduler/retrain.py); the CLI's publishing and tracking stay unused here
+# the LoRA loop the app's retrain job runs and the publishing to the Hub it offers (scheduler/retrain.py); the
+# CLI's tracking stays unused here
 COPY --chown=1000:1000 finetune ./finetune
 
 USER 1000:1000

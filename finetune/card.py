@@ -265,7 +265,7 @@ def write_retrain_card(folder: Path, state: dict[str, Any]) -> None:
 # Sentiment LoRA adapter, retrained on production labels (negative / neutral / positive)
 
 A LoRA adapter and classification head on top of `{base_model}`, fine-tuned inside the app by its retrain job from
-`{state["base"]}`, the model that served then.
+`{_public(state["base"])}`, the model that served then.
 
 - **Training data**: {rows.get("production_train", 0)} production labels (accepted feedback and the labelled review
   sample), {rows.get("mixed_in", 0)} rows of a shipped dataset mixed in against forgetting; SHA-256 of every row used:
@@ -277,17 +277,17 @@ A LoRA adapter and classification head on top of `{base_model}`, fine-tuned insi
 
 | model | n | accuracy | macro-F1 | ECE |
 |---|---|---|---|---|
-{row(f"serving model `{report['champion']}`", held["champion"])}
+{row(f"serving model `{_public(report['champion'])}`", held["champion"])}
 {row("this model", held["challenger"])}
 
 {comparison}
-{(report.get("window_line") or "").capitalize()}
+{_sentence(report.get("window_line") or "")}
 
 ## Forgetting: the shipped `{dataset}` test split
 
 | model | n | accuracy | macro-F1 | ECE |
 |---|---|---|---|---|
-{row(f"serving model `{report['champion']}`", report["forgetting"]["champion"])}
+{row(f"serving model `{_public(report['champion'])}`", report["forgetting"]["champion"])}
 {row("this model", forgetting)}
 
 ## Limits
@@ -298,6 +298,16 @@ traffic.
     data = card_data(folder.name, base_model, results)
     ModelCard(f"---\n{data.to_yaml()}\n---\n{body}").save(folder / "README.md")
     (folder / "metrics.json").write_text(json.dumps({"results": results, "report": report}, indent=2) + "\n")
+
+
+def _sentence(line: str) -> str:
+    """``line`` with its first letter capitalised (only that: it names settings) and a full stop."""
+    return f"{line[:1].upper()}{line[1:].rstrip('.')}." if line else ""
+
+
+def _public(spec: str) -> str:
+    """A model as a published card may name it: a run or a folder by its folder's name, never the server's path."""
+    return Path(spec).name if Path(spec).is_absolute() else spec
 
 
 def _figures(scores: dict[str, Any]) -> dict[str, float]:

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from sentiment.errors import SentimentError
+from sentiment.inference.calibration import CALIBRATION_FILE
 from sentiment.models.registry import METADATA_FILE, load_local
 from sentiment.settings import Settings
 
@@ -22,6 +23,7 @@ PUBLISHED_FILES = (
     "history.json",
     "metrics.json",
     "run.json",
+    CALIBRATION_FILE,
 )
 REQUIRED = ("adapter_config.json", "adapter_model.safetensors", METADATA_FILE, "README.md")
 
@@ -44,11 +46,24 @@ def build_folder(run: Path, target: Path, settings: Settings) -> list[str]:
         if (run / name).exists():
             shutil.copy2(run / name, target / name)
             copied.append(name)
+    _without_server_paths(target, settings.data_dir)
     card = ModelCard.load(target / "README.md")
     if not card.data.to_dict().get("base_model"):
         raise PublishError("the model card names no base_model in its metadata")
     load_local(target, settings)  # raises ModelLoadError if the adapter does not load back
     return copied
+
+
+def _without_server_paths(folder: Path, data_dir: Path) -> None:
+    """Write the paths under the data folder in the published text files relative to it (``runs/<name>``): the run's
+    ``training_args.json`` and ``run.json`` name its output folder and base by their paths on this machine."""
+    prefixes = sorted({f"{data_dir}/", f"{data_dir.resolve()}/"}, key=len, reverse=True)
+    for path in folder.iterdir():
+        if path.suffix in {".json", ".md"}:
+            text = path.read_text(encoding="utf-8")
+            for prefix in prefixes:
+                text = text.replace(prefix, "")
+            path.write_text(text, encoding="utf-8")
 
 
 def publish(

@@ -2,7 +2,7 @@
 
 ``make test`` installs the test environment without byte-compiling it (``pip install --no-compile``: compiling every
 installed module took two minutes of one core, and the tests import a fraction of them), and lets the test run write
-bytecode. But a run's first processes (three workers, the apps, the README's command lines, Ray's actors) start
+bytecode. But a run's first processes (the workers, the apps, the README's command lines, Ray's actors) start
 together, and each would compile the same torch, transformers and Gradio modules from source at once. Here two
 processes import the two halves of what they use, in parallel, and write that bytecode first; the tests compile only
 what is left (modules that one process alone imports).
@@ -39,10 +39,10 @@ def main() -> int:
     started = time.monotonic()
     processes = [subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env) for code in GROUPS]
     failed = [code for code, process in zip(GROUPS, processes, strict=True) if process.wait() != 0]
-    for code in failed:
-        logger.error("compile_bytecode: importing failed: %s", code)
+    for code in failed:  # a warm-up only: the tests that need these imports fail on their own, and say why
+        logger.warning("compile_bytecode: importing failed (the tests compile what they import): %s", code)
     logger.info("compile_bytecode: the tests' imports compiled in %.0f s", time.monotonic() - started)
-    return 1 if failed else 0
+    return 0
 
 
 if __name__ == "__main__":

@@ -29,8 +29,9 @@ class ModelInfo:
     note: str = ""  # e.g. why 'auto' fell back
     precision: str = "fp32"
     calibration: str = ""  # how probabilities are calibrated (e.g. "temperature scaling T=1.4 on ..."); "" = not
-    # Where a local model was loaded from (its calibration map lives there); None for the Hub and the lexicon. Kept
-    # out of ``as_dict``: a path on the server is no visitor's business, and a run is named by its run name.
+    # The folder a model was loaded from (its calibration map lives there; the embedded model's too); None for the Hub
+    # and the lexicon. Kept out of ``as_dict``: a path on the server is no visitor's business; a run is named by its
+    # run name.
     folder: str | None = None
 
     def as_dict(self) -> dict[str, Any]:

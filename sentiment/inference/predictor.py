@@ -37,8 +37,8 @@ def model_folder(info: ModelInfo) -> Path | None:
     """The folder a loaded model came from (where its calibration map lives), or ``None`` (Hub, lexicon)."""
     if info.source == "embedded":
         return EMBEDDED_DIR
-    if info.source == "local":
-        return Path(info.folder or info.name)
+    if info.source == "local" and info.folder:
+        return Path(info.folder)
     return None
 
 

@@ -162,7 +162,7 @@ def local_name(folder: Path, settings: Settings) -> str:
     the owner configured it (``SENTIMENT_MODEL``)."""
     runs = runs_dir(settings.data_dir)
     try:
-        inside = folder.resolve().parent == runs.resolve()
+        inside = folder.parent.resolve() == runs.resolve()  # the folder's own name: a linked run keeps it
     except OSError:
         inside = False
     return folder.name if inside else str(folder)

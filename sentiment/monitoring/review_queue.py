@@ -189,14 +189,18 @@ class ReviewQueue:
         return ReviewCounts(*values)
 
     def labelled(
-        self, since: float | None = None, until: float | None = None, before_log_id: int | None = None
+        self,
+        since: float | None = None,
+        until: float | None = None,
+        before_log_id: int | None = None,
+        text: bool = False,
     ) -> pd.DataFrame:
         """The labelled rows of predictions made in ``[since, until)`` (and logged before the prediction log's row
         ``before_log_id``: see ``first_waiting``), oldest first: what an interval combines with the model's output on
         all predictions of that window. Columns: id, prediction_id, prediction_ts, model, served_label, p_negative,
         p_neutral, p_positive (the served probabilities), label (the owner's), inclusion_probability (the chance the
-        row was drawn with)."""
-        names = (*SHOWN, "label", "inclusion_probability")
+        row was drawn with), and ``text`` if asked (None once ``SENTIMENT_REVIEW_TEXT_DAYS`` removed it)."""
+        names = (*SHOWN, "label", "inclusion_probability", *(["text"] if text else []))
         query = select(*(review_sample.c[c] for c in names)).where(review_sample.c.label.is_not(None))
         if since is not None:
             query = query.where(review_sample.c.prediction_ts >= since)

@@ -156,9 +156,10 @@ class ProductionTruth:
             return last
         return self.report(model)
 
-    def window(self, model: str, now: float | None = None) -> TruthWindow | None:
-        """The rows an interval for ``model`` combines (None when the log is off): its labelled review rows and the
-        probabilities of its predictions that could be drawn, in the window ``report`` describes."""
+    def window(self, model: str, now: float | None = None, text: bool = False) -> TruthWindow | None:
+        """The rows an interval for ``model`` combines (None when the log is off): its labelled review rows (with
+        their texts if ``text``) and the probabilities of its predictions that could be drawn, in the window
+        ``report`` describes."""
         log = self._log()
         if log is None:
             return None
@@ -170,7 +171,7 @@ class ProductionTruth:
         since = max(start for start in starts if start is not None)
         waiting = self.queue.first_waiting(since=since, model=model)
         until = now if waiting is None else waiting[2]
-        labelled = self.queue.labelled(since=since, before_log_id=None if waiting is None else waiting[3])
+        labelled = self.queue.labelled(since=since, before_log_id=None if waiting is None else waiting[3], text=text)
         labelled = labelled[labelled["model"] == model]
         counts = self.queue.counts(since=since, model=model)  # the window's own: another model's rows are not its
         window = log.probabilities(since=since, model=model, before=None if waiting is None else waiting[1])

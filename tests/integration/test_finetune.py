@@ -116,7 +116,9 @@ def test_the_run_folder_serves_by_path_and_by_name(run: tuple[Path, float, Setti
     with pytest.raises(AccessDeniedError):
         service.switch_model(folder.name, "wrong")
     info = service.switch_model(folder.name, "s3cret")
-    assert info.revision.startswith("adapter:") and service.predict("great").model == str(folder)
+    # served by its run name, never by its path on the server (the folder's place is ``info.folder``, kept private)
+    assert info.revision.startswith("adapter:") and service.predict("great").model == folder.name == info.name
+    assert info.folder == str(folder) and "folder" not in info.as_dict()
     with pytest.raises(ValueError, match="is a local path"):
         service.switch_model("/etc", "s3cret")  # a visitor never names a path
     assert service.switch_model(service.served[-1], "s3cret").name == "vader"  # rollback

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -208,10 +209,12 @@ def test_promote_serves_the_challenger_with_its_lineage_and_rollback_returns(ser
     retrain.start(TOKEN)
     assert retrain.wait(300) and retrain.challenger is not None
     challenger = retrain.challenger
-    # the held-out rows the review sample drew (20 or so of its 40): each model's accuracy on the window's traffic
+    # the window's labelled review rows that the held-out rule keeps (20 or so of its 40), whenever they were labelled:
+    # each model's accuracy on the window's traffic
     sampled = {row["prediction_id"] for row in service.review.queue.rows(state="all", limit=10_000) if row["label"]}
     window = challenger.report.window
-    assert window is not None and window.champion.n == len(sampled & set(challenger.data.held_out["prediction_id"]))
+    assert window is not None and window.champion.n == sum(held_out(pid, 0.5) for pid in sampled) > 0
+    assert window.champion.n == len(sampled & set(challenger.data.held_out["prediction_id"]))  # none labelled since
     # the window's predictions: the 40 labelled draws (the 41st, unlabelled, ends the window: see ProductionTruth)
     assert window.champion.N == window.challenger.N == 40 == len(texts) - 41
     assert window.challenger.width_ratio <= 1 and retrain.status()["window"] == window.line()
@@ -251,6 +254,11 @@ def test_promote_serves_the_challenger_with_its_lineage_and_rollback_returns(ser
         ("promote", challenger.run, configured),
         ("rollback", configured, challenger.run),
     ]
+    assert build_retrain(service).challenger is None  # promoted: a restart does not offer it again
+    service.switch_model("vader", TOKEN)  # judged against the configured model, which serves no more
+    retrain.challenger = replace(challenger, report=replace(challenger.report, verdict="promote"))
+    with pytest.raises(RetrainError, match=f"was judged against {re.escape(configured)}, and vader serves now"):
+        retrain.promote(TOKEN)
 
 
 def test_past_the_time_bound_it_keeps_what_it_has_and_a_failing_trainer_is_isolated(
@@ -332,4 +340,7 @@ def test_publishing_offline_uploads_nothing_and_leaves_a_run_the_cli_publishes(s
     folder = publish(retrain.challenger.folder, "me/sentiment", service.settings, dry_run=True)
     card = ModelCard.load(folder / "README.md")
     assert card.data.to_dict()["base_model"] and retrain.challenger.data_digest in card.text
-    assert retrain.challenger.report.reason in card.text
+    assert retrain.challenger.report.reason in card.text and (folder / "calibration.json").exists()
+    published = {p.name: p.read_text() for p in folder.iterdir() if p.suffix in {".json", ".md"}}
+    assert "training_args.json" in published and "run.json" in published
+    assert not [name for name, text in published.items() if str(service.settings.data_dir) in text]

@@ -65,7 +65,9 @@ def _scores(data: dict[str, Any]) -> Scores:
 @dataclass(frozen=True)
 class WindowAccuracy:
     """Champion's and challenger's accuracy on the window's traffic: (1 - alpha) PPI++ intervals over the same n
-    held-out rows of the random review sample and the window's N predictions (``window_accuracy``)."""
+    held-out rows of the random review sample and the window's N predictions (``window_accuracy``). For the
+    challenger, whose training rows are among the N, read it as its accuracy on traffic like the window's that it
+    never trained on: the labelled rows are held out, and they alone carry its correctness."""
 
     champion: PPIResult
     challenger: PPIResult
@@ -78,8 +80,8 @@ class WindowAccuracy:
         return cls(_ppi_result(data["champion"]), _ppi_result(data["challenger"]))
 
     def line(self) -> str:
-        """E.g. "on the window's traffic (PPI, 90%, 31 sampled labels, 2,310 predictions): serving 0.61 (0.55-0.67),
-        challenger 0.66 (0.60-0.72)"."""
+        """E.g. "accuracy on the window's traffic (prediction-powered, 90%, 31 held-out sampled labels and 2,310
+        predictions): serving 0.61 (0.55-0.67), challenger 0.66 (0.60-0.72)"."""
         a, b = self.champion, self.challenger
         return (
             f"accuracy on the window's traffic (prediction-powered, {a.level:.0%}, {a.n} held-out sampled labels and "
@@ -96,7 +98,8 @@ def window_accuracy(
     champion's N predictions (the labelled ones included), and ``challenger_correct`` ``(n,)`` bool: whether the
     challenger gets each labelled row right.
 
-    The champion's is ``ppi_accuracy``, the Monitoring card's interval. The challenger never served the window, so its
+    The champion's is ``ppi_accuracy``, the Monitoring card's estimator (on the held-out share of the card's labels:
+    wider than the card's interval). The challenger never served the window, so its
     correctness is known on the n labelled rows only; the champion's confidence, known on all N, is its proxy. PPI is
     unbiased with any proxy (Angelopoulos, Bates, Fannjiang, Jordan and Zrnic, Science 2023), and PPI++'s power
     tuning (Angelopoulos, Duchi and Zrnic 2023) weighs the proxy by how well it tracks the challenger's correctness

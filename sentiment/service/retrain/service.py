@@ -1,90 +1,50 @@
 """Retraining inside the app (issue 29): a LoRA fine-tune of the serving model on production labels as a background
-job, judged against the serving model on labels it never saw, then promoted or rolled back with its lineage kept.
+job, judged against the serving model on labels it never saw (``judge``, ``window``), kept in the store
+(``challenger``), then promoted or rolled back with its lineage kept, or published (``publishing``).
 
-One job at a time in a process (a second start is refused while one runs); bounded by SENTIMENT_RETRAIN_MAX_STEPS
-and SENTIMENT_RETRAIN_MAX_SECONDS (past the time it keeps what it has; the job runner reports a job that overruns
-even that, plus a grace for loading and judging, as failed); cancellable. The training itself and the job runner
-are injected (``job.Trainer``, ``job.JobRunning``): ``scheduler.retrain.build_retrain`` wires ``finetune``'s loop
-and the scheduler's ``JobRunner`` (its failure isolation and job metrics), which ``sentiment`` may not import.
-"""
+One job at a time in a process; bounded by SENTIMENT_RETRAIN_MAX_STEPS and SENTIMENT_RETRAIN_MAX_SECONDS (past the
+time it keeps what it has; a job that overruns even that plus a grace is failed); cancellable. The training, the job
+runner and the publishing are injected (``job``): ``scheduler.retrain.build_retrain`` wires ``finetune``'s and the
+scheduler's ``JobRunner`` (failure isolation, job metrics), which ``sentiment`` may not import."""
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 import threading
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sentiment.datasets import load_split
-from sentiment.errors import RetrainCancelledError, RetrainError, SampleDesignError
+from sentiment.errors import RetrainCancelledError, RetrainError
 from sentiment.inference.predictor import Predictor
-from sentiment.labels import LABEL_TO_ID
-from sentiment.models.hub import hub_status
-from sentiment.models.runs import RUN_FILE, admin_spec, run_path, runs_dir
+from sentiment.models.runs import RUN_FILE, admin_spec, runs_dir
 from sentiment.models.spec import ModelSpec
-from sentiment.monitoring.monitor_state import load_state, save_state
-from sentiment.monitoring.ppi import RANDOM_SAMPLE, LabelledRows, WindowPredictions
-from sentiment.service.production_truth import PROBABILITIES
+from sentiment.service.retrain.challenger import Challenger, keep_challenger, restore_challenger
 from sentiment.service.retrain.data import RetrainData, retrain_data
 from sentiment.service.retrain.job import RUNNING, JobRunning, Progress, Publisher, Trainer, TrainRequest
-from sentiment.service.retrain.judge import ChallengerReport, WindowAccuracy, judge, window_accuracy
+from sentiment.service.retrain.judge import ChallengerReport, judge
 from sentiment.service.retrain.lineage import Lineage, LineageRecord, adapter_digest
+from sentiment.service.retrain.publishing import publish_challenger
+from sentiment.service.retrain.window import challenger_window_accuracy
 
 if TYPE_CHECKING:
     from sentiment.service.serving import SentimentService
 
 logger = logging.getLogger(__name__)
 JOB = "retrain"
-_HUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
-CHALLENGER_KEY = "retrain_challenger"  # monitor_state key: the newest challenger (``Challenger.as_state``)
 LINEAGE_SHOWN = 10  # promotions and rollbacks the status lists, newest last
 OUTCOMES = {  # the job runner's outcomes other than success, in words for the status
     "timeout": "the job ran past its time limit (SENTIMENT_RETRAIN_MAX_SECONDS plus a grace for loading and judging); "
     "it stops at its next training step and keeps nothing",
     "skipped": "the previous retrain is still stopping (it ran past its time limit); start again once it has ended",
 }
-
-
-@dataclass(frozen=True)
-class Challenger:
-    """A finished retrain: its run (servable by name), what it was trained from and on, and its report. Kept in the
-    store (``as_state``) so that a restart between the job and the owner's decision loses neither; ``data`` (the rows
-    themselves) only in the process that trained it."""
-
-    run: str
-    folder: Path
-    base: str
-    champion: str
-    data_digest: str
-    rows: dict[str, int]
-    report: ChallengerReport
-    data: RetrainData | None = None
-
-    def summary(self) -> dict[str, Any]:
-        return {"run": self.run, "base": self.base, "data_digest": self.data_digest, "rows": self.rows}
-
-    def as_state(self) -> dict[str, Any]:
-        return {**self.summary(), "champion": self.champion, "report": self.report.as_dict()}
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any], folder: Path) -> Challenger:
-        return cls(
-            run=state["run"],
-            folder=folder,
-            base=state["base"],
-            champion=state["champion"],
-            data_digest=state["data_digest"],
-            rows=state["rows"],
-            report=ChallengerReport.from_dict(state["report"]),
-        )
 
 
 class RetrainService:
@@ -103,30 +63,13 @@ class RetrainService:
         self._progress: Progress | None = None
         self._thread: threading.Thread | None = None
         self._error: str | None = None
-        self.challenger: Challenger | None = self._restore()
+        # the challenger the last job left, kept in the store (read again later if the store is down at start)
+        self.challenger, self._restored = restore_challenger(service.store, self.settings.data_dir)
 
-    def _restore(self) -> Challenger | None:
-        """The challenger the last job left (kept in the store), unless its run folder is gone or it no longer
-        loads from what was kept: a restart between a job and the owner's decision loses neither. A store that is
-        down leaves none (logged): the app starts anyway."""
-        try:
-            state = load_state(self.service.store, CHALLENGER_KEY)
-            if not state:
-                return None
-            folder = run_path(self.settings.data_dir, str(state.get("run", "")))
-            if folder is None:
-                logger.info("the stored challenger %s is gone from the runs folder", state.get("run"))
-                return None
-            return Challenger.from_state(state, folder)
-        except Exception as exc:  # a store that is down, or a state an older version wrote
-            logger.warning("the stored challenger is not restored: %s: %s", type(exc).__name__, exc)
-            return None
-
-    def _keep(self, challenger: Challenger) -> None:
-        try:
-            save_state(self.service.store, CHALLENGER_KEY, challenger.as_state())
-        except Exception as exc:  # the challenger stays in memory: only a restart would forget it
-            logger.warning("the challenger %s is not kept in the store: %s", challenger.run, exc)
+    def _current(self) -> Challenger | None:
+        if self.challenger is None and not self._restored and not self.running:
+            self.challenger, self._restored = restore_challenger(self.service.store, self.settings.data_dir)
+        return self.challenger
 
     # --- the job ---------------------------------------------------------------------------------------------
     @property
@@ -193,7 +136,7 @@ class RetrainService:
                 progress.set_state("cancelled")
             elif outcome == "success" and "challenger" in found:
                 self.challenger = found["challenger"]
-                self._keep(self.challenger)
+                keep_challenger(self.service.store, self.challenger)
                 progress.set_state("finished")
             else:
                 self._error = errors[0] if errors else f"the retrain job ended with outcome {outcome!r}"
@@ -247,48 +190,16 @@ class RetrainService:
             return champion.predict_batch(texts).probabilities, challenger.predict_batch(texts).probabilities
 
         held_texts, forget_texts = data.held_out["text"].tolist(), forgetting["text"].tolist()
-        champion_held, challenger_held = both(held_texts)
         report = judge(
             (champion_spec, folder.name),
-            (champion_held, challenger_held, data.held_out["label"].tolist()),
+            (*both(held_texts), data.held_out["label"].tolist()),
             (*both(forget_texts), forgetting["label"].tolist()),
             self.settings.retrain_forgetting_dataset,
             tolerance=self.settings.retrain_forgetting_tolerance,
             seed=self.settings.seed,
         )
-        predicted = dict(zip(data.held_out["prediction_id"], challenger_held.argmax(axis=1), strict=True))
-        window, note = self._window_accuracy(champion.info.name, predicted)
+        window, note = challenger_window_accuracy(self.service.truth, self.settings, champion.info.name, challenger)
         return replace(report, window=window, window_note=note)
-
-    def _window_accuracy(self, champion: str, predicted: dict[str, int]) -> tuple[WindowAccuracy | None, str]:
-        """Both models' accuracy on the champion's window of traffic (``judge.window_accuracy``) from the held-out
-        rows (``predicted``: prediction id -> the challenger's class id) that the window's random review sample drew,
-        or None and why not."""
-        found = self.service.truth.window(champion)
-        if found is None:
-            return None, "no interval on the window's traffic: the prediction log is off"
-        rows = found.labelled[found.labelled["prediction_id"].isin(list(predicted))]
-        minimum = self.settings.ppi_min_labels
-        if len(rows) < minimum:
-            return None, (
-                f"no interval on the window's traffic: {len(rows)} of the held-out labels come from its random review "
-                f"sample, and an interval needs {minimum} (SENTIMENT_PPI_MIN_LABELS); label more sampled predictions"
-            )
-        labels = rows["label"].tolist()
-        correct = np.array([predicted[pid] for pid in rows["prediction_id"]]) == [LABEL_TO_ID[y] for y in labels]
-        try:
-            labelled = LabelledRows.of(
-                labels,
-                rows[PROBABILITIES].to_numpy(dtype=np.float64),
-                inclusion=rows["inclusion_probability"].to_numpy(dtype=np.float64),
-                provenance=RANDOM_SAMPLE,
-                served=rows["served_label"].tolist(),
-            )
-            traffic = found.predictions
-            window = WindowPredictions.of(traffic[PROBABILITIES].to_numpy(dtype=np.float64), traffic["label"].tolist())
-            return window_accuracy(labelled, window, correct), ""
-        except SampleDesignError as exc:  # e.g. the sampling rate changed inside the window
-            return None, f"no interval on the window's traffic: {exc}"
 
     def cancel(self, token: str | None) -> dict[str, Any]:
         """Ask the running job to stop (at its next training step); ``RetrainError`` when none runs."""
@@ -311,7 +222,7 @@ class RetrainService:
         verdict, the reason, and its accuracy on the window's traffic beside the serving model's (or why the review
         sample does not give it)."""
         progress = self._progress.snapshot() if self._progress is not None else {"state": "idle"}
-        challenger = self.challenger
+        challenger = self._current()
         return {
             **progress,
             "running": progress["state"] in RUNNING,
@@ -325,7 +236,7 @@ class RetrainService:
 
     # --- judging, promotion, rollback ----------------------------------------------------------------------------
     def _finished(self) -> Challenger:
-        challenger = self.challenger
+        challenger = self._current()
         if challenger is None:
             raise RetrainError("no challenger yet: start a retrain (retrain_start) and wait for it to finish")
         return challenger
@@ -344,6 +255,11 @@ class RetrainService:
         challenger = self._finished()
         if challenger.report.verdict != "promote" and not force:
             raise RetrainError(f"the verdict is {challenger.report.reason}; promote with force to override it")
+        if challenger.champion != self.service.serving_spec and not force:
+            raise RetrainError(
+                f"{challenger.run} was judged against {challenger.champion}, and {self.service.serving_spec} serves "
+                "now: retrain to judge it against what serves, or promote with force"
+            )
         previous = self.service.serving_spec
         info = self.service.switch_model(challenger.run, token)
         record = LineageRecord(
@@ -358,31 +274,15 @@ class RetrainService:
             metrics=challenger.report.as_dict(),
         )
         self.lineage.add(record)
+        keep_challenger(self.service.store, challenger, promoted=True)
         logger.info("promoted %s (was %s) by %s", challenger.run, previous, actor)
         return {"serving": info.as_dict(), "lineage": self.lineage.rows(limit=1)[-1]}
 
     def publish(self, token: str | None, repo: str, revision: str | None = None) -> dict[str, Any]:
-        """Publish the newest challenger's run to the Hub model repository ``repo`` (``owner/name``), with a model card
-        written from its report, as ``python -m finetune publish`` does (``HF_TOKEN`` from the environment). Where
-        the Hub cannot be reached (offline, ``HF_HUB_OFFLINE``) it uploads nothing: it writes the card, checks the
-        folder (a dry run), and refuses with the command that publishes the run later."""
+        """Publish the newest challenger's run to the Hub (``publishing.publish_challenger``: offline it uploads
+        nothing and says so)."""
         self.service.check_admin(token)
-        repo, revision = (repo or "").strip(), (revision or "").strip() or None
-        if not _HUB_REPO.match(repo):
-            raise RetrainError(f"{repo!r} is not a Hub model repository: give it as owner/name")
-        challenger = self._finished()
-        if self.publisher is None:
-            raise RetrainError("publishing is not set up in this app")
-        reachable, reason = hub_status(self.settings.hub_timeout_s)
-        if not reachable:  # the card is written and the folder checked, so the command below publishes it as it is
-            self.publisher(challenger.folder, repo, challenger.as_state(), revision=revision, dry_run=True)
-            raise RetrainError(
-                f"cannot publish {challenger.run} to the Hub: {reason}. Nothing was uploaded; where the Hub can be "
-                f"reached, publish it from here or run: python -m finetune publish {challenger.run} --repo {repo}"
-            )
-        self.publisher(challenger.folder, repo, challenger.as_state(), revision=revision)
-        logger.info("published %s to %s%s", challenger.run, repo, f"@{revision}" if revision else "")
-        return {"run": challenger.run, "repo": repo, "revision": revision, "url": f"https://huggingface.co/{repo}"}
+        return publish_challenger(self._finished, self.publisher, repo, revision, self.settings.hub_timeout_s)
 
     def rollback(self, token: str | None, to: str | None = None, actor: str = "admin") -> dict[str, Any]:
         """Serve an earlier model again (``to``, default: the one served just before this one) and record it."""

@@ -194,7 +194,7 @@ def retrain_api(service: SentimentService, retrain: RetrainService, wrap: Any) -
         (
             publish_challenger,
             "Publish the challenger's run to the Hub model repository `repo` (owner/name) with its model card, as "
-            "`python -m finetune publish` does; refused at once, uploading nothing, where the Hub cannot be reached.",
+            "`python -m finetune publish` does; where the Hub cannot be reached it uploads nothing and says so.",
         ),
     )
     returns = {"challenger_report": "report", "promote": "promoted", "rollback": "rolled_back"}
