@@ -20,7 +20,7 @@ from sentiment.models.hub import hub_status
 from sentiment.models.lexicon import LexiconModel
 from sentiment.models.protocol import SentimentModel
 from sentiment.models.runs import runs_dir
-from sentiment.models.spec import ModelSpec
+from sentiment.models.spec import NAMED_MODELS, ModelSpec
 from sentiment.results import ModelInfo
 from sentiment.settings import Settings
 
@@ -158,14 +158,14 @@ def load_local(folder: Path, settings: Settings) -> TransformerModel:
 def local_name(folder: Path, settings: Settings) -> str:
     """The public name of a model loaded from ``folder``: a fine-tuning run's name when the folder is one of
     ``<data_dir>/runs`` (what the Models tab lists and a visitor or the retrain job serves it by; the server's path
-    to the data folder shows nowhere: not in ``/health``, the page header or a metric label), else the folder as
-    the owner configured it (``SENTIMENT_MODEL``)."""
+    to the data folder shows nowhere: not in ``/health``, the page header or a metric label), else (or when the run
+    is named like a registry model, ``run_path``) the folder as the owner configured it (``SENTIMENT_MODEL``)."""
     runs = runs_dir(settings.data_dir)
     try:
         inside = folder.parent.resolve() == runs.resolve()  # the folder's own name: a linked run keeps it
     except OSError:
         inside = False
-    return folder.name if inside else str(folder)
+    return folder.name if inside and folder.name.lower() not in NAMED_MODELS else str(folder)
 
 
 def _read_metadata(folder: Path) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sentiment.errors import ModelLoadError
-from sentiment.models.spec import ModelSpec
+from sentiment.models.spec import NAMED_MODELS, ModelSpec
 
 RUN_FILE = "run.json"
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -39,8 +39,10 @@ def list_runs(data_dir: Path) -> list[dict[str, Any]]:
 
 
 def run_path(data_dir: Path, name: str) -> Path | None:
-    """The folder of run ``name`` if it is a plain name of an existing run (no separators, no ``..``)."""
-    if not _RUN_NAME.match(name) or ".." in name:
+    """The folder of run ``name`` if it is a plain name of an existing run (no separators, no ``..``) and not a
+    registry name in any case (``embedded``, ``vader``, ``auto``): those always mean the registry's model, and a run
+    named so would otherwise serve, log and be monitored under that model's name."""
+    if not _RUN_NAME.match(name) or ".." in name or name.lower() in NAMED_MODELS:
         return None
     folder = runs_dir(data_dir) / name
     return folder if (folder / "adapter_config.json").exists() or (folder / "config.json").exists() else None
