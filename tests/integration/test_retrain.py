@@ -316,10 +316,11 @@ def test_a_job_past_the_runners_limit_fails_and_stops_keeping_nothing(service: S
 
 
 def test_publishing_offline_uploads_nothing_and_leaves_a_run_the_cli_publishes(service: SentimentService) -> None:
-    """With the Hub unreachable (``HF_HUB_OFFLINE``), ``publish`` refuses at once, naming the reason and the command
-    for later; it has written the run's model card from the challenger's report, so that command's folder (built and
-    checked by the CLI's own ``finetune.publish.publish``, dry run) has a card whose metadata names the base model and
-    whose adapter loads back. A repository that is not owner/name is refused before anything."""
+    """With the Hub unreachable (``HF_HUB_OFFLINE``), ``publish`` uploads nothing and refuses, naming the reason and
+    the command for later; it has written the run's model card from the challenger's report, so that command's folder
+    (built and checked by the CLI's own ``finetune.publish.publish``, dry run) has a card whose metadata names the base
+    model, carries the calibration map and no path under the data folder, and whose adapter loads back. A repository
+    that is not owner/name is refused before anything."""
     from huggingface_hub import ModelCard
 
     from finetune.publish import publish

@@ -144,8 +144,13 @@ class ChallengerReport:
             "verdict": self.verdict,
             "reason": self.reason,
             "window": None if self.window is None else self.window.as_dict(),
-            "window_line": self.window.line() if self.window is not None else self.window_note,
+            "window_line": self.window_line,
         }
+
+    @property
+    def window_line(self) -> str:
+        """Both models' accuracy on the window's traffic in one line, or why the review sample does not give it."""
+        return self.window.line() if self.window is not None else self.window_note
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChallengerReport:

@@ -230,7 +230,7 @@ class RetrainService:
             "challenger": None if challenger is None else challenger.summary(),
             "verdict": None if challenger is None else challenger.report.verdict,
             "reason": None if challenger is None else challenger.report.reason,
-            "window": None if challenger is None else challenger.report.as_dict()["window_line"],
+            "window": None if challenger is None else challenger.report.window_line,
             "lineage": self.lineage.rows(limit=LINEAGE_SHOWN),
         }
 
