@@ -5,9 +5,8 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Test processes: a whole file runs in one (loadfile), so a file's shared app and its order stay as written. Two on
-# two cores: three kept the cores barely busier (1.67 against 1.59 on average) but slowed the Ray tests' one-CPU
-# nodes threefold (their file took 526 s of one worker against 175 s with two, 112 s alone), and the run was no
-# faster (pytest 1,012 s against 951 s, December 2026).
+# two cores: the machine is busy 92% of the run with two (vmstat), and three slowed the Ray tests' one-CPU nodes
+# (their file took 351 s of one worker against 162 s with two) for no gain (pytest 686 s against 681 s, December 2026).
 TEST_WORKERS ?= 2
 # torch threads per test process (and per app, CLI or Ray actor a test starts): the workers already fill two cores, and
 # torch's default of one thread per core made each pass spin-wait for a busy core (1 thread: 12% less CPU time on the

@@ -1,4 +1,7 @@
-"""Start the real app (``python app.py``) in a subprocess on a free loopback port, for end-to-end tests."""
+"""Start the real app (``python app.py``) in a process of its own on a free loopback port, for end-to-end tests.
+
+The process is forked from a Python that imported the app's libraries already, where its environment allows
+(tests/warm_python.py says how that equals a fresh start, and when it falls back to one)."""
 
 from __future__ import annotations
 
@@ -6,13 +9,14 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import warm_python
+from warm_python import WarmProcess
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -26,7 +30,7 @@ def free_port() -> int:
 @dataclass
 class RunningApp:
     url: str
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | WarmProcess
     log: Path
 
     @property
@@ -67,10 +71,8 @@ def start_app(
         "GRADIO_ANALYTICS_ENABLED": "False",
         **(env or {}),
     }
-    handle = log.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=cwd, env=full_env, stdout=handle, stderr=subprocess.STDOUT
-    )
+    log.write_bytes(b"")
+    process = warm_python.popen(["app.py"], cwd, full_env, log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -15,11 +15,11 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import warm_python
 from conftest import CACHE, REPO
 
 README = REPO / "README.md"
@@ -125,10 +125,11 @@ def run_readme_line(
     command: str, extra: Sequence[str], folder: Path, timeout: float = 300
 ) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """Run the README line ``command`` as printed, ``python`` being this interpreter (the activated virtual
-    environment's), with ``extra`` appended, from a fresh clone in ``folder/clone`` with the data folder
-    ``folder/data``; returns the clone and the finished process (its output captured). The reader's shell has no
-    ``PYTHONPATH`` (the clone's root is what imports resolve to) and no ``RAY_ADDRESS``. Fails if the line exits
-    non-zero or changed the shipped model or the repository's ``examples/``."""
+    environment's; forked from tests/warm_python.py's, which imported its libraries already), with ``extra`` appended,
+    from a fresh clone in ``folder/clone`` with the data folder ``folder/data``; returns the clone and the finished
+    process (its output captured). The reader's shell has no ``PYTHONPATH`` (the clone's root is what imports resolve
+    to) and no ``RAY_ADDRESS``. Fails if the line exits non-zero or changed the shipped model or the repository's
+    ``examples/``."""
     assert command in COMMANDS, f"not a line of the README (any more?): {command}"
     clone = scratch_clone(folder / "clone")
     env = {
@@ -140,9 +141,7 @@ def run_readme_line(
     python, *args = shlex.split(command)
     assert python == "python"
     shipped, examples = _digest(SHIPPED_MODEL), _digest(EXAMPLES)
-    done = subprocess.run(
-        [sys.executable, *args, *extra], cwd=clone, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    done = warm_python.run([*args, *extra], clone, env, timeout)
     output = output_tail(done)
     assert done.returncode == 0, f"{command} exited {done.returncode}:\n{output}"
     assert _digest(SHIPPED_MODEL) == shipped, f"{command} changed the shipped model in {SHIPPED_MODEL}"
