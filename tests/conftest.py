@@ -18,8 +18,32 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # reads this when it is first imported; it makes its node address 127.0.0.1 (ray._private.services).
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
+import functools
+
+import httpx._transports.default
 import pytest
 from hypothesis import settings as hypothesis_settings
+
+# httpx builds a new SSL context for every client (certifi's roots loaded and parsed: 32 ms of CPU), and each
+# ``httpx.get`` is a client of its own: the tests' polls of loopback apps, which never use TLS, built thousands, 109 s
+# of the two test processes' CPU in one run (py-spy, December 2026). Default contexts are built once per process
+# (an ``SSLContext`` is made to be shared), one per root certificates the environment names; any other arguments
+# still build their own.
+_create_ssl_context = httpx._transports.default.create_ssl_context
+
+
+@functools.cache
+def _default_ssl_context(trust_env: bool, cert_file: str | None, cert_dir: str | None) -> object:
+    return _create_ssl_context(True, None, trust_env)  # reads the two variables, which are the cache's key
+
+
+def _ssl_context(verify: object = True, cert: object = None, trust_env: bool = True) -> object:
+    if verify is True and cert is None:
+        return _default_ssl_context(trust_env, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    return _create_ssl_context(verify, cert, trust_env)  # type: ignore[arg-type]
+
+
+httpx._transports.default.create_ssl_context = _ssl_context  # type: ignore[assignment]
 
 # CI replays a fixed set of generated inputs (a gate must not flip on chance); local runs explore new ones.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -42,18 +66,19 @@ NOT_UNIT_FIXTURES = ("running_app", "app_without_admin")
 
 # Longest processing time first. ``make test`` hands whole files to its workers in collection order (it turns off
 # xdist's own reorder, by number of tests, which sent the one-test files that take minutes last and left one worker
-# alone for three minutes at the end). These files took longest (seconds of one worker, pytest's junit durations on
-# the 2-core machine, December 2026) and start first, the longest first; the rest follow in collection order (e2e,
-# then integration, then the short unit files that even out the end). Only the order changes, never a result.
+# alone for three minutes at the end). These files took longest (seconds of one worker in a run's timeline on the
+# 2-core machine, December 2026) and start first, the longest first; the rest follow in collection order (e2e, then
+# integration, then the short unit files that even out the end). Only the order changes, never a result.
 LONGEST_FIRST = (
-    "integration/test_readme.py",  # 316 s
-    "integration/test_ray_engine.py",  # 125 s
-    "e2e/test_browser.py",  # 100 s
-    "e2e/test_app_reliability.py",  # 98 s
-    "e2e/test_drift_pictures.py",  # 81 s
-    "e2e/test_replicas.py",  # 65 s
-    "e2e/test_store_status.py",  # 60 s
-    "integration/test_finetune.py",  # 60 s
+    "integration/test_ray_engine.py",  # 175 s
+    "e2e/test_browser.py",  # 83 s
+    "integration/test_readme.py",  # 81 s
+    "e2e/test_app_reliability.py",  # 54 s
+    "integration/test_grafana.py",  # 43 s
+    "integration/test_finetune.py",  # 42 s
+    "e2e/test_replicas.py",  # 41 s
+    "e2e/test_store_status.py",  # 39 s
+    "integration/test_semantic_drift.py",  # 34 s
 )
 
 

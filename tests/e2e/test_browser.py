@@ -3,13 +3,15 @@
 Each test asserts the visible state (one tab bar and only the selected tab's content, real table headers rather than
 Gradio's "1 2 3" placeholders, one progress indicator per action, the Monitoring tab filled on open and in words,
 readable legends, admin-only buttons disabled with the reason when no admin token is set) and writes a screenshot to
-``artifacts/screenshots/`` (CI uploads it); the README's pictures (``docs/screenshot-*.png``) are written by the same
-tests, so they show the page as it is.
+``artifacts/screenshots/`` (CI uploads it); the README's pictures (``docs/screenshot-*.png``) are taken by the same
+tests, so they show the page as it is, and written there only with ``SENTIMENT_UPDATE_SCREENSHOTS=1`` (every run
+rewrote them, a few pixels apart, and left each clone's working tree changed after ``make test``).
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,10 +104,14 @@ TABS = {  # each tab, and an element only that tab holds
 
 def _shot(page: Any, name: str, docs: bool = False) -> None:
     """The whole page to ``artifacts/screenshots/``; with ``docs``, also the first screen a visitor sees (1280x800)
-    to ``docs/screenshot-<name>.png``, the README's picture."""
+    to ``artifacts/screenshots/docs/``, and to ``docs/screenshot-<name>.png`` (the README's picture) when
+    ``SENTIMENT_UPDATE_SCREENSHOTS=1``."""
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     if docs:
-        page.screenshot(path=str(DOCS / f"screenshot-{name}.png"))
+        (SCREENSHOTS / "docs").mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "docs" / f"screenshot-{name}.png"))
+        if os.environ.get("SENTIMENT_UPDATE_SCREENSHOTS") == "1":
+            page.screenshot(path=str(DOCS / f"screenshot-{name}.png"))
 
 
 def test_one_tab_bar_and_each_tab_shows_only_its_own_content(page: Any, running_app: RunningApp) -> None:

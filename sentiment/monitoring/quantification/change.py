@@ -122,6 +122,8 @@ def interval_change(
     z = NormalDist().inv_cdf((1 + level) / 2)
     window_se = max(high - low, 0.0) / (2 * z)
     reference_se = math.sqrt(reference * (1 - reference) / n_reference)
-    bound = z * math.hypot(window_se, reference_se)
+    # a difference at the bound, to rounding, is no change: as for a reference at the interval's very end (the
+    # half-width comes back from high - low with a last-digit error, which made a tie a rise)
+    bound = z * math.hypot(window_se, reference_se) + 1e-12
     difference = estimate - reference
     return 1 if difference > bound else -1 if difference < -bound else 0
