@@ -54,15 +54,17 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-# Read by the app (Settings), by Gradio when a request comes (its upload folder, its analytics switch), by pytest, or by
-# Ray (never imported by the server): never by a preloaded library at import. Three more are read at import but set
-# in the test process by the code under test, and mean nothing or the same in a child: HF_HUB_DISABLE_TELEMETRY (the
-# hub reads it only for telemetry, which the server's HF_HUB_OFFLINE=1 rules out; Gradio writes it into the
-# environment of any process that builds a Blocks), HF_HUB_DISABLE_PROGRESS_BARS and TRANSFORMERS_VERBOSITY (the
-# entry points' configure_logging sets both, and makes the same settings by call where the libraries are imported
-# already: sentiment/logs.py).
+# Read by the app (Settings), by Gradio when called (its upload folder, its analytics switch, the Space it runs on:
+# utils.get_space; the hub's webhooks server reads SPACE_ID at import, and nothing the server imports imports it), by
+# pytest, or by Ray (never imported by the server): never by a preloaded library at import. Three more are read at
+# import but set in the test process by the code under test, and mean nothing or the same in a child:
+# HF_HUB_DISABLE_TELEMETRY (the hub reads it only for telemetry, which the server's HF_HUB_OFFLINE=1 rules out; Gradio
+# writes it into the environment of any process that builds a Blocks), HF_HUB_DISABLE_PROGRESS_BARS and
+# TRANSFORMERS_VERBOSITY (the entry points' configure_logging sets both, and makes the same settings by call where the
+# libraries are imported already: sentiment/logs.py).
 RUNTIME_VARIABLES = (
-    *("SENTIMENT_", "GRADIO_TEMP_DIR", "GRADIO_ANALYTICS_ENABLED", "PYTEST_", "RAY_", "PWD", "OLDPWD", "_"),
+    *("SENTIMENT_", "GRADIO_TEMP_DIR", "GRADIO_ANALYTICS_ENABLED", "SPACE_ID", "SYSTEM", "PYTEST_", "RAY_"),
+    *("PWD", "OLDPWD", "_"),
     *("HF_HUB_DISABLE_TELEMETRY", "HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY"),
 )
 # The server imports with these (as start_app runs the app): Gradio checks its analytics switch when called, but
