@@ -40,6 +40,7 @@ import os
 import runpy
 import select
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -289,9 +290,13 @@ class _Server:
         return WarmProcess(connection, ["python", *argv])
 
     def close(self) -> None:
+        """Close the server's stdin: it kills what it started and exits; then remove its socket's folder."""
         assert self.process.stdin is not None
         self.process.stdin.close()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=30)
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 _server: _Server | None = None
