@@ -55,9 +55,10 @@ def start_app(
     cwd: Path = REPO,
     ready: bool = True,
     log_name: str = "app.log",
+    fresh: bool = False,
 ) -> RunningApp:
     """Start the app and wait until ``/health`` says ready (``ready=False``: until it answers at all, for apps
-    whose model is meant to fail)."""
+    whose model is meant to fail). ``fresh``: from a fresh interpreter, for a test of what importing prints."""
     port = free_port()
     log = data_dir / log_name
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +73,7 @@ def start_app(
         **(env or {}),
     }
     log.write_bytes(b"")
-    process = warm_python.popen(["app.py"], cwd, full_env, log)
+    process = warm_python.popen(["app.py"], cwd, full_env, log, fresh=fresh)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

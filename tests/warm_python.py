@@ -19,14 +19,16 @@ What makes a forked start equal to a fresh one, and where it falls back to a fre
   instead, and so does a start with ``SENTIMENT_TESTS_FRESH_PYTHON=1`` in the test run's environment.
 - The child resets the signal handlers the server set, reseeds numpy's global generator (Python's ``random`` reseeds
   itself after a fork), runs ``atexit`` handlers on the way out as an interpreter does, and exits with the code a fresh
-  interpreter would (an uncaught exception: 1, after its traceback; ``SystemExit``: its code or message).
+  interpreter would (non-daemon threads joined first; an uncaught exception: 1, after ``sys.excepthook``; an
+  interrupt: SIGINT; ``SystemExit``: its code or message).
 - The server forks from one thread only (a fork copies only the calling thread; a lock another thread held would stay
   held in the child forever), and kills what it started when the test process that owns it goes away.
 
 What differs, knowingly: a child shares the server's hash seed (set and dict orders of strings are the same in every
-start, as with a fixed ``PYTHONHASHSEED``), and the libraries are imported before the child's environment is set, so
-a test of import-time behaviour must run a fresh ``python`` (``subprocess`` directly, as
-tests/integration/test_deploy.py and test_settings.py do).
+start, as with a fixed ``PYTHONHASHSEED``); what the libraries print or warn while imported is printed once, by the
+server, not in each start's output; and the libraries are imported before the child's environment is set. A test of
+import-time behaviour (a clean start's output, say) asks for a fresh ``python`` (``start_app(..., fresh=True)``, or
+``subprocess`` directly, as tests/integration/test_deploy.py and test_settings.py do).
 """
 
 from __future__ import annotations
@@ -48,26 +50,30 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import types
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-# Read by the app (Settings), by Gradio when called (its upload folder, its analytics switch, the Space it runs on:
-# utils.get_space; the hub's webhooks server reads SPACE_ID at import, and nothing the server imports imports it), by
-# pytest, or by Ray (never imported by the server): never by a preloaded library at import. Three more are read at
-# import but set in the test process by the code under test, and mean nothing or the same in a child:
-# HF_HUB_DISABLE_TELEMETRY (the hub reads it only for telemetry, which the server's HF_HUB_OFFLINE=1 rules out; Gradio
-# writes it into the environment of any process that builds a Blocks), HF_HUB_DISABLE_PROGRESS_BARS and
-# TRANSFORMERS_VERBOSITY (the entry points' configure_logging sets both, and makes the same settings by call where the
-# libraries are imported already: sentiment/logs.py).
+# Read when used, never at import by what the server imports: the app's own settings (SENTIMENT_*), Gradio's upload
+# folder and analytics switch and the Space it runs on (utils.get_space), pytest's, Ray's (Ray is not preloaded).
+# GRADIO_TEMP_DIR is also read at import, by Gradio's video, MCP and "vibe edit" routes and gradio_client's downloads,
+# none of which the app serves; the hub's webhooks server reads SPACE_ID at import and is not imported.
 RUNTIME_VARIABLES = (
     *("SENTIMENT_", "GRADIO_TEMP_DIR", "GRADIO_ANALYTICS_ENABLED", "SPACE_ID", "SYSTEM", "PYTEST_", "RAY_"),
-    *("PWD", "OLDPWD", "_"),
-    *("HF_HUB_DISABLE_TELEMETRY", "HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY"),
+    *("PWD", "OLDPWD", "_", "HF_HUB_DISABLE_TELEMETRY"),
 )
+# Read at import, but set by the code under test in the test process (so a test process's environment has them after
+# its first in-process app), and equal in a child at these values only: HF_HUB_DISABLE_TELEMETRY (above) the hub reads
+# only for telemetry, which the server's HF_HUB_OFFLINE=1 rules out (Gradio writes it into the environment of any
+# process that builds a Blocks); the two below are what the entry points' configure_logging sets, which makes the
+# same settings by call where the libraries are imported already (sentiment/logs.py).
+RUNTIME_VALUES = {"HF_HUB_DISABLE_PROGRESS_BARS": {None, "1"}, "TRANSFORMERS_VERBOSITY": {None, "error"}}
+# Native threads whose library makes a fork safe (pthread_atfork: jemalloc stops its background thread's work and
+# holds its locks across the fork).
+FORK_AWARE_THREADS = {"jemalloc_bg_thd"}
 # The server imports with these (as start_app runs the app): Gradio checks its analytics switch when called, but
 # where it is on it may start threads a fork would not copy.
 SERVER_DEFAULTS = {"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
@@ -89,7 +95,13 @@ def _is_runtime_variable(name: str) -> bool:
 def differing_variables(env: Mapping[str, str], server_env: Mapping[str, str]) -> list[str]:
     """Names whose value differs between ``env`` and the server's, less the runtime ones."""
     names = set(env) | set(server_env)
-    return sorted(n for n in names if env.get(n) != server_env.get(n) and not _is_runtime_variable(n))
+    return sorted(
+        n
+        for n in names
+        if env.get(n) != server_env.get(n)
+        and not _is_runtime_variable(n)
+        and not {env.get(n), server_env.get(n)} <= RUNTIME_VALUES.get(n, set())
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------- server
@@ -110,6 +122,7 @@ def _preload() -> None:
 def _child(request: dict[str, Any]) -> None:
     """In the forked child: become ``python <argv>`` and never return."""
     code = 1
+    interrupted = False
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -117,26 +130,26 @@ def _child(request: dict[str, Any]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        null = os.open(os.devnull, os.O_RDONLY)
-        out = os.open(request["stdout"], os.O_WRONLY | os.O_APPEND)
-        err = os.open(request["stderr"], os.O_WRONLY | os.O_APPEND) if request["stderr"] else out
-        for fd, target in ((null, 0), (out, 1), (err, 2)):
+        for path, target in ((os.devnull, 0), (request["stdout"], 1), (request["stderr"] or request["stdout"], 2)):
+            fd = os.open(path, os.O_RDONLY if target == 0 else os.O_WRONLY | os.O_APPEND)
             os.dup2(fd, target)
+            os.close(fd)
         if "numpy" in sys.modules:
             sys.modules["numpy"].random.seed()
         argv = request["argv"]
-        if argv[0] == "-m":
+        main = types.ModuleType("__main__")
+        main.__dict__["__builtins__"] = builtins
+        sys.modules["__main__"] = main
+        if argv[0] == "-m":  # what ``python -m`` runs: runpy's own entry, on a fresh __main__
             sys.argv = [argv[1], *argv[2:]]
             sys.path[0] = request["cwd"]
-            runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+            runpy._run_module_as_main(argv[1], alter_argv=True)  # type: ignore[attr-defined]
         else:
-            sys.argv = list(argv)  # the script as named; its __file__ absolute, as Python 3.9+ makes it
+            sys.argv = list(argv)  # the script as named; __file__ absolute (Python 3.9+), sys.path[0] its real folder
             script = os.path.abspath(argv[0])
-            sys.path[0] = os.path.dirname(script)
-            main = types.ModuleType("__main__")
-            main.__dict__.update(__file__=script, __cached__=None, __builtins__=builtins)
+            sys.path[0] = os.path.dirname(os.path.realpath(script))
+            main.__dict__.update(__file__=script, __cached__=None)
             main.__loader__ = importlib.machinery.SourceFileLoader("__main__", script)
-            sys.modules["__main__"] = main
             source = Path(script).read_bytes()
             exec(compile(source, script, "exec", dont_inherit=True), main.__dict__)
         code = 0
@@ -148,21 +161,36 @@ def _child(request: dict[str, Any]) -> None:
         else:
             print(exc.code, file=sys.stderr)
             code = 1
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as exc:  # as the interpreter reports it; an interrupt ends by SIGINT, as it does
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+        interrupted = isinstance(exc, KeyboardInterrupt)
         code = 1
     finally:
         try:
+            threading._shutdown()  # type: ignore[attr-defined]  # joins non-daemon threads, before atexit
             atexit._run_exitfuncs()
             sys.stdout.flush()
             sys.stderr.flush()
+            if interrupted:
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGINT)
         finally:
             os._exit(code)
 
 
 def serve(address: str) -> None:
-    """Import, then fork one child per request on ``address`` until stdin closes (the owner went away)."""
+    """Import, then fork one child per request on ``address`` until stdin closes (the owner went away). Answers each
+    request with the child's pid, then ``exit <status>`` when it ends (or ``error <why>`` if it could not start)."""
     _preload()
+    # A fork copies the calling thread only: a lock another thread held would stay held in the child. Python threads
+    # (logging's and the import system's locks) rule a fork out; native ones only where their library takes its
+    # locks across a fork, as jemalloc (which pyarrow brings) does for its background thread. With OMP_NUM_THREADS
+    # unset, numpy's OpenBLAS starts a pool too, named like the main thread: that falls back to fresh interpreters.
+    tasks = [Path(f"/proc/self/task/{t}/comm").read_text().strip() for t in os.listdir("/proc/self/task")]
+    others = sorted(name for name in tasks if name not in FORK_AWARE_THREADS)[1:]  # less the main thread
+    if threading.active_count() != 1 or others:
+        print(f"not forking: importing the libraries left threads running: {others}", flush=True)
+        return
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)
     listener.listen(64)
@@ -177,45 +205,54 @@ def serve(address: str) -> None:
     selector.register(sys.stdin, selectors.EVENT_READ, "owner")
     running: dict[int, socket.socket] = {}
     print("ready", flush=True)
-    while True:
-        for key, _ in selector.select():
-            if key.data == "accept":
-                connection, _ = listener.accept()
-                with connection.makefile("rb") as stream:
-                    request = json.loads(stream.readline())
-                sys.stdout.flush()
-                sys.stderr.flush()
-                pid = os.fork()
-                if pid == 0:
-                    signal.set_wakeup_fd(-1)
-                    for held in (listener, connection, *running.values()):
-                        held.close()
-                    selector.close()
-                    os.close(wake_read)
-                    os.close(wake_write)
-                    _child(request)
-                connection.sendall(f"{pid}\n".encode())
-                running[pid] = connection
-            elif key.data == "child":
-                try:
-                    while os.read(wake_read, 512):
-                        pass
-                except BlockingIOError:
-                    pass
-                while running:
-                    pid, status = os.waitpid(-1, os.WNOHANG)
-                    if pid == 0:
-                        break
-                    connection = running.pop(pid, None)
-                    if connection is not None:
+    try:
+        while True:
+            for key, _ in selector.select():
+                if key.data == "accept":
+                    connection, _ = listener.accept()
+                    try:
+                        with connection.makefile("rb") as stream:
+                            request = json.loads(stream.readline())
+                        sys.stdout.flush()
+                        sys.stderr.flush()
+                        pid = os.fork()
+                    except Exception as exc:  # a bad request or a failed fork: that start fails, the server goes on
                         with contextlib.suppress(OSError):
-                            connection.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
+                            connection.sendall(f"error {type(exc).__name__}: {exc}\n".encode())
                         connection.close()
-            elif not sys.stdin.buffer.read1(1):  # the owner's end of the pipe closed
-                for pid in running:
-                    with contextlib.suppress(ProcessLookupError):
+                        continue
+                    if pid == 0:
+                        signal.set_wakeup_fd(-1)
+                        for held in (listener, connection, *running.values()):
+                            held.close()
+                        selector.close()
+                        os.close(wake_read)
+                        os.close(wake_write)
+                        _child(request)
+                    running[pid] = connection
+                    try:
+                        connection.sendall(f"{pid}\n".encode())
+                    except OSError:  # whoever asked is gone: nobody could stop what it started
                         os.kill(pid, signal.SIGKILL)
-                return
+                elif key.data == "child":
+                    with contextlib.suppress(BlockingIOError):
+                        while os.read(wake_read, 512):
+                            pass
+                    while running:
+                        pid, status = os.waitpid(-1, os.WNOHANG)
+                        if pid == 0:
+                            break
+                        connection = running.pop(pid, None)
+                        if connection is not None:
+                            with contextlib.suppress(OSError):
+                                connection.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
+                            connection.close()
+                elif not sys.stdin.buffer.read1(1):  # the owner's end of the pipe closed
+                    return
+    finally:  # however the server ends, nothing it started outlives it
+        for pid in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 # ---------------------------------------------------------------------------------------------------------- client
@@ -229,7 +266,11 @@ class WarmProcess:
         self.args = list(args)
         self._connection = connection
         self._stream = connection.makefile("rb")
-        self.pid = int(self._stream.readline())
+        first = self._stream.readline().decode()
+        if not first[:1].isdigit():
+            connection.close()
+            raise RuntimeError(f"the warm interpreter could not start python {' '.join(args)}: {first.strip()}")
+        self.pid = int(first)
         self.returncode: int | None = None
 
     def _collect(self, timeout: float | None) -> None:
@@ -278,8 +319,19 @@ class _Server:
             cwd=REPO,
         )
         assert self.process.stdout is not None
-        if self.process.stdout.readline().strip() != b"ready":
-            raise RuntimeError(f"the warm interpreter did not start (exit {self.process.wait()})")
+        said, fd = b"", self.process.stdout.fileno()
+        deadline = time.monotonic() + 300  # the imports take ~15 s of CPU; a loaded machine, several times that
+        while time.monotonic() < deadline and b"ready\n" not in said:
+            if select.select([fd], [], [], 5)[0]:
+                chunk = os.read(fd, 4096)
+                if not chunk:  # it exited
+                    break
+                said += chunk
+        if said.endswith(b"ready\n"):
+            return
+        self.process.kill()
+        self.process.wait()
+        raise RuntimeError(f"the warm interpreter did not start: {said.decode(errors='replace')[-2000:]}")
 
     def start(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], stdout: Path, stderr: Path | None) -> Any:
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -310,21 +362,32 @@ def _shared_server() -> _Server | None:
         return None
     with _lock:
         if _server is None or _server.process.poll() is not None:
-            _server = _Server()
+            try:
+                _server = _Server()
+            except RuntimeError as exc:  # every start runs a fresh interpreter: slower, never different
+                warnings.warn(f"{exc}; starting fresh interpreters instead", stacklevel=2)
+                os.environ["SENTIMENT_TESTS_FRESH_PYTHON"] = "1"
+                return None
             atexit.register(_server.close)
         return _server
 
 
 def popen(
-    argv: Sequence[str], cwd: Path, env: Mapping[str, str], stdout: Path, stderr: Path | None = None
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    stdout: Path,
+    stderr: Path | None = None,
+    fresh: bool = False,
 ) -> subprocess.Popen[bytes] | WarmProcess:
     """Start ``python <argv>`` (``argv``: a script and its arguments, or ``-m``, a module and its arguments) in
     ``cwd`` with exactly ``env``, its output appended to ``stdout`` (and ``stderr``, or both in ``stdout``). Forked
-    from the warm server where the environment allows (see the module's docstring), else a fresh interpreter."""
+    from the warm server where the environment allows (see the module's docstring), else (and with ``fresh``) a fresh
+    interpreter."""
     for path in (stdout, stderr):
         if path is not None and not path.exists():
             path.touch()
-    server = _shared_server()
+    server = None if fresh else _shared_server()
     differing = differing_variables(env, server.env) if server else []
     if differing and os.environ.get("SENTIMENT_TESTS_WARM_LOG"):
         with open(os.environ["SENTIMENT_TESTS_WARM_LOG"], "a") as log:

@@ -23,9 +23,10 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001
 @pytest.fixture(scope="module")
 def fresh_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     # Jobs scheduled as in production (first drift check after SENTIMENT_DRIFT_INTERVAL_S): none runs during the test.
-    # An empty cache, as on a new Space: the adapter is merged at start, the path where peft used to warn.
+    # An empty cache, as on a new Space: the adapter is merged at start, the path where peft used to warn. A fresh
+    # interpreter: what libraries print while imported is part of what this file checks.
     folder = tmp_path_factory.mktemp("fresh")
-    app = start_app(folder, {"SENTIMENT_MODEL": "auto", "SENTIMENT_CACHE_DIR": str(folder / "cache")})
+    app = start_app(folder, {"SENTIMENT_MODEL": "auto", "SENTIMENT_CACHE_DIR": str(folder / "cache")}, fresh=True)
     yield app
     app.stop()
 

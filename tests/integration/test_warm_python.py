@@ -16,6 +16,10 @@ from pathlib import Path
 import pytest
 import warm_python
 
+pytestmark = pytest.mark.skipif(
+    os.environ.get("SENTIMENT_TESTS_FRESH_PYTHON") == "1", reason="the run asks for fresh interpreters only"
+)
+
 # A script that reports what a program can see of the interpreter that runs it, then exits with a code of its own.
 PROBE = """
 import json, os, sys
@@ -23,7 +27,7 @@ import sentiment
 report = {
     "argv": sys.argv, "cwd": os.getcwd(), "path0": sys.path[0], "name": __name__, "file": __file__,
     "sentiment": sentiment.__file__, "variable": os.environ.get("SENTIMENT_PROBE"),
-    "numpy_draw": __import__("numpy").random.random(),
+    "numpy_draw": __import__("numpy").random.random(), "parent": os.getppid(),
 }
 print(json.dumps(report))
 print("to stderr", file=sys.stderr)
@@ -55,6 +59,8 @@ def test_a_warm_start_reports_what_a_fresh_python_reports(tmp_path: Path) -> Non
     fresh = _fresh(["probe.py", "3"], clone, env)
 
     reports = [json.loads(done.stdout) for done in (*warm, fresh)]
+    parents = [report.pop("parent") for report in reports]
+    assert parents[0] == parents[1] != parents[2] == os.getpid()  # two forks of the server, one fresh python
     draws = {report.pop("numpy_draw") for report in reports}
     assert reports[0] == reports[1] == reports[2]
     assert reports[0]["sentiment"] == str(clone / "sentiment" / "__init__.py")
@@ -64,16 +70,36 @@ def test_a_warm_start_reports_what_a_fresh_python_reports(tmp_path: Path) -> Non
 
 
 def test_a_module_an_exception_and_a_message_exit_as_from_a_fresh_python(tmp_path: Path) -> None:
-    """``python -m``, an uncaught exception (status 1 after its traceback) and ``SystemExit("message")`` (status 1,
-    the message on stderr) come out of a warm start as out of a fresh one."""
+    """``python -m`` (a package's ``__main__``, its atexit handler seeing its arguments), an uncaught exception
+    (status 1 after its traceback), ``SystemExit("message")`` (status 1, the message on stderr), an uncaught interrupt
+    (ended by SIGINT) and a non-daemon thread (joined before the atexit handlers run) come out of a warm start as out
+    of a fresh one."""
     clone = _clone(tmp_path)
     (clone / "fails.py").write_text("raise ValueError('the probe fails')\n")
     (clone / "says.py").write_text("raise SystemExit('invalid settings: the probe says no')\n")
+    (clone / "interrupted.py").write_text("raise KeyboardInterrupt\n")
+    (clone / "threads.py").write_text(
+        "import atexit, sys, threading, time\n"
+        "atexit.register(lambda: print('atexit after', threading.active_count(), 'thread(s)'))\n"
+        "threading.Thread(target=lambda: (time.sleep(0.5), print('the worker thread finished'))).start()\n"
+        "print(__import__('__main__').__file__ == __file__)\n"
+    )
+    (clone / "package").mkdir()
+    (clone / "package" / "__main__.py").write_text("import sys, atexit\natexit.register(lambda: print(sys.argv))\n")
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    for argv in (["-m", "sentiment", "predict", "--model", "vader", "what a day"], ["fails.py"], ["says.py"]):
+    lines = (
+        ["-m", "sentiment", "predict", "--model", "vader", "what a day"],
+        ["-m", "package", "an argument"],
+        ["fails.py"],
+        ["says.py"],
+        ["interrupted.py"],
+        ["threads.py"],
+    )
+    for argv in lines:
         warm, fresh = warm_python.run(argv, clone, env, timeout=120), _fresh(argv, clone, env)
         assert (warm.returncode, warm.stdout) == (fresh.returncode, fresh.stdout), argv
         assert warm.stderr.splitlines()[-1:] == fresh.stderr.splitlines()[-1:], argv
+    assert fresh.stdout == "True\nthe worker thread finished\natexit after 1 thread(s)\n"  # threads.py, the last
 
 
 def test_signals_reach_the_started_process_and_its_status_says_which(tmp_path: Path) -> None:
