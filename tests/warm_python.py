@@ -249,10 +249,11 @@ def serve(address: str) -> None:
                             connection.close()
                 elif not sys.stdin.buffer.read1(1):  # the owner's end of the pipe closed
                     return
-    finally:  # however the server ends, nothing it started outlives it
+    finally:  # however the server ends, nothing it started outlives it, nor its socket's folder
         for pid in running:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(os.path.dirname(address), ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------------------- client
