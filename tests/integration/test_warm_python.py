@@ -10,11 +10,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import warm_python
+
+from waiting import wait_until
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("SENTIMENT_TESTS_FRESH_PYTHON") == "1", reason="the run asks for fresh interpreters only"
@@ -112,9 +113,9 @@ def test_signals_reach_the_started_process_and_its_status_says_which(tmp_path: P
     for sig in (signal.SIGKILL, signal.SIGTERM):
         out.write_text("")
         process = warm_python.popen(["sleeps.py"], clone, env, out)
-        while "up" not in out.read_text():  # its own output says it runs
-            assert process.poll() is None
-            time.sleep(0.05)
+        assert isinstance(process, warm_python.WarmProcess)  # forked, not a fresh interpreter
+        wait_until(out.read_text, "the started script's own 'up'", accept=lambda text: "up" in text)
+        assert process.poll() is None
         with pytest.raises(subprocess.TimeoutExpired):
             process.wait(timeout=0.2)
         process.send_signal(sig)
